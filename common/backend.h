@@ -1,0 +1,33 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+/* One facade over the data planes: linux (netlink), uapi (wireguard-go socket), routeros.
+ * plan/apply code talks only to this table. */
+
+#include "config.h"
+#include "model.h"
+#include "plan.h"
+#include "util.h"
+
+struct backend;
+
+struct backend_ops {
+        const char *name;
+        int (*open)(struct backend **ret, const struct config *c, struct wf_err *e);
+        void (*close)(struct backend *b);
+        /* Reads the live state of one interface (exists=false when absent), including our
+         * routes and foreign routes to the destinations in want_routes (may be NULL). */
+        int (*observe)(struct backend *b, const char *iface, const struct wf_iface *desired,
+                       struct wf_live_iface **ret, struct wf_err *e);
+        /* Executes a plan. A partial failure returns -errno; the caller re-observes and re-plans. */
+        int (*apply)(struct backend *b, const struct plan *p, const struct plan_target *t,
+                     struct wf_err *e);
+        /* Removes everything the agent created on this interface (RouterOS: comment prefix). */
+        int (*clear)(struct backend *b, const char *iface, struct wf_err *e);
+};
+
+extern const struct backend_ops backend_linux_ops;
+extern const struct backend_ops backend_uapi_ops;
+extern const struct backend_ops backend_routeros_ops;
+
+const struct backend_ops *backend_ops_for(enum config_backend b);

@@ -1,0 +1,58 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+/* Agent configuration: INI through libinih, /etc/wgfleet/agent.conf by default.
+ * See docs/configuration.md for every key. */
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "util.h"
+
+#define CONFIG_DEFAULT_PATH "/etc/wgfleet/agent.conf"
+
+enum config_backend {
+        CONFIG_BACKEND_LINUX,
+        CONFIG_BACKEND_UAPI,
+        CONFIG_BACKEND_ROUTEROS,
+};
+
+struct config {
+        /* [agent] */
+        char *node;
+        char *state_dir;         /* default /var/lib/wgfleet */
+        enum config_backend backend;
+        char *metrics_listen;    /* NULL = off */
+        char *secrets_dir;       /* default /etc/wgfleet/secrets */
+        uint32_t resolve_interval; /* s, default 300 */
+        uint32_t confirm_timeout;  /* s, default 120 */
+        uint32_t failover_after;   /* s, default 120 */
+        uint32_t report_interval;  /* s, default 60 */
+        char *uapi_dir;          /* default /var/run/wireguard */
+        /* [controller] */
+        char *url;
+        char *status_url;
+        char *trust_key;         /* trust-key file path */
+        char *ca_file;
+        char *token_file;
+        char *client_cert;
+        char *client_key;
+        uint32_t poll_interval;  /* s, default 30 */
+        uint64_t max_document_size; /* bytes, default 32 MiB */
+        /* [routeros] */
+        char *ros_host;
+        uint16_t ros_port;       /* default 8728, or 8729 with tls */
+        bool ros_tls;
+        bool ros_tls_verify;     /* default true */
+        char *ros_user;
+        char *ros_password_file;
+        char *ros_ca_file;
+        uint32_t ros_probe_timeout; /* s, default 35 */
+};
+
+void config_init(struct config *c); /* defaults */
+/* Loads path over the defaults. A missing file is -ENOENT (callers may accept that for the
+ * default path). Bad values: -EINVAL with e naming "[section] key: value ...". */
+int config_load(struct config *c, const char *path, struct wf_err *e, wf_warn_fn warn, void *userdata);
+void config_done(struct config *c);
+const char *config_backend_to_string(enum config_backend b);

@@ -1,0 +1,89 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+/* plan: a pure function (target, live) -> operations. No I/O; every backend uses it. */
+
+#include <stdio.h>
+
+#include "model.h"
+
+/* A desired peer made concrete for one apply: endpoint resolved, preshared key loaded. */
+struct plan_peer {
+        const struct wf_peer *peer;      /* borrowed from the document */
+        bool has_preshared_key;
+        uint8_t preshared_key[WF_KEY_LEN];
+        /* ss_family == 0 and endpoint_keep: a DNS name that did not resolve: leave the live
+         * endpoint as it is. ss_family == 0 and !endpoint_keep: no endpoint in the document. */
+        struct sockaddr_storage endpoint;
+        bool endpoint_keep;
+};
+
+struct plan_target {
+        const struct wf_iface *iface;    /* borrowed */
+        bool has_private_key;
+        uint8_t private_key[WF_KEY_LEN]; /* never printed */
+        uint8_t public_key[WF_KEY_LEN];
+        struct plan_peer *peers;         /* same order as iface->peers */
+        size_t n_peers;
+};
+
+enum plan_op_kind {
+        PLAN_IFACE_CREATE,  /* create the link */
+        PLAN_IFACE_SET,     /* device attributes: see fields */
+        PLAN_ADDR_ADD,
+        PLAN_ADDR_DEL,
+        PLAN_PEER_ADD,
+        PLAN_PEER_UPDATE,   /* in place; only the flagged fields */
+        PLAN_PEER_REMOVE,
+        PLAN_ROUTE_ADD,
+        PLAN_ROUTE_DEL,     /* only routes we own */
+        PLAN_ROUTE_CONFLICT, /* report only: a foreign route to the same destination */
+        _PLAN_OP_MAX,
+};
+
+enum {
+        PLAN_SET_PRIVATE_KEY = 1 << 0,
+        PLAN_SET_LISTEN_PORT = 1 << 1,
+        PLAN_SET_FWMARK = 1 << 2,
+        PLAN_SET_MTU = 1 << 3,
+        PLAN_SET_UP = 1 << 4,
+};
+
+enum {
+        PLAN_PEER_ENDPOINT = 1 << 0,
+        PLAN_PEER_KEEPALIVE = 1 << 1,
+        PLAN_PEER_PRESHARED_KEY = 1 << 2,
+        PLAN_PEER_ALLOWED_IPS_ADD = 1 << 3,  /* add allowed_ips_add incrementally */
+        PLAN_PEER_ALLOWED_IPS_REPLACE = 1 << 4, /* some must go: replace with the full list */
+};
+
+struct plan_op {
+        enum plan_op_kind kind;
+        unsigned flags;                  /* PLAN_SET_* or PLAN_PEER_* */
+        const struct plan_peer *peer;    /* borrowed from the target (add/update) */
+        const struct wf_live_peer *live_peer; /* borrowed from the live state (update/remove) */
+        struct wf_prefix prefix;         /* address or route destination */
+        const struct wf_live_route *live_route; /* borrowed (route del/conflict) */
+        struct wf_prefix *allowed_ips_add; /* owned: the ones to add (PLAN_PEER_ALLOWED_IPS_ADD) */
+        size_t n_allowed_ips_add;
+        const char *peer_name;           /* borrowed: for display */
+};
+
+struct plan {
+        char *iface;                     /* owned copy of the interface name */
+        struct plan_op *ops;
+        size_t n_ops;
+};
+
+/* Computes the operations that turn live into target. live may describe a missing interface
+ * (exists == false). Returns 0 or -ENOMEM. target and live must outlive the plan. */
+int plan_compute(const struct plan_target *target, const struct wf_live_iface *live, struct plan *ret);
+void plan_done(struct plan *p);
+/* Number of operations that change something (conflicts are reports, not changes). */
+size_t plan_changes(const struct plan *p);
+/* One line per operation, e.g. "wg0: update peer site-b (endpoint 192.0.2.1:51820)". */
+void plan_print_text(const struct plan *p, FILE *f);
+/* Appends the ops to a JSON array (json_t *, from jansson) as objects {"op", "interface", ...}. */
+struct json_t;
+int plan_to_json(const struct plan *p, struct json_t *array);
+const char *plan_op_kind_to_string(enum plan_op_kind k);

@@ -1,0 +1,236 @@
+/* SPDX-License-Identifier: MIT */
+#include <fcntl.h>
+#include <libgen.h>
+#include <limits.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "util.h"
+
+int wf_err_set(struct wf_err *e, int r, const char *fmt, ...) {
+        if (e) {
+                va_list ap;
+                va_start(ap, fmt);
+                vsnprintf(e->msg, sizeof(e->msg), fmt, ap);
+                va_end(ap);
+        }
+        return r;
+}
+
+int wf_b64_decode(const char *s, uint8_t *out, size_t out_max, size_t *ret_len) {
+        size_t len;
+        const char *end;
+
+        if (!s)
+                return -EINVAL;
+        if (sodium_base642bin(out, out_max, s, strlen(s), NULL, &len, &end,
+                              sodium_base64_VARIANT_ORIGINAL) != 0 || *end != '\0')
+                return -EINVAL;
+        *ret_len = len;
+        return 0;
+}
+
+int wf_b64_decode_exact(const char *s, uint8_t *out, size_t len) {
+        size_t n;
+        uint8_t buf[64];
+
+        if (len > sizeof(buf))
+                return -EINVAL;
+        /* Decode into a buffer one byte larger so an over-long input is seen, not truncated. */
+        if (wf_b64_decode(s, buf, len + 1, &n) < 0 || n != len) {
+                sodium_memzero(buf, sizeof(buf));
+                return -EINVAL;
+        }
+        memcpy(out, buf, len);
+        sodium_memzero(buf, sizeof(buf));
+        return 0;
+}
+
+char *wf_b64_encode(const uint8_t *in, size_t len) {
+        size_t n = sodium_base64_encoded_len(len, sodium_base64_VARIANT_ORIGINAL);
+        char *s = malloc(n);
+
+        if (!s)
+                return NULL;
+        sodium_bin2base64(s, n, in, len, sodium_base64_VARIANT_ORIGINAL);
+        return s;
+}
+
+void wf_key_to_b64(const uint8_t key[32], char out[45]) {
+        sodium_bin2base64(out, 45, key, 32, sodium_base64_VARIANT_ORIGINAL);
+}
+
+int wf_read_file(const char *path, size_t max, char **ret, size_t *ret_len) {
+        _cleanup_close_ int fd = -1;
+        _cleanup_free_ char *buf = NULL;
+        size_t len = 0, cap = 0;
+
+        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0)
+                return -errno;
+        for (;;) {
+                ssize_t n;
+
+                if (cap - len < 4096) {
+                        size_t ncap = cap ? cap * 2 : 8192;
+                        char *nbuf;
+
+                        if (ncap > max + 2)
+                                ncap = max + 2;
+                        if (ncap <= len + 1)
+                                return -EFBIG;
+                        nbuf = realloc(buf, ncap);
+                        if (!nbuf)
+                                return -ENOMEM;
+                        buf = nbuf;
+                        cap = ncap;
+                }
+                n = read(fd, buf + len, cap - len - 1);
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return -errno;
+                }
+                if (n == 0)
+                        break;
+                len += (size_t)n;
+                if (len > max)
+                        return -EFBIG;
+        }
+        buf[len] = '\0';
+        *ret = TAKE_PTR(buf);
+        if (ret_len)
+                *ret_len = len;
+        return 0;
+}
+
+int wf_write_file_atomic(const char *path, const void *data, size_t len, unsigned mode) {
+        char tmp[PATH_MAX], dir[PATH_MAX];
+        _cleanup_close_ int fd = -1, dfd = -1;
+        const char *p = data;
+        int r;
+
+        if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int)getpid()) >= sizeof(tmp))
+                return -ENAMETOOLONG;
+        snprintf(dir, sizeof(dir), "%s", path);
+
+        fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
+        if (fd < 0)
+                return -errno;
+        if (fchmod(fd, mode) < 0)
+                goto fail;
+        while (len > 0) {
+                ssize_t n = write(fd, p, len);
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        goto fail;
+                }
+                p += n;
+                len -= (size_t)n;
+        }
+        if (fsync(fd) < 0)
+                goto fail;
+        if (close(TAKE_FD(fd)) < 0)
+                goto fail_closed;
+        if (rename(tmp, path) < 0)
+                goto fail_closed;
+        dfd = open(dirname(dir), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dfd < 0 || fsync(dfd) < 0)
+                return -errno;
+        return 0;
+fail:
+fail_closed:
+        r = -errno;
+        unlink(tmp);
+        return r;
+}
+
+static int parse_digits(const char **p, int n, int *ret) {
+        int v = 0;
+
+        for (int i = 0; i < n; i++) {
+                if ((*p)[i] < '0' || (*p)[i] > '9')
+                        return -EINVAL;
+                v = v * 10 + ((*p)[i] - '0');
+        }
+        *p += n;
+        *ret = v;
+        return 0;
+}
+
+static int64_t days_from_civil(int64_t y, unsigned m, unsigned d) {
+        /* Proleptic Gregorian calendar to days since 1970-01-01. */
+        y -= m <= 2;
+        int64_t era = (y >= 0 ? y : y - 399) / 400;
+        unsigned yoe = (unsigned)(y - era * 400);
+        unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+        unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+        return era * 146097 + (int64_t)doe - 719468;
+}
+
+int wf_parse_rfc3339(const char *s, int64_t *ret) {
+        static const int mdays[] = { 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+        int Y, M, D, h, m, sec, oh = 0, om = 0, sign = 0;
+        const char *p = s;
+        int64_t t;
+
+        if (!s || parse_digits(&p, 4, &Y) < 0 || *p++ != '-' || parse_digits(&p, 2, &M) < 0 ||
+            *p++ != '-' || parse_digits(&p, 2, &D) < 0 || (*p != 'T' && *p != 't') || !*p++ ||
+            parse_digits(&p, 2, &h) < 0 || *p++ != ':' || parse_digits(&p, 2, &m) < 0 ||
+            *p++ != ':' || parse_digits(&p, 2, &sec) < 0)
+                return -EINVAL;
+        if (*p == '.') {
+                p++;
+                if (*p < '0' || *p > '9')
+                        return -EINVAL;
+                while (*p >= '0' && *p <= '9')
+                        p++;
+        }
+        if (*p == 'Z' || *p == 'z')
+                p++;
+        else if (*p == '+' || *p == '-') {
+                sign = *p++ == '-' ? -1 : 1;
+                if (parse_digits(&p, 2, &oh) < 0 || *p++ != ':' || parse_digits(&p, 2, &om) < 0 ||
+                    oh > 23 || om > 59)
+                        return -EINVAL;
+        } else
+                return -EINVAL;
+        if (*p != '\0')
+                return -EINVAL;
+        if (M < 1 || M > 12 || D < 1 || D > mdays[M - 1] || h > 23 || m > 59 || sec > 60)
+                return -EINVAL;
+        if (M == 2 && D == 29 && !((Y % 4 == 0 && Y % 100 != 0) || Y % 400 == 0))
+                return -EINVAL;
+        t = days_from_civil(Y, (unsigned)M, (unsigned)D) * 86400 + h * 3600 + m * 60 + sec;
+        t -= sign * (oh * 3600 + om * 60);
+        *ret = t;
+        return 0;
+}
+
+void wf_format_rfc3339(int64_t t, char out[32]) {
+        time_t tt = (time_t)t;
+        struct tm tm;
+
+        gmtime_r(&tt, &tm);
+        strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+int wf_parse_u64(const char *s, uint64_t *ret) {
+        uint64_t v = 0;
+
+        if (!s || !*s)
+                return -EINVAL;
+        for (const char *p = s; *p; p++) {
+                if (*p < '0' || *p > '9')
+                        return -EINVAL;
+                if (v > (UINT64_MAX - (uint64_t)(*p - '0')) / 10)
+                        return -ERANGE;
+                v = v * 10 + (uint64_t)(*p - '0');
+        }
+        *ret = v;
+        return 0;
+}

@@ -1,0 +1,58 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+/* Cleanup helpers in the systemd style: destructors take NULL and do nothing. */
+#define _cleanup_(f) __attribute__((cleanup(f)))
+#define _unused_ __attribute__((unused))
+#define _printf_(a, b) __attribute__((format(printf, a, b)))
+
+static inline void freep(void *p) { free(*(void **)p); }
+#define _cleanup_free_ _cleanup_(freep)
+
+static inline void closep(int *fd) { if (*fd >= 0) close(*fd); }
+#define _cleanup_close_ _cleanup_(closep)
+
+/* Hand a pointer out of a _cleanup_ variable: returns it and leaves NULL behind. */
+#define TAKE_PTR(p) ({ __typeof__(p) _p = (p); (p) = NULL; _p; })
+#define TAKE_FD(fd) ({ int _fd = (fd); (fd) = -1; _fd; })
+
+#define ELEMENTSOF(a) (sizeof(a) / sizeof((a)[0]))
+
+/* Error detail for the user: common/ never prints, it fills one of these and returns -errno.
+ * The message is one line, e.g. `interfaces[0].listen_port: 70000 is not a port (1-65535)`. */
+struct wf_err {
+        char msg[512];
+};
+
+/* Formats into e (when e is non-NULL) and returns r, which must be negative. */
+int wf_err_set(struct wf_err *e, int r, const char *fmt, ...) _printf_(3, 4);
+
+/* Warnings (unknown fields, unknown config keys): the caller decides where they go. */
+typedef void (*wf_warn_fn)(void *userdata, const char *msg);
+
+/* Base64 (standard alphabet, padded), through libsodium. */
+int wf_b64_decode(const char *s, uint8_t *out, size_t out_max, size_t *ret_len);
+int wf_b64_decode_exact(const char *s, uint8_t *out, size_t len); /* -EINVAL unless exactly len bytes */
+char *wf_b64_encode(const uint8_t *in, size_t len); /* malloc'd, NULL on ENOMEM */
+/* Writes a WireGuard-style 44-char base64 key plus NUL into out[45]. */
+void wf_key_to_b64(const uint8_t key[32], char out[45]);
+
+/* Reads a whole file (up to max bytes, else -EFBIG). *ret is NUL-terminated, malloc'd. */
+int wf_read_file(const char *path, size_t max, char **ret, size_t *ret_len);
+/* Atomic replace: temp file in the same dir, fsync, rename, fsync dir. */
+int wf_write_file_atomic(const char *path, const void *data, size_t len, unsigned mode);
+
+/* RFC 3339 timestamps ("2026-11-22T00:00:00Z", offsets accepted) <-> unix seconds. */
+int wf_parse_rfc3339(const char *s, int64_t *ret);
+void wf_format_rfc3339(int64_t t, char out[32]);
+
+/* Strict integer parsing of a whole string. */
+int wf_parse_u64(const char *s, uint64_t *ret);

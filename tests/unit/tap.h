@@ -1,0 +1,30 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+/* A minimal assertion kit for unit tests: each CHECK prints the failing expression and
+ * location; main returns the failure count (0 = pass). */
+
+#include <stdio.h>
+#include <string.h>
+
+static int tap_failures;
+
+#define CHECK(expr)                                                                            \
+        do {                                                                                   \
+                if (!(expr)) {                                                                 \
+                        fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #expr); \
+                        tap_failures++;                                                        \
+                }                                                                              \
+        } while (0)
+
+#define CHECK_STR_CONTAINS(hay, needle)                                                        \
+        do {                                                                                   \
+                const char *_h = (hay), *_n = (needle);                                        \
+                if (!_h || !strstr(_h, _n)) {                                                  \
+                        fprintf(stderr, "%s:%d: \"%s\" does not contain \"%s\"\n", __FILE__,   \
+                                __LINE__, _h ? _h : "(null)", _n);                             \
+                        tap_failures++;                                                        \
+                }                                                                              \
+        } while (0)
+
+#define TAP_DONE() (tap_failures ? 1 : 0)

@@ -1,0 +1,84 @@
+/* SPDX-License-Identifier: MIT */
+#include <arpa/inet.h>
+#include <stdlib.h>
+
+#include "model.h"
+#include "tap.h"
+#include "util.h"
+
+static void test_prefix(void) {
+        struct wf_prefix a, b;
+        const char *why = NULL;
+        char buf[64];
+
+        CHECK(wf_prefix_parse("10.0.0.0/24", true, &a, &why) == 0);
+        CHECK(a.family == AF_INET && a.len == 24);
+        wf_prefix_format(&a, buf);
+        CHECK(strcmp(buf, "10.0.0.0/24") == 0);
+        CHECK(wf_prefix_parse("10.0.0.1/24", true, &b, &why) == -EINVAL);
+        CHECK_STR_CONTAINS(why, "host bits");
+        CHECK(wf_prefix_parse("10.0.0.1/24", false, &b, &why) == 0);
+        CHECK(wf_prefix_parse("10.0.0.300/32", false, &b, &why) == -EINVAL);
+        CHECK_STR_CONTAINS(why, "not a CIDR");
+        CHECK(wf_prefix_parse("10.0.0.0/33", false, &b, &why) == -EINVAL);
+        CHECK(wf_prefix_parse("10.0.0.0/", false, &b, &why) == -EINVAL);
+        CHECK(wf_prefix_parse("10.0.0.0/024", false, &b, &why) == -EINVAL);
+        CHECK(wf_prefix_parse("fd00::/129", false, &b, &why) == -EINVAL);
+        CHECK(wf_prefix_parse("fd00::/64", true, &b, &why) == 0 && b.family == AF_INET6);
+        CHECK(wf_prefix_parse("10.0.1.0/24", true, &b, &why) == 0);
+        CHECK(!wf_prefix_overlap(&a, &b));
+        CHECK(wf_prefix_parse("10.0.0.0/16", true, &b, &why) == 0);
+        CHECK(wf_prefix_contains(&b, &a) && !wf_prefix_contains(&a, &b));
+        CHECK(wf_prefix_cmp(&a, &a) == 0 && wf_prefix_cmp(&a, &b) != 0);
+}
+
+static void test_endpoint(void) {
+        char *host = NULL;
+        uint16_t port = 0;
+        const char *why = NULL;
+
+        CHECK(wf_endpoint_split("192.0.2.1:51820", &host, &port, &why) == 0);
+        CHECK(host && strcmp(host, "192.0.2.1") == 0 && port == 51820);
+        free(host);
+        CHECK(wf_endpoint_split("[2001:db8::1]:443", &host, &port, &why) == 0);
+        CHECK(host && strcmp(host, "2001:db8::1") == 0 && port == 443);
+        free(host);
+        CHECK(wf_endpoint_split("vpn.example.com:51820", &host, &port, &why) == 0);
+        free(host);
+        CHECK(wf_endpoint_split("2001:db8::1:443", &host, &port, &why) == -EINVAL);
+        CHECK(wf_endpoint_split("host:0", &host, &port, &why) == -EINVAL);
+        CHECK(wf_endpoint_split("host:65536", &host, &port, &why) == -EINVAL);
+        CHECK(wf_endpoint_split("host", &host, &port, &why) == -EINVAL);
+        CHECK(wf_endpoint_split("[zz]:1", &host, &port, &why) == -EINVAL);
+}
+
+static void test_time(void) {
+        int64_t t;
+        char buf[32];
+
+        CHECK(wf_parse_rfc3339("1970-01-01T00:00:00Z", &t) == 0 && t == 0);
+        CHECK(wf_parse_rfc3339("2026-11-22T00:20:16Z", &t) == 0 && t == 1795306816);
+        CHECK(wf_parse_rfc3339("2026-11-22T01:20:16+01:00", &t) == 0 && t == 1795306816);
+        CHECK(wf_parse_rfc3339("2026-02-29T00:00:00Z", &t) == -EINVAL);
+        CHECK(wf_parse_rfc3339("2026-11-22 00:00:00Z", &t) == -EINVAL);
+        CHECK(wf_parse_rfc3339("2026-11-22T00:00:00", &t) == -EINVAL);
+        wf_format_rfc3339(1795306816, buf);
+        CHECK(strcmp(buf, "2026-11-22T00:20:16Z") == 0);
+}
+
+static void test_b64(void) {
+        uint8_t k[32];
+
+        CHECK(wf_b64_decode_exact("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=", k, 32) == 0);
+        CHECK(wf_b64_decode_exact("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA==", k, 32) == -EINVAL);
+        CHECK(wf_b64_decode_exact("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=", k, 32) == -EINVAL);
+        CHECK(wf_b64_decode_exact("not base64!", k, 32) == -EINVAL);
+}
+
+int main(void) {
+        test_prefix();
+        test_endpoint();
+        test_time();
+        test_b64();
+        return TAP_DONE();
+}
