@@ -66,6 +66,11 @@ struct plan_op {
         const struct wf_live_route *live_route; /* borrowed (route del/conflict) */
         struct wf_prefix *allowed_ips_add; /* owned: the ones to add (PLAN_PEER_ALLOWED_IPS_ADD) */
         size_t n_allowed_ips_add;
+        /* owned: with PLAN_PEER_ALLOWED_IPS_REPLACE, the live prefixes no desired peer keeps; a
+         * backend that can remove single prefixes (WGALLOWEDIP_F_REMOVE_ME) removes these and
+         * adds allowed_ips_add instead of replacing the whole list. */
+        struct wf_prefix *allowed_ips_del;
+        size_t n_allowed_ips_del;
         const char *peer_name;           /* borrowed: for display */
 };
 
