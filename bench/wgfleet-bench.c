@@ -1,12 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /* Benchmark helper (run by bench/run inside the vm, as root, on the real kernel module):
  *   wgfleet-bench conf N [--change I]        a `wg setconf` file with N synthetic peers
- *   wgfleet-bench apply IFACE N [--change I] [--no-routes] [--big K]
+ *   wgfleet-bench apply IFACE N [--change I [--variant V]] [--no-routes] [--big K]
+ *                                            (listen port 51821)
  *                                            observe + plan + apply the same peers through the
  *                                            linux backend; prints phase timings
  *   wgfleet-bench time CMD [ARG...]          runs CMD, prints its wall time in ms
  * Peers are derived from their index, so conf and apply describe exactly the same peers; with
- * --change I, peer I has another endpoint. */
+ * --change I, peer I has another endpoint (port + V, default 1). */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
@@ -62,8 +63,11 @@ static void peer_prefixes(size_t i, struct wf_prefix out[2]) {
         out[1].addr[15] = (uint8_t)i;
 }
 
+/* How far the changed peer's port moves: runs with different variants each change one peer. */
+static long variant = 1;
+
 static uint16_t peer_port(size_t i, long change) {
-        return (uint16_t)(20000 + i % 40000 + ((long)i == change ? 1 : 0));
+        return (uint16_t)(20000 + i % 40000 + ((long)i == change ? variant : 0));
 }
 
 static void peer_endpoint(size_t i, long change, struct sockaddr_storage *ss) {
@@ -103,7 +107,7 @@ static int cmd_conf(size_t n, long change) {
 }
 
 static int cmd_apply(const char *ifname, size_t n, long change, bool routes, size_t big) {
-        struct wf_iface iface = { .listen_port = 51820, .route_table = 254, .route_metric = 10 };
+        struct wf_iface iface = { .listen_port = 51821, .route_table = 254, .route_metric = 10 };
         struct plan_target t = { .iface = &iface, .has_private_key = true };
         struct config cfg = {};
         struct backend *b = NULL;
@@ -205,6 +209,7 @@ int main(int argc, char **argv) {
                 { "change", required_argument, NULL, 'c' },
                 { "no-routes", no_argument, NULL, 'R' },
                 { "big", required_argument, NULL, 'b' },
+                { "variant", required_argument, NULL, 'v' },
                 {}
         };
         long change = -1;
@@ -227,6 +232,9 @@ int main(int argc, char **argv) {
                 case 'b':
                         big = (size_t)atol(optarg);
                         break;
+                case 'v':
+                        variant = atol(optarg);
+                        break;
                 default:
                         return 2;
                 }
@@ -236,6 +244,6 @@ int main(int argc, char **argv) {
                 return cmd_conf((size_t)atol(argv[1]), change) < 0 ? 1 : 0;
         if (argc == 3 && strcmp(argv[0], "apply") == 0)
                 return cmd_apply(argv[1], (size_t)atol(argv[2]), change, routes, big) < 0 ? 1 : 0;
-        fprintf(stderr, "usage: wgfleet-bench conf N [--change I] | apply IFACE N [--change I] [--no-routes] [--big K] | time CMD...\n");
+        fprintf(stderr, "usage: wgfleet-bench conf N [--change I] | apply IFACE N [--change I [--variant V]] [--no-routes] [--big K] | time CMD...\n");
         return 2;
 }

@@ -15,6 +15,9 @@ for t in openssl wg jq cpio qemu-system-x86_64; do
   command -v $t >/dev/null || { echo "test-vm: $t not installed (scripts/deps)"; exit 77; }
 done
 
+[ -x "$agent" ] || { echo "test-vm: $agent not built"; exit 1; }
+"$agent" --help 2>&1 | grep -q '^ *apply ' || { echo "test-vm: wgfleet-agent has no apply command yet"; exit 77; }
+
 payload=$(mktemp -d "${TMPDIR:-/tmp}/wfk-vmtest.XXXXXX")
 log=$payload.log
 trap 'rm -rf "$payload"' EXIT
