@@ -29,6 +29,7 @@
 #define USEC_PER_SEC 1000000ULL
 #define BACKOFF_FIRST_S 2
 #define BACKOFF_CAP_S 300
+#define DRIFT_MAX 100 /* drift lines kept until a report carrying them is delivered */
 
 enum apply_kind {
         APPLY_NEW,     /* a newly accepted revision */
@@ -73,6 +74,7 @@ struct agent {
         sd_event_source *poll_timer, *report_timer, *confirm_timer;
         struct http_request *fetch_req, *report_req;
         bool report_again;
+        size_t n_drift_sent;           /* drift lines in the report in flight */
         bool once_fetch_done;
         uint64_t confirm_revision;     /* revision waiting for confirmation, 0 = none */
 };
@@ -250,6 +252,7 @@ static void send_report(struct agent *a) {
                 a->report_again = true;
                 return;
         }
+        a->n_drift_sent = a->n_drift;
         k = http_post_json(a->http, a->status_url, body, strlen(body), on_report_done, a, &a->report_req, &e);
         if (k < 0) {
                 a->counters.report_error++;
@@ -271,6 +274,14 @@ static void on_report_done(struct http_request *req, int r, const struct http_re
         } else {
                 a->counters.report_ok++;
                 confirm_ok(a, "a status report");
+                /* Delivered drift lines are done; newer ones wait for the next report. */
+                for (size_t i = 0; i < a->n_drift_sent && i < a->n_drift; i++)
+                        free(a->drift[i]);
+                if (a->n_drift_sent <= a->n_drift) {
+                        memmove(a->drift, a->drift + a->n_drift_sent, (a->n_drift - a->n_drift_sent) * sizeof(char *));
+                        a->n_drift -= a->n_drift_sent;
+                }
+                a->n_drift_sent = 0;
         }
         if (a->report_again) {
                 a->report_again = false;
@@ -324,11 +335,6 @@ static int apply_doc(struct agent *a, enum apply_kind kind) {
         strv_free(a->notes, a->n_notes);
         a->notes = NULL;
         a->n_notes = 0;
-        if (kind == APPLY_CHECK) {
-                strv_free(a->drift, a->n_drift);
-                a->drift = NULL;
-                a->n_drift = 0;
-        }
         live_free(a);
         a->live = calloc(res.n_ifaces ? res.n_ifaces : 1, sizeof(*a->live));
         for (size_t i = 0; a->live && i < res.n_ifaces; i++) {
@@ -339,7 +345,7 @@ static int apply_doc(struct agent *a, enum apply_kind kind) {
                         (void)strv_push(&a->notes, &a->n_notes, ri->notes[j]);
                 if (ri->error < 0 && !e.msg[0])
                         slot_printf(e.msg, sizeof(e.msg), "%s: %s", ri->name, ri->error_msg);
-                if (kind == APPLY_CHECK && ri->changes > 0)
+                if (kind == APPLY_CHECK && ri->changes > 0 && a->n_drift < DRIFT_MAX)
                         collect_plan_lines(&ri->plan, &a->drift, &a->n_drift);
         }
         changes = res.changes;

@@ -320,7 +320,8 @@ static void format_age(int64_t now, int64_t t, char out[32]) {
                 return;
         }
         a = now > t ? now - t : 0;
-        if (a < 120)
+        /* seconds up to 5 min: the 180 s health threshold must be readable */
+        if (a < 300)
                 snprintf(out, 32, "%" PRId64 "s ago", a);
         else if (a < 7200)
                 snprintf(out, 32, "%" PRId64 "m ago", a / 60);

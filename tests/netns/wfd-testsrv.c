@@ -7,6 +7,8 @@
  *     request is logged as "METHOD PATH STATUS auth=... inm=..." to FILE. With --token, requests
  *     without "Authorization: Bearer T" get 401. When F exists after a 200 GET, the server exits
  *     (the "controller disappears right after an apply" case).
+ *   wfd-testsrv keygen SECRET TRUST   ed25519 signing key (base64, 64 bytes) and trust-key file
+ *   wfd-testsrv sign SECRET PAYLOAD OUT   DSSE envelope, written atomically (temp + rename)
  *   wfd-testsrv notify SOCKET FILE
  *     Binds a datagram socket (a NOTIFY_SOCKET) and appends each message to FILE, one per line. */
 #include <arpa/inet.h>
@@ -24,6 +26,11 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
+
+#include <sodium.h>
+
+#include "dsse.h"
+#include "util.h"
 
 static const char *docs_dir, *posts_dir, *token, *die_file;
 static FILE *logf_;
@@ -282,7 +289,59 @@ static int notify(int argc, char **argv) {
         }
 }
 
+static int keygen(int argc, char **argv) {
+        uint8_t pk[32], sk[64];
+        _cleanup_free_ char *spk = NULL, *ssk = NULL;
+
+        if (argc != 3 || sodium_init() < 0)
+                return 2;
+        crypto_sign_keypair(pk, sk);
+        ssk = wf_b64_encode(sk, sizeof(sk));
+        spk = wf_b64_encode(pk, sizeof(pk));
+        if (!ssk || !spk)
+                return 1;
+        if (wf_write_file_atomic(argv[1], ssk, strlen(ssk), 0600) < 0)
+                return 1;
+        FILE *f = fopen(argv[2], "we");
+        if (!f)
+                return 1;
+        fprintf(f, "# wgfleet test signing key\n%s\n", spk);
+        return fclose(f) == 0 ? 0 : 1;
+}
+
+static int sign(int argc, char **argv) {
+        _cleanup_free_ char *ssk = NULL, *payload = NULL, *env = NULL;
+        uint8_t sk[64];
+        size_t n, len;
+        char tmp[4096];
+
+        if (argc != 4 || sodium_init() < 0)
+                return 2;
+        ssk = slurp(argv[1], &n);
+        payload = slurp(argv[2], &len);
+        if (!ssk || !payload)
+                return 1;
+        while (n > 0 && (ssk[n - 1] == '\n' || ssk[n - 1] == ' '))
+                ssk[--n] = 0;
+        if (wf_b64_decode_exact(ssk, sk, sizeof(sk)) < 0) {
+                fprintf(stderr, "sign: bad key\n");
+                return 1;
+        }
+        if (dsse_sign(sk, payload, len, &env) < 0)
+                return 1;
+        sodium_memzero(sk, sizeof(sk));
+        snprintf(tmp, sizeof(tmp), "%s.tmp", argv[3]);
+        FILE *f = fopen(tmp, "we");
+        if (!f || fputs(env, f) < 0 || fclose(f) != 0 || rename(tmp, argv[3]) < 0)
+                return 1;
+        return 0;
+}
+
 int main(int argc, char **argv) {
+        if (argc >= 2 && strcmp(argv[1], "keygen") == 0)
+                return keygen(argc - 1, argv + 1);
+        if (argc >= 2 && strcmp(argv[1], "sign") == 0)
+                return sign(argc - 1, argv + 1);
         if (argc >= 2 && strcmp(argv[1], "serve") == 0)
                 return serve(argc - 1, argv + 1);
         if (argc >= 2 && strcmp(argv[1], "notify") == 0)
