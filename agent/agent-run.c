@@ -52,7 +52,8 @@ struct agent {
 
         struct state st;
         struct wf_doc *doc;            /* the accepted document the node runs */
-        struct wf_live_iface **live;   /* last observation, one per document interface */
+        struct reconcile_result res;   /* the last reconcile: owns the observations below */
+        struct wf_live_iface **live;   /* borrowed from res: last observation per interface */
         size_t n_live;
 
         /* Error slots: each is one line of the report's errors[] while set. */
@@ -99,11 +100,10 @@ static int strv_push(char ***v, size_t *n, const char *s) {
 }
 
 static void live_free(struct agent *a) {
-        for (size_t i = 0; i < a->n_live; i++)
-                wf_live_iface_free(a->live[i]);
         free(a->live);
         a->live = NULL;
         a->n_live = 0;
+        reconcile_result_done(&a->res);
 }
 
 /* One line into an error slot; long inputs are cut. */
@@ -336,11 +336,13 @@ static int apply_doc(struct agent *a, enum apply_kind kind) {
         a->notes = NULL;
         a->n_notes = 0;
         live_free(a);
+        a->res = res;
         a->live = calloc(res.n_ifaces ? res.n_ifaces : 1, sizeof(*a->live));
         for (size_t i = 0; a->live && i < res.n_ifaces; i++) {
                 struct reconcile_iface *ri = &res.ifaces[i];
 
-                a->live[a->n_live++] = TAKE_PTR(ri->live);
+                if (ri->live)
+                        a->live[a->n_live++] = ri->live;
                 for (size_t j = 0; j < ri->n_notes; j++)
                         (void)strv_push(&a->notes, &a->n_notes, ri->notes[j]);
                 if (ri->error < 0 && !e.msg[0])
@@ -349,7 +351,6 @@ static int apply_doc(struct agent *a, enum apply_kind kind) {
                         collect_plan_lines(&ri->plan, &a->drift, &a->n_drift);
         }
         changes = res.changes;
-        reconcile_result_done(&res);
 
         a->st.last_apply = now_s();
         if (r < 0) {
@@ -430,6 +431,7 @@ static void handle_document(struct agent *a, const char *body, size_t len, const
         a->st.reverted_revision = 0;
         free(a->st.etag);
         a->st.etag = etag ? strdup(etag) : NULL;
+        live_free(a); /* the last reconcile borrows from the document */
         wf_doc_free(a->doc);
         a->doc = doc;
         a->cache_error[0] = 0;
@@ -463,6 +465,7 @@ static int load_current(struct agent *a, bool check_expiry, struct wf_err *e) {
         r = agentd_open_envelope(&a->ctx->cfg, &a->trust, env, len, now_s(), check_expiry, &doc, e);
         if (r < 0)
                 return r;
+        live_free(a); /* the last reconcile borrows from the document */
         wf_doc_free(a->doc);
         a->doc = doc;
         return 0;
@@ -689,6 +692,7 @@ static void load_cache(struct agent *a) {
                 slot_printf(a->cache_error, sizeof(a->cache_error), "cache: %s", e.msg);
                 agentd_log(LOG_WARNING, "%s", a->cache_error);
         }
+        live_free(a); /* the last reconcile borrows from the document */
         wf_doc_free(a->doc);
         a->doc = NULL;
         r = load_current(a, true, &e);

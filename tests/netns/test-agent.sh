@@ -39,6 +39,7 @@ dump() {
   echo "--- server log"; tail -n 20 "$T/access.log" 2>/dev/null
   echo "--- notify"; cat "$T/notify.txt" 2>/dev/null
   echo "--- wg"; ip netns exec "$NA" wg show "$IFA" 2>/dev/null
+  echo "--- ip"; ip -n "$NA" addr show dev "$IFA"; ip -n "$NA" route
 }
 
 # wait_for SECONDS CMD...: polls every 0.2 s
