@@ -61,6 +61,7 @@ struct agent {
         char reject_error[1024];
         char apply_error[1024];
         char cache_error[1024];
+        char expiry_error[256];
         char **notes;                  /* per-peer problems from the last apply */
         size_t n_notes;
         char **drift;                  /* what the last drift check changed */
@@ -156,7 +157,7 @@ static enum status_state agent_state(const struct agent *a) {
 
 /* Fills r; the string array is malloc'd into *errs (free with free(), strings borrowed). */
 static int build_report(struct agent *a, struct status_report *r, const char ***errs) {
-        const char **e = calloc(5 + a->n_notes, sizeof(char *));
+        const char **e = calloc(6 + a->n_notes, sizeof(char *));
         size_t n = 0;
 
         if (!e)
@@ -171,6 +172,15 @@ static int build_report(struct agent *a, struct status_report *r, const char ***
                 e[n++] = a->apply_error;
         if (a->st.last_error)
                 e[n++] = a->st.last_error;
+        if (a->doc && a->doc->expires_at <= now_s()) {
+                char t[32];
+
+                /* Kept: tearing the tunnels down would cut the node off for good. */
+                wf_format_rfc3339(a->doc->expires_at, t);
+                slot_printf(a->expiry_error, sizeof(a->expiry_error), "revision %" PRIu64 " expired at %s; "
+                            "kept until the controller publishes a newer one", a->doc->revision, t);
+                e[n++] = a->expiry_error;
+        }
         for (size_t i = 0; i < a->n_notes; i++)
                 e[n++] = a->notes[i];
         *r = (struct status_report){
@@ -352,7 +362,9 @@ static int apply_doc(struct agent *a, enum apply_kind kind) {
         }
         changes = res.changes;
 
-        a->st.last_apply = now_s();
+        /* A check that found nothing to do is not an apply. */
+        if (kind != APPLY_CHECK || changes || r < 0)
+                a->st.last_apply = now_s();
         if (r < 0) {
                 a->counters.apply[STATUS_APPLY_FAILED]++;
                 slot_printf(a->apply_error, sizeof(a->apply_error), "apply revision %" PRIu64 ": %s",

@@ -135,7 +135,8 @@ start_server() { # extra args
 }
 
 start_agent() { # log name
-  ip netns exec "$NA" env NOTIFY_SOCKET="$T/notify.sock" "$AGENT" --config agent.conf run >>"$1" 2>&1 &
+  ip netns exec "$NA" env NOTIFY_SOCKET="$T/notify.sock" WATCHDOG_USEC=2000000 \
+    "$AGENT" --config agent.conf run >>"$1" 2>&1 &
   AGENT_PID=$!; PIDS+=($AGENT_PID)
 }
 
@@ -247,6 +248,20 @@ ip netns exec "$NA" "$AGENT" --config agent.conf status --json | jq -e '.applied
   (.interfaces[0].peers | length == 1) and .interfaces[0].peers[0].name == "alpha"' >/dev/null || fail "status --json"
 echo "$st" | sed 's/^/    /'
 ok "status table and --json"
+
+grep -q '^WATCHDOG=1' notify.txt || fail "no WATCHDOG=1 with WATCHDOG_USEC set"
+grep -q '^STATUS=converged, revision 3 applied' notify.txt || fail "no STATUS= line for revision 3"
+ok "sd_notify: WATCHDOG=1 ($(grep -c '^WATCHDOG=1' notify.txt) so far) and STATUS= lines"
+
+# --- SIGHUP reloads the configuration: the metrics listener moves to another port
+sed -i 's/^metrics_listen = .*/metrics_listen = 127.0.0.1:9587/' agent.conf
+kill -HUP "$AGENT_PID"
+wait_for 10 grep -q '^RELOADING=1' notify.txt || fail "no RELOADING=1 on SIGHUP"
+wait_for 10 sh -c "ip netns exec $NA curl -sf http://127.0.0.1:9587/metrics | grep -q '^wgfleet_applied_revision 3'" ||
+  fail "metrics not on the reloaded port"
+kill -0 "$AGENT_PID" || fail "agent died on SIGHUP"
+ip netns exec "$NA" curl -sf -o /dev/null http://127.0.0.1:9586/metrics && fail "old metrics port still open"
+ok "SIGHUP: configuration reloaded (metrics moved to :9587)"
 
 RSS=$(ps -o rss= -p "$AGENT_PID" | tr -d ' ')
 ok "agent RSS during run: ${RSS} KiB"
