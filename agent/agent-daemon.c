@@ -289,6 +289,9 @@ int agent_cmd_revert(struct agent_ctx *ctx, int argc, char **argv) {
                 fprintf(stderr, "wgfleet-agent revert: apply revision %" PRIu64 ": %s\n", doc->revision, e.msg);
                 goto fail;
         }
+        if (cur && reconcile_retire(ops, b, cur, doc, &e) < 0)
+                fprintf(stderr, "wgfleet-agent revert: retiring interfaces of revision %" PRIu64 ": %s\n",
+                        cur->revision, e.msg);
         r = state_swap_previous(cfg->state_dir, cfg->max_document_size, &e);
         if (r < 0) {
                 fprintf(stderr, "wgfleet-agent revert: %s\n", e.msg);

@@ -404,8 +404,19 @@ static void reject(struct agent *a, const char *fmt, ...) {
         agentd_log(LOG_ERR, "%s", a->reject_error);
 }
 
+/* Interfaces the old revision had and the new one does not: remove what the agent owns there. */
+static void retire(struct agent *a, struct wf_doc *old) {
+        struct wf_err e = {};
+
+        if (!old)
+                return;
+        if (a->doc && reconcile_retire(a->ops, a->backend, old, a->doc, &e) < 0)
+                agentd_log(LOG_ERR, "retiring interfaces of revision %" PRIu64 ": %s", old->revision, e.msg);
+        wf_doc_free(old);
+}
+
 static void handle_document(struct agent *a, const char *body, size_t len, const char *etag) {
-        struct wf_doc *doc = NULL;
+        struct wf_doc *doc = NULL, *old;
         struct wf_err e = {};
         uint64_t rev;
         int r;
@@ -443,12 +454,12 @@ static void handle_document(struct agent *a, const char *body, size_t len, const
         a->st.reverted_revision = 0;
         free(a->st.etag);
         a->st.etag = etag ? strdup(etag) : NULL;
-        live_free(a); /* the last reconcile borrows from the document */
-        wf_doc_free(a->doc);
+        old = a->doc;
         a->doc = doc;
         a->cache_error[0] = 0;
         r = apply_doc(a, APPLY_NEW);
         a->applied_this_cycle = true;
+        retire(a, old);
         if (r > 0 && a->ctx->cfg.confirm_timeout > 0) {
                 _cleanup_free_ char *prev = NULL;
                 size_t plen;
@@ -485,6 +496,7 @@ static int load_current(struct agent *a, bool check_expiry, struct wf_err *e) {
 
 static int on_confirm_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
         struct agent *a = userdata;
+        struct wf_doc *old;
         uint64_t bad = a->confirm_revision;
         char why[512];
         struct wf_err e = {};
@@ -493,11 +505,14 @@ static int on_confirm_timeout(sd_event_source *s, uint64_t usec, void *userdata)
         if (!bad)
                 return 0;
         a->confirm_revision = 0;
+        live_free(a);
+        old = TAKE_PTR(a->doc);
         r = state_swap_previous(a->ctx->cfg.state_dir, a->ctx->cfg.max_document_size, &e);
         if (r >= 0)
                 r = load_current(a, false, &e);
         if (r < 0) {
                 agentd_log(LOG_ERR, "commit-confirmed: cannot revert revision %" PRIu64 ": %s", bad, e.msg);
+                a->doc = old;
                 return 0;
         }
         snprintf(why, sizeof(why), "reverted revision %" PRIu64 " to %" PRIu64 ": neither a fetch nor a status "
@@ -507,6 +522,7 @@ static int on_confirm_timeout(sd_event_source *s, uint64_t usec, void *userdata)
         a->st.reverted_revision = bad;
         a->counters.reverts++;
         (void)apply_doc(a, APPLY_REVERT);
+        retire(a, old);
         (void)state_set_error(&a->st, why);
         (void)state_save(a->ctx->cfg.state_dir, &a->st, NULL);
         send_report(a);
