@@ -78,7 +78,6 @@ struct agent {
         bool report_again;
         size_t n_drift_sent;           /* drift lines in the report in flight */
         bool once_fetch_done;
-        uint64_t confirm_revision;     /* revision waiting for confirmation, 0 = none */
 };
 
 static void strv_free(char **v, size_t n) {
@@ -223,11 +222,12 @@ static int render(void *userdata, bool json, char **ret, size_t *ret_len) {
 }
 
 static void confirm_ok(struct agent *a, const char *how) {
-        if (!a->confirm_revision)
+        if (!a->st.confirm_revision)
                 return;
-        agentd_log(LOG_INFO, "revision %" PRIu64 " confirmed: %s succeeded after the apply", a->confirm_revision, how);
-        a->confirm_revision = 0;
+        agentd_log(LOG_INFO, "revision %" PRIu64 " confirmed: %s succeeded after the apply", a->st.confirm_revision, how);
+        a->st.confirm_revision = 0;
         timer_off(a->confirm_timer);
+        (void)state_save(a->ctx->cfg.state_dir, &a->st, NULL);
 }
 
 static void maybe_exit_once(struct agent *a);
@@ -466,7 +466,9 @@ static void handle_document(struct agent *a, const char *body, size_t len, const
 
                 if (state_read_envelope(a->ctx->cfg.state_dir, STATE_PREVIOUS, a->ctx->cfg.max_document_size,
                                         &prev, &plen, NULL) >= 0) {
-                        a->confirm_revision = rev;
+                        /* Persisted: a restart inside the window still reverts. */
+                        a->st.confirm_revision = rev;
+                        (void)state_save(a->ctx->cfg.state_dir, &a->st, NULL);
                         timer_arm(a, &a->confirm_timer, (uint64_t)a->ctx->cfg.confirm_timeout * USEC_PER_SEC,
                                   on_confirm_timeout);
                 }
@@ -497,14 +499,14 @@ static int load_current(struct agent *a, bool check_expiry, struct wf_err *e) {
 static int on_confirm_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
         struct agent *a = userdata;
         struct wf_doc *old;
-        uint64_t bad = a->confirm_revision;
+        uint64_t bad = a->st.confirm_revision;
         char why[512];
         struct wf_err e = {};
         int r;
 
         if (!bad)
                 return 0;
-        a->confirm_revision = 0;
+        a->st.confirm_revision = 0;
         live_free(a);
         old = TAKE_PTR(a->doc);
         r = state_swap_previous(a->ctx->cfg.state_dir, a->ctx->cfg.max_document_size, &e);
@@ -748,6 +750,7 @@ static int on_sighup(sd_event_source *s, const struct signalfd_siginfo *si, void
         struct agent *a = userdata;
         struct config nc;
         struct wf_err e = {};
+        uint64_t pending;
         int r;
 
         sd_notify(0, "RELOADING=1");
@@ -769,9 +772,14 @@ static int on_sighup(sd_event_source *s, const struct signalfd_siginfo *si, void
                 return 0;
         }
         /* The state on disk may have changed (e.g. `wgfleet-agent revert`). */
+        pending = a->st.confirm_revision;
         load_cache(a);
-        a->confirm_revision = 0;
-        timer_off(a->confirm_timer);
+        if (pending && a->doc && a->doc->revision == pending)
+                a->st.confirm_revision = pending; /* its timer keeps running */
+        else {
+                a->st.confirm_revision = 0;
+                timer_off(a->confirm_timer);
+        }
         agentd_log(LOG_INFO, "configuration and state reloaded");
         if (a->doc)
                 (void)apply_doc(a, APPLY_CACHED);
@@ -819,6 +827,12 @@ static int agent_main(struct agent_ctx *ctx, bool once) {
                 (void)apply_doc(&a, APPLY_CACHED);
                 notify_ready(&a);
         }
+        if (a.st.confirm_revision && a.doc && a.doc->revision == a.st.confirm_revision && ctx->cfg.confirm_timeout) {
+                agentd_log(LOG_INFO, "revision %" PRIu64 " is still unconfirmed: waiting %" PRIu32 " s for the controller",
+                           a.st.confirm_revision, ctx->cfg.confirm_timeout);
+                timer_arm(&a, &a.confirm_timer, (uint64_t)ctx->cfg.confirm_timeout * USEC_PER_SEC, on_confirm_timeout);
+        } else
+                a.st.confirm_revision = 0;
         if (!once)
                 timer_arm(&a, &a.report_timer, (uint64_t)ctx->cfg.report_interval * USEC_PER_SEC, on_report_timer);
         start_fetch(&a);

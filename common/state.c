@@ -84,6 +84,7 @@ int state_load(const char *dir, struct state *ret, struct wf_err *e) {
             get_u64(o, "applied_revision", &s.applied_revision) < 0 ||
             get_u64(o, "seen_revision", &s.seen_revision) < 0 ||
             get_u64(o, "reverted_revision", &s.reverted_revision) < 0 ||
+            get_u64(o, "confirm_revision", &s.confirm_revision) < 0 ||
             get_u64(o, "last_fetch_ok", &fetch) < 0 ||
             get_u64(o, "last_apply", &apply) < 0)
                 r = -EBADMSG;
@@ -111,11 +112,12 @@ int state_save(const char *dir, const struct state *s, struct wf_err *e) {
         r = path_join(dir, STATE_FILE, path);
         if (r < 0)
                 return wf_err_set(e, r, "state_dir %s: path too long", dir);
-        o = json_pack("{s:I, s:I, s:I, s:I, s:o, s:I, s:I, s:o}",
+        o = json_pack("{s:I, s:I, s:I, s:I, s:I, s:o, s:I, s:I, s:o}",
                       "accepted_revision", (json_int_t)s->accepted_revision,
                       "applied_revision", (json_int_t)s->applied_revision,
                       "seen_revision", (json_int_t)s->seen_revision,
                       "reverted_revision", (json_int_t)s->reverted_revision,
+                      "confirm_revision", (json_int_t)s->confirm_revision,
                       "etag", s->etag ? json_string(s->etag) : json_null(),
                       "last_fetch_ok", (json_int_t)s->last_fetch_ok,
                       "last_apply", (json_int_t)s->last_apply,

@@ -20,6 +20,7 @@ struct state {
         uint64_t applied_revision;  /* revision the node was last brought to, 0 = none */
         uint64_t seen_revision;     /* last revision fetched, accepted or not */
         uint64_t reverted_revision; /* last revision rolled back (0 = none) */
+        uint64_t confirm_revision;  /* applied, not yet confirmed by a fetch or report (0 = none) */
         char *etag;                 /* ETag of the last accepted 200 answer */
         int64_t last_fetch_ok;      /* unix s, 0 = never */
         int64_t last_apply;         /* unix s, 0 = never */

@@ -47,6 +47,7 @@ int main(void) {
         s.applied_revision = 6;
         s.seen_revision = 8;
         s.reverted_revision = 7;
+        s.confirm_revision = 9;
         s.etag = strdup("\"abc\"");
         s.last_fetch_ok = 1700000000;
         s.last_apply = 1700000001;
@@ -56,7 +57,7 @@ int main(void) {
         CHECK(stat(p, &st) == 0 && (st.st_mode & 0777) == 0600);
         CHECK(state_load(dir, &l, &e) == 0);
         CHECK(l.accepted_revision == 7 && l.applied_revision == 6 && l.seen_revision == 8);
-        CHECK(l.reverted_revision == 7 && l.last_fetch_ok == 1700000000 && l.last_apply == 1700000001);
+        CHECK(l.reverted_revision == 7 && l.confirm_revision == 9 && l.last_fetch_ok == 1700000000 && l.last_apply == 1700000001);
         CHECK(l.etag && strcmp(l.etag, "\"abc\"") == 0);
         CHECK(l.last_error && strcmp(l.last_error, "reverted revision 7 to 6") == 0);
         state_done(&l);
