@@ -10,6 +10,7 @@
 #include <syslog.h>
 
 #include "agent-daemon.h"
+#include "agent-load.h"
 #include "agent.h"
 #include "backend.h"
 #include "document.h"
@@ -51,15 +52,19 @@ int agentd_open_envelope(const struct config *cfg, const struct dsse_trust *t, c
         size_t plen;
         int r;
 
+        /* The full check (expiry, lockout lint against the controller's address) is shared with
+         * validate/plan/apply. */
+        if (check_expiry)
+                return agent_verify_envelope(cfg, t, env, len, NULL, ret, e);
         r = dsse_verify(env, len, cfg->max_document_size, t, &payload, &plen, e);
         if (r < 0)
                 return r;
         r = doc_parse(payload, plen, &doc, e, warn_log, NULL);
         if (r < 0)
                 return r;
-        /* Expired documents are refused at accept time; an already running revision that
-         * expires is kept (tearing tunnels down would cut the node off). */
-        r = doc_check_fresh(doc, cfg->node, check_expiry ? now : INT64_MIN, e);
+        /* Without expiry: an already running revision that expires is kept (tearing tunnels
+         * down would cut the node off); status and clear still need to read it. */
+        r = doc_check_fresh(doc, cfg->node, INT64_MIN, e);
         if (r < 0) {
                 wf_doc_free(doc);
                 return r;

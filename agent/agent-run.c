@@ -415,13 +415,26 @@ static void retire(struct agent *a, struct wf_doc *old) {
         wf_doc_free(old);
 }
 
-static void handle_document(struct agent *a, const char *body, size_t len, const char *etag) {
+static void handle_document(struct agent *a, const struct http_response *resp) {
+        const char *body = resp->body, *etag = resp->etag;
+        size_t len = resp->len;
         struct wf_doc *doc = NULL, *old;
+        struct wf_prefix ctl;
+        const char *why;
         struct wf_err e = {};
         uint64_t rev;
         int r;
 
         r = agentd_open_envelope(&a->ctx->cfg, &a->trust, body, len, now_s(), true, &doc, &e);
+        /* Lockout lint against the address the controller actually answered from (the URL may
+         * name it by a DNS name). */
+        if (r >= 0 && resp->primary_ip[0] && wf_prefix_parse(resp->primary_ip, false, &ctl, &why) >= 0) {
+                r = doc_check_underlay(doc, &ctl, "the controller", &e);
+                if (r < 0) {
+                        wf_doc_free(doc);
+                        doc = NULL;
+                }
+        }
         if (r < 0) {
                 reject(a, "document rejected: %s", e.msg);
                 return;
@@ -610,7 +623,7 @@ static void on_fetch_done(struct http_request *req, int r, const struct http_res
                 a->failures = 0;
                 a->fetch_error[0] = 0;
                 confirm_ok(a, "a fetch");
-                handle_document(a, resp->body, resp->len, resp->etag);
+                handle_document(a, resp);
         }
 
         /* The same revision as before: re-observe, so drift is found and repaired. */

@@ -128,8 +128,13 @@ static void check_done(struct http_client *c) {
                                   cc == CURLE_SSL_CONNECT_ERROR ? -EPROTO :
                                   cc == CURLE_FILESIZE_EXCEEDED ? -EFBIG : -EIO;
                         r = wf_err_set(&e, err, "%s", req->errbuf[0] ? req->errbuf : curl_easy_strerror(cc));
-                } else
+                } else {
+                        char *ip = NULL;
+
                         curl_easy_getinfo(req->easy, CURLINFO_RESPONSE_CODE, &req->resp.status);
+                        if (curl_easy_getinfo(req->easy, CURLINFO_PRIMARY_IP, &ip) == CURLE_OK && ip)
+                                snprintf(req->resp.primary_ip, sizeof(req->resp.primary_ip), "%s", ip);
+                }
 
                 if (!req->resp.body)
                         req->resp.body = calloc(1, 1);

@@ -31,6 +31,7 @@ struct http_response {
         char *body;                /* NUL-terminated, owned by the response */
         size_t len;
         char *etag;                /* ETag header value, NULL when absent */
+        char primary_ip[64];       /* the address the answer came from ("" when unknown) */
 };
 
 struct http_client;
