@@ -65,7 +65,6 @@ peer() {
     printf '{"name":"%s","public_key":"%s","endpoint":"%s","allowed_ips":[%s]}' "$name" "$key" "$ep" "$ips"
   fi
 }
-peer_ka() { peer "$@" | sed 's/}$/,"persistent_keepalive":25}/'; }
 sign() { "$here/sign-doc" "$sk" "$1" >"$2"; rm -f "$1"; }
 
 pa_b=$(peer b "${pub[b]}" "[fd12::2]:51820" 10.77.0.2/32 fd77::2/128)
@@ -78,8 +77,8 @@ pc_b=$(peer b "${pub[b]}" 192.168.23.2:51820 10.77.0.2/32 fd77::2/128)
 doc a 1 10.77.0.1/32 fd77::1/128 "$pa_b,$pa_c" >t.json && sign t.json a/rev1.json
 doc b 1 10.77.0.2/32 fd77::2/128 "$pb_a,$pb_c" >t.json && sign t.json b/rev1.json
 doc c 1 10.77.0.3/32 fd77::3/128 "$pc_a,$pc_b" >t.json && sign t.json c/rev1.json
-# rev 2: peer b changes (keepalive, one more allowed IP); peer c must not be touched
-pa_b2=$(peer_ka b "${pub[b]}" "[fd12::2]:51820" 10.77.0.2/32 fd77::2/128 10.79.2.0/24)
+# rev 2: peer b changes (endpoint to IPv4, one more allowed IP); peer c must not be touched
+pa_b2=$(peer b "${pub[b]}" 192.168.12.2:51820 10.77.0.2/32 fd77::2/128 10.79.2.0/24)
 doc a 2 10.77.0.1/32 fd77::1/128 "$pa_b2,$pa_c" >t.json && sign t.json a/rev2.json
 # rev 3: peer c removed
 doc a 3 10.77.0.1/32 fd77::1/128 "$pa_b2" >t.json && sign t.json a/rev3.json
