@@ -25,3 +25,5 @@ struct agent_cmd {
 int agent_cmd_keygen(struct agent_ctx *ctx, int argc, char **argv);
 int agent_cmd_pubkey(struct agent_ctx *ctx, int argc, char **argv);
 int agent_cmd_validate(struct agent_ctx *ctx, int argc, char **argv);
+int agent_cmd_plan(struct agent_ctx *ctx, int argc, char **argv);
+int agent_cmd_apply(struct agent_ctx *ctx, int argc, char **argv);

@@ -14,6 +14,8 @@ static const struct agent_cmd commands[] = {
         { "pubkey", agent_cmd_pubkey, "pubkey                  print the node's public key" },
         { "validate", agent_cmd_validate, "validate --trust-key FILE [--node NAME] ENVELOPE  verify and check a signed document" },
         /* plan, apply (engineer linux) */
+        { "plan", agent_cmd_plan, "plan [--json] --trust-key FILE [--node NAME] ENVELOPE  show what apply would change" },
+        { "apply", agent_cmd_apply, "apply --trust-key FILE [--node NAME] ENVELOPE  make the node match a signed document" },
         /* run, once, status, revert, clear (engineer daemon) */
 };
 

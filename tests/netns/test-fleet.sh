@@ -111,7 +111,7 @@ peer() {
   local n=$1 ka=${2:-0} i extra=""
   shift 2 2>/dev/null || shift
   case $n in a) i=1 ;; b) i=2 ;; c) i=3 ;; esac
-  local ips="\"10.88.0.$i/32\""
+  local ips="\"10.88.0.$i/32\",\"fd88::$i/128\""
   [ "$n" = c ] && ips="$ips,\"10.89.3.0/24\""
   for x in "$@"; do ips="$ips,\"$x\""; done
   [ "$ka" != 0 ] && extra=",\"persistent_keepalive\":$ka"
@@ -124,10 +124,10 @@ doc() {
   local n=$1 rev=$2 peers=$3 i
   case $n in a) i=1 ;; b) i=2 ;; c) i=3 ;; esac
   jq -n --arg node "$n" --argjson rev "$rev" --arg now "$NOW" --arg exp "$EXP" \
-    --arg name "wfl${n}0" --arg addr "10.88.0.$i/32" --arg pub "${PUB[$n]}" \
+    --arg name "wfl${n}0" --arg addr "10.88.0.$i/32" --arg addr6 "fd88::$i/128" --arg pub "${PUB[$n]}" \
     --slurpfile peers "$peers" \
     '{schema: "wgfleet/desired-state/v1", node: $node, revision: $rev, issued_at: $now,
-      expires_at: $exp, interfaces: [{name: $name, listen_port: 51820, addresses: [$addr],
+      expires_at: $exp, interfaces: [{name: $name, listen_port: 51820, addresses: [$addr, $addr6],
       public_key: $pub, peers: $peers}]}' > "$TMP/$n-$rev.json"
   "$SIGN" sign "$TMP/signing.key" "$TMP/$n-$rev.json" > "$TMP/$n-$rev.env"
 }
@@ -178,6 +178,9 @@ check "ping a -> b over the tunnel" inns a ping -c 3 -i 0.2 -W 3 -q 10.88.0.2
 check "ping a -> c over the tunnel" inns a ping -c 3 -i 0.2 -W 3 -q 10.88.0.3
 check "ping a -> c's routed subnet" inns a ping -c 3 -i 0.2 -W 3 -q 10.89.3.1
 check "ping b -> c over the tunnel" inns b ping -c 3 -i 0.2 -W 3 -q 10.88.0.3
+check "a: IPv6 route to b is ours" grep -q "^fd88::2 dev wfla0 proto 211 metric 10" <(ip -n wfl-a -6 route show)
+check "a: IPv6 address is a /128" grep -q "inet6 fd88::1/128 " <(ip -n wfl-a -6 addr show dev wfla0)
+check "ping -6 a -> c over the tunnel" inns a ping -6 -c 3 -i 0.2 -W 3 -q fd88::3
 
 for n in "${NODES[@]}"; do
   t0=$(ms); k=$(plan_ops $n 1); t1=$(ms)
@@ -229,19 +232,33 @@ check "c's new prefix is routed (ours)" grep -q "^10.89.4.0/24 dev wfla0 proto 2
 check "the dropped peer 'faraway' is gone with its route" [ -z "$(ip -n wfl-a route show 10.101.0.1)" ]
 check "plan --json empty after the rollout" [ "$(plan_ops a 2)" = 0 ]
 
-# ---- removal of c from a ----
-{ peer b 0 | sed 's/}$/,"preshared_key_ref":"ab.psk"}/'; echo; cat "$TMP/bulk.json"; } > "$TMP/a-peers-3"
+# ---- c drops a prefix: its allowed IPs are replaced in one operation, the rest stays ----
+{ peer b 0 | sed 's/}$/,"preshared_key_ref":"ab.psk"}/'; echo
+  peer c 25; echo
+  cat "$TMP/bulk.json"; } > "$TMP/a-peers-3"
 doc a 3 "$TMP/a-peers-3"
-before_b=$(session wfla0 "${PUB[b]}")
-t0=$(ms); apply a 3; st=$?; t1=$(ms)
-echo "# removal of one peer on a: $((t1 - t0)) ms"
+apply a 3; st=$?
+grep -v bulk "$TMP/out"
 check "apply a (rev 3) exits 0" [ $st -eq 0 ]
+check "c's allowed IPs were replaced (one op)" grep -q "update peer c .*allowed ips replaced by .*dropping 10.89.4.0/24" "$TMP/out"
+check "c's allowed IPs are exactly the document's" \
+  [ "$(dump_peer wfla0 "${PUB[c]}" | awk '{print $4}' | tr ',' '\n' | sort | tr '\n' ' ')" = "10.88.0.3/32 10.89.3.0/24 fd88::3/128 " ]
+check "the dropped prefix's route is gone" [ -z "$(ip -n wfl-a route show 10.89.4.0/24 proto 211)" ]
+check "ping a -> c's routed subnet after the replace" inns a ping -c 3 -i 0.2 -W 3 -q 10.89.3.1
+
+# ---- removal of c from a ----
+{ peer b 0 | sed 's/}$/,"preshared_key_ref":"ab.psk"}/'; echo; cat "$TMP/bulk.json"; } > "$TMP/a-peers-4"
+doc a 4 "$TMP/a-peers-4"
+before_b=$(session wfla0 "${PUB[b]}")
+t0=$(ms); apply a 4; st=$?; t1=$(ms)
+echo "# removal of one peer on a: $((t1 - t0)) ms"
+check "apply a (rev 4) exits 0" [ $st -eq 0 ]
 check "c is no longer a peer of a" not grep -qF "${PUB[c]}" <(wg show wfla0 peers)
-check "c's routes are gone (ours)" [ -z "$(ip -n wfl-a route show proto 211 | grep -E '^10\.88\.0\.3 |^10\.89\.')" ]
+check "c's routes are gone (ours)" [ -z "$(ip -n wfl-a route show proto 211 | grep -E '^10\.88\.0\.3 |^10\.89\.')$(ip -n wfl-a -6 route show proto 211 | grep '^fd88::3 ')" ]
 check "the foreign route to c's subnet survives" grep -q "^10.89.3.0/24 dev wfla0 proto static" <(ip -n wfl-a route show)
 check "b's session still untouched" [ "$before_b" = "$(session wfla0 "${PUB[b]}")" ]
 check "ping a -> b still works" inns a ping -c 3 -i 0.2 -W 3 -q 10.88.0.2
-check "plan --json empty after the removal" [ "$(plan_ops a 3)" = 0 ]
+check "plan --json empty after the removal" [ "$(plan_ops a 4)" = 0 ]
 
 # ---- a missing preshared key file fails its peer only ----
 { peer a 15 | sed 's/}$/,"preshared_key_ref":"ab.psk"}/'; echo
