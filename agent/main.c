@@ -17,6 +17,11 @@ static const struct agent_cmd commands[] = {
         { "plan", agent_cmd_plan, "plan [--json] --trust-key FILE [--node NAME] ENVELOPE  show what apply would change" },
         { "apply", agent_cmd_apply, "apply --trust-key FILE [--node NAME] ENVELOPE  make the node match a signed document" },
         /* run, once, status, revert, clear (engineer daemon) */
+        { "run", agent_cmd_run, "run                     the agent: poll, verify, apply, report (the systemd service)" },
+        { "once", agent_cmd_once, "once                    one fetch/verify/apply/report cycle; 0 when on a valid revision" },
+        { "status", agent_cmd_status, "status [--json]         agent state, revisions and per-peer health" },
+        { "revert", agent_cmd_revert, "revert                  re-apply the previous accepted revision" },
+        { "clear", agent_cmd_clear, "clear [IFACE...]        remove what the agent created on the interfaces" },
 };
 
 static void usage(FILE *f) {
