@@ -345,6 +345,40 @@ static const char *const peer_fields[] = {
         "preshared_key_ref", NULL,
 };
 
+/* An IPv4 literal, or a DNS name: labels of 1-63 of [A-Za-z0-9_-], not starting or ending
+ * with '-', 253 characters at most (a trailing dot allowed), not all digits. */
+static bool host_name_valid(const char *h) {
+        struct in_addr a;
+        size_t n = strlen(h), label = 0;
+        bool alpha = false;
+
+        if (inet_pton(AF_INET, h, &a) == 1)
+                return true;
+        if (n > 0 && h[n - 1] == '.')
+                n--;
+        if (n == 0 || n > 253)
+                return false;
+        for (size_t i = 0; i <= n; i++) {
+                char ch = i < n ? h[i] : '.';
+
+                if (ch == '.') {
+                        if (label == 0 || label > 63 || h[i - 1] == '-')
+                                return false;
+                        label = 0;
+                        continue;
+                }
+                if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+                      ch == '-' || ch == '_'))
+                        return false;
+                if (label == 0 && ch == '-')
+                        return false;
+                if (!(ch >= '0' && ch <= '9') && ch != '.')
+                        alpha = true;
+                label++;
+        }
+        return alpha;
+}
+
 static int parse_endpoint(struct pctx *c, const json_t *v, const char *path, char **ret_host,
                           uint16_t *ret_port) {
         const char *why = NULL;
@@ -355,6 +389,14 @@ static int parse_endpoint(struct pctx *c, const json_t *v, const char *path, cha
                 return r;
         if (r < 0)
                 return fail(c, path, v, "%s", why);
+        if (json_string_value(v)[0] != '[' && !host_name_valid(*ret_host)) {
+                bool numeric = strspn(*ret_host, "0123456789.") == strlen(*ret_host);
+                free(*ret_host);
+                *ret_host = NULL;
+                /* "10.0.0.300" is no address, and must not be sent to DNS as a name. */
+                return fail(c, path, v, numeric ? "has an invalid IPv4 address" :
+                            "has an invalid host name (labels of 1-63 letters, digits, '-', '_')");
+        }
         return 0;
 }
 

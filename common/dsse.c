@@ -179,6 +179,9 @@ int dsse_verify(const char *envelope, size_t len, size_t max_size, const struct 
         n_sigs = json_array_size(jsigs);
         if (n_sigs == 0)
                 return wf_err_set(e, -EBADMSG, "envelope: no signature");
+        if (n_sigs > DSSE_MAX_SIGNATURES)
+                return wf_err_set(e, -E2BIG, "envelope: %zu signatures, more than the %d accepted",
+                                  n_sigs, DSSE_MAX_SIGNATURES);
 
         r = dsse_pae(json_string_value(jtype), payload, payload_len, &pae, &pae_len);
         if (r < 0)
