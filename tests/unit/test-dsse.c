@@ -193,6 +193,13 @@ static void test_reject(void) {
                       "envelope: payloadType is missing or not a string");
         expect_reject("no signature", env_with("signatures", json_array()), &kat_trust, -EBADMSG,
                       "envelope: no signature");
+        {
+                json_t *many = json_array();
+                for (int i = 0; i < 17; i++)
+                        json_array_append_new(many, json_pack("{s:s, s:s}", "keyid", keyid, "sig", sig_b64));
+                expect_reject("too many signatures", env_with("signatures", many), &kat_trust, -E2BIG,
+                              "envelope: 17 signatures, more than the 16 accepted");
+        }
         expect_reject("signatures missing", env_with("signatures", NULL), &kat_trust, -EINVAL,
                       "envelope: signatures is missing or not an array");
         expect_reject("sig missing", env_with("signatures", sig_list(keyid, NULL)), &kat_trust, -EINVAL,
@@ -218,7 +225,7 @@ static void test_reject(void) {
                 json_decref(root);
         }
         expect_reject("payload not JSON", env, &kat_trust, -EINVAL,
-                      "envelope: payload is not JSON (line 1 column 5: '[' or '{' expected near 'hello')");
+                      "envelope: payload is not a JSON object (does not start with '{')");
         free(p64);
         free(s64);
 
