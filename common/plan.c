@@ -287,31 +287,46 @@ static struct wf_prefix *routes_wanted(const struct wf_iface *iface, size_t *ret
         return prefixes_sorted(flat, k, ret_n);
 }
 
+struct lroute_ref { const struct wf_live_route *r; };
+
+static int lroute_cmp(const void *a, const void *b) {
+        return wf_prefix_cmp(&((const struct lroute_ref *)a)->r->dst, &((const struct lroute_ref *)b)->r->dst);
+}
+
+/* Both sides sorted by destination, one merge pass: linear in routes, whatever the fleet size. */
 static int plan_routes(const struct wf_iface *iface, const struct wf_live_iface *live,
                        struct ops_buf *b) {
         _cleanup_free_ struct wf_prefix *want = NULL;
-        size_t n_want, n_live = live->exists ? live->n_routes : 0;
+        _cleanup_free_ struct lroute_ref *lr = NULL;
+        size_t n_want, n_live = live->exists ? live->n_routes : 0, j = 0;
 
         want = routes_wanted(iface, &n_want);
-        if (!want)
+        lr = calloc(n_live + 1, sizeof(*lr));
+        if (!want || !lr)
                 return -ENOMEM;
+        for (size_t k = 0; k < n_live; k++)
+                lr[k].r = &live->routes[k];
+        qsort(lr, n_live, sizeof(*lr), lroute_cmp);
+
         for (size_t i = 0; i < n_want; i++) {
                 bool have = false, blocked = false;
 
-                for (size_t k = 0; k < n_live; k++) {
-                        const struct wf_live_route *lr = &live->routes[k];
-                        if (!wf_prefix_equal(&lr->dst, &want[i]) || lr->table != iface->route_table)
+                while (j < n_live && wf_prefix_cmp(&lr[j].r->dst, &want[i]) < 0)
+                        j++;
+                for (size_t k = j; k < n_live && wf_prefix_equal(&lr[k].r->dst, &want[i]); k++) {
+                        const struct wf_live_route *r = lr[k].r;
+                        if (r->table != iface->route_table)
                                 continue;
-                        if (lr->ours && lr->metric == iface->route_metric)
+                        if (r->ours && r->metric == iface->route_metric)
                                 have = true;
-                        else if (!lr->ours) {
+                        else if (!r->ours) {
                                 struct plan_op *op = ops_push(b, PLAN_ROUTE_CONFLICT);
                                 if (!op)
                                         return -ENOMEM;
                                 op->prefix = want[i];
-                                op->live_route = lr;
+                                op->live_route = r;
                                 /* Same table, destination and metric: the kernel keeps one. */
-                                if (lr->metric == iface->route_metric)
+                                if (r->metric == iface->route_metric)
                                         blocked = true;
                         }
                 }
@@ -323,17 +338,17 @@ static int plan_routes(const struct wf_iface *iface, const struct wf_live_iface 
                 }
         }
         for (size_t k = 0; k < n_live; k++) {
-                const struct wf_live_route *lr = &live->routes[k];
-                if (!lr->ours)
+                const struct wf_live_route *r = lr[k].r;
+                if (!r->ours)
                         continue;
-                if (prefix_in(want, n_want, &lr->dst) && lr->table == iface->route_table &&
-                    lr->metric == iface->route_metric)
+                if (r->table == iface->route_table && r->metric == iface->route_metric &&
+                    prefix_in(want, n_want, &r->dst))
                         continue;
                 struct plan_op *op = ops_push(b, PLAN_ROUTE_DEL);
                 if (!op)
                         return -ENOMEM;
-                op->prefix = lr->dst;
-                op->live_route = lr;
+                op->prefix = r->dst;
+                op->live_route = r;
         }
         return 0;
 }
@@ -512,12 +527,12 @@ void plan_print_text(const struct plan *p, FILE *f) {
                 case PLAN_PEER_UPDATE:
                 case PLAN_PEER_REMOVE:
                         wf_key_to_b64(op_key(op), key);
-                        fprintf(f, "%s peer %s%s%s", op->kind == PLAN_PEER_ADD ? "add" :
-                                op->kind == PLAN_PEER_UPDATE ? "update" : "remove",
-                                op->peer_name ? op->peer_name : key,
-                                op->peer_name ? " " : "", "");
+                        fprintf(f, "%s peer ", op->kind == PLAN_PEER_ADD ? "add" :
+                                op->kind == PLAN_PEER_UPDATE ? "update" : "remove");
                         if (op->peer_name)
-                                fprintf(f, "[%s]", key);
+                                fprintf(f, "%s [%s]", op->peer_name, key);
+                        else
+                                fprintf(f, "%s", key);
                         if (op->kind != PLAN_PEER_REMOVE) {
                                 fprintf(f, " (");
                                 print_peer_fields(f, op);
