@@ -45,6 +45,10 @@ void rosconn_close(struct rosconn *c) {
         free(c);
 }
 
+bool rosconn_is_dead(const struct rosconn *c) {
+        return !c || c->dead;
+}
+
 static const char *ssl_errstr(char *buf, size_t n) {
         unsigned long err = ERR_get_error();
         if (!err)

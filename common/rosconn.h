@@ -27,6 +27,8 @@ struct rosconn_opts {
 /* Connects and logs in. On failure e says which step failed (connect, tls, login). */
 int rosconn_open(struct rosconn **ret, const struct rosconn_opts *o, struct wf_err *e);
 void rosconn_close(struct rosconn *c); /* takes NULL */
+/* After a connection error every call fails: close and reconnect. */
+bool rosconn_is_dead(const struct rosconn *c);
 
 /* The replies to one command. */
 struct rosconn_reply {

@@ -536,28 +536,49 @@ static void wg_derive_public(struct item *it) {
         sodium_memzero(k, sizeof k);
 }
 
-/* Connected routes follow addresses: one dynamic DAC route per enabled address. */
+/* Connected routes follow addresses: one dynamic DAC route per enabled address. Routes that
+ * stay keep their .id, as on RouterOS. */
 static void rebuild_connected(struct sim_db *db, int family) {
         struct menu *am = &db->m[family == AF_INET ? M_ADDR4 : M_ADDR6];
         struct menu *rm = &db->m[family == AF_INET ? M_ROUTE4 : M_ROUTE6];
-        for (size_t i = rm->n; i-- > 0;)
-                if (is_true(item_get(rm->items[i], "connect")))
-                        menu_remove_at(rm, i);
+        size_t n_want = 0;
+        char(*want)[2][64] = calloc(am->n + 1, sizeof(*want));
+        if (!want)
+                abort();
         for (size_t i = 0; i < am->n; i++) {
                 struct item *a = am->items[i];
                 struct wf_prefix p;
                 const char *why;
-                char net[64];
                 if (is_true(item_get(a, "disabled")) ||
                     wf_prefix_parse(item_get(a, "address"), false, &p, &why) < 0)
                         continue;
                 wf_prefix_mask(&p);
-                wf_prefix_format(&p, net);
+                wf_prefix_format(&p, want[n_want][0]);
+                snprintf(want[n_want][1], 64, "%s", item_get(a, "interface"));
+                n_want++;
+        }
+        for (size_t i = rm->n; i-- > 0;) {
+                struct item *r = rm->items[i];
+                if (!is_true(item_get(r, "connect")))
+                        continue;
+                bool keep = false;
+                for (size_t k = 0; k < n_want; k++)
+                        if (want[k][0][0] && strcmp(want[k][0], item_get(r, "dst-address")) == 0 &&
+                            strcmp(want[k][1], item_get(r, "gateway")) == 0) {
+                                want[k][0][0] = 0; /* present */
+                                keep = true;
+                                break;
+                        }
+                if (!keep)
+                        menu_remove_at(rm, i);
+        }
+        for (size_t k = 0; k < n_want; k++) {
+                if (!want[k][0][0])
+                        continue;
                 struct item *r = menu_new_item(rm, rm->n);
-                const char *ifn = item_get(a, "interface");
-                item_set(r, "dst-address", net);
-                item_set(r, "gateway", ifn);
-                item_set(r, "immediate-gw", ifn);
+                item_set(r, "dst-address", want[k][0]);
+                item_set(r, "gateway", want[k][1]);
+                item_set(r, "immediate-gw", want[k][1]);
                 item_set(r, "distance", "0");
                 item_set(r, "routing-table", "main");
                 item_set(r, "scope", "10");
@@ -568,6 +589,7 @@ static void rebuild_connected(struct sim_db *db, int family) {
                 item_set(r, "disabled", "false");
                 item_set(r, "inactive", "false");
         }
+        free(want);
 }
 
 static void addr_derive(struct item *it) {
@@ -1293,7 +1315,7 @@ static void log_cmd(FILE *log, const struct rosapi_sentence *cmd, const char *re
                 /* secrets stay out of the log */
                 const char *w = cmd->words[i];
                 if (strncmp(w, "=private-key=", 13) == 0 || strncmp(w, "=preshared-key=", 15) == 0)
-                        fprintf(log, "%s%.*s(hidden)", i ? " " : "", (int)(strchr(w + 1, '=') - w + 1), w);
+                        fprintf(log, "%s%.*s(hidden)", i ? " " : "", (int)(strchr(w + 1, '=') - w), w + 1);
                 else
                         fprintf(log, "%s%s", i ? " " : "", w[0] == '=' ? w + 1 : w);
         }
