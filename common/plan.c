@@ -174,6 +174,11 @@ static int plan_peers(const struct plan_target *t, const struct wf_live_iface *l
                 }
                 c = i >= n_t ? 1 : j >= n_l ? -1 :
                     memcmp(tp[i].p->peer->public_key, lp[j].p->public_key, WF_KEY_LEN);
+                if (c <= 0 && tp[i].p->hold) {
+                        i++;
+                        j += c == 0;
+                        continue;
+                }
                 if (c < 0) {
                         const struct plan_peer *pp = tp[i++].p;
                         struct plan_op *op = ops_push(b, PLAN_PEER_ADD);

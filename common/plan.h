@@ -16,6 +16,9 @@ struct plan_peer {
          * endpoint as it is. ss_family == 0 and !endpoint_keep: no endpoint in the document. */
         struct sockaddr_storage endpoint;
         bool endpoint_keep;
+        /* Its configuration could not be built (e.g. an unreadable preshared key file): leave
+         * the live peer exactly as it is, neither add, update nor remove it. */
+        bool hold;
 };
 
 struct plan_target {
