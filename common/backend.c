@@ -9,6 +9,8 @@ const struct backend_ops *backend_ops_for(enum config_backend b) {
                 return &backend_linux_ops;
         case CONFIG_BACKEND_UAPI:
                 return &backend_uapi_ops;
+        case CONFIG_BACKEND_ROUTEROS:
+                return &backend_routeros_ops;
         default:
                 return NULL;
         }
