@@ -5,6 +5,7 @@
 
 #include "agent-load.h"
 #include "document.h"
+#include "keys.h"
 
 void agent_warn_stderr(void *userdata, const char *msg) {
         fprintf(stderr, "warning: %s\n", msg);
@@ -32,6 +33,29 @@ static bool url_literal_host(const char *url, struct wf_prefix *ret) {
         return wf_prefix_parse(buf, false, ret, &why) == 0;
 }
 
+/* A document enrolled for another key would fail at apply time; refusing it here keeps it from
+ * being accepted (and cached) at all. Without a readable node key (validate on another
+ * machine, or before keygen) there is nothing to compare with. */
+static int check_node_key(const struct config *cfg, const struct wf_doc *doc, struct wf_err *e) {
+        uint8_t pub[32];
+        char want[45], got[45];
+
+        if (keys_load_public(cfg->state_dir, pub, NULL) < 0)
+                return 0;
+        for (size_t i = 0; i < doc->n_ifaces; i++) {
+                const struct wf_iface *f = &doc->ifaces[i];
+
+                if (!f->has_public_key || memcmp(f->public_key, pub, 32) == 0)
+                        continue;
+                wf_key_to_b64(f->public_key, got);
+                wf_key_to_b64(pub, want);
+                return wf_err_set(e, -EKEYREJECTED, "interfaces[%zu].public_key: \"%s\" is not this "
+                                  "node's key %s (%s/%s): enrol the node's current key", i, got, want,
+                                  cfg->state_dir, KEYS_PRIVATE_FILE);
+        }
+        return 0;
+}
+
 int agent_verify_envelope(const struct config *cfg, const struct dsse_trust *trust, const char *buf,
                           size_t len, const char *node, struct wf_doc **ret, struct wf_err *e) {
         _cleanup_free_ char *payload = NULL;
@@ -49,6 +73,8 @@ int agent_verify_envelope(const struct config *cfg, const struct dsse_trust *tru
         r = doc_check_fresh(doc, node ? node : cfg->node, (int64_t)time(NULL), e);
         if (r >= 0 && url_literal_host(cfg->url, &ctl))
                 r = doc_check_underlay(doc, &ctl, "the controller", e);
+        if (r >= 0)
+                r = check_node_key(cfg, doc, e);
         if (r < 0) {
                 wf_doc_free(doc);
                 return r;

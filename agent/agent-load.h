@@ -2,8 +2,9 @@
 #pragma once
 
 /* The one way the agent turns an envelope into a document it may act on:
- * read -> dsse_verify -> doc_parse -> doc_check_fresh (+ lockout lint against the controller
- * address). plan, apply, validate and the daemon all use it. Warnings go to stderr. */
+ * read -> dsse_verify -> doc_parse -> doc_check_fresh, then the lockout lint against the
+ * controller address ([controller] url, when an IP literal) and the interfaces' public_key
+ * against the node key in state_dir (when there is one). plan, apply, validate and the daemon all use it. Warnings go to stderr. */
 
 #include "config.h"
 #include "dsse.h"

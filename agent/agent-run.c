@@ -36,6 +36,7 @@ enum apply_kind {
         APPLY_CACHED,  /* the cached revision at start */
         APPLY_CHECK,   /* same revision again: any change found is drift */
         APPLY_REVERT,  /* the previous accepted revision */
+        APPLY_RESOLVE, /* an endpoint name resolved to a new address */
 };
 
 struct agent {
@@ -52,6 +53,10 @@ struct agent {
 
         struct state st;
         struct wf_doc *doc;            /* the accepted document the node runs */
+        struct agentd_resolver *resolver;
+        struct wf_doc *rdoc;           /* doc with endpoint names resolved; the last reconcile borrows it */
+        char **resolve_errors;         /* names failing right now (report lines) */
+        size_t n_resolve_errors;
         struct reconcile_result res;   /* the last reconcile: owns the observations below */
         struct wf_live_iface **live;   /* borrowed from res: last observation per interface */
         size_t n_live;
@@ -73,7 +78,7 @@ struct agent {
         bool applied_this_cycle;
         unsigned failures;             /* consecutive failed fetches */
 
-        sd_event_source *poll_timer, *report_timer, *confirm_timer;
+        sd_event_source *poll_timer, *report_timer, *confirm_timer, *resolve_timer;
         struct http_request *fetch_req, *report_req;
         bool report_again;
         size_t n_drift_sent;           /* drift lines in the report in flight */
@@ -104,6 +109,8 @@ static void live_free(struct agent *a) {
         a->live = NULL;
         a->n_live = 0;
         reconcile_result_done(&a->res);
+        agentd_doc_shallow_free(a->rdoc);
+        a->rdoc = NULL;
 }
 
 /* One line into an error slot; long inputs are cut. */
@@ -156,9 +163,14 @@ static enum status_state agent_state(const struct agent *a) {
 
 /* Fills r; the string array is malloc'd into *errs (free with free(), strings borrowed). */
 static int build_report(struct agent *a, struct status_report *r, const char ***errs) {
-        const char **e = calloc(6 + a->n_notes, sizeof(char *));
+        const char **e;
         size_t n = 0;
 
+        strv_free(a->resolve_errors, a->n_resolve_errors);
+        a->resolve_errors = NULL;
+        a->n_resolve_errors = 0;
+        (void)agentd_resolver_errors(a->resolver, a->doc, &a->resolve_errors, &a->n_resolve_errors);
+        e = calloc(6 + a->n_notes + a->n_resolve_errors, sizeof(char *));
         if (!e)
                 return -ENOMEM;
         if (a->cache_error[0])
@@ -182,6 +194,8 @@ static int build_report(struct agent *a, struct status_report *r, const char ***
         }
         for (size_t i = 0; i < a->n_notes; i++)
                 e[n++] = a->notes[i];
+        for (size_t i = 0; i < a->n_resolve_errors; i++)
+                e[n++] = a->resolve_errors[i];
         *r = (struct status_report){
                 .node = a->ctx->cfg.node,
                 .state = agent_state(a),
@@ -328,16 +342,20 @@ static void collect_plan_lines(const struct plan *p, char ***v, size_t *n) {
 /* Brings the node to a->doc. Returns the number of changes or -errno. */
 static int apply_doc(struct agent *a, enum apply_kind kind) {
         struct reconcile_result res = {};
+        struct wf_doc *rdoc = NULL;
         struct wf_err e = {};
         size_t changes;
         int r;
 
         if (!a->doc)
                 return 0;
+        r = agentd_resolver_substitute(a->resolver, a->doc, &rdoc);
+        if (r < 0)
+                return r;
         a->applying = true;
-        if (kind != APPLY_CHECK)
+        if (kind != APPLY_CHECK && kind != APPLY_RESOLVE)
                 sd_notifyf(0, "STATUS=applying revision %" PRIu64, a->doc->revision);
-        r = reconcile_doc(a->ops, a->backend, &a->ctx->cfg, a->doc, 0, &res, &e);
+        r = reconcile_doc(a->ops, a->backend, &a->ctx->cfg, rdoc, 0, &res, &e);
         a->applying = false;
         if (r >= 0 && res.error < 0)
                 r = res.error;
@@ -347,6 +365,7 @@ static int apply_doc(struct agent *a, enum apply_kind kind) {
         a->n_notes = 0;
         live_free(a);
         a->res = res;
+        a->rdoc = rdoc;
         a->live = calloc(res.n_ifaces ? res.n_ifaces : 1, sizeof(*a->live));
         for (size_t i = 0; a->live && i < res.n_ifaces; i++) {
                 struct reconcile_iface *ri = &res.ifaces[i];
@@ -363,7 +382,9 @@ static int apply_doc(struct agent *a, enum apply_kind kind) {
         changes = res.changes;
 
         /* A check that found nothing to do is not an apply. */
-        if (kind != APPLY_CHECK || changes || r < 0)
+        bool quiet = (kind == APPLY_CHECK || kind == APPLY_RESOLVE) && !changes && r >= 0;
+
+        if (!quiet)
                 a->st.last_apply = now_s();
         if (r < 0) {
                 a->counters.apply[STATUS_APPLY_FAILED]++;
@@ -374,19 +395,44 @@ static int apply_doc(struct agent *a, enum apply_kind kind) {
                 a->apply_error[0] = 0;
                 a->st.applied_revision = a->doc->revision;
                 a->counters.apply[changes ? STATUS_APPLY_CHANGED : STATUS_APPLY_UNCHANGED]++;
-                if (kind == APPLY_CHECK && changes) {
+                if (kind == APPLY_RESOLVE && changes) {
+                        a->counters.resolve_changes++;
+                        agentd_log(LOG_INFO, "endpoint re-resolved: %zu change(s) applied", changes);
+                } else if (kind == APPLY_CHECK && changes) {
                         a->counters.drift++;
                         agentd_log(LOG_WARNING, "drift: the live state changed underneath revision %" PRIu64
                                    ", %zu change(s) re-applied", a->doc->revision, changes);
-                } else if (changes || kind != APPLY_CHECK)
+                } else if (kind != APPLY_CHECK && kind != APPLY_RESOLVE)
                         agentd_log(LOG_INFO, "revision %" PRIu64 " applied (%zu change(s))", a->doc->revision, changes);
                 if (kind == APPLY_NEW)
                         (void)state_set_error(&a->st, NULL);
         }
-        r = state_save(a->ctx->cfg.state_dir, &a->st, &e);
-        if (r < 0)
-                agentd_log(LOG_ERR, "%s", e.msg);
+        if (!quiet) {
+                int k = state_save(a->ctx->cfg.state_dir, &a->st, &e);
+
+                if (k < 0)
+                        agentd_log(LOG_ERR, "%s", e.msg);
+        }
         return r < 0 ? r : (int)changes;
+}
+
+/* ---- endpoint names ---- */
+
+static void on_resolved(void *userdata, bool changed) {
+        struct agent *a = userdata;
+
+        if (changed && a->doc && !a->once && apply_doc(a, APPLY_RESOLVE) > 0)
+                send_report(a);
+}
+
+static int on_resolve_timer(sd_event_source *s, uint64_t usec, void *userdata) {
+        struct agent *a = userdata;
+
+        if (a->resolver && a->doc)
+                (void)agentd_resolver_refresh(a->resolver, a->doc);
+        if (a->ctx->cfg.resolve_interval)
+                timer_arm(a, &a->resolve_timer, (uint64_t)a->ctx->cfg.resolve_interval * USEC_PER_SEC, on_resolve_timer);
+        return 0;
 }
 
 /* ---- accept ---- */
@@ -473,6 +519,9 @@ static void handle_document(struct agent *a, const struct http_response *resp) {
         r = apply_doc(a, APPLY_NEW);
         a->applied_this_cycle = true;
         retire(a, old);
+        /* New names get an address from the loop's resolver from now on. */
+        if (a->resolver)
+                (void)agentd_resolver_refresh(a->resolver, a->doc);
         if (r > 0 && a->ctx->cfg.confirm_timeout > 0) {
                 _cleanup_free_ char *prev = NULL;
                 size_t plen;
@@ -829,6 +878,11 @@ static int agent_main(struct agent_ctx *ctx, bool once) {
         r = agent_open(&a);
         if (r < 0)
                 goto finish;
+        if (!once) {
+                r = agentd_resolver_new(a.event, on_resolved, &a, &a.resolver);
+                if (r < 0)
+                        agentd_log(LOG_WARNING, "sd-resolve: %s; endpoint names resolve at each apply only", strerror(-r));
+        }
         r = keys_ensure(ctx->cfg.state_dir, &e);
         if (r < 0) {
                 agentd_log(LOG_ERR, "%s", e.msg);
@@ -848,6 +902,12 @@ static int agent_main(struct agent_ctx *ctx, bool once) {
                 a.st.confirm_revision = 0;
         if (!once)
                 timer_arm(&a, &a.report_timer, (uint64_t)ctx->cfg.report_interval * USEC_PER_SEC, on_report_timer);
+        if (a.resolver) {
+                (void)agentd_resolver_refresh(a.resolver, a.doc);
+                if (ctx->cfg.resolve_interval)
+                        timer_arm(&a, &a.resolve_timer, (uint64_t)ctx->cfg.resolve_interval * USEC_PER_SEC,
+                                  on_resolve_timer);
+        }
         start_fetch(&a);
 
         r = sd_event_loop(a.event);
@@ -858,7 +918,10 @@ finish:
         sd_event_source_disable_unref(a.poll_timer);
         sd_event_source_disable_unref(a.report_timer);
         sd_event_source_disable_unref(a.confirm_timer);
+        sd_event_source_disable_unref(a.resolve_timer);
         live_free(&a);
+        a.resolver = agentd_resolver_free(a.resolver);
+        strv_free(a.resolve_errors, a.n_resolve_errors);
         strv_free(a.notes, a.n_notes);
         strv_free(a.drift, a.n_drift);
         wf_doc_free(a.doc);

@@ -108,6 +108,33 @@ static int fail(struct pctx *c, const char *path, const json_t *v, const char *f
         return wf_err_set(c->e, -EINVAL, "%s: %s", path, why);
 }
 
+/* Paths are only formatted on failure: a 10k-peer document has 100k fields to get right. */
+static int failk(struct pctx *c, const char *parent, const char *key, const json_t *v, const char *fmt, ...)
+        _printf_(5, 6);
+static int failk(struct pctx *c, const char *parent, const char *key, const json_t *v, const char *fmt, ...) {
+        char p[PATH_MAX_LEN], why[384];
+        va_list ap;
+
+        va_start(ap, fmt);
+        vsnprintf(why, sizeof(why), fmt, ap);
+        va_end(ap);
+        path_key(p, parent, key);
+        return fail(c, p, v, "%s", why);
+}
+
+static int faili(struct pctx *c, const char *parent, size_t i, const json_t *v, const char *fmt, ...)
+        _printf_(5, 6);
+static int faili(struct pctx *c, const char *parent, size_t i, const json_t *v, const char *fmt, ...) {
+        char p[PATH_MAX_LEN], why[384];
+        va_list ap;
+
+        va_start(ap, fmt);
+        vsnprintf(why, sizeof(why), fmt, ap);
+        va_end(ap);
+        path_idx(p, parent, i);
+        return fail(c, p, v, "%s", why);
+}
+
 /* Unknown fields warn and are ignored so that newer controllers do not break older agents;
  * secrets are the exception: a document that carries one is refused outright. */
 static int check_fields(struct pctx *c, const json_t *obj, const char *path, const char *const *known) {
@@ -141,18 +168,16 @@ static int check_fields(struct pctx *c, const json_t *obj, const char *path, con
 /* Optional fields: absent or JSON null -> *ret = NULL, 0. Required and absent -> error. */
 static int get_field(struct pctx *c, const json_t *obj, const char *path, const char *key,
                      bool required, json_type type, const char *type_name, json_t **ret) {
-        char p[PATH_MAX_LEN];
         json_t *v = json_object_get(obj, key);
 
-        path_key(p, path, key);
         if (!v || json_is_null(v)) {
                 if (required)
-                        return fail(c, p, NULL, "is missing (required)");
+                        return failk(c, path, key, NULL, "is missing (required)");
                 *ret = NULL;
                 return 0;
         }
         if (json_typeof(v) != type)
-                return fail(c, p, v, "is not %s", type_name);
+                return failk(c, path, key, v, "is not %s", type_name);
         *ret = v;
         return 0;
 }
@@ -165,20 +190,18 @@ static int get_field(struct pctx *c, const json_t *obj, const char *path, const 
 static int get_int(struct pctx *c, const json_t *obj, const char *path, const char *key,
                    bool required, json_int_t min, json_int_t max, const char *range_msg,
                    bool *ret_present, json_int_t *ret) {
-        char p[PATH_MAX_LEN];
         json_t *v = json_object_get(obj, key);
 
-        path_key(p, path, key);
         *ret_present = false;
         if (!v || json_is_null(v)) {
                 if (required)
-                        return fail(c, p, NULL, "is missing (required)");
+                        return failk(c, path, key, NULL, "is missing (required)");
                 return 0;
         }
         if (!json_is_integer(v))
-                return fail(c, p, v, "is not an integer");
+                return failk(c, path, key, v, "is not an integer");
         if (json_integer_value(v) < min || json_integer_value(v) > max)
-                return fail(c, p, v, "%s", range_msg);
+                return failk(c, path, key, v, "%s", range_msg);
         *ret_present = true;
         *ret = json_integer_value(v);
         return 0;
@@ -225,31 +248,31 @@ bool doc_ifname_valid(const char *s) {
         return true;
 }
 
-static int parse_key(struct pctx *c, const json_t *v, const char *path, uint8_t out[WF_KEY_LEN]) {
+static int parse_key(struct pctx *c, const json_t *v, const char *parent, const char *key,
+                     uint8_t out[WF_KEY_LEN]) {
         static const uint8_t zero[WF_KEY_LEN];
 
         if (wf_b64_decode_exact(json_string_value(v), out, WF_KEY_LEN) < 0)
-                return fail(c, path, v, "is not a key (44 characters of base64, 32 bytes)");
+                return failk(c, parent, key, v, "is not a key (44 characters of base64, 32 bytes)");
         if (memcmp(out, zero, WF_KEY_LEN) == 0)
-                return fail(c, path, v, "is the all-zero key");
+                return failk(c, parent, key, v, "is the all-zero key");
         return 0;
 }
 
 /* A string array; each element checked by the caller through the returned json_t. */
 static int check_string_elem(struct pctx *c, const json_t *a, size_t i, const char *apath,
-                             char p[PATH_MAX_LEN], json_t **ret) {
+                             json_t **ret) {
         json_t *v = json_array_get(a, i);
 
-        path_idx(p, apath, i);
         if (!json_is_string(v))
-                return fail(c, p, v, "is not a string");
+                return faili(c, apath, i, v, "is not a string");
         *ret = v;
         return 0;
 }
 
 /* Duplicates are found later, in one sorted pass (find_dup). */
-static int parse_prefix_list(struct pctx *c, const json_t *a, const char *apath, bool strict,
-                             struct wf_prefix **ret, size_t *ret_n) {
+static int parse_prefix_list(struct pctx *c, const json_t *a, const char *parent, const char *key,
+                             bool strict, struct wf_prefix **ret, size_t *ret_n) {
         size_t n = json_array_size(a);
         struct wf_prefix *list;
 
@@ -257,19 +280,19 @@ static int parse_prefix_list(struct pctx *c, const json_t *a, const char *apath,
         if (!list)
                 return -ENOMEM;
         for (size_t i = 0; i < n; i++) {
-                char p[PATH_MAX_LEN];
+                char ap[PATH_MAX_LEN];
                 const char *why = NULL;
-                json_t *v = NULL;
-                int r;
+                json_t *v = json_array_get(a, i);
 
-                r = check_string_elem(c, a, i, apath, p, &v);
-                if (r < 0 || wf_prefix_parse(json_string_value(v), strict, &list[i], &why) < 0) {
+                if (!json_is_string(v) || wf_prefix_parse(json_string_value(v), strict, &list[i], &why) < 0 ||
+                    (!strict && list[i].len == 0)) {
                         free(list);
-                        return r < 0 ? r : fail(c, p, v, "%s", why);
-                }
-                if (!strict && list[i].len == 0) {
-                        free(list);
-                        return fail(c, p, v, "has prefix length 0 (an interface address needs a subnet)");
+                        path_key(ap, parent, key);
+                        if (!json_is_string(v))
+                                return faili(c, ap, i, v, "is not a string");
+                        if (why)
+                                return faili(c, ap, i, v, "%s", why);
+                        return faili(c, ap, i, v, "has prefix length 0 (an interface address needs a subnet)");
                 }
         }
         *ret = list;
@@ -427,9 +450,8 @@ static int parse_peer(struct pctx *c, const json_t *o, const char *path, struct 
         r = get_string(c, o, path, "name", true, &v);
         if (r < 0)
                 return r;
-        path_key(q, path, "name");
         if (!doc_name_valid(json_string_value(v), DOC_PEER_NAME_MAX))
-                return fail(c, q, v, "is not a peer name (1-63 of A-Z a-z 0-9 . _ -, starting "
+                return failk(c, path, "name", v, "is not a peer name (1-63 of A-Z a-z 0-9 . _ -, starting "
                             "with a letter or digit)");
         r = dup_string(v, &p->name);
         if (r < 0)
@@ -438,8 +460,7 @@ static int parse_peer(struct pctx *c, const json_t *o, const char *path, struct 
         r = get_string(c, o, path, "public_key", true, &v);
         if (r < 0)
                 return r;
-        path_key(q, path, "public_key");
-        r = parse_key(c, v, q, p->public_key);
+        r = parse_key(c, v, path, "public_key", p->public_key);
         if (r < 0)
                 return r;
 
@@ -474,9 +495,10 @@ static int parse_peer(struct pctx *c, const json_t *o, const char *path, struct 
                         uint16_t port;
                         json_t *s = NULL;
 
-                        r = check_string_elem(c, v, i, ap, q, &s);
+                        r = check_string_elem(c, v, i, ap, &s);
                         if (r < 0)
                                 return r;
+                        path_idx(q, ap, i);
                         r = parse_endpoint(c, s, q, &host, &port);
                         if (r < 0)
                                 return r;
@@ -490,8 +512,7 @@ static int parse_peer(struct pctx *c, const json_t *o, const char *path, struct 
         r = get_array(c, o, path, "allowed_ips", true, &v);
         if (r < 0)
                 return r;
-        path_key(q, path, "allowed_ips");
-        r = parse_prefix_list(c, v, q, true, &p->allowed_ips, &p->n_allowed_ips);
+        r = parse_prefix_list(c, v, path, "allowed_ips", true, &p->allowed_ips, &p->n_allowed_ips);
         if (r < 0)
                 return r;
 
@@ -706,6 +727,20 @@ static json_t *jpeer(const json_t *o, size_t i, const char *key) {
         return json_object_get(json_array_get(json_object_get(o, "peers"), i), key);
 }
 
+static int fail_aip(struct pctx *c, const json_t *o, const char *path, const struct aip *ai,
+                    const char *fmt, ...) _printf_(5, 6);
+static int fail_aip(struct pctx *c, const json_t *o, const char *path, const struct aip *ai,
+                    const char *fmt, ...) {
+        char q[PATH_MAX_LEN], why[384];
+        va_list ap;
+
+        va_start(ap, fmt);
+        vsnprintf(why, sizeof(why), fmt, ap);
+        va_end(ap);
+        pathf(q, "%s.peers[%zu].allowed_ips[%zu]", path, ai->peer, ai->k);
+        return fail(c, q, json_array_get(jpeer(o, ai->peer, "allowed_ips"), ai->k), "%s", why);
+}
+
 /* Rules that need the whole interface: duplicates, exit, routes, lockout. */
 static int check_iface(struct pctx *c, const json_t *o, const char *path, struct wf_iface *f) {
         _cleanup_(iface_index_done) struct iface_index x = {};
@@ -763,11 +798,8 @@ static int check_iface(struct pctx *c, const json_t *o, const char *path, struct
         for (size_t n = 0; n < x.n_aips; n++) {
                 const struct aip *ai = &x.aips[n];
                 const char *peer = f->peers[ai->peer].name;
-                json_t *jv = json_array_get(jpeer(o, ai->peer, "allowed_ips"), ai->k);
-
-                pathf(q, "%s.peers[%zu].allowed_ips[%zu]", path, ai->peer, ai->k);
                 if (ai->p.len == 0 && !is_exit(f, peer))
-                        return fail(c, q, jv, "would carry the default route and swallow the underlay; "
+                        return fail_aip(c, o, path, ai, "would carry the default route and swallow the underlay; "
                                     "list peer \"%s\" in %s.exit to allow it", peer, path);
                 for (size_t m = 0; m < f->n_addresses; m++) {
                         const struct wf_prefix *ad = &f->addresses[m];
@@ -781,7 +813,7 @@ static int check_iface(struct pctx *c, const json_t *o, const char *path, struct
                          * narrower prefix claims this node's own address. */
                         if (ai->p.len > ad->len || ai->p.len == max) {
                                 wf_prefix_format(ad, a);
-                                return fail(c, q, jv, "contains this interface's own address %s "
+                                return fail_aip(c, o, path, ai, "contains this interface's own address %s "
                                             "(addresses[%zu])", a, m);
                         }
                 }
@@ -885,8 +917,7 @@ static int parse_iface(struct pctx *c, const json_t *o, const char *path, struct
         r = get_array(c, o, path, "addresses", true, &v);
         if (r < 0)
                 return r;
-        path_key(q, path, "addresses");
-        r = parse_prefix_list(c, v, q, false, &f->addresses, &f->n_addresses);
+        r = parse_prefix_list(c, v, path, "addresses", false, &f->addresses, &f->n_addresses);
         if (r < 0)
                 return r;
 
@@ -929,8 +960,7 @@ static int parse_iface(struct pctx *c, const json_t *o, const char *path, struct
         if (r < 0)
                 return r;
         if (v) {
-                path_key(q, path, "public_key");
-                r = parse_key(c, v, q, f->public_key);
+                r = parse_key(c, v, path, "public_key", f->public_key);
                 if (r < 0)
                         return r;
                 f->has_public_key = true;
@@ -963,7 +993,7 @@ static int parse_iface(struct pctx *c, const json_t *o, const char *path, struct
                 for (size_t i = 0; i < json_array_size(v); i++) {
                         json_t *s = NULL;
 
-                        r = check_string_elem(c, v, i, ep, q, &s);
+                        r = check_string_elem(c, v, i, ep, &s);
                         if (r < 0)
                                 return r;
                         r = dup_string(s, &f->exit[i]);

@@ -29,6 +29,7 @@ cleanup() {
   ip netns del "$NA" 2>/dev/null
   ip netns del "$NB" 2>/dev/null
   rm -f "/var/run/wireguard/$IFA.sock" "/var/run/wireguard/$IFB.sock"
+  rm -rf "/etc/netns/$NA"
   rm -rf "$T"
 }
 trap cleanup EXIT
@@ -60,6 +61,11 @@ VA=wfd$id-va VB=wfd$id-vb
 ip -n "$NA" link add "$VA" type veth peer name "$VB" netns "$NB"
 ip -n "$NA" addr add 192.168.77.1/24 dev "$VA"; ip -n "$NA" link set "$VA" up
 ip -n "$NB" addr add 192.168.77.2/24 dev "$VB"; ip -n "$NB" link set "$VB" up
+ip -n "$NA" addr add 192.168.78.1/24 dev "$VA"; ip -n "$NB" addr add 192.168.78.2/24 dev "$VB"
+# names for the node's namespace only: ip netns exec bind-mounts /etc/netns/NS/hosts on /etc/hosts
+mkdir -p "/etc/netns/$NA"
+HOSTS=/etc/netns/$NA/hosts
+printf '127.0.0.1 localhost\n192.168.77.2 peer-b.wfd.test\n' >"$HOSTS"
 
 start_wg() { # ns iface
   ip netns exec "$1" env WG_PROCESS_FOREGROUND=1 wireguard-go "$2" >"$T/wg-$2.log" 2>&1 &
@@ -100,6 +106,7 @@ metrics_listen = 127.0.0.1:9586
 secrets_dir = $T/secrets
 report_interval = 2
 confirm_timeout = 4
+resolve_interval = 2
 [controller]
 url = $URL
 trust_key = $T/trust.pub
@@ -108,12 +115,13 @@ token_file = $T/token
 poll_interval = 1
 EOF
 
+ALPHA_HOST=192.168.77.2
 # publish REV [EXTRA_PEER(0/1)] [ALPHA_KEEPALIVE] [EXPIRES]
 publish() {
   local rev=$1 extra=${2:-0} ka=${3:-0} exp=${4:-$(date -u -d '+1 day' +%FT%TZ)}
   local peers
-  peers=$(jq -n --arg k "$PB_PUB" --argjson ka "$ka" \
-    '[{name: "alpha", public_key: $k, endpoint: "192.168.77.2:51821", allowed_ips: ["10.77.0.2/32"]}
+  peers=$(jq -n --arg k "$PB_PUB" --argjson ka "$ka" --arg ep "$ALPHA_HOST:51821" \
+    '[{name: "alpha", public_key: $k, endpoint: $ep, allowed_ips: ["10.77.0.2/32"]}
       + (if $ka > 0 then {persistent_keepalive: $ka} else {} end)]')
   if [ "$extra" = 1 ]; then
     peers=$(jq --arg k "$PC_PUB" '. + [{name: "beta", public_key: $k, endpoint: "192.168.77.3:51822",
@@ -234,15 +242,33 @@ wg_a peers | grep -qx "$PC_PUB" || fail "replayed revision 1 removed beta"
 [ "$(jq .applied_revision state/agent-state.json)" = 2 ] || fail "applied revision changed on replay"
 ok "older revision refused, node stays on revision 2"
 
-# --- revision 3 (drops beta) recovers from the rejection
+# --- revision 3 (drops beta, names alpha's endpoint by DNS) recovers from the rejection
+ALPHA_HOST=peer-b.wfd.test
 publish 3 0
 wait_for 10 sh -c "! ip netns exec $NA wg show $IFA peers | grep -qx '$PC_PUB'" || fail "revision 3 did not remove beta"
 wait_for 10 jq -e '.state == "converged" and .applied_revision == 3' posts/latest.json || fail "not converged on 3"
-ok "revision 3 applied, state converged"
+[ "$(wg_a endpoints | awk '{print $2}')" = 192.168.77.2:51821 ] || fail "alpha's name not resolved: $(wg_a endpoints)"
+ok "revision 3 applied, state converged, alpha's endpoint name resolved"
+
+# --- the name moves: re-resolved in the loop (resolve_interval 2 s), set on that peer only
+printf '127.0.0.1 localhost\n192.168.78.2 peer-b.wfd.test\n' >"$HOSTS"
+wait_for 15 sh -c "ip netns exec $NA wg show $IFA endpoints | grep -q '192.168.78.2:51821'" ||
+  fail "moved name not re-resolved: $(wg_a endpoints)"
+ip netns exec "$NA" curl -sf http://127.0.0.1:9586/metrics | grep -q '^wgfleet_endpoint_change_total 1' ||
+  fail "endpoint change not counted"
+ok "endpoint name re-resolved to 192.168.78.2"
+# the name disappears: reported, last good address kept
+printf '127.0.0.1 localhost\n' >"$HOSTS"
+wait_for 15 jq -e '.errors | any(test("peer-b.wfd.test:51821 does not resolve"))' posts/latest.json ||
+  fail "failing name not reported: $(jq -c .errors posts/latest.json)"
+wg_a endpoints | grep -q '192.168.78.2:51821' || fail "last good address not kept: $(wg_a endpoints)"
+ok "failing name reported, last good address kept: $(jq -r '.errors[0]' posts/latest.json)"
+printf '127.0.0.1 localhost\n192.168.78.2 peer-b.wfd.test\n' >"$HOSTS"
+wait_for 15 jq -e '.errors | length == 0' posts/latest.json || fail "name error not cleared"
 
 # --- status command
 st=$(ip netns exec "$NA" "$AGENT" --config agent.conf status) || fail "status failed: $st"
-grep -q "alpha" <<<"$st" && grep -q "192.168.77.2:51821" <<<"$st" && grep -q "applied revision 3" <<<"$st" ||
+grep -q "alpha" <<<"$st" && grep -q "192.168.78.2:51821" <<<"$st" && grep -q "applied revision 3" <<<"$st" ||
   fail "status table: $st"
 ip netns exec "$NA" "$AGENT" --config agent.conf status --json | jq -e '.applied_revision == 3 and
   (.interfaces[0].peers | length == 1) and .interfaces[0].peers[0].name == "alpha"' >/dev/null || fail "status --json"

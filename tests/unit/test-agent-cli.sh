@@ -94,6 +94,17 @@ run 1 "larger than the limit of 4096 bytes" --config "$t/small.conf" validate --
 printf '[controller]\nurl = https://10.0.0.2/v1\n' > "$t/ctl.conf"
 run 1 "\"10.0.0.2/32\" covers the controller 10.0.0.2/32 (lockout)" --config "$t/ctl.conf" validate --trust-key "$t/trust.pub" "$t/good.env"
 
+printf '{"schema": "wgfleet/desired-state/v1", ' | "$sign" sign "$t/signer.key" - > "$t/truncated.env"
+run 1 "rejected: $t/truncated.env: document: not valid JSON (line 1 column 39: string or '}' expected near end of file)" validate --trust-key "$t/trust.pub" "$t/truncated.env"
+printf 'hello' | "$sign" sign "$t/signer.key" - > "$t/hello.env"
+run 1 "envelope: payload is not a JSON object (does not start with '{')" validate --trust-key "$t/trust.pub" "$t/hello.env"
+
+# a document enrolled for another key: refused where the node key is, fine elsewhere
+doc n1 2099-01-01T00:00:00Z 10.0.0.2/32 | sed "s|$pub|AgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgI=|" |
+  "$sign" sign "$t/signer.key" - > "$t/otherkey.env"
+run 1 "interfaces[0].public_key: \"AgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgI=\" is not this node's key $pub ($t/state/private.key): enrol the node's current key" --config "$t/agent.conf" validate --trust-key "$t/trust.pub" "$t/otherkey.env"
+run 0 "valid: node n1" --config "$t/nokey.conf" validate --trust-key "$t/trust.pub" "$t/otherkey.env"
+
 # usage: 2
 run 2 "usage: wgfleet-agent" validate --trust-key "$t/trust.pub"
 run 2 "usage: wgfleet-agent" validate --trust-key "$t/trust.pub" a b
