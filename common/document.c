@@ -184,7 +184,6 @@ static int get_field(struct pctx *c, const json_t *obj, const char *path, const 
 
 #define get_string(c, o, path, key, req, ret) get_field(c, o, path, key, req, JSON_STRING, "a string", ret)
 #define get_array(c, o, path, key, req, ret) get_field(c, o, path, key, req, JSON_ARRAY, "an array", ret)
-#define get_object(c, o, path, key, req, ret) get_field(c, o, path, key, req, JSON_OBJECT, "an object", ret)
 
 /* Integers: JSON reals (1.0, 1e3) are refused, so are values outside [min, max]. */
 static int get_int(struct pctx *c, const json_t *obj, const char *path, const char *key,
@@ -1066,6 +1065,58 @@ static int cmp_iface_port(const void *ctx, size_t a, size_t b) {
         return (int)l[a].listen_port - (int)l[b].listen_port;
 }
 
+/* An allowed IP as a route: its table, and where it came from. */
+struct doc_route {
+        const struct wf_prefix *p;
+        uint32_t table;
+        size_t iface, peer, k;
+};
+
+static int cmp_doc_route(const void *ctx, size_t a, size_t b) {
+        const struct doc_route *l = ctx;
+
+        if (l[a].table != l[b].table)
+                return l[a].table < l[b].table ? -1 : 1;
+        return wf_prefix_cmp(l[a].p, l[b].p);
+}
+
+/* The agent installs a route for every allowed IP: the same prefix on two interfaces in one
+ * table would send its traffic to whichever route wins, never to the other peer. Default
+ * routes are left to the exit selection, which keeps one active. */
+static int check_routes_across(struct pctx *c, const json_t *ifaces, const struct wf_doc *d) {
+        _cleanup_free_ struct doc_route *l = NULL;
+        size_t n = 0, i, j;
+        char q[PATH_MAX_LEN];
+        int r;
+
+        for (size_t f = 0; f < d->n_ifaces; f++)
+                for (size_t p = 0; p < d->ifaces[f].n_peers; p++)
+                        n += d->ifaces[f].peers[p].n_allowed_ips;
+        if (d->n_ifaces < 2 || n < 2)
+                return 0;
+        l = calloc(n, sizeof(*l));
+        if (!l)
+                return -ENOMEM;
+        n = 0;
+        for (size_t f = 0; f < d->n_ifaces; f++)
+                for (size_t p = 0; p < d->ifaces[f].n_peers; p++)
+                        for (size_t k = 0; k < d->ifaces[f].peers[p].n_allowed_ips; k++)
+                                if (d->ifaces[f].peers[p].allowed_ips[k].len > 0)
+                                        l[n++] = (struct doc_route) { &d->ifaces[f].peers[p].allowed_ips[k],
+                                                                      d->ifaces[f].route_table, f, p, k };
+        r = find_dup(n, cmp_doc_route, l, &i, &j);
+        if (r <= 0 || l[i].iface == l[j].iface)
+                return r; /* within one interface: check_iface already refused it */
+        pathf(q, "interfaces[%zu].peers[%zu].allowed_ips[%zu]", l[i].iface, l[i].peer, l[i].k);
+        return fail(c, q,
+                    json_array_get(json_object_get(json_array_get(json_object_get(json_array_get(ifaces, l[i].iface),
+                                                                                  "peers"), l[i].peer),
+                                                   "allowed_ips"), l[i].k),
+                    "is also an allowed IP of interfaces[%zu] \"%s\" peer \"%s\" in the same route table",
+                    l[j].iface, d->ifaces[l[j].iface].name,
+                    d->ifaces[l[j].iface].peers[l[j].peer].name);
+}
+
 static int parse_doc(struct pctx *c, const json_t *root, struct wf_doc *d) {
         char q[PATH_MAX_LEN];
         size_t i, j;
@@ -1139,7 +1190,7 @@ static int parse_doc(struct pctx *c, const json_t *root, struct wf_doc *d) {
                 return r < 0 ? r : fail(c, q, json_object_get(json_array_get(v, i), "listen_port"),
                                         "is also the port of interfaces[%zu] \"%s\"", j, d->ifaces[j].name);
         }
-        return 0;
+        return check_routes_across(c, v, d);
 }
 
 int doc_parse(const char *json, size_t len, struct wf_doc **ret, struct wf_err *e,

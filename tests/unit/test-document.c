@@ -179,6 +179,9 @@ static const struct rule_case cases[] = {
           .expect = "interfaces[1].name: \"wg0\" is a duplicate interface (also interfaces[0])" },
         { "duplicate listen_port", { { "interfaces[1]", IFACE2 }, { "interfaces[1].listen_port", "51820" } },
           .expect = "interfaces[1].listen_port: 51820 is also the port of interfaces[0] \"wg0\"" },
+        { "same prefix on two interfaces, one table", { { "interfaces[1]", IFACE2 },
+                                                        { "interfaces[1].peers[0]", "{\"name\": \"x\", \"public_key\": \"" K5 "\", \"allowed_ips\": [\"192.168.0.0/16\"]}" } },
+          .expect = "interfaces[1].peers[0].allowed_ips[0]: \"192.168.0.0/16\" is also an allowed IP of interfaces[0] \"wg0\" peer \"hub\" in the same route table" },
         { "duplicate peer name", { { "interfaces[0].peers[2].name", "\"hub\"" } },
           .expect = "interfaces[0].peers[2].name: \"hub\" is a duplicate peer name (also peers[0])" },
         { "duplicate public key", { { "interfaces[0].peers[2].public_key", "\"" K1 "\"" } },
@@ -374,7 +377,9 @@ static void test_variants(void) {
         struct rule_case c2 = { "unknown", { { "future_field", "{\"x\": 1}" }, { "interfaces[0].peers[0].color", "\"red\"" } } };
         struct rule_case c3 = { "empty", { { "interfaces", "[]" } } };
         struct rule_case c4 = { "hub /16 around the node's /24", { { "interfaces[0].peers[0].allowed_ips[0]", "\"10.0.0.0/16\"" } } };
-        struct rule_case c5 = { "two interfaces", { { "interfaces[1]", IFACE2 } } };
+        struct rule_case c5 = { "two interfaces, one prefix in two tables",
+                                { { "interfaces[1]", IFACE2 }, { "interfaces[1].route_table", "100" },
+                                  { "interfaces[1].peers[0]", "{\"name\": \"x\", \"public_key\": \"" K5 "\", \"allowed_ips\": [\"192.168.0.0/16\"]}" } } };
         struct wf_doc *d = NULL;
         struct wf_err e = {};
         struct warnings w = {};
@@ -411,7 +416,7 @@ static void test_variants(void) {
 
         t = build(&c5);
         CHECK(doc_parse(t, strlen(t), &d, &e, NULL, NULL) == 0);
-        CHECK(d && d->n_ifaces == 2 && d->ifaces[1].n_peers == 0);
+        CHECK(d && d->n_ifaces == 2 && d->ifaces[1].n_peers == 1 && d->ifaces[1].route_table == 100);
         wf_doc_free(d);
         d = NULL;
         free(t);
