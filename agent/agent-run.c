@@ -64,6 +64,7 @@ struct agent {
         /* Error slots: each is one line of the report's errors[] while set. */
         char fetch_error[1024];
         char reject_error[1024];
+        char *reject_etag;             /* ETag of the refused document: idle polls stay 304 */
         char apply_error[1024];
         char cache_error[1024];
         char expiry_error[256];
@@ -471,6 +472,9 @@ static void handle_document(struct agent *a, const struct http_response *resp) {
         uint64_t rev;
         int r;
 
+        free(a->reject_etag);
+        a->reject_etag = NULL;
+
         r = agentd_open_envelope(&a->ctx->cfg, &a->trust, body, len, now_s(), true, &doc, &e);
         /* Lockout lint against the address the controller actually answered from (the URL may
          * name it by a DNS name). */
@@ -483,6 +487,7 @@ static void handle_document(struct agent *a, const struct http_response *resp) {
         }
         if (r < 0) {
                 reject(a, "document rejected: %s", e.msg);
+                a->reject_etag = etag ? strdup(etag) : NULL;
                 return;
         }
         rev = doc->revision;
@@ -490,6 +495,7 @@ static void handle_document(struct agent *a, const struct http_response *resp) {
         if (rev < a->st.accepted_revision) {
                 reject(a, "document rejected: revision %" PRIu64 " is older than the accepted revision %" PRIu64
                        " (a replayed document must not roll the node back)", rev, a->st.accepted_revision);
+                a->reject_etag = etag ? strdup(etag) : NULL;
                 wf_doc_free(doc);
                 return;
         }
@@ -605,7 +611,10 @@ static void start_fetch(struct agent *a) {
         if (a->fetch_req || !a->http)
                 return;
         a->applied_this_cycle = false;
-        r = http_get(a->http, a->ctx->cfg.url, a->doc ? a->st.etag : NULL, on_fetch_done, a, &a->fetch_req, &e);
+        /* If-None-Match: the refused document when one was refused (an idle poll stays a 304 and
+         * the refusal stands), else the accepted one while it is held. */
+        r = http_get(a->http, a->ctx->cfg.url, a->reject_etag ? a->reject_etag : a->doc ? a->st.etag : NULL,
+                     on_fetch_done, a, &a->fetch_req, &e);
         if (r < 0) {
                 struct http_response none = {};
 
@@ -624,7 +633,7 @@ static uint64_t next_poll_usec(struct agent *a) {
 
         if (a->failures == 0)
                 /* poll_interval +-10% so a fleet does not poll in lockstep */
-                return poll - poll / 10 + randombytes_uniform((uint32_t)(poll / 5 + 1));
+                return poll - poll / 10 + (uint64_t)randombytes_uniform((uint32_t)(poll / 5 / 1000 + 1)) * 1000;
         d = BACKOFF_FIRST_S * USEC_PER_SEC;
         for (unsigned i = 1; i < a->failures && d < BACKOFF_CAP_S * USEC_PER_SEC; i++)
                 d *= 2;
@@ -833,6 +842,9 @@ static int on_sighup(sd_event_source *s, const struct signalfd_siginfo *si, void
                 sd_event_exit(a->event, 1);
                 return 0;
         }
+        /* New trust keys may accept what was refused. */
+        free(a->reject_etag);
+        a->reject_etag = NULL;
         /* The state on disk may have changed (e.g. `wgfleet-agent revert`). */
         pending = a->st.confirm_revision;
         load_cache(a);
@@ -920,6 +932,7 @@ finish:
         sd_event_source_disable_unref(a.confirm_timer);
         sd_event_source_disable_unref(a.resolve_timer);
         live_free(&a);
+        free(a.reject_etag);
         a.resolver = agentd_resolver_free(a.resolver);
         strv_free(a.resolve_errors, a.n_resolve_errors);
         strv_free(a.notes, a.n_notes);

@@ -45,10 +45,10 @@ static void describe(const json_t *v, char out[96]) {
         switch (json_typeof(v)) {
         case JSON_STRING: {
                 const char *s = json_string_value(v);
-                size_t n = json_string_length(v), o = 0;
+                size_t n = json_string_length(v), o = 0, i;
 
                 out[o++] = '"';
-                for (size_t i = 0; i < n && o < 80; i++) {
+                for (i = 0; i < n && o < 80; i++) {
                         unsigned char c = (unsigned char)s[i];
                         if (c == '"' || c == '\\') {
                                 out[o++] = '\\';
@@ -58,7 +58,13 @@ static void describe(const json_t *v, char out[96]) {
                         else
                                 out[o++] = (char)c;
                 }
-                if (o >= 80 && n > 0) {
+                if (i < n) {
+                        /* cut on a UTF-8 character boundary */
+                        if (((unsigned char)s[i] & 0xc0) == 0x80)
+                                while (o > 1 && ((unsigned char)out[o - 1] & 0xc0) == 0x80)
+                                        o--;
+                        if (o > 1 && ((unsigned char)out[o - 1] & 0xc0) == 0xc0 && ((unsigned char)s[i] & 0xc0) == 0x80)
+                                o--;
                         memcpy(out + o, "...", 3);
                         o += 3;
                 }
@@ -152,12 +158,27 @@ static int check_fields(struct pctx *c, const json_t *obj, const char *path, con
                         }
                 if (found)
                         continue;
-                path_key(p, path, key);
-                if (strcmp(key, "private_key") == 0 || strcmp(key, "preshared_key") == 0)
+                if (strcmp(key, "private_key") == 0 || strcmp(key, "preshared_key") == 0) {
+                        path_key(p, path, key);
                         return fail(c, p, NULL, "is refused: secrets never travel in a document "
                                     "(the node generates its private key; use preshared_key_ref)");
+                }
                 if (c->warn) {
-                        char msg[PATH_MAX_LEN + 64];
+                        char msg[PATH_MAX_LEN + 128], name[96];
+
+                        /* The name is foreign text: anything but a plain identifier is quoted
+                         * and escaped like a value, so the warning stays one line. */
+                        if (key[0] && strspn(key, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") == strlen(key)) {
+                                path_key(p, path, key);
+                        } else {
+                                json_t *k = json_string(key);
+                                if (k)
+                                        describe(k, name);
+                                else
+                                        snprintf(name, sizeof(name), "?");
+                                json_decref(k);
+                                path_key(p, path, name);
+                        }
                         snprintf(msg, sizeof(msg), "%s: unknown field, ignored", p);
                         c->warn(c->userdata, msg);
                 }
@@ -269,6 +290,28 @@ static int check_string_elem(struct pctx *c, const json_t *a, size_t i, const ch
         return 0;
 }
 
+/* Prefixes no tunnel can carry: the kernel keeps loopback and multicast to itself, and an
+ * IPv4-mapped IPv6 prefix never matches a packet (write the IPv4 prefix). Link-local stays
+ * allowed: routing daemons run over fe80:: on tunnels. */
+static const char *prefix_special(const struct wf_prefix *p) {
+        static const struct {
+                struct wf_prefix p;
+                const char *why;
+        } special[] = {
+                { { AF_INET, { 127 }, 8 }, "is a loopback prefix (no tunnel can carry it)" },
+                { { AF_INET, { 224 }, 4 }, "is a multicast prefix (WireGuard carries unicast only)" },
+                { { AF_INET6, { [15] = 1 }, 128 }, "is the loopback address (no tunnel can carry it)" },
+                { { AF_INET6, { 0xff }, 8 }, "is a multicast prefix (WireGuard carries unicast only)" },
+                { { AF_INET6, { [10] = 0xff, [11] = 0xff }, 96 },
+                  "is an IPv4-mapped IPv6 prefix (write the IPv4 prefix instead)" },
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(special); i++)
+                if (wf_prefix_contains(&special[i].p, p))
+                        return special[i].why;
+        return NULL;
+}
+
 /* Duplicates are found later, in one sorted pass (find_dup). */
 static int parse_prefix_list(struct pctx *c, const json_t *a, const char *parent, const char *key,
                              bool strict, struct wf_prefix **ret, size_t *ret_n) {
@@ -284,7 +327,7 @@ static int parse_prefix_list(struct pctx *c, const json_t *a, const char *parent
                 json_t *v = json_array_get(a, i);
 
                 if (!json_is_string(v) || wf_prefix_parse(json_string_value(v), strict, &list[i], &why) < 0 ||
-                    (!strict && list[i].len == 0)) {
+                    (!strict && list[i].len == 0) || (why = prefix_special(&list[i]))) {
                         free(list);
                         path_key(ap, parent, key);
                         if (!json_is_string(v))
@@ -1024,7 +1067,8 @@ static int parse_iface(struct pctx *c, const json_t *o, const char *path, struct
                         if (r < 0)
                                 return r;
                         path_key(q, rp, "dst");
-                        if (wf_prefix_parse(json_string_value(s), true, &f->routes[i].dst, &why) < 0)
+                        if (wf_prefix_parse(json_string_value(s), true, &f->routes[i].dst, &why) < 0 ||
+                            (why = prefix_special(&f->routes[i].dst)))
                                 return fail(c, q, s, "%s", why);
                         r = get_string(c, ro, rp, "via", true, &s);
                         if (r < 0)

@@ -7,6 +7,22 @@
 #include "dsse.h"
 #include "model.h"
 
+/* Foreign text in a message stays on one printable line: control bytes as \xNN, cut at 80. */
+static void esc(const char *s, size_t n, char out[128]) {
+        size_t o = 0;
+
+        for (size_t i = 0; i < n && o < 80; i++) {
+                unsigned char ch = (unsigned char)s[i];
+                if (ch < 0x20 || ch == 0x7f || ch == '"' || ch == '\\')
+                        o += (size_t)snprintf(out + o, 128 - o, "\\x%02x", ch);
+                else
+                        out[o++] = (char)ch;
+        }
+        if (o >= 80)
+                o += (size_t)snprintf(out + o, 128 - o, "...");
+        out[o] = '\0';
+}
+
 void dsse_trust_done(struct dsse_trust *t) {
         if (!t)
                 return;
@@ -34,11 +50,8 @@ int dsse_trust_parse(const char *text, struct dsse_trust *ret, struct wf_err *e)
                 if (b == end || *b == '#')
                         continue;
                 n = (size_t)(end - b);
-                if (n >= sizeof(buf)) {
-                        dsse_trust_done(&t);
-                        return wf_err_set(e, -EINVAL, "line %u: \"%.40s...\" is not a base64 ed25519 "
-                                          "public key", line, b);
-                }
+                if (n >= sizeof(buf))
+                        n = sizeof(buf) - 1; /* too long for a key: fails to decode below */
                 memcpy(buf, b, n);
                 buf[n] = '\0';
                 uint8_t (*keys)[32] = realloc(t.keys, (t.n_keys + 1) * sizeof(*t.keys));
@@ -48,9 +61,12 @@ int dsse_trust_parse(const char *text, struct dsse_trust *ret, struct wf_err *e)
                 }
                 t.keys = keys;
                 if (wf_b64_decode_exact(buf, t.keys[t.n_keys], 32) < 0) {
+                        char shown[128];
+
+                        esc(b, (size_t)(end - b), shown);
                         dsse_trust_done(&t);
                         return wf_err_set(e, -EINVAL, "line %u: \"%s\" is not a base64 ed25519 public "
-                                          "key (44 characters, 32 bytes)", line, buf);
+                                          "key (44 characters, 32 bytes)", line, shown);
                 }
                 t.n_keys++;
         }
@@ -159,9 +175,14 @@ int dsse_verify(const char *envelope, size_t len, size_t max_size, const struct 
         jtype = json_object_get(root, "payloadType");
         if (!json_is_string(jtype))
                 return wf_err_set(e, -EINVAL, "envelope: payloadType is missing or not a string");
-        if (strcmp(json_string_value(jtype), WF_PAYLOAD_TYPE) != 0)
-                return wf_err_set(e, -EMEDIUMTYPE, "envelope: payloadType \"%.80s\" is not \"%s\"",
-                                  json_string_value(jtype), WF_PAYLOAD_TYPE);
+        if (strcmp(json_string_value(jtype), WF_PAYLOAD_TYPE) != 0 ||
+            json_string_length(jtype) != strlen(WF_PAYLOAD_TYPE)) {
+                char shown[128];
+
+                esc(json_string_value(jtype), json_string_length(jtype), shown);
+                return wf_err_set(e, -EMEDIUMTYPE, "envelope: payloadType \"%s\" is not \"%s\"",
+                                  shown, WF_PAYLOAD_TYPE);
+        }
 
         jpayload = json_object_get(root, "payload");
         if (!json_is_string(jpayload))
@@ -229,8 +250,11 @@ int dsse_verify(const char *envelope, size_t len, size_t max_size, const struct 
                 }
                 if (i < 3 && json_is_string(jkeyid)) {
                         size_t o = strlen(seen);
-                        snprintf(seen + o, sizeof(seen) - o, "%s%.16s", o ? ", " : "",
-                                 json_string_value(jkeyid));
+                        char shown[128];
+
+                        esc(json_string_value(jkeyid), json_string_length(jkeyid) < 16 ?
+                            json_string_length(jkeyid) : 16, shown);
+                        snprintf(seen + o, sizeof(seen) - o, "%s%.16s", o ? ", " : "", shown);
                 }
         }
         if (tampered)

@@ -164,6 +164,16 @@ static const struct rule_case cases[] = {
           .expect = "interfaces[0].peers[2].allowed_ips[0]: \"10.1.0.1/24\" has host bits set" },
         { "allowed_ips v6 prefix length", { { "interfaces[0].peers[2].allowed_ips[1]", "\"fd00:1::/129\"" } },
           .expect = "interfaces[0].peers[2].allowed_ips[1]: \"fd00:1::/129\" has an invalid prefix length" },
+        { "allowed_ips loopback", { { "interfaces[0].peers[2].allowed_ips[2]", "\"127.0.0.0/24\"" } },
+          .expect = "interfaces[0].peers[2].allowed_ips[2]: \"127.0.0.0/24\" is a loopback prefix (no tunnel can carry it)" },
+        { "allowed_ips multicast v6", { { "interfaces[0].peers[2].allowed_ips[2]", "\"ff02::/16\"" } },
+          .expect = "interfaces[0].peers[2].allowed_ips[2]: \"ff02::/16\" is a multicast prefix (WireGuard carries unicast only)" },
+        { "allowed_ips v4-mapped", { { "interfaces[0].peers[2].allowed_ips[2]", "\"::ffff:10.2.0.0/112\"" } },
+          .expect = "interfaces[0].peers[2].allowed_ips[2]: \"::ffff:10.2.0.0/112\" is an IPv4-mapped IPv6 prefix (write the IPv4 prefix instead)" },
+        { "address multicast", { { "interfaces[0].addresses[0]", "\"239.1.1.1/24\"" } },
+          .expect = "interfaces[0].addresses[0]: \"239.1.1.1/24\" is a multicast prefix (WireGuard carries unicast only)" },
+        { "route dst loopback", { { "interfaces[0].routes[0].dst", "\"::1/128\"" } },
+          .expect = "interfaces[0].routes[0].dst: \"::1/128\" is the loopback address (no tunnel can carry it)" },
         { "allowed_ips duplicate", { { "interfaces[0].peers[2].allowed_ips[2]", "\"10.1.0.0/24\"" } },
           .expect = "interfaces[0].peers[2].allowed_ips[2]: \"10.1.0.0/24\" is listed twice (also [0])" },
         { "persistent_keepalive range", { { "interfaces[0].peers[0].persistent_keepalive", "65536" } },
@@ -225,6 +235,8 @@ static const struct rule_case cases[] = {
         { "route object type", { { "interfaces[0].routes[0]", "\"192.168.7.0/24\"" } },
           .expect = "interfaces[0].routes[0]: \"192.168.7.0/24\" is not an object" },
         /* rendering of values in messages */
+        { "long values are cut on a character boundary", { { "node", "\"éééééééééééééééééééééééééééééééééééééééééééééééééééééééééééé\"" } },
+          .expect = "node: \"ééééééééééééééééééééééééééééééééééééééé...\" is not a node name ..." },
         { "long values are cut", { { "node", "\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa x\"" } },
           .expect = "node: \"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa...\" is not a node name ..." },
 };
@@ -306,13 +318,15 @@ static bool msg_matches(const char *msg, const char *expect) {
 
 struct warnings {
         size_t n;
-        char last[256];
+        char all[1024];
 };
 
 static void collect(void *userdata, const char *msg) {
         struct warnings *w = userdata;
+        size_t o = strlen(w->all);
+
         w->n++;
-        snprintf(w->last, sizeof(w->last), "%s", msg);
+        snprintf(w->all + o, sizeof(w->all) - o, "%s\n", msg);
 }
 
 static void test_rules(void) {
@@ -324,12 +338,15 @@ static void test_rules(void) {
                 int r;
 
                 r = doc_parse(text, strlen(text), &d, &e, NULL, NULL);
-                if (r != -EINVAL || d || !msg_matches(e.msg, c->expect) || strchr(e.msg, '\n')) {
+                /* one line, valid UTF-8 (json_string() refuses anything else) */
+                json_t *utf8 = json_string(e.msg);
+                if (r != -EINVAL || d || !msg_matches(e.msg, c->expect) || strchr(e.msg, '\n') || !utf8) {
                         fprintf(stderr, "not ok %zu - %s\n  r=%d\n  got:  %s\n  want: %s\n", i + 1, c->rule,
                                 r, e.msg, c->expect);
                         tap_failures++;
                 } else
                         printf("ok %zu - %s: %s\n", i + 1, c->rule, e.msg);
+                json_decref(utf8);
                 wf_doc_free(d);
         }
 }
@@ -374,9 +391,12 @@ static void test_variants(void) {
          * fields (warned), an empty interface list (the node runs no tunnels). */
         struct rule_case c1 = { "table", { { "interfaces[0].route_table", "100" }, { "interfaces[0].route_metric", "0" },
                                            { "interfaces[0].peers[0].endpoint_alt", "null" } } };
-        struct rule_case c2 = { "unknown", { { "future_field", "{\"x\": 1}" }, { "interfaces[0].peers[0].color", "\"red\"" } } };
+        struct rule_case c2 = { "unknown", { { "future_field", "{\"x\": 1}" }, { "interfaces[0].peers[0].color", "\"red\"" },
+                                             { "interfaces[0].a\nb", "1" } } };
         struct rule_case c3 = { "empty", { { "interfaces", "[]" } } };
-        struct rule_case c4 = { "hub /16 around the node's /24", { { "interfaces[0].peers[0].allowed_ips[0]", "\"10.0.0.0/16\"" } } };
+        struct rule_case c4 = { "hub /16 around the node's /24, link-local on a peer",
+                                { { "interfaces[0].peers[0].allowed_ips[0]", "\"10.0.0.0/16\"" },
+                                  { "interfaces[0].peers[2].allowed_ips[2]", "\"fe80::2/128\"" } } };
         struct rule_case c5 = { "two interfaces, one prefix in two tables",
                                 { { "interfaces[1]", IFACE2 }, { "interfaces[1].route_table", "100" },
                                   { "interfaces[1].peers[0]", "{\"name\": \"x\", \"public_key\": \"" K5 "\", \"allowed_ips\": [\"192.168.0.0/16\"]}" } } };
@@ -395,8 +415,10 @@ static void test_variants(void) {
 
         t = build(&c2);
         CHECK(doc_parse(t, strlen(t), &d, &e, collect, &w) == 0);
-        CHECK(w.n == 2);
-        CHECK_STR_CONTAINS(w.last, "interfaces[0].peers[0].color: unknown field, ignored");
+        CHECK(w.n == 3);
+        CHECK(strstr(w.all, "future_field: unknown field, ignored\n"));
+        CHECK(strstr(w.all, "interfaces[0].peers[0].color: unknown field, ignored\n"));
+        CHECK(strstr(w.all, "interfaces[0].\"a\\x0ab\": unknown field, ignored\n"));
         wf_doc_free(d);
         d = NULL;
         free(t);

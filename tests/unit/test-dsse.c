@@ -189,6 +189,12 @@ static void test_reject(void) {
         expect_reject("wrong payloadType", env_with("payloadType", json_string("application/vnd.in-toto+json")),
                       &kat_trust, -EMEDIUMTYPE, "envelope: payloadType \"application/vnd.in-toto+json\" is "
                       "not \"application/vnd.wgfleet.desired-state+json\"");
+        expect_reject("payloadType stays one line", env_with("payloadType", json_string("a\nb\"c")),
+                      &kat_trust, -EMEDIUMTYPE, "envelope: payloadType \"a\\x0ab\\x22c\" is not "
+                      "\"application/vnd.wgfleet.desired-state+json\"");
+        /* jansson refuses \u0000, so a payloadType cannot hide a suffix behind a NUL */
+        expect_reject("payloadType with NUL", env_with("payloadType", json_stringn(WF_PAYLOAD_TYPE "\0x", strlen(WF_PAYLOAD_TYPE) + 2)),
+                      &kat_trust, -EINVAL, "envelope: not valid JSON (line 1 column 67: \\u0000 is not allowed without JSON_ALLOW_NUL)");
         expect_reject("missing payloadType", env_with("payloadType", NULL), &kat_trust, -EINVAL,
                       "envelope: payloadType is missing or not a string");
         expect_reject("no signature", env_with("signatures", json_array()), &kat_trust, -EBADMSG,
