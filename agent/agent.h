@@ -25,3 +25,11 @@ struct agent_cmd {
 int agent_cmd_keygen(struct agent_ctx *ctx, int argc, char **argv);
 int agent_cmd_pubkey(struct agent_ctx *ctx, int argc, char **argv);
 int agent_cmd_validate(struct agent_ctx *ctx, int argc, char **argv);
+int agent_cmd_plan(struct agent_ctx *ctx, int argc, char **argv);
+int agent_cmd_apply(struct agent_ctx *ctx, int argc, char **argv);
+/* agent-run.c, agent-daemon.c: the long-running agent and its offline companions. */
+int agent_cmd_run(struct agent_ctx *ctx, int argc, char **argv);
+int agent_cmd_once(struct agent_ctx *ctx, int argc, char **argv);
+int agent_cmd_status(struct agent_ctx *ctx, int argc, char **argv);
+int agent_cmd_revert(struct agent_ctx *ctx, int argc, char **argv);
+int agent_cmd_clear(struct agent_ctx *ctx, int argc, char **argv);

@@ -24,6 +24,10 @@ struct backend_ops {
                      struct wf_err *e);
         /* Removes everything the agent created on this interface (RouterOS: comment prefix). */
         int (*clear)(struct backend *b, const char *iface, struct wf_err *e);
+        /* Optional (NULL when a backend has none; routeros has it): after a deploy, waits a
+         * bounded time for any managed peer of iface to handshake. 1: one did; 0: none did and e
+         * holds the warning to show (not a failure); -errno on error. */
+        int (*probe)(struct backend *b, const char *iface, struct wf_err *e);
 };
 
 extern const struct backend_ops backend_linux_ops;

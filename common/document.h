@@ -1,10 +1,21 @@
 /* SPDX-License-Identifier: MIT */
 #pragma once
 
-/* Desired-state document: strict JSON parse and validation into struct wf_doc. */
+/* Desired-state document: strict JSON parse and validation into struct wf_doc.
+ * docs/protocol.md lists every field and rule. */
+
+#include <stdbool.h>
 
 #include "model.h"
 #include "util.h"
+
+/* Names of nodes (1-253) and peers (1-63): start with a letter or digit, then letters, digits,
+ * '.', '_', '-'. They end up in file names, RouterOS comments and log lines. */
+#define DOC_NODE_NAME_MAX 253
+#define DOC_PEER_NAME_MAX 63
+bool doc_name_valid(const char *s, size_t max);
+/* Linux interface names: 1-15 bytes, not "." or "..", no '/', ':', whitespace or control. */
+bool doc_ifname_valid(const char *s);
 
 /* Parses and validates one document (the DSSE payload). On error returns -EINVAL (-ENOMEM) and
  * e->msg is one line that names the JSON path and the value. Unknown fields are reported
@@ -14,3 +25,13 @@ int doc_parse(const char *json, size_t len, struct wf_doc **ret, struct wf_err *
 
 /* Checks expires_at against now, and the node name when node is non-NULL. */
 int doc_check_fresh(const struct wf_doc *d, const char *node, int64_t now, struct wf_err *e);
+
+/* Lockout lint against an underlay address the agent must keep reaching (the controller):
+ * refuses a document in which any peer's allowed IPs or any route covers addr (other than the
+ * default route of an exit peer, which the agent keeps off the management path with fwmark
+ * policy routing). what names the address in the message, e.g. "the controller". */
+int doc_check_underlay(const struct wf_doc *d, const struct wf_prefix *addr, const char *what,
+                       struct wf_err *e);
+
+/* Counts peers over all interfaces. */
+size_t doc_count_peers(const struct wf_doc *d);

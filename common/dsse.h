@@ -9,6 +9,8 @@
 #include "util.h"
 
 #define DSSE_DEFAULT_MAX_SIZE (32u * 1024 * 1024)
+/* More signatures than this are refused: each costs a verification per trusted key. */
+#define DSSE_MAX_SIGNATURES 16
 
 struct dsse_trust {
         uint8_t (*keys)[32];

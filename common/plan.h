@@ -16,6 +16,9 @@ struct plan_peer {
          * endpoint as it is. ss_family == 0 and !endpoint_keep: no endpoint in the document. */
         struct sockaddr_storage endpoint;
         bool endpoint_keep;
+        /* Its configuration could not be built (e.g. an unreadable preshared key file): leave
+         * the live peer exactly as it is, neither add, update nor remove it. */
+        bool hold;
 };
 
 struct plan_target {
@@ -66,24 +69,39 @@ struct plan_op {
         const struct wf_live_route *live_route; /* borrowed (route del/conflict) */
         struct wf_prefix *allowed_ips_add; /* owned: the ones to add (PLAN_PEER_ALLOWED_IPS_ADD) */
         size_t n_allowed_ips_add;
+        /* owned: with PLAN_PEER_ALLOWED_IPS_REPLACE, the live prefixes no desired peer keeps; a
+         * backend that can remove single prefixes (WGALLOWEDIP_F_REMOVE_ME) removes these and
+         * adds allowed_ips_add instead of replacing the whole list. */
+        struct wf_prefix *allowed_ips_del;
+        size_t n_allowed_ips_del;
         const char *peer_name;           /* borrowed: for display */
 };
 
 struct plan {
         char *iface;                     /* owned copy of the interface name */
+        uint32_t route_table, route_metric; /* the target's, for PLAN_ROUTE_ADD */
         struct plan_op *ops;
         size_t n_ops;
 };
 
-/* Computes the operations that turn live into target. live may describe a missing interface
- * (exists == false). Returns 0 or -ENOMEM. target and live must outlive the plan. */
+/* Computes the operations that turn live into target. Order is execution order: create, set,
+ * address del/add, peer add, add-only peer updates, updates that drop allowed IPs, peer removes,
+ * route add and conflicts, route del (ours only). PLAN_PEER_ADD carries the peer's full allowed-IP
+ * list in op->peer; a prefix that moves to another peer is not dropped from the old one (adding
+ * it to the new one moves it), so no prefix is ever left without a peer. A foreign route with the
+ * same destination, table and metric blocks our route (the kernel holds one): conflict only.
+ * live may describe a missing interface (exists == false). Returns 0 or -ENOMEM. target and
+ * live must outlive the plan. */
 int plan_compute(const struct plan_target *target, const struct wf_live_iface *live, struct plan *ret);
 void plan_done(struct plan *p);
 /* Number of operations that change something (conflicts are reports, not changes). */
 size_t plan_changes(const struct plan *p);
 /* One line per operation, e.g. "wg0: update peer site-b (endpoint 192.0.2.1:51820)". */
 void plan_print_text(const struct plan *p, FILE *f);
-/* Appends the ops to a JSON array (json_t *, from jansson) as objects {"op", "interface", ...}. */
+/* Appends the ops that change something to a JSON array (json_t *, from jansson) as objects
+ * {"op", "interface", ...}; an empty array means live already matches. Conflicts are not
+ * changes: plan_conflicts_to_json appends those ({"op": "route_conflict", "dst", "protocol"...}). */
 struct json_t;
 int plan_to_json(const struct plan *p, struct json_t *array);
+int plan_conflicts_to_json(const struct plan *p, struct json_t *array);
 const char *plan_op_kind_to_string(enum plan_op_kind k);

@@ -20,6 +20,10 @@ struct reconcile_iface {
         size_t n_notes;
         int error;                    /* 0 or -errno */
         char error_msg[512];
+        unsigned attempts;            /* applies done */
+        /* private: what plan borrows from (the target is wiped of its private key on return) */
+        struct plan_target target;
+        struct wf_live_iface *observed;
 };
 
 struct reconcile_result {
@@ -35,7 +39,25 @@ enum {
 
 #define RECONCILE_MAX_ATTEMPTS 3
 
+/* Per interface: target -> observe -> plan -> apply, then observe and plan again until nothing
+ * is left to change (at most RECONCILE_MAX_ATTEMPTS applies). Returns 0 when every interface
+ * converged (dry run: when every plan was computed), else the first error (also in ret->error
+ * and the interface's error_msg); ret is filled either way once this returns >= 0 or a per-
+ * interface error. A failure before any interface was touched (node key unreadable) returns it
+ * with e set and ret empty. doc must outlive ret. */
 int reconcile_doc(const struct backend_ops *ops, struct backend *b, const struct config *cfg,
                   const struct wf_doc *doc, unsigned flags, struct reconcile_result *ret,
                   struct wf_err *e);
 void reconcile_result_done(struct reconcile_result *r);
+
+/* Interfaces in old but not in new: the backend's clear removes what the agent owns there (our
+ * routes, the addresses and peers it configured); foreign routes stay. The interface itself
+ * stays unless the backend created it (see docs/backends.md). Returns the first error. */
+int reconcile_retire(const struct backend_ops *ops, struct backend *b, const struct wf_doc *old,
+                     const struct wf_doc *new, struct wf_err *e);
+
+#define RECONCILE_RESOLVE_TIMEOUT_MS 5000
+/* Resolves every peer endpoint of target (t->peers[].peer must be set) within timeout_ms in
+ * total, in parallel: numeric addresses at once, names through getaddrinfo_a. A name that
+ * fails or is not answered in time gets endpoint_keep and a note. Returns 0 or -ENOMEM. */
+int reconcile_resolve(struct plan_target *t, int timeout_ms, char ***notes, size_t *n_notes);

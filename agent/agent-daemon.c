@@ -1,0 +1,378 @@
+/* SPDX-License-Identifier: MIT */
+/* Helpers for the daemon commands, and the offline ones: `status [--json]`, `revert`, `clear`. */
+#include <getopt.h>
+#include <inttypes.h>
+#include <jansson.h>
+#include <limits.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <string.h>
+#include <syslog.h>
+
+#include "agent-daemon.h"
+#include "agent-load.h"
+#include "agent.h"
+#include "backend.h"
+#include "document.h"
+#include "reconcile.h"
+#include "state.h"
+#include "status.h"
+
+void agentd_log(int prio, const char *fmt, ...) {
+        static int journal = -1;
+        va_list ap;
+
+        if (journal < 0)
+                journal = getenv("JOURNAL_STREAM") != NULL;
+        if (journal)
+                fprintf(stderr, "<%d>", prio);
+        else
+                fputs("wgfleet-agent: ", stderr);
+        va_start(ap, fmt);
+        vfprintf(stderr, fmt, ap);
+        va_end(ap);
+        fputc('\n', stderr);
+}
+
+static void warn_log(void *userdata, const char *msg) {
+        agentd_log(LOG_WARNING, "%s", msg);
+}
+
+int agentd_load_trust(const struct config *cfg, struct dsse_trust *ret, struct wf_err *e) {
+        if (!cfg->trust_key)
+                return wf_err_set(e, -EINVAL, "[controller] trust_key is not set: documents cannot be verified");
+        return dsse_trust_load(cfg->trust_key, ret, e);
+}
+
+int agentd_open_envelope(const struct config *cfg, const struct dsse_trust *t, const char *env,
+                         size_t len, int64_t now, bool check_expiry, struct wf_doc **ret,
+                         struct wf_err *e) {
+        _cleanup_free_ char *payload = NULL;
+        struct wf_doc *doc = NULL;
+        size_t plen;
+        int r;
+
+        /* The full check (expiry, lockout lint against the controller's address) is shared with
+         * validate/plan/apply. */
+        if (check_expiry)
+                return agent_verify_envelope(cfg, t, env, len, NULL, ret, e);
+        r = dsse_verify(env, len, cfg->max_document_size, t, &payload, &plen, e);
+        if (r < 0)
+                return r;
+        r = doc_parse(payload, plen, &doc, e, warn_log, NULL);
+        if (r < 0)
+                return r;
+        /* Without expiry: an already running revision that expires is kept (tearing tunnels
+         * down would cut the node off); status and clear still need to read it. */
+        r = doc_check_fresh(doc, cfg->node, INT64_MIN, e);
+        if (r < 0) {
+                wf_doc_free(doc);
+                return r;
+        }
+        *ret = doc;
+        return 0;
+}
+
+char *agentd_status_url(const struct config *cfg) {
+        static const char suffix[] = "/desired-state";
+        size_t n, k = sizeof(suffix) - 1;
+        char *s;
+
+        if (cfg->status_url)
+                return strdup(cfg->status_url);
+        if (!cfg->url)
+                return NULL;
+        n = strlen(cfg->url);
+        if (n < k || strcmp(cfg->url + n - k, suffix) != 0)
+                return NULL;
+        if (asprintf(&s, "%.*s/status", (int)(n - k), cfg->url) < 0)
+                return NULL;
+        return s;
+}
+
+/* Reads current.env without checking expiry (status, clear). */
+static int read_current(const struct config *cfg, struct wf_doc **ret, struct wf_err *e) {
+        _cleanup_free_ char *env = NULL;
+        struct dsse_trust t = {};
+        size_t len;
+        int r;
+
+        r = state_read_envelope(cfg->state_dir, STATE_CURRENT, cfg->max_document_size, &env, &len, e);
+        if (r < 0)
+                return r;
+        r = agentd_load_trust(cfg, &t, e);
+        if (r < 0)
+                return r;
+        r = agentd_open_envelope(cfg, &t, env, len, 0, false, ret, e);
+        dsse_trust_done(&t);
+        return r;
+}
+
+static int open_backend(const struct config *cfg, const struct backend_ops **ret_ops, struct backend **ret) {
+        const struct backend_ops *ops = backend_ops_for(cfg->backend);
+        struct wf_err e = {};
+        int r;
+
+        if (!ops) {
+                fprintf(stderr, "wgfleet-agent: backend %s is not available\n", config_backend_to_string(cfg->backend));
+                return -EOPNOTSUPP;
+        }
+        r = ops->open(ret, cfg, &e);
+        if (r < 0) {
+                fprintf(stderr, "wgfleet-agent: backend %s: %s\n", ops->name, e.msg);
+                return r;
+        }
+        *ret_ops = ops;
+        return 0;
+}
+
+static enum status_state state_from_string(const char *s) {
+        for (int i = 0; i < _STATUS_STATE_MAX; i++)
+                if (s && strcmp(s, status_state_to_string(i)) == 0)
+                        return i;
+        return STATUS_OFFLINE;
+}
+
+int agent_cmd_status(struct agent_ctx *ctx, int argc, char **argv) {
+        static const struct option opts[] = { { "json", no_argument, NULL, 'j' }, {} };
+        const struct config *cfg = &ctx->cfg;
+        const struct backend_ops *ops = NULL;
+        struct backend *b = NULL;
+        struct wf_doc *doc = NULL;
+        struct wf_live_iface **live = NULL;
+        size_t n_live = 0;
+        struct state st = {};
+        struct wf_err e = {};
+        struct status_report rep;
+        json_t *last = NULL, *errs_j = NULL, *drift_j = NULL;
+        const char **errs = NULL, **drift = NULL;
+        size_t n_errs = 0, n_drift = 0;
+        char path[PATH_MAX];
+        bool json = false;
+        int c, r, ret = 0;
+
+        while ((c = getopt_long(argc, argv, "", opts, NULL)) >= 0)
+                switch (c) {
+                case 'j': json = true; break;
+                default: return 2;
+                }
+        if (optind < argc) {
+                fprintf(stderr, "wgfleet-agent status: unexpected argument %s\n", argv[optind]);
+                return 2;
+        }
+        if (sodium_init() < 0)
+                return 1;
+
+        r = state_load(cfg->state_dir, &st, &e);
+        if (r < 0)
+                fprintf(stderr, "wgfleet-agent: %s\n", e.msg);
+        r = read_current(cfg, &doc, &e);
+        if (r < 0 && r != -ENOENT)
+                fprintf(stderr, "wgfleet-agent: cached document: %s\n", e.msg);
+
+        /* The running agent's last report gives its state, errors and drift. */
+        snprintf(path, sizeof(path), "%s/status.json", cfg->state_dir);
+        last = json_load_file(path, 0, NULL);
+        errs_j = json_object_get(last, "errors");
+        drift_j = json_object_get(last, "drift");
+        errs = calloc(json_array_size(errs_j) + 2, sizeof(char *));
+        drift = calloc(json_array_size(drift_j) + 1, sizeof(char *));
+        for (size_t i = 0; errs && i < json_array_size(errs_j); i++)
+                if (json_is_string(json_array_get(errs_j, i)))
+                        errs[n_errs++] = json_string_value(json_array_get(errs_j, i));
+        for (size_t i = 0; drift && i < json_array_size(drift_j); i++)
+                if (json_is_string(json_array_get(drift_j, i)))
+                        drift[n_drift++] = json_string_value(json_array_get(drift_j, i));
+        if (!last && errs)
+                errs[n_errs++] = "no report from a running agent yet (state_dir/status.json missing)";
+
+        if (doc && open_backend(cfg, &ops, &b) >= 0) {
+                live = calloc(doc->n_ifaces, sizeof(*live));
+                for (size_t i = 0; live && i < doc->n_ifaces; i++) {
+                        r = ops->observe(b, doc->ifaces[i].name, &doc->ifaces[i], &live[n_live], &e);
+                        if (r < 0) {
+                                fprintf(stderr, "wgfleet-agent: observe %s: %s\n", doc->ifaces[i].name, e.msg);
+                                ret = 1;
+                                continue;
+                        }
+                        n_live++;
+                }
+        } else if (doc)
+                ret = 1;
+
+        rep = (struct status_report){
+                .node = cfg->node ? cfg->node : (doc ? doc->node : NULL),
+                .state = last ? state_from_string(json_string_value(json_object_get(last, "state"))) :
+                                STATUS_OFFLINE,
+                .applied_revision = st.applied_revision,
+                .seen_revision = st.seen_revision,
+                .last_fetch_ok = st.last_fetch_ok,
+                .last_apply = st.last_apply,
+                .expires_at = doc ? doc->expires_at : 0,
+                .errors = errs,
+                .n_errors = n_errs,
+                .drift = drift,
+                .n_drift = n_drift,
+                .doc = doc,
+                .live = live,
+                .n_live = n_live,
+                .now = (int64_t)time(NULL),
+        };
+        if (json) {
+                _cleanup_free_ char *text = NULL;
+                json_t *o = status_to_json(&rep);
+
+                text = o ? json_dumps(o, JSON_INDENT(2)) : NULL;
+                json_decref(o);
+                if (!text)
+                        ret = 1;
+                else
+                        puts(text);
+        } else
+                status_print_table(&rep, stdout);
+
+        for (size_t i = 0; i < n_live; i++)
+                wf_live_iface_free(live[i]);
+        free(live);
+        free(errs);
+        free(drift);
+        json_decref(last);
+        if (b)
+                ops->close(b);
+        wf_doc_free(doc);
+        state_done(&st);
+        return ret;
+}
+
+int agent_cmd_revert(struct agent_ctx *ctx, int argc, char **argv) {
+        const struct config *cfg = &ctx->cfg;
+        const struct backend_ops *ops;
+        struct backend *b = NULL;
+        struct reconcile_result res = {};
+        struct wf_doc *doc = NULL, *cur = NULL;
+        struct state st = {};
+        struct wf_err e = {};
+        char why[512];
+        int r;
+
+        if (argc > 1) {
+                fprintf(stderr, "wgfleet-agent revert: unexpected argument %s\n", argv[1]);
+                return 2;
+        }
+        if (sodium_init() < 0)
+                return 1;
+        r = state_load(cfg->state_dir, &st, &e);
+        if (r < 0)
+                fprintf(stderr, "wgfleet-agent: %s\n", e.msg);
+        (void)read_current(cfg, &cur, &e);
+        {
+                _cleanup_free_ char *env = NULL;
+                struct dsse_trust t = {};
+                size_t len;
+
+                r = state_read_envelope(cfg->state_dir, STATE_PREVIOUS, cfg->max_document_size, &env, &len, &e);
+                if (r == -ENOENT) {
+                        fprintf(stderr, "wgfleet-agent revert: no previous accepted revision in %s\n", cfg->state_dir);
+                        goto fail;
+                }
+                if (r >= 0)
+                        r = agentd_load_trust(cfg, &t, &e);
+                if (r >= 0)
+                        r = agentd_open_envelope(cfg, &t, env, len, (int64_t)time(NULL), true, &doc, &e);
+                dsse_trust_done(&t);
+                if (r < 0) {
+                        fprintf(stderr, "wgfleet-agent revert: previous revision unusable: %s\n", e.msg);
+                        goto fail;
+                }
+        }
+        if (open_backend(cfg, &ops, &b) < 0)
+                goto fail;
+        r = reconcile_doc(ops, b, cfg, doc, 0, &res, &e);
+        if (r >= 0 && res.error < 0)
+                r = res.error;
+        if (r < 0) {
+                fprintf(stderr, "wgfleet-agent revert: apply revision %" PRIu64 ": %s\n", doc->revision, e.msg);
+                goto fail;
+        }
+        if (cur && reconcile_retire(ops, b, cur, doc, &e) < 0)
+                fprintf(stderr, "wgfleet-agent revert: retiring interfaces of revision %" PRIu64 ": %s\n",
+                        cur->revision, e.msg);
+        r = state_swap_previous(cfg->state_dir, cfg->max_document_size, &e);
+        if (r < 0) {
+                fprintf(stderr, "wgfleet-agent revert: %s\n", e.msg);
+                goto fail;
+        }
+        snprintf(why, sizeof(why), "reverted revision %" PRIu64 " to %" PRIu64 " by the operator",
+                 cur ? cur->revision : st.applied_revision, doc->revision);
+        st.reverted_revision = cur ? cur->revision : st.applied_revision;
+        st.applied_revision = doc->revision;
+        st.last_apply = (int64_t)time(NULL);
+        (void)state_set_error(&st, why);
+        r = state_save(cfg->state_dir, &st, &e);
+        if (r < 0)
+                fprintf(stderr, "wgfleet-agent revert: %s\n", e.msg);
+        printf("%s (%zu change(s)); revision %" PRIu64 " stays refused until the controller publishes a newer one\n",
+               why, res.changes, st.reverted_revision);
+        printf("a running agent picks this up on reload: systemctl reload wgfleet-agent\n");
+        reconcile_result_done(&res);
+        ops->close(b);
+        wf_doc_free(doc);
+        wf_doc_free(cur);
+        state_done(&st);
+        return 0;
+fail:
+        reconcile_result_done(&res);
+        if (b)
+                ops->close(b);
+        wf_doc_free(doc);
+        wf_doc_free(cur);
+        state_done(&st);
+        return 1;
+}
+
+int agent_cmd_clear(struct agent_ctx *ctx, int argc, char **argv) {
+        const struct config *cfg = &ctx->cfg;
+        const struct backend_ops *ops;
+        struct backend *b = NULL;
+        struct wf_doc *doc = NULL;
+        struct wf_err e = {};
+        char **names = NULL;
+        size_t n = 0;
+        int r, ret = 0;
+
+        if (sodium_init() < 0)
+                return 1;
+        if (argc > 1) {
+                /* Explicit interface names: clear those, whatever the cache says. */
+                names = argv + 1;
+                n = (size_t)argc - 1;
+        } else {
+                r = read_current(cfg, &doc, &e);
+                if (r < 0) {
+                        fprintf(stderr, "wgfleet-agent clear: no usable cached document (%s); name the interfaces: "
+                                "wgfleet-agent clear IFACE...\n", e.msg);
+                        return 1;
+                }
+                names = calloc(doc->n_ifaces, sizeof(char *));
+                for (size_t i = 0; names && i < doc->n_ifaces; i++)
+                        names[n++] = doc->ifaces[i].name;
+        }
+        if (open_backend(cfg, &ops, &b) < 0) {
+                ret = 1;
+                goto out;
+        }
+        for (size_t i = 0; i < n; i++) {
+                r = ops->clear(b, names[i], &e);
+                if (r < 0) {
+                        fprintf(stderr, "wgfleet-agent clear %s: %s\n", names[i], e.msg);
+                        ret = 1;
+                } else
+                        printf("%s: cleared\n", names[i]);
+        }
+        ops->close(b);
+out:
+        if (doc)
+                free(names);
+        wf_doc_free(doc);
+        return ret;
+}

@@ -1,0 +1,313 @@
+/* SPDX-License-Identifier: MIT */
+#include <jansson.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "dsse.h"
+#include "model.h"
+
+/* Foreign text in a message stays on one printable line: control bytes as \xNN, cut at 80. */
+static void esc(const char *s, size_t n, char out[128]) {
+        size_t o = 0;
+
+        for (size_t i = 0; i < n && o < 80; i++) {
+                unsigned char ch = (unsigned char)s[i];
+                if (ch < 0x20 || ch == 0x7f || ch == '"' || ch == '\\')
+                        o += (size_t)snprintf(out + o, 128 - o, "\\x%02x", ch);
+                else
+                        out[o++] = (char)ch;
+        }
+        if (o >= 80)
+                o += (size_t)snprintf(out + o, 128 - o, "...");
+        out[o] = '\0';
+}
+
+void dsse_trust_done(struct dsse_trust *t) {
+        if (!t)
+                return;
+        free(t->keys);
+        t->keys = NULL;
+        t->n_keys = 0;
+}
+
+int dsse_trust_parse(const char *text, struct dsse_trust *ret, struct wf_err *e) {
+        struct dsse_trust t = {};
+        const char *p = text;
+        unsigned line = 0;
+
+        while (*p) {
+                const char *eol = strchrnul(p, '\n'), *b = p, *end = eol;
+                char buf[128];
+                size_t n;
+
+                line++;
+                p = *eol ? eol + 1 : eol;
+                while (b < end && (*b == ' ' || *b == '\t'))
+                        b++;
+                while (end > b && (end[-1] == ' ' || end[-1] == '\t' || end[-1] == '\r'))
+                        end--;
+                if (b == end || *b == '#')
+                        continue;
+                n = (size_t)(end - b);
+                if (n >= sizeof(buf))
+                        n = sizeof(buf) - 1; /* too long for a key: fails to decode below */
+                memcpy(buf, b, n);
+                buf[n] = '\0';
+                uint8_t (*keys)[32] = realloc(t.keys, (t.n_keys + 1) * sizeof(*t.keys));
+                if (!keys) {
+                        dsse_trust_done(&t);
+                        return -ENOMEM;
+                }
+                t.keys = keys;
+                if (wf_b64_decode_exact(buf, t.keys[t.n_keys], 32) < 0) {
+                        char shown[128];
+
+                        esc(b, (size_t)(end - b), shown);
+                        dsse_trust_done(&t);
+                        return wf_err_set(e, -EINVAL, "line %u: \"%s\" is not a base64 ed25519 public "
+                                          "key (44 characters, 32 bytes)", line, shown);
+                }
+                t.n_keys++;
+        }
+        if (t.n_keys == 0)
+                return wf_err_set(e, -EINVAL, "no key (one base64 ed25519 public key per line)");
+        *ret = t;
+        return 0;
+}
+
+int dsse_trust_load(const char *path, struct dsse_trust *ret, struct wf_err *e) {
+        _cleanup_free_ char *text = NULL;
+        struct wf_err sub = {};
+        int r;
+
+        r = wf_read_file(path, 1024 * 1024, &text, NULL);
+        if (r < 0)
+                return wf_err_set(e, r, "trust key file %s: %s", path, strerror(-r));
+        r = dsse_trust_parse(text, ret, &sub);
+        if (r < 0)
+                return wf_err_set(e, r, "trust key file %s: %s", path, sub.msg);
+        return 0;
+}
+
+void dsse_keyid(const uint8_t pub[32], char out[17]) {
+        uint8_t h[crypto_hash_sha256_BYTES];
+
+        crypto_hash_sha256(h, pub, 32);
+        sodium_bin2hex(out, 17, h, 8);
+}
+
+int dsse_pae(const char *type, const uint8_t *body, size_t body_len, uint8_t **ret, size_t *ret_len) {
+        size_t tlen = strlen(type), cap, n;
+        uint8_t *buf;
+        int h;
+
+        /* "DSSEv1" SP LEN(type) SP type SP LEN(body) SP body, lengths as ASCII decimal. */
+        cap = 6 + 1 + 20 + 1 + tlen + 1 + 20 + 1 + body_len + 1;
+        buf = malloc(cap);
+        if (!buf)
+                return -ENOMEM;
+        h = snprintf((char *)buf, cap, "DSSEv1 %zu %s %zu ", tlen, type, body_len);
+        if (h < 0 || (size_t)h >= cap) {
+                free(buf);
+                return -EINVAL;
+        }
+        n = (size_t)h;
+        if (body_len)
+                memcpy(buf + n, body, body_len);
+        *ret = buf;
+        *ret_len = n + body_len;
+        return 0;
+}
+
+/* DSSE allows standard and URL-safe base64, padded or not. */
+static int b64_decode_any(const char *s, size_t slen, uint8_t **ret, size_t *ret_len) {
+        static const int variants[] = {
+                sodium_base64_VARIANT_ORIGINAL, sodium_base64_VARIANT_ORIGINAL_NO_PADDING,
+                sodium_base64_VARIANT_URLSAFE, sodium_base64_VARIANT_URLSAFE_NO_PADDING,
+        };
+        size_t cap = slen / 4 * 3 + 3;
+        uint8_t *buf = malloc(cap + 1);
+
+        if (!buf)
+                return -ENOMEM;
+        for (size_t i = 0; i < ELEMENTSOF(variants); i++) {
+                size_t n;
+                const char *end;
+
+                if (sodium_base642bin(buf, cap, s, slen, NULL, &n, &end, variants[i]) == 0 &&
+                    end == s + slen) {
+                        buf[n] = 0;
+                        *ret = buf;
+                        *ret_len = n;
+                        return 0;
+                }
+        }
+        free(buf);
+        return -EINVAL;
+}
+
+int dsse_verify(const char *envelope, size_t len, size_t max_size, const struct dsse_trust *t,
+                char **ret_payload, size_t *ret_payload_len, struct wf_err *e) {
+        _cleanup_(json_decrefp) json_t *root = NULL;
+        _cleanup_free_ uint8_t *payload = NULL, *pae = NULL;
+        size_t payload_len, pae_len, n_sigs;
+        json_t *jtype, *jpayload, *jsigs;
+        json_error_t jerr;
+        char seen[3 * 17 + 8] = "";
+        int r;
+
+        if (sodium_init() < 0)
+                return wf_err_set(e, -EIO, "envelope: libsodium failed to initialise");
+        if (len > max_size)
+                return wf_err_set(e, -EFBIG, "envelope: %zu bytes is over the limit of %zu bytes",
+                                  len, max_size);
+        if (!t || t->n_keys == 0)
+                return wf_err_set(e, -ENOKEY, "envelope: no trusted key to verify with");
+
+        root = json_loadb(envelope, len, JSON_REJECT_DUPLICATES, &jerr);
+        if (!root)
+                return wf_err_set(e, -EINVAL, "envelope: not valid JSON (line %d column %d: %s)",
+                                  jerr.line, jerr.column, jerr.text);
+        if (!json_is_object(root))
+                return wf_err_set(e, -EINVAL, "envelope: is not a JSON object");
+
+        jtype = json_object_get(root, "payloadType");
+        if (!json_is_string(jtype))
+                return wf_err_set(e, -EINVAL, "envelope: payloadType is missing or not a string");
+        if (strcmp(json_string_value(jtype), WF_PAYLOAD_TYPE) != 0 ||
+            json_string_length(jtype) != strlen(WF_PAYLOAD_TYPE)) {
+                char shown[128];
+
+                esc(json_string_value(jtype), json_string_length(jtype), shown);
+                return wf_err_set(e, -EMEDIUMTYPE, "envelope: payloadType \"%s\" is not \"%s\"",
+                                  shown, WF_PAYLOAD_TYPE);
+        }
+
+        jpayload = json_object_get(root, "payload");
+        if (!json_is_string(jpayload))
+                return wf_err_set(e, -EINVAL, "envelope: payload is missing or not a string");
+        r = b64_decode_any(json_string_value(jpayload), json_string_length(jpayload), &payload,
+                           &payload_len);
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0)
+                return wf_err_set(e, -EINVAL, "envelope: payload is not base64");
+
+        jsigs = json_object_get(root, "signatures");
+        if (!json_is_array(jsigs))
+                return wf_err_set(e, -EINVAL, "envelope: signatures is missing or not an array");
+        n_sigs = json_array_size(jsigs);
+        if (n_sigs == 0)
+                return wf_err_set(e, -EBADMSG, "envelope: no signature");
+        if (n_sigs > DSSE_MAX_SIGNATURES)
+                return wf_err_set(e, -E2BIG, "envelope: %zu signatures, more than the %d accepted",
+                                  n_sigs, DSSE_MAX_SIGNATURES);
+
+        r = dsse_pae(json_string_value(jtype), payload, payload_len, &pae, &pae_len);
+        if (r < 0)
+                return r;
+
+        /* keyid is an unauthenticated hint: every signature is tried against every key. A
+         * signature whose keyid names a trusted key but does not verify means tampering. */
+        bool tampered = false;
+        for (size_t i = 0; i < n_sigs; i++) {
+                json_t *s = json_array_get(jsigs, i), *jsig, *jkeyid;
+                uint8_t sig[crypto_sign_BYTES + 1];
+                size_t siglen;
+                const char *end;
+
+                if (!json_is_object(s))
+                        return wf_err_set(e, -EINVAL, "envelope: signatures[%zu] is not an object", i);
+                jsig = json_object_get(s, "sig");
+                jkeyid = json_object_get(s, "keyid");
+                if (!json_is_string(jsig))
+                        return wf_err_set(e, -EINVAL, "envelope: signatures[%zu].sig is missing or "
+                                          "not a string", i);
+                if (jkeyid && !json_is_string(jkeyid) && !json_is_null(jkeyid))
+                        return wf_err_set(e, -EINVAL, "envelope: signatures[%zu].keyid is not a string", i);
+                if (sodium_base642bin(sig, sizeof(sig), json_string_value(jsig), json_string_length(jsig),
+                                      NULL, &siglen, &end, sodium_base64_VARIANT_ORIGINAL) != 0 ||
+                    *end != '\0') {
+                        if (sodium_base642bin(sig, sizeof(sig), json_string_value(jsig),
+                                              json_string_length(jsig), NULL, &siglen, &end,
+                                              sodium_base64_VARIANT_URLSAFE_NO_PADDING) != 0 ||
+                            *end != '\0')
+                                return wf_err_set(e, -EINVAL, "envelope: signatures[%zu].sig is not "
+                                                  "base64", i);
+                }
+                if (siglen != crypto_sign_BYTES)
+                        return wf_err_set(e, -EINVAL, "envelope: signatures[%zu].sig is %zu bytes, not "
+                                          "an ed25519 signature (64)", i, siglen);
+                for (size_t k = 0; k < t->n_keys; k++) {
+                        char kid[17];
+
+                        if (crypto_sign_verify_detached(sig, pae, pae_len, t->keys[k]) == 0)
+                                goto verified;
+                        dsse_keyid(t->keys[k], kid);
+                        if (json_is_string(jkeyid) && strcmp(json_string_value(jkeyid), kid) == 0)
+                                tampered = true;
+                }
+                if (i < 3 && json_is_string(jkeyid)) {
+                        size_t o = strlen(seen);
+                        char shown[128];
+
+                        esc(json_string_value(jkeyid), json_string_length(jkeyid) < 16 ?
+                            json_string_length(jkeyid) : 16, shown);
+                        snprintf(seen + o, sizeof(seen) - o, "%s%.16s", o ? ", " : "", shown);
+                }
+        }
+        if (tampered)
+                return wf_err_set(e, -EBADMSG, "envelope: signature by a trusted key does not verify "
+                                  "(payload or payloadType altered after signing)");
+        return wf_err_set(e, -EKEYREJECTED, "envelope: no valid signature by a trusted key "
+                          "(%zu signature(s), keyid %s; %zu trusted key(s))", n_sigs,
+                          seen[0] ? seen : "none given", t->n_keys);
+
+verified:
+        /* A cheap look only: doc_parse parses the payload fully (and names any JSON error);
+         * parsing it here too would double the cost of a 10k-peer document. */
+        {
+                size_t i = strspn((const char *)payload, " \t\r\n");
+                if (i >= payload_len || payload[i] != '{')
+                        return wf_err_set(e, -EINVAL, "envelope: payload is not a JSON object (%s)",
+                                          i >= payload_len ? "empty" : "does not start with '{'");
+        }
+        *ret_payload = (char *)TAKE_PTR(payload);
+        if (ret_payload_len)
+                *ret_payload_len = payload_len;
+        return 0;
+}
+
+int dsse_sign(const uint8_t sk[64], const char *payload, size_t len, char **ret_envelope) {
+        _cleanup_free_ uint8_t *pae = NULL;
+        _cleanup_free_ char *b64 = NULL, *sigb64 = NULL;
+        _cleanup_(json_decrefp) json_t *root = NULL;
+        uint8_t sig[crypto_sign_BYTES];
+        size_t pae_len;
+        char kid[17], *out;
+        int r;
+
+        if (sodium_init() < 0)
+                return -EIO;
+        r = dsse_pae(WF_PAYLOAD_TYPE, (const uint8_t *)payload, len, &pae, &pae_len);
+        if (r < 0)
+                return r;
+        if (crypto_sign_detached(sig, NULL, pae, pae_len, sk) != 0)
+                return -EINVAL;
+        /* libsodium's secret key is seed || public key. */
+        dsse_keyid(sk + 32, kid);
+        b64 = wf_b64_encode((const uint8_t *)payload, len);
+        sigb64 = wf_b64_encode(sig, sizeof(sig));
+        if (!b64 || !sigb64)
+                return -ENOMEM;
+        root = json_pack("{s:s, s:s, s:[{s:s, s:s}]}", "payloadType", WF_PAYLOAD_TYPE, "payload", b64,
+                         "signatures", "keyid", kid, "sig", sigb64);
+        if (!root)
+                return -ENOMEM;
+        out = json_dumps(root, JSON_INDENT(2));
+        if (!out)
+                return -ENOMEM;
+        *ret_envelope = out;
+        return 0;
+}

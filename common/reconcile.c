@@ -1,0 +1,391 @@
+/* SPDX-License-Identifier: MIT */
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <sodium.h>
+
+#include "keys.h"
+#include "reconcile.h"
+
+static int note_add(char ***notes, size_t *n, const char *fmt, ...) _printf_(3, 4);
+static int note_add(char ***notes, size_t *n, const char *fmt, ...) {
+        char **x, *s;
+        va_list ap;
+        int k;
+
+        va_start(ap, fmt);
+        k = vasprintf(&s, fmt, ap);
+        va_end(ap);
+        if (k < 0)
+                return -ENOMEM;
+        x = realloc(*notes, (*n + 1) * sizeof(*x));
+        if (!x) {
+                free(s);
+                return -ENOMEM;
+        }
+        x[(*n)++] = s;
+        *notes = x;
+        return 0;
+}
+
+/* ---- endpoints ---- */
+
+struct pending {
+        struct gaicb cb;
+        struct addrinfo hints;
+        char *host;     /* owned: the resolver thread reads it until the request ends */
+        char port[8];
+        size_t idx;
+};
+
+static void pending_free(struct pending *p) {
+        if (!p)
+                return;
+        if (p->cb.ar_result)
+                freeaddrinfo(p->cb.ar_result);
+        free(p->host);
+        free(p);
+}
+
+static void set_endpoint(struct plan_peer *pp, const struct addrinfo *ai) {
+        memset(&pp->endpoint, 0, sizeof(pp->endpoint));
+        memcpy(&pp->endpoint, ai->ai_addr, ai->ai_addrlen);
+        pp->endpoint_keep = false;
+}
+
+static int64_t now_ms(void) {
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int reconcile_resolve(struct plan_target *t, int timeout_ms, char ***notes, size_t *n_notes) {
+        _cleanup_free_ struct pending **pend = calloc(t->n_peers + 1, sizeof(*pend));
+        _cleanup_free_ struct gaicb **list = calloc(t->n_peers + 1, sizeof(*list));
+        int64_t deadline = now_ms() + timeout_ms;
+        size_t n = 0;
+        int r = 0;
+
+        if (!pend || !list)
+                return -ENOMEM;
+        for (size_t i = 0; i < t->n_peers; i++) {
+                struct plan_peer *pp = &t->peers[i];
+                const struct wf_peer *p = pp->peer;
+                struct addrinfo hints = { .ai_socktype = SOCK_DGRAM, .ai_flags = AI_NUMERICHOST | AI_NUMERICSERV };
+                struct addrinfo *res = NULL;
+                char port[8];
+
+                memset(&pp->endpoint, 0, sizeof(pp->endpoint));
+                pp->endpoint_keep = false;
+                if (!p->endpoint_host)
+                        continue;
+                snprintf(port, sizeof(port), "%u", p->endpoint_port);
+                /* Literal addresses never touch DNS. */
+                if (getaddrinfo(p->endpoint_host, port, &hints, &res) == 0) {
+                        set_endpoint(pp, res);
+                        freeaddrinfo(res);
+                        continue;
+                }
+                struct pending *q = calloc(1, sizeof(*q));
+                if (!q)
+                        return -ENOMEM;
+                q->host = strdup(p->endpoint_host);
+                if (!q->host) {
+                        free(q);
+                        return -ENOMEM;
+                }
+                memcpy(q->port, port, sizeof(port));
+                q->hints = (struct addrinfo){ .ai_socktype = SOCK_DGRAM, .ai_flags = AI_NUMERICSERV };
+                q->cb = (struct gaicb){ .ar_name = q->host, .ar_service = q->port, .ar_request = &q->hints };
+                q->idx = i;
+                pp->endpoint_keep = true; /* until it resolves */
+                pend[n] = q;
+                list[n] = &q->cb;
+                n++;
+        }
+        if (n == 0)
+                return 0;
+        if (getaddrinfo_a(GAI_NOWAIT, list, (int)n, NULL) != 0) {
+                for (size_t i = 0; i < n; i++) {
+                        r = note_add(notes, n_notes, "peer %s: could not start resolving %s; keeping the live endpoint",
+                                     t->peers[pend[i]->idx].peer->name, pend[i]->host);
+                        pending_free(pend[i]);
+                }
+                return r;
+        }
+        for (;;) {
+                size_t busy = 0;
+                for (size_t i = 0; i < n; i++)
+                        busy += gai_error(list[i]) == EAI_INPROGRESS;
+                int64_t left = deadline - now_ms();
+                if (busy == 0 || left <= 0)
+                        break;
+                struct timespec ts = { .tv_sec = left / 1000, .tv_nsec = (left % 1000) * 1000000 };
+                (void)gai_suspend((const struct gaicb *const *)list, (int)n, &ts);
+        }
+        for (size_t i = 0; i < n; i++) {
+                struct pending *q = pend[i];
+                struct plan_peer *pp = &t->peers[q->idx];
+                int g = gai_error(&q->cb);
+
+                if (g == EAI_INPROGRESS && gai_cancel(&q->cb) == EAI_ALLDONE)
+                        g = gai_error(&q->cb);
+                if (g == 0 && q->cb.ar_result) {
+                        set_endpoint(pp, q->cb.ar_result);
+                        pending_free(q);
+                        continue;
+                }
+                if (r >= 0)
+                        r = note_add(notes, n_notes, "peer %s: endpoint %s %s; keeping the live endpoint",
+                                     pp->peer->name, pp->peer->endpoint,
+                                     g == EAI_INPROGRESS ? "did not resolve in time" : gai_strerror(g));
+                /* A request still running belongs to the resolver thread: it must not be freed
+                 * under it, so it is left behind (a few bytes per stuck name). */
+                if (gai_error(&q->cb) != EAI_INPROGRESS)
+                        pending_free(q);
+        }
+        return r;
+}
+
+/* ---- one interface ---- */
+
+static void target_done(struct plan_target *t) {
+        free(t->peers);
+        sodium_memzero(t, sizeof(*t));
+}
+
+static int build_target(const struct config *cfg, const struct wf_iface *iface,
+                        const uint8_t priv[WF_KEY_LEN], const uint8_t pub[WF_KEY_LEN],
+                        struct reconcile_iface *ri, struct wf_err *e) {
+        struct plan_target *t = &ri->target;
+        const char *secrets = cfg->secrets_dir ? cfg->secrets_dir : "/etc/wgfleet/secrets";
+        char key[45];
+        int r;
+
+        t->iface = iface;
+        t->has_private_key = true;
+        memcpy(t->private_key, priv, WF_KEY_LEN);
+        memcpy(t->public_key, pub, WF_KEY_LEN);
+        if (iface->has_public_key && memcmp(iface->public_key, pub, WF_KEY_LEN) != 0) {
+                char doc_key[45];
+                wf_key_to_b64(iface->public_key, doc_key);
+                wf_key_to_b64(pub, key);
+                return wf_err_set(e, -EKEYREJECTED,
+                                  "%s: the document's public_key %s is not this node's key %s (%s/%s): "
+                                  "re-enrol the node or fix the inventory", iface->name, doc_key, key,
+                                  cfg->state_dir, KEYS_PRIVATE_FILE);
+        }
+        t->peers = calloc(iface->n_peers + 1, sizeof(*t->peers));
+        if (!t->peers)
+                return -ENOMEM;
+        t->n_peers = iface->n_peers;
+        for (size_t i = 0; i < iface->n_peers; i++) {
+                const struct wf_peer *p = &iface->peers[i];
+                struct plan_peer *pp = &t->peers[i];
+                struct wf_err pe = {};
+                _cleanup_free_ char *path = NULL;
+
+                pp->peer = p;
+                if (!p->preshared_key_ref)
+                        continue;
+                if (strchr(p->preshared_key_ref, '/') || p->preshared_key_ref[0] == '.') {
+                        pp->hold = true;
+                        r = note_add(&ri->notes, &ri->n_notes, "peer %s: preshared_key_ref \"%s\" is not a plain file name; peer left as it is",
+                                     p->name, p->preshared_key_ref);
+                        if (r < 0)
+                                return r;
+                        continue;
+                }
+                if (asprintf(&path, "%s/%s", secrets, p->preshared_key_ref) < 0)
+                        return -ENOMEM;
+                r = keys_load_psk(path, pp->preshared_key, &pe);
+                if (r < 0) {
+                        /* Without its key the peer would run unprotected: leave it alone. */
+                        pp->hold = true;
+                        if (pe.msg[0] && strstr(pe.msg, path))
+                                r = note_add(&ri->notes, &ri->n_notes, "peer %s: preshared key %s; peer left as it is",
+                                             p->name, pe.msg);
+                        else
+                                r = note_add(&ri->notes, &ri->n_notes, "peer %s: preshared key %s: %s; peer left as it is",
+                                             p->name, path, pe.msg[0] ? pe.msg : strerror(-r));
+                        if (r < 0)
+                                return r;
+                        continue;
+                }
+                pp->has_preshared_key = true;
+        }
+        return 0;
+}
+
+static int reconcile_iface_run(const struct backend_ops *ops, struct backend *b,
+                               const struct wf_iface *iface, unsigned flags,
+                               struct reconcile_iface *ri) {
+        struct wf_err e = {};
+        int last = 0;
+
+        for (unsigned attempt = 0;; attempt++) {
+                struct wf_live_iface *live = NULL;
+                struct plan p = {};
+                size_t left;
+                int r;
+
+                e.msg[0] = '\0';
+                r = ops->observe(b, iface->name, iface, &live, &e);
+                if (r < 0) {
+                        snprintf(ri->error_msg, sizeof(ri->error_msg), "%s: observe: %s", iface->name,
+                                 e.msg[0] ? e.msg : strerror(-r));
+                        return r;
+                }
+                if (ri->live != ri->observed)
+                        wf_live_iface_free(ri->live);
+                ri->live = live;
+                if (attempt == 0)
+                        ri->observed = live;
+                r = plan_compute(&ri->target, live, &p);
+                if (r < 0) {
+                        snprintf(ri->error_msg, sizeof(ri->error_msg), "%s: plan: %s", iface->name, strerror(-r));
+                        return r;
+                }
+                left = plan_changes(&p);
+                if (attempt == 0)
+                        ri->changes = left;
+                if (left == 0 || (flags & RECONCILE_DRY_RUN) || attempt >= RECONCILE_MAX_ATTEMPTS) {
+                        if (attempt == 0)
+                                ri->plan = p;
+                        else
+                                plan_done(&p);
+                        if (left == 0 || (flags & RECONCILE_DRY_RUN))
+                                return 0;
+                        if (!last)
+                                snprintf(ri->error_msg, sizeof(ri->error_msg),
+                                         "%s: %zu changes left after %u applies", iface->name, left, attempt);
+                        return last ? last : -EAGAIN;
+                }
+                /* A partial failure leaves an unknown state: the next round observes it again. */
+                r = ops->apply(b, &p, &ri->target, &e);
+                ri->attempts++;
+                if (attempt == 0)
+                        ri->plan = p;
+                else
+                        plan_done(&p);
+                if (r < 0) {
+                        last = r;
+                        snprintf(ri->error_msg, sizeof(ri->error_msg), "%s: apply failed after %u attempt%s: %s",
+                                 iface->name, ri->attempts, ri->attempts == 1 ? "" : "s",
+                                 e.msg[0] ? e.msg : strerror(-r));
+                } else
+                        last = 0;
+        }
+}
+
+int reconcile_doc(const struct backend_ops *ops, struct backend *b, const struct config *cfg,
+                  const struct wf_doc *doc, unsigned flags, struct reconcile_result *ret,
+                  struct wf_err *e) {
+        struct reconcile_result res = {};
+        uint8_t priv[WF_KEY_LEN], pub[WF_KEY_LEN];
+        int r;
+
+        r = keys_load_private(cfg->state_dir, priv, e);
+        if (r < 0)
+                return r;
+        r = keys_public_from_private(priv, pub);
+        if (r < 0) {
+                sodium_memzero(priv, sizeof(priv));
+                return wf_err_set(e, r, "%s/%s: not a usable X25519 key", cfg->state_dir, KEYS_PRIVATE_FILE);
+        }
+        res.ifaces = calloc(doc->n_ifaces + 1, sizeof(*res.ifaces));
+        if (!res.ifaces) {
+                sodium_memzero(priv, sizeof(priv));
+                return -ENOMEM;
+        }
+        res.n_ifaces = doc->n_ifaces;
+        for (size_t i = 0; i < doc->n_ifaces; i++) {
+                const struct wf_iface *iface = &doc->ifaces[i];
+                struct reconcile_iface *ri = &res.ifaces[i];
+                struct wf_err ie = {};
+
+                ri->name = strdup(iface->name);
+                if (!ri->name) {
+                        r = -ENOMEM;
+                        break;
+                }
+                r = build_target(cfg, iface, priv, pub, ri, &ie);
+                if (r >= 0)
+                        r = reconcile_resolve(&ri->target, RECONCILE_RESOLVE_TIMEOUT_MS, &ri->notes, &ri->n_notes);
+                if (r < 0)
+                        snprintf(ri->error_msg, sizeof(ri->error_msg), "%s", ie.msg[0] ? ie.msg : strerror(-r));
+                else
+                        r = reconcile_iface_run(ops, b, iface, flags, ri);
+                /* The others converged; a peer held back for its key is still a failure. */
+                for (size_t k = 0; r >= 0 && k < ri->target.n_peers; k++)
+                        if (ri->target.peers[k].hold) {
+                                r = -ENOKEY;
+                                for (size_t m = 0; m < ri->n_notes; m++)
+                                        if (strstr(ri->notes[m], ri->target.peers[k].peer->name)) {
+                                                snprintf(ri->error_msg, sizeof(ri->error_msg), "%s: %s",
+                                                         iface->name, ri->notes[m]);
+                                                break;
+                                        }
+                        }
+                /* The key is only needed while applying. */
+                sodium_memzero(ri->target.private_key, WF_KEY_LEN);
+                if (r < 0) {
+                        ri->error = r;
+                        if (!res.error) {
+                                res.error = r;
+                                wf_err_set(e, r, "%s", ri->error_msg);
+                        }
+                }
+                res.changes += ri->changes;
+                r = 0;
+        }
+        sodium_memzero(priv, sizeof(priv));
+        *ret = res;
+        if (r < 0) /* out of memory mid-way */
+                return r;
+        return res.error;
+}
+
+void reconcile_result_done(struct reconcile_result *r) {
+        if (!r)
+                return;
+        for (size_t i = 0; i < r->n_ifaces; i++) {
+                struct reconcile_iface *ri = &r->ifaces[i];
+                free(ri->name);
+                plan_done(&ri->plan);
+                if (ri->live != ri->observed)
+                        wf_live_iface_free(ri->live);
+                wf_live_iface_free(ri->observed);
+                for (size_t j = 0; j < ri->n_notes; j++)
+                        free(ri->notes[j]);
+                free(ri->notes);
+                target_done(&ri->target);
+        }
+        free(r->ifaces);
+        *r = (struct reconcile_result){};
+}
+
+int reconcile_retire(const struct backend_ops *ops, struct backend *b, const struct wf_doc *old,
+                     const struct wf_doc *new, struct wf_err *e) {
+        int ret = 0;
+
+        if (!old)
+                return 0;
+        for (size_t i = 0; i < old->n_ifaces; i++) {
+                bool kept = false;
+                for (size_t j = 0; new && j < new->n_ifaces; j++)
+                        kept |= strcmp(old->ifaces[i].name, new->ifaces[j].name) == 0;
+                if (kept)
+                        continue;
+                int r = ops->clear(b, old->ifaces[i].name, ret < 0 ? NULL : e);
+                if (r < 0 && ret == 0)
+                        ret = r;
+        }
+        return ret;
+}

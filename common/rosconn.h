@@ -1,0 +1,59 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+/* RouterOS API transport: TCP (8728) or TLS (8729, OpenSSL) with bounded timeouts, login
+ * (RouterOS >= 6.43 plain, falling back to the legacy MD5 challenge), and synchronous tagged
+ * commands. One connection, one command at a time. */
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "rosapi.h"
+#include "util.h"
+
+struct rosconn;
+
+struct rosconn_opts {
+        const char *host;      /* name or address */
+        uint16_t port;         /* 0: 8728, or 8729 with tls */
+        bool tls;
+        bool tls_verify;       /* check the chain against ca_file and the name/address */
+        const char *ca_file;   /* NULL: system store */
+        const char *user;
+        const char *password;  /* borrowed */
+        int timeout_ms;        /* connect, and each read/write; 0: 10 s */
+};
+
+/* Connects and logs in. On failure e says which step failed (connect, tls, login). */
+int rosconn_open(struct rosconn **ret, const struct rosconn_opts *o, struct wf_err *e);
+void rosconn_close(struct rosconn *c); /* takes NULL */
+/* After a connection error every call fails: close and reconnect. */
+bool rosconn_is_dead(const struct rosconn *c);
+
+/* The replies to one command. */
+struct rosconn_reply {
+        struct rosapi_sentence *re; /* each !re */
+        size_t n_re;
+        struct rosapi_sentence done; /* the !done (carries =ret= after add) */
+        char trap[256];              /* message of a !trap, "" when none */
+};
+void rosconn_reply_done(struct rosconn_reply *r);
+/* Value of key in the i-th !re. */
+const char *rosconn_reply_get(const struct rosconn_reply *r, size_t i, const char *key);
+
+/* Sends cmd (a tag is appended) and reads every reply up to !done. Returns 0; -EREMOTEIO on a
+ * !trap (message in ret->trap and e); -ECONNRESET on !fatal or a closed connection;
+ * -ETIMEDOUT. After a connection error the handle is dead: close it. ret is always initialised. */
+int rosconn_call(struct rosconn *c, const struct rosapi_sentence *cmd, struct rosconn_reply *ret,
+                 struct wf_err *e);
+/* The same with the words given as a NULL-terminated list. */
+int rosconn_callv(struct rosconn *c, struct rosconn_reply *ret, struct wf_err *e, ...)
+        __attribute__((sentinel));
+
+/* Reads a password file: must be a regular file not readable by group or others (0600 or
+ * stricter); a trailing newline is dropped. *ret is malloc'd. */
+int rosconn_read_password(const char *path, char **ret, struct wf_err *e);
+
+/* The legacy login answer: "00" + hex(md5(0x00 + password + challenge)). challenge_hex is the
+ * =ret= value. out must hold 35 bytes. */
+int rosconn_legacy_response(const char *password, const char *challenge_hex, char out[35]);

@@ -1,0 +1,508 @@
+/* SPDX-License-Identifier: MIT */
+#include <arpa/inet.h>
+#include <net/if.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <linux/rtnetlink.h>
+#include <netlink/addr.h>
+#include <netlink/cache.h>
+#include <netlink/errno.h>
+#include <netlink/netlink.h>
+#include <netlink/route/addr.h>
+#include <netlink/route/link.h>
+#include <netlink/route/nexthop.h>
+#include <netlink/route/route.h>
+#include <netlink/socket.h>
+
+#include "route.h"
+
+struct route_ctx {
+        struct nl_sock *sk; /* owned, NETLINK_ROUTE */
+};
+
+/* libnl speaks -NLE_*; everything above this file speaks -errno. */
+static int nlerr_to_errno(int nle) {
+        switch (nle < 0 ? -nle : nle) {
+        case 0: return 0;
+        case NLE_INTR: return -EINTR;
+        case NLE_AGAIN: case NLE_DUMP_INTR: return -EAGAIN;
+        case NLE_NOMEM: return -ENOMEM;
+        case NLE_EXIST: return -EEXIST;
+        case NLE_INVAL: return -EINVAL;
+        case NLE_RANGE: return -ERANGE;
+        case NLE_MSGSIZE: return -EMSGSIZE;
+        case NLE_OPNOTSUPP: case NLE_MSGTYPE_NOSUPPORT: return -EOPNOTSUPP;
+        case NLE_AF_NOSUPPORT: return -EAFNOSUPPORT;
+        case NLE_OBJ_NOTFOUND: return -ENOENT;
+        case NLE_NOADDR: return -EADDRNOTAVAIL;
+        case NLE_BUSY: return -EBUSY;
+        case NLE_NOACCESS: case NLE_PERM: return -EPERM;
+        case NLE_NODEV: return -ENODEV;
+        default: return -EIO;
+        }
+}
+
+static int nl_fail(struct wf_err *e, int nle, const char *what) {
+        return wf_err_set(e, nlerr_to_errno(nle), "%s: %s", what, nl_geterror(nle));
+}
+
+static void nl_addr_putp(struct nl_addr **a) { if (*a) nl_addr_put(*a); }
+static void nl_cache_freep(struct nl_cache **c) { if (*c) nl_cache_free(*c); }
+static void rtnl_link_putp(struct rtnl_link **l) { if (*l) rtnl_link_put(*l); }
+static void rtnl_addr_putp(struct rtnl_addr **a) { if (*a) rtnl_addr_put(*a); }
+static void rtnl_route_putp(struct rtnl_route **r) { if (*r) rtnl_route_put(*r); }
+
+static size_t family_len(int family) {
+        return family == AF_INET ? 4 : 16;
+}
+
+static struct nl_addr *prefix_to_nl(const struct wf_prefix *p) {
+        struct nl_addr *a = nl_addr_build(p->family, p->addr, family_len(p->family));
+
+        if (a)
+                nl_addr_set_prefixlen(a, p->len);
+        return a;
+}
+
+/* A route without RTA_DST (default route) comes back as a zero-length address. */
+static bool nl_to_prefix(struct nl_addr *a, int family, struct wf_prefix *ret) {
+        struct wf_prefix p = { .family = family };
+        size_t n;
+
+        if (family != AF_INET && family != AF_INET6)
+                return false;
+        if (a) {
+                n = nl_addr_get_len(a);
+                if (n > family_len(family))
+                        return false;
+                memcpy(p.addr, nl_addr_get_binary_addr(a), n);
+                p.len = (uint8_t)nl_addr_get_prefixlen(a);
+        }
+        *ret = p;
+        return true;
+}
+
+int route_ctx_new(struct route_ctx **ret, struct wf_err *e) {
+        struct route_ctx *c;
+        int r;
+
+        c = calloc(1, sizeof(*c));
+        if (!c)
+                return -ENOMEM;
+        c->sk = nl_socket_alloc();
+        if (!c->sk) {
+                free(c);
+                return -ENOMEM;
+        }
+        r = nl_connect(c->sk, NETLINK_ROUTE);
+        if (r < 0) {
+                route_ctx_free(c);
+                return nl_fail(e, r, "rtnetlink socket");
+        }
+        /* Dumps of large routing tables arrive in bursts; a small buffer drops them. */
+        (void)nl_socket_set_buffer_size(c->sk, 4 * 1024 * 1024, 0);
+        *ret = c;
+        return 0;
+}
+
+struct route_ctx *route_ctx_free(struct route_ctx *c) {
+        if (!c)
+                return NULL;
+        if (c->sk)
+                nl_socket_free(c->sk);
+        free(c);
+        return NULL;
+}
+
+int route_link_get(struct route_ctx *c, const char *ifname, struct route_link *ret, struct wf_err *e) {
+        _cleanup_(rtnl_link_putp) struct rtnl_link *l = NULL;
+        int r;
+
+        r = rtnl_link_get_kernel(c->sk, 0, ifname, &l);
+        if (r < 0) {
+                r = nlerr_to_errno(r);
+                if (r == -ENODEV || r == -ENOENT)
+                        return -ENODEV;
+                return wf_err_set(e, r, "link %s: %s", ifname, strerror(-r));
+        }
+        *ret = (struct route_link){
+                .ifindex = rtnl_link_get_ifindex(l),
+                .up = rtnl_link_get_flags(l) & IFF_UP,
+                .mtu = rtnl_link_get_mtu(l),
+        };
+        return 0;
+}
+
+int route_link_create_wireguard(struct route_ctx *c, const char *ifname, struct wf_err *e) {
+        _cleanup_(rtnl_link_putp) struct rtnl_link *l = rtnl_link_alloc();
+        int r;
+
+        if (!l)
+                return -ENOMEM;
+        rtnl_link_set_name(l, ifname);
+        r = rtnl_link_set_type(l, "wireguard");
+        if (r < 0)
+                return nl_fail(e, r, "link type wireguard");
+        r = rtnl_link_add(c->sk, l, NLM_F_CREATE | NLM_F_EXCL);
+        if (r < 0) {
+                char what[64];
+                snprintf(what, sizeof(what), "create wireguard link %s", ifname);
+                return nl_fail(e, r, what);
+        }
+        return 0;
+}
+
+int route_link_set(struct route_ctx *c, int ifindex, uint32_t mtu, bool up, struct wf_err *e) {
+        _cleanup_(rtnl_link_putp) struct rtnl_link *orig = rtnl_link_alloc();
+        _cleanup_(rtnl_link_putp) struct rtnl_link *chg = rtnl_link_alloc();
+        int r;
+
+        if (!orig || !chg)
+                return -ENOMEM;
+        if (mtu == 0 && !up)
+                return 0;
+        rtnl_link_set_ifindex(orig, ifindex);
+        if (mtu)
+                rtnl_link_set_mtu(chg, mtu);
+        if (up)
+                rtnl_link_set_flags(chg, IFF_UP);
+        r = rtnl_link_change(c->sk, orig, chg, 0);
+        if (r < 0)
+                return wf_err_set(e, nlerr_to_errno(r), "set link %d (mtu %u%s): %s", ifindex, mtu,
+                                  up ? ", up" : "", nl_geterror(r));
+        return 0;
+}
+
+static bool prefix_push(struct wf_prefix **arr, size_t *n, size_t *cap, const struct wf_prefix *p) {
+        if (*n == *cap) {
+                size_t nc = *cap ? *cap * 2 : 8;
+                struct wf_prefix *x = realloc(*arr, nc * sizeof(**arr));
+                if (!x)
+                        return false;
+                *arr = x;
+                *cap = nc;
+        }
+        (*arr)[(*n)++] = *p;
+        return true;
+}
+
+int route_addr_list(struct route_ctx *c, int ifindex, struct wf_prefix **ret, size_t *ret_n,
+                    struct wf_err *e) {
+        _cleanup_(nl_cache_freep) struct nl_cache *cache = NULL;
+        _cleanup_free_ struct wf_prefix *arr = NULL;
+        size_t n = 0, cap = 0;
+        int r;
+
+        r = rtnl_addr_alloc_cache(c->sk, &cache);
+        if (r < 0)
+                return nl_fail(e, r, "dump addresses");
+        for (struct nl_object *o = nl_cache_get_first(cache); o; o = nl_cache_get_next(o)) {
+                struct rtnl_addr *a = (struct rtnl_addr *)o;
+                struct wf_prefix p;
+
+                if (rtnl_addr_get_ifindex(a) != ifindex)
+                        continue;
+                if (!nl_to_prefix(rtnl_addr_get_local(a), rtnl_addr_get_family(a), &p))
+                        continue;
+                p.len = (uint8_t)rtnl_addr_get_prefixlen(a);
+                if (!prefix_push(&arr, &n, &cap, &p))
+                        return -ENOMEM;
+        }
+        *ret = TAKE_PTR(arr);
+        *ret_n = n;
+        return 0;
+}
+
+static int addr_change(struct route_ctx *c, int ifindex, const struct wf_prefix *p, bool add,
+                       struct wf_err *e) {
+        _cleanup_(rtnl_addr_putp) struct rtnl_addr *a = rtnl_addr_alloc();
+        _cleanup_(nl_addr_putp) struct nl_addr *local = prefix_to_nl(p);
+        char buf[64];
+        int r;
+
+        if (!a || !local)
+                return -ENOMEM;
+        rtnl_addr_set_ifindex(a, ifindex);
+        rtnl_addr_set_family(a, p->family);
+        r = rtnl_addr_set_local(a, local);
+        if (r < 0)
+                return nl_fail(e, r, "address");
+        rtnl_addr_set_prefixlen(a, p->len);
+        r = add ? rtnl_addr_add(c->sk, a, NLM_F_CREATE | NLM_F_REPLACE) : rtnl_addr_delete(c->sk, a, 0);
+        if (r < 0) {
+                wf_prefix_format(p, buf);
+                return wf_err_set(e, nlerr_to_errno(r), "%s address %s: %s", add ? "add" : "delete",
+                                  buf, nl_geterror(r));
+        }
+        return 0;
+}
+
+int route_addr_add(struct route_ctx *c, int ifindex, const struct wf_prefix *p, struct wf_err *e) {
+        return addr_change(c, ifindex, p, true, e);
+}
+
+int route_addr_del(struct route_ctx *c, int ifindex, const struct wf_prefix *p, struct wf_err *e) {
+        return addr_change(c, ifindex, p, false, e);
+}
+
+static int prefix_cmp_void(const void *a, const void *b) {
+        return wf_prefix_cmp(a, b);
+}
+
+static int route_oif(struct rtnl_route *rt) {
+        struct rtnl_nexthop *nh;
+
+        if (rtnl_route_get_nnexthops(rt) != 1)
+                return 0;
+        nh = rtnl_route_nexthop_n(rt, 0);
+        return nh ? rtnl_route_nh_get_ifindex(nh) : 0;
+}
+
+int route_list(struct route_ctx *c, int ifindex, uint32_t table, const struct wf_prefix *want,
+               size_t n_want, struct wf_live_route **routes, size_t *n_routes, struct wf_err *e) {
+        _cleanup_(nl_cache_freep) struct nl_cache *cache = NULL;
+        size_t cap = *n_routes;
+        int r;
+
+        r = rtnl_route_alloc_cache(c->sk, AF_UNSPEC, 0, &cache);
+        if (r < 0)
+                return nl_fail(e, r, "dump routes");
+        for (struct nl_object *o = nl_cache_get_first(cache); o; o = nl_cache_get_next(o)) {
+                struct rtnl_route *rt = (struct rtnl_route *)o;
+                struct wf_live_route lr = {};
+                bool ours;
+
+                if (rtnl_route_get_type(rt) != RTN_UNICAST)
+                        continue;
+                if (!nl_to_prefix(rtnl_route_get_dst(rt), rtnl_route_get_family(rt), &lr.dst))
+                        continue;
+                lr.table = rtnl_route_get_table(rt);
+                lr.metric = rtnl_route_get_priority(rt);
+                lr.protocol = rtnl_route_get_protocol(rt);
+                lr.ifindex = route_oif(rt);
+                ours = lr.protocol == WF_RTPROT;
+                if (ours) {
+                        if (lr.ifindex != ifindex)
+                                continue;
+                } else {
+                        if (lr.table != table || n_want == 0 ||
+                            !bsearch(&lr.dst, want, n_want, sizeof(*want), prefix_cmp_void))
+                                continue;
+                }
+                lr.ours = ours;
+                if (*n_routes == cap) {
+                        size_t nc = cap ? cap * 2 : 16;
+                        struct wf_live_route *x = realloc(*routes, nc * sizeof(**routes));
+                        if (!x)
+                                return -ENOMEM;
+                        *routes = x;
+                        cap = nc;
+                }
+                (*routes)[(*n_routes)++] = lr;
+        }
+        return 0;
+}
+
+static int route_build(int ifindex, const struct wf_prefix *dst, uint32_t table, uint32_t metric,
+                       struct rtnl_route **ret) {
+        _cleanup_(rtnl_route_putp) struct rtnl_route *rt = rtnl_route_alloc();
+        _cleanup_(nl_addr_putp) struct nl_addr *a = prefix_to_nl(dst);
+        struct rtnl_nexthop *nh;
+        int r;
+
+        if (!rt || !a)
+                return -ENOMEM;
+        r = rtnl_route_set_family(rt, (uint8_t)dst->family);
+        if (r < 0)
+                return nlerr_to_errno(r);
+        r = rtnl_route_set_dst(rt, a);
+        if (r < 0)
+                return nlerr_to_errno(r);
+        rtnl_route_set_table(rt, table);
+        rtnl_route_set_protocol(rt, WF_RTPROT);
+        rtnl_route_set_priority(rt, metric);
+        rtnl_route_set_scope(rt, RT_SCOPE_LINK);
+        (void)rtnl_route_set_type(rt, RTN_UNICAST);
+        nh = rtnl_route_nh_alloc();
+        if (!nh)
+                return -ENOMEM;
+        rtnl_route_nh_set_ifindex(nh, ifindex);
+        rtnl_route_add_nexthop(rt, nh); /* takes nh */
+        *ret = TAKE_PTR(rt);
+        return 0;
+}
+
+int route_add(struct route_ctx *c, int ifindex, const struct wf_prefix *dst, uint32_t table,
+              uint32_t metric, struct wf_err *e) {
+        _cleanup_(rtnl_route_putp) struct rtnl_route *rt = NULL;
+        char buf[64];
+        int r;
+
+        r = route_build(ifindex, dst, table, metric, &rt);
+        if (r < 0)
+                return r;
+        r = rtnl_route_add(c->sk, rt, NLM_F_CREATE | NLM_F_EXCL);
+        if (r < 0) {
+                wf_prefix_format(dst, buf);
+                return wf_err_set(e, nlerr_to_errno(r), "add route %s table %u metric %u: %s", buf,
+                                  table, metric, nl_geterror(r));
+        }
+        return 0;
+}
+
+int route_del(struct route_ctx *c, const struct wf_live_route *lr, struct wf_err *e) {
+        _cleanup_(rtnl_route_putp) struct rtnl_route *rt = NULL;
+        char buf[64];
+        int r;
+
+        wf_prefix_format(&lr->dst, buf);
+        if (lr->protocol != WF_RTPROT)
+                return wf_err_set(e, -EPERM, "route %s has protocol %u, not ours (%d)", buf,
+                                  lr->protocol, WF_RTPROT);
+        r = route_build(lr->ifindex, &lr->dst, lr->table, lr->metric, &rt);
+        if (r < 0)
+                return r;
+        r = rtnl_route_delete(c->sk, rt, 0);
+        if (r < 0) {
+                r = nlerr_to_errno(r);
+                if (r == -ESRCH || r == -ENOENT)
+                        return 0; /* already gone: the goal is reached */
+                return wf_err_set(e, r, "delete route %s table %u metric %u: %s", buf, lr->table,
+                                  lr->metric, strerror(-r));
+        }
+        return 0;
+}
+
+int route_wanted(const struct wf_iface *iface, struct wf_prefix **ret, size_t *ret_n) {
+        _cleanup_free_ struct wf_prefix *arr = NULL;
+        size_t n = 0, cap = 0, k = 0;
+
+        for (size_t i = 0; i < iface->n_peers; i++)
+                for (size_t j = 0; j < iface->peers[i].n_allowed_ips; j++) {
+                        const struct wf_prefix *p = &iface->peers[i].allowed_ips[j];
+                        /* A default route is the exit selection's (policy routing), never a
+                         * plain table entry: it would swallow the management path. */
+                        if (p->len == 0)
+                                continue;
+                        if (!prefix_push(&arr, &n, &cap, p))
+                                return -ENOMEM;
+                }
+        for (size_t i = 0; i < iface->n_routes; i++) {
+                if (iface->routes[i].dst.len == 0)
+                        continue;
+                if (!prefix_push(&arr, &n, &cap, &iface->routes[i].dst))
+                        return -ENOMEM;
+        }
+        if (n > 0) {
+                qsort(arr, n, sizeof(*arr), prefix_cmp_void);
+                for (size_t i = 0; i < n; i++)
+                        if (k == 0 || !wf_prefix_equal(&arr[k - 1], &arr[i]))
+                                arr[k++] = arr[i];
+        }
+        *ret = TAKE_PTR(arr);
+        *ret_n = k;
+        return 0;
+}
+
+/* The kernel gives tunnels an IPv6 link-local address by itself; unless the document asks for
+ * one, it is not ours to add or remove. */
+static bool addr_is_foreign_ll(const struct wf_prefix *p, const struct wf_iface *desired) {
+        if (p->family != AF_INET6 || p->addr[0] != 0xfe || (p->addr[1] & 0xc0) != 0x80)
+                return false;
+        for (size_t i = 0; desired && i < desired->n_addresses; i++)
+                if (wf_prefix_equal(&desired->addresses[i], p) &&
+                    memcmp(desired->addresses[i].addr, p->addr, 16) == 0)
+                        return false;
+        return true;
+}
+
+int route_observe(struct route_ctx *c, const char *ifname, const struct wf_iface *desired,
+                  struct wf_live_iface *live, struct wf_err *e) {
+        _cleanup_free_ struct wf_prefix *want = NULL, *addrs = NULL;
+        struct route_link l;
+        size_t n_want = 0, n_addrs = 0, k = 0;
+        int r;
+
+        r = route_link_get(c, ifname, &l, e);
+        if (r == -ENODEV) {
+                live->exists = false;
+                return 0;
+        }
+        if (r < 0)
+                return r;
+        live->exists = true;
+        live->ifindex = l.ifindex;
+        live->up = l.up;
+        live->mtu = l.mtu;
+
+        r = route_addr_list(c, l.ifindex, &addrs, &n_addrs, e);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < n_addrs; i++)
+                if (!addr_is_foreign_ll(&addrs[i], desired))
+                        addrs[k++] = addrs[i];
+        free(live->addresses);
+        live->addresses = TAKE_PTR(addrs);
+        live->n_addresses = k;
+
+        if (desired) {
+                r = route_wanted(desired, &want, &n_want);
+                if (r < 0)
+                        return r;
+        }
+        return route_list(c, l.ifindex, desired ? desired->route_table : RT_TABLE_MAIN, want,
+                          n_want, &live->routes, &live->n_routes, e);
+}
+
+int route_apply(struct route_ctx *c, const char *ifname, const struct plan *p,
+                const struct plan_target *t, struct wf_err *e) {
+        const struct wf_iface *iface = t->iface;
+        struct route_link l;
+        int r;
+
+        r = route_link_get(c, ifname, &l, e);
+        if (r == -ENODEV)
+                return wf_err_set(e, r, "link %s does not exist", ifname);
+        if (r < 0)
+                return r;
+
+        /* Addresses and link state first, so routes with a source hint find them. */
+        for (size_t i = 0; i < p->n_ops; i++) {
+                const struct plan_op *op = &p->ops[i];
+
+                switch (op->kind) {
+                case PLAN_IFACE_SET:
+                        r = route_link_set(c, l.ifindex, op->flags & PLAN_SET_MTU ? iface->mtu : 0,
+                                           op->flags & PLAN_SET_UP, e);
+                        break;
+                case PLAN_ADDR_DEL:
+                        r = route_addr_del(c, l.ifindex, &op->prefix, e);
+                        break;
+                case PLAN_ADDR_ADD:
+                        r = route_addr_add(c, l.ifindex, &op->prefix, e);
+                        break;
+                default:
+                        r = 0;
+                }
+                if (r < 0)
+                        return r;
+        }
+        /* New routes before old ones go: a route moving table or metric never has a gap (both
+         * coexist, their keys differ). */
+        for (size_t i = 0; i < p->n_ops; i++)
+                if (p->ops[i].kind == PLAN_ROUTE_ADD) {
+                        r = route_add(c, l.ifindex, &p->ops[i].prefix, iface->route_table,
+                                      iface->route_metric, e);
+                        if (r < 0)
+                                return r;
+                }
+        for (size_t i = 0; i < p->n_ops; i++)
+                if (p->ops[i].kind == PLAN_ROUTE_DEL && p->ops[i].live_route) {
+                        r = route_del(c, p->ops[i].live_route, e);
+                        if (r < 0)
+                                return r;
+                }
+        return 0;
+}

@@ -1,0 +1,67 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+/* route: links, addresses and routes through libnl-route-3 (rtnetlink), shared by the linux and
+ * uapi backends. One context holds the netlink socket (no globals); it works in the network
+ * namespace of the thread that created it. Routes the agent owns carry protocol WF_RTPROT and
+ * are bound to the WireGuard interface (oif); routes with any other protocol are never changed. */
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "model.h"
+#include "plan.h"
+#include "util.h"
+
+struct route_ctx;
+
+int route_ctx_new(struct route_ctx **ret, struct wf_err *e);
+struct route_ctx *route_ctx_free(struct route_ctx *c); /* takes NULL, returns NULL */
+
+static inline void route_ctx_freep(struct route_ctx **c) { route_ctx_free(*c); }
+#define _cleanup_route_ctx_ _cleanup_(route_ctx_freep)
+
+struct route_link {
+        int ifindex;
+        bool up;
+        uint32_t mtu;
+};
+
+/* -ENODEV when the link does not exist. */
+int route_link_get(struct route_ctx *c, const char *ifname, struct route_link *ret, struct wf_err *e);
+/* Creates a link of kind "wireguard" (the kernel module must be loaded); -EEXIST if present. */
+int route_link_create_wireguard(struct route_ctx *c, const char *ifname, struct wf_err *e);
+/* Sets the MTU (0: leave as is) and brings the link up when up is true. */
+int route_link_set(struct route_ctx *c, int ifindex, uint32_t mtu, bool up, struct wf_err *e);
+
+/* Addresses on ifindex (host bits kept, e.g. 10.0.0.1/24); malloc'd array. Link-local IPv6
+ * addresses the kernel adds by itself are left out: they are not the agent's to manage. */
+int route_addr_list(struct route_ctx *c, int ifindex, struct wf_prefix **ret, size_t *ret_n,
+                    struct wf_err *e);
+int route_addr_add(struct route_ctx *c, int ifindex, const struct wf_prefix *p, struct wf_err *e);
+int route_addr_del(struct route_ctx *c, int ifindex, const struct wf_prefix *p, struct wf_err *e);
+
+/* Routes relevant to one interface: every route with protocol WF_RTPROT whose output interface is
+ * ifindex (any table; ours = true), plus every route with another protocol in table whose
+ * destination equals one of want[] (ours = false: conflicts to report). Appends to *routes. */
+int route_list(struct route_ctx *c, int ifindex, uint32_t table, const struct wf_prefix *want,
+               size_t n_want, struct wf_live_route **routes, size_t *n_routes, struct wf_err *e);
+/* Adds dst via ifindex (scope link, protocol WF_RTPROT) in table with metric. */
+int route_add(struct route_ctx *c, int ifindex, const struct wf_prefix *dst, uint32_t table,
+              uint32_t metric, struct wf_err *e);
+/* Deletes one route we own (refuses with -EPERM when r->protocol is not WF_RTPROT). */
+int route_del(struct route_ctx *c, const struct wf_live_route *r, struct wf_err *e);
+
+/* Every destination the target wants routed: each peer's allowed IPs and iface->routes[].
+ * malloc'd, sorted, without duplicates. */
+int route_wanted(const struct wf_iface *iface, struct wf_prefix **ret, size_t *ret_n);
+
+/* Fills the link part of an observation: exists, ifindex, up, mtu, addresses and routes (ours,
+ * plus foreign ones to the destinations desired wants; desired may be NULL). */
+int route_observe(struct route_ctx *c, const char *ifname, const struct wf_iface *desired,
+                  struct wf_live_iface *live, struct wf_err *e);
+
+/* Executes the link part of a plan on ifname (which must exist by now): PLAN_IFACE_SET's MTU and
+ * up flags, addresses, then routes (deletions first). Peer ops are the caller's. */
+int route_apply(struct route_ctx *c, const char *ifname, const struct plan *p,
+                const struct plan_target *t, struct wf_err *e);

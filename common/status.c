@@ -1,0 +1,568 @@
+/* SPDX-License-Identifier: MIT */
+#include <arpa/inet.h>
+#include <inttypes.h>
+#include <jansson.h>
+#include <microhttpd.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <time.h>
+
+#include "status.h"
+
+static const char *const state_names[_STATUS_STATE_MAX] = {
+        [STATUS_CONVERGED] = "converged",
+        [STATUS_APPLYING] = "applying",
+        [STATUS_DEGRADED] = "degraded",
+        [STATUS_OFFLINE] = "offline",
+        [STATUS_REJECTED] = "rejected",
+};
+
+static const char *const fetch_names[_STATUS_FETCH_MAX] = {
+        [STATUS_FETCH_OK] = "ok",
+        [STATUS_FETCH_NOT_MODIFIED] = "not_modified",
+        [STATUS_FETCH_REJECTED] = "rejected",
+        [STATUS_FETCH_ERROR] = "error",
+};
+
+static const char *const apply_names[_STATUS_APPLY_MAX] = {
+        [STATUS_APPLY_CHANGED] = "changed",
+        [STATUS_APPLY_UNCHANGED] = "unchanged",
+        [STATUS_APPLY_FAILED] = "failed",
+};
+
+const char *status_state_to_string(enum status_state s) {
+        return (unsigned)s < _STATUS_STATE_MAX ? state_names[s] : "unknown";
+}
+
+const char *status_fetch_result_to_string(enum status_fetch_result r) {
+        return (unsigned)r < _STATUS_FETCH_MAX ? fetch_names[r] : "unknown";
+}
+
+const char *status_apply_result_to_string(enum status_apply_result r) {
+        return (unsigned)r < _STATUS_APPLY_MAX ? apply_names[r] : "unknown";
+}
+
+static const struct wf_iface *doc_iface(const struct wf_doc *d, const char *name) {
+        if (!d || !name)
+                return NULL;
+        for (size_t i = 0; i < d->n_ifaces; i++)
+                if (d->ifaces[i].name && strcmp(d->ifaces[i].name, name) == 0)
+                        return &d->ifaces[i];
+        return NULL;
+}
+
+static const char *peer_name(const struct wf_iface *di, const uint8_t key[WF_KEY_LEN]) {
+        if (!di)
+                return NULL;
+        for (size_t i = 0; i < di->n_peers; i++)
+                if (memcmp(di->peers[i].public_key, key, WF_KEY_LEN) == 0)
+                        return di->peers[i].name;
+        return NULL;
+}
+
+static bool peer_healthy(const struct wf_live_peer *p, int64_t now) {
+        return p->last_handshake > 0 && now - p->last_handshake < WF_HEALTHY_HANDSHAKE_S;
+}
+
+static json_t *time_or_null(int64_t t) {
+        return t > 0 ? json_integer(t) : json_null();
+}
+
+static json_t *strings_array(const char *const *v, size_t n) {
+        json_t *a = json_array();
+
+        for (size_t i = 0; a && i < n; i++)
+                if (json_array_append_new(a, json_string(v[i] ? v[i] : "")) < 0) {
+                        json_decref(a);
+                        return NULL;
+                }
+        return a;
+}
+
+static json_t *iface_json(const struct status_report *s, const struct wf_live_iface *l) {
+        const struct wf_iface *di = doc_iface(s->doc, l->name);
+        json_t *o, *peers;
+        char key[45];
+
+        peers = json_array();
+        if (!peers)
+                return NULL;
+        for (size_t i = 0; i < l->n_peers; i++) {
+                const struct wf_live_peer *p = &l->peers[i];
+                const char *name = peer_name(di, p->public_key);
+                char ep[64];
+                json_t *po;
+
+                wf_key_to_b64(p->public_key, key);
+                wf_sockaddr_format(&p->endpoint, ep);
+                po = json_pack("{s:s, s:o, s:o, s:o, s:o, s:I, s:I, s:b}",
+                               "public_key", key,
+                               "name", name ? json_string(name) : json_null(),
+                               "endpoint", ep[0] ? json_string(ep) : json_null(),
+                               "latest_handshake", time_or_null(p->last_handshake),
+                               "handshake_age_s", p->last_handshake > 0 ?
+                                       json_integer(s->now > p->last_handshake ? s->now - p->last_handshake : 0) :
+                                       json_null(),
+                               "rx_bytes", (json_int_t)p->rx_bytes,
+                               "tx_bytes", (json_int_t)p->tx_bytes,
+                               "healthy", peer_healthy(p, s->now));
+                if (!po || json_array_append_new(peers, po) < 0) {
+                        json_decref(peers);
+                        return NULL;
+                }
+        }
+        if (l->has_private_key)
+                wf_key_to_b64(l->public_key, key);
+        else if (di && di->has_public_key)
+                wf_key_to_b64(di->public_key, key);
+        else
+                key[0] = 0;
+        o = json_pack("{s:s, s:b, s:o, s:i, s:o}",
+                      "name", l->name ? l->name : "",
+                      "exists", l->exists,
+                      "public_key", key[0] ? json_string(key) : json_null(),
+                      "listen_port", (int)l->listen_port,
+                      "peers", peers);
+        return o;
+}
+
+json_t *status_to_json(const struct status_report *s) {
+        json_t *o, *ifaces;
+
+        ifaces = json_array();
+        if (!ifaces)
+                return NULL;
+        for (size_t i = 0; i < s->n_live; i++) {
+                json_t *io;
+
+                if (!s->live[i])
+                        continue;
+                io = iface_json(s, s->live[i]);
+                if (!io || json_array_append_new(ifaces, io) < 0) {
+                        json_decref(ifaces);
+                        return NULL;
+                }
+        }
+        o = json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:o, s:o, s:o, s:o, s:o, s:o, s:I}",
+                      "schema", WF_SCHEMA_STATUS,
+                      "node", s->node ? s->node : "",
+                      "agent_version", WGFLEET_VERSION,
+                      "state", status_state_to_string(s->state),
+                      "applied_revision", (json_int_t)s->applied_revision,
+                      "seen_revision", (json_int_t)s->seen_revision,
+                      "last_fetch_ok", time_or_null(s->last_fetch_ok),
+                      "last_apply", time_or_null(s->last_apply),
+                      "expires_at", time_or_null(s->expires_at),
+                      "errors", strings_array(s->errors, s->n_errors),
+                      "drift", strings_array(s->drift, s->n_drift),
+                      "interfaces", ifaces,
+                      "time", (json_int_t)s->now);
+        return o;
+}
+
+int status_to_json_text(const struct status_report *s, char **ret) {
+        json_t *o = status_to_json(s);
+        char *t;
+
+        if (!o)
+                return -ENOMEM;
+        t = json_dumps(o, JSON_COMPACT);
+        json_decref(o);
+        if (!t)
+                return -ENOMEM;
+        *ret = t;
+        return 0;
+}
+
+/* ---- Prometheus text format ---- */
+
+struct buf {
+        FILE *f;
+        char *data;
+        size_t len;
+};
+
+/* Label values escape backslash, double quote and newline. */
+static void put_label(FILE *f, const char *v) {
+        for (; v && *v; v++) {
+                if (*v == '\\' || *v == '"')
+                        fputc('\\', f), fputc(*v, f);
+                else if (*v == '\n')
+                        fputs("\\n", f);
+                else
+                        fputc(*v, f);
+        }
+}
+
+static void help(FILE *f, const char *name, const char *type, const char *text) {
+        fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", name, text, name, type);
+}
+
+int status_metrics_text(const struct status_report *s, const struct status_counters *c,
+                        char **ret, size_t *ret_len) {
+        struct status_counters zero = {};
+        char *data = NULL;
+        size_t len = 0;
+        FILE *f;
+
+        if (!c)
+                c = &zero;
+        f = open_memstream(&data, &len);
+        if (!f)
+                return -ENOMEM;
+
+        help(f, "wgfleet_agent_info", "gauge", "Agent version and node name.");
+        fputs("wgfleet_agent_info{version=\"" WGFLEET_VERSION "\",node=\"", f);
+        put_label(f, s->node);
+        fputs("\"} 1\n", f);
+
+        help(f, "wgfleet_state", "gauge", "Agent state (1 for the current one).");
+        for (int i = 0; i < _STATUS_STATE_MAX; i++)
+                fprintf(f, "wgfleet_state{state=\"%s\"} %d\n", state_names[i], (int)s->state == i);
+
+        help(f, "wgfleet_applied_revision", "gauge", "Revision of the desired state the node was last brought to.");
+        fprintf(f, "wgfleet_applied_revision %" PRIu64 "\n", s->applied_revision);
+        help(f, "wgfleet_seen_revision", "gauge", "Revision of the last document fetched, accepted or not.");
+        fprintf(f, "wgfleet_seen_revision %" PRIu64 "\n", s->seen_revision);
+
+        help(f, "wgfleet_fetch_total", "counter", "Document fetches by result.");
+        for (int i = 0; i < _STATUS_FETCH_MAX; i++)
+                fprintf(f, "wgfleet_fetch_total{result=\"%s\"} %" PRIu64 "\n", fetch_names[i], c->fetch[i]);
+        help(f, "wgfleet_apply_total", "counter", "Apply attempts by result.");
+        for (int i = 0; i < _STATUS_APPLY_MAX; i++)
+                fprintf(f, "wgfleet_apply_total{result=\"%s\"} %" PRIu64 "\n", apply_names[i], c->apply[i]);
+        help(f, "wgfleet_report_total", "counter", "Status reports by result.");
+        fprintf(f, "wgfleet_report_total{result=\"ok\"} %" PRIu64 "\n", c->report_ok);
+        fprintf(f, "wgfleet_report_total{result=\"error\"} %" PRIu64 "\n", c->report_error);
+        help(f, "wgfleet_drift_total", "counter", "Cycles that found the live state changed underneath and re-applied.");
+        fprintf(f, "wgfleet_drift_total %" PRIu64 "\n", c->drift);
+        help(f, "wgfleet_revert_total", "counter", "Rollbacks to the previous accepted revision.");
+        fprintf(f, "wgfleet_revert_total %" PRIu64 "\n", c->reverts);
+        help(f, "wgfleet_endpoint_change_total", "counter", "Peer endpoints re-resolved to a new address.");
+        fprintf(f, "wgfleet_endpoint_change_total %" PRIu64 "\n", c->resolve_changes);
+
+        help(f, "wgfleet_last_fetch_success_timestamp_seconds", "gauge", "Unix time of the last successful fetch (0 = never).");
+        fprintf(f, "wgfleet_last_fetch_success_timestamp_seconds %" PRId64 "\n", s->last_fetch_ok);
+        help(f, "wgfleet_last_apply_timestamp_seconds", "gauge", "Unix time of the last apply (0 = never).");
+        fprintf(f, "wgfleet_last_apply_timestamp_seconds %" PRId64 "\n", s->last_apply);
+        help(f, "wgfleet_document_expiry_timestamp_seconds", "gauge", "Unix time the applied document expires (0 = unknown).");
+        fprintf(f, "wgfleet_document_expiry_timestamp_seconds %" PRId64 "\n", s->expires_at);
+        help(f, "wgfleet_errors", "gauge", "Errors in the current report.");
+        fprintf(f, "wgfleet_errors %zu\n", s->n_errors);
+
+        static const char *const peer_metrics[][3] = {
+                { "wgfleet_peer_last_handshake_timestamp_seconds", "gauge", "Unix time of the peer's latest handshake (0 = never)." },
+                { "wgfleet_peer_receive_bytes_total", "counter", "Bytes received from the peer." },
+                { "wgfleet_peer_transmit_bytes_total", "counter", "Bytes sent to the peer." },
+                { "wgfleet_peer_healthy", "gauge", "1 when the peer handshook within the last 180 seconds." },
+        };
+        for (size_t m = 0; m < ELEMENTSOF(peer_metrics); m++) {
+                help(f, peer_metrics[m][0], peer_metrics[m][1], peer_metrics[m][2]);
+                for (size_t i = 0; i < s->n_live; i++) {
+                        const struct wf_live_iface *l = s->live[i];
+                        const struct wf_iface *di;
+
+                        if (!l)
+                                continue;
+                        di = doc_iface(s->doc, l->name);
+                        for (size_t j = 0; j < l->n_peers; j++) {
+                                const struct wf_live_peer *p = &l->peers[j];
+                                const char *name = peer_name(di, p->public_key);
+                                char key[45];
+
+                                wf_key_to_b64(p->public_key, key);
+                                fprintf(f, "%s{interface=\"", peer_metrics[m][0]);
+                                put_label(f, l->name);
+                                fputs("\",peer=\"", f);
+                                put_label(f, name ? name : "");
+                                fprintf(f, "\",public_key=\"%s\"} ", key);
+                                if (m == 0)
+                                        fprintf(f, "%" PRId64 "\n", p->last_handshake);
+                                else if (m == 1)
+                                        fprintf(f, "%" PRIu64 "\n", p->rx_bytes);
+                                else if (m == 2)
+                                        fprintf(f, "%" PRIu64 "\n", p->tx_bytes);
+                                else
+                                        fprintf(f, "%d\n", peer_healthy(p, s->now));
+                        }
+                }
+        }
+        if (fclose(f) != 0) {
+                free(data);
+                return -ENOMEM;
+        }
+        *ret = data;
+        if (ret_len)
+                *ret_len = len;
+        return 0;
+}
+
+/* ---- table ---- */
+
+static void format_bytes(uint64_t b, char out[32]) {
+        static const char *const units[] = { "B", "KiB", "MiB", "GiB", "TiB" };
+        double v = (double)b;
+        size_t u = 0;
+
+        while (v >= 1024 && u + 1 < ELEMENTSOF(units))
+                v /= 1024, u++;
+        if (u == 0)
+                snprintf(out, 32, "%" PRIu64 " B", b);
+        else
+                snprintf(out, 32, "%.1f %s", v, units[u]);
+}
+
+static void format_age(int64_t now, int64_t t, char out[32]) {
+        int64_t a;
+
+        if (t <= 0) {
+                snprintf(out, 32, "never");
+                return;
+        }
+        a = now > t ? now - t : 0;
+        /* seconds up to 5 min: the 180 s health threshold must be readable */
+        if (a < 300)
+                snprintf(out, 32, "%" PRId64 "s ago", a);
+        else if (a < 7200)
+                snprintf(out, 32, "%" PRId64 "m ago", a / 60);
+        else if (a < 172800)
+                snprintf(out, 32, "%" PRId64 "h ago", a / 3600);
+        else
+                snprintf(out, 32, "%" PRId64 "d ago", a / 86400);
+}
+
+void status_print_table(const struct status_report *s, FILE *f) {
+        char fetch[32], apply[32], exp[32];
+
+        format_age(s->now, s->last_fetch_ok, fetch);
+        format_age(s->now, s->last_apply, apply);
+        fprintf(f, "node %s: %s, applied revision %" PRIu64 " (seen %" PRIu64 "), last fetch %s, last apply %s",
+                s->node ? s->node : "?", status_state_to_string(s->state), s->applied_revision,
+                s->seen_revision, fetch, apply);
+        if (s->expires_at > 0) {
+                wf_format_rfc3339(s->expires_at, exp);
+                fprintf(f, ", expires %s", exp);
+        }
+        fputc('\n', f);
+        for (size_t i = 0; i < s->n_errors; i++)
+                fprintf(f, "error: %s\n", s->errors[i]);
+        for (size_t i = 0; i < s->n_drift; i++)
+                fprintf(f, "drift: %s\n", s->drift[i]);
+
+        fprintf(f, "%-15s %-20s %-28s %-10s %10s %10s %s\n",
+                "INTERFACE", "PEER", "ENDPOINT", "HANDSHAKE", "RX", "TX", "HEALTHY");
+        for (size_t i = 0; i < s->n_live; i++) {
+                const struct wf_live_iface *l = s->live[i];
+                const struct wf_iface *di;
+
+                if (!l)
+                        continue;
+                di = doc_iface(s->doc, l->name);
+                if (!l->exists) {
+                        fprintf(f, "%-15s (missing)\n", l->name);
+                        continue;
+                }
+                if (l->n_peers == 0)
+                        fprintf(f, "%-15s (no peers)\n", l->name);
+                for (size_t j = 0; j < l->n_peers; j++) {
+                        const struct wf_live_peer *p = &l->peers[j];
+                        const char *name = peer_name(di, p->public_key);
+                        char key[45], ep[64], age[32], rx[32], tx[32];
+
+                        wf_key_to_b64(p->public_key, key);
+                        if (!name) {
+                                /* Unknown to the document: show the key prefix. */
+                                key[10] = 0;
+                                strcat(key, "...");
+                        }
+                        wf_sockaddr_format(&p->endpoint, ep);
+                        format_age(s->now, p->last_handshake, age);
+                        format_bytes(p->rx_bytes, rx);
+                        format_bytes(p->tx_bytes, tx);
+                        fprintf(f, "%-15s %-20s %-28s %-10s %10s %10s %s\n", l->name, name ? name : key,
+                                ep[0] ? ep : "-", age, rx, tx, peer_healthy(p, s->now) ? "yes" : "no");
+                }
+        }
+}
+
+/* ---- metrics listener: libmicrohttpd in epoll mode, its epoll fd watched by sd-event ---- */
+
+struct status_server {
+        struct MHD_Daemon *mhd;
+        sd_event_source *io, *timer;
+        status_render_fn fn;
+        void *userdata;
+};
+
+static void server_arm_timer(struct status_server *s) {
+        MHD_UNSIGNED_LONG_LONG to;
+        uint64_t now;
+
+        if (MHD_get_timeout(s->mhd, &to) != MHD_YES) {
+                sd_event_source_set_enabled(s->timer, SD_EVENT_OFF);
+                return;
+        }
+        if (sd_event_now(sd_event_source_get_event(s->timer), CLOCK_MONOTONIC, &now) < 0)
+                return;
+        sd_event_source_set_time(s->timer, now + (uint64_t)to * 1000);
+        sd_event_source_set_enabled(s->timer, SD_EVENT_ONESHOT);
+}
+
+static int server_on_io(sd_event_source *src, int fd, uint32_t revents, void *userdata) {
+        struct status_server *s = userdata;
+
+        MHD_run(s->mhd);
+        server_arm_timer(s);
+        return 0;
+}
+
+static int server_on_timer(sd_event_source *src, uint64_t usec, void *userdata) {
+        struct status_server *s = userdata;
+
+        MHD_run(s->mhd);
+        server_arm_timer(s);
+        return 0;
+}
+
+static enum MHD_Result server_answer(void *cls, struct MHD_Connection *conn, const char *url,
+                                     const char *method, const char *version, const char *upload_data,
+                                     size_t *upload_data_size, void **con_cls) {
+        struct status_server *s = cls;
+        struct MHD_Response *resp;
+        const char *type;
+        char *body = NULL;
+        size_t len = 0;
+        unsigned code = MHD_HTTP_OK;
+        enum MHD_Result ret;
+        bool json;
+
+        if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0) {
+                type = "text/plain";
+                code = MHD_HTTP_METHOD_NOT_ALLOWED;
+                body = strdup("method not allowed\n");
+        } else if (strcmp(url, "/metrics") == 0 || strcmp(url, "/status") == 0) {
+                json = strcmp(url, "/status") == 0;
+                type = json ? "application/json" : "text/plain; version=0.0.4; charset=utf-8";
+                if (s->fn(s->userdata, json, &body, &len) < 0) {
+                        code = MHD_HTTP_INTERNAL_SERVER_ERROR;
+                        body = strdup("error\n");
+                        type = "text/plain";
+                }
+        } else {
+                type = "text/plain";
+                code = MHD_HTTP_NOT_FOUND;
+                body = strdup("not found: try /metrics or /status\n");
+        }
+        if (!body)
+                return MHD_NO;
+        if (code != MHD_HTTP_OK || !len)
+                len = strlen(body);
+        resp = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
+        if (!resp) {
+                free(body);
+                return MHD_NO;
+        }
+        MHD_add_response_header(resp, "Content-Type", type);
+        ret = MHD_queue_response(conn, code, resp);
+        MHD_destroy_response(resp);
+        return ret;
+}
+
+struct status_server *status_server_free(struct status_server *s) {
+        if (!s)
+                return NULL;
+        sd_event_source_disable_unref(s->io);
+        sd_event_source_disable_unref(s->timer);
+        if (s->mhd)
+                MHD_stop_daemon(s->mhd);
+        free(s);
+        return NULL;
+}
+
+static void status_server_freep(struct status_server **s) { status_server_free(*s); }
+
+static int parse_listen(const char *listen, struct sockaddr_storage *ss, struct wf_err *e) {
+        char host[64];
+        const char *colon, *h = listen, *port;
+        size_t hl;
+        uint64_t p;
+
+        memset(ss, 0, sizeof(*ss));
+        if (listen[0] == '[') {
+                const char *end = strchr(listen, ']');
+
+                if (!end || end[1] != ':')
+                        return wf_err_set(e, -EINVAL, "[agent] metrics_listen: %s is not ADDRESS:PORT", listen);
+                h = listen + 1;
+                hl = (size_t)(end - h);
+                port = end + 2;
+        } else {
+                colon = strrchr(listen, ':');
+                if (!colon)
+                        return wf_err_set(e, -EINVAL, "[agent] metrics_listen: %s is not ADDRESS:PORT", listen);
+                hl = (size_t)(colon - listen);
+                port = colon + 1;
+        }
+        if (hl >= sizeof(host) || wf_parse_u64(port, &p) < 0 || p == 0 || p > 65535)
+                return wf_err_set(e, -EINVAL, "[agent] metrics_listen: %s is not ADDRESS:PORT", listen);
+        memcpy(host, h, hl);
+        host[hl] = 0;
+        if (hl == 0 || inet_pton(AF_INET, host, &((struct sockaddr_in *)ss)->sin_addr) == 1) {
+                struct sockaddr_in *in = (struct sockaddr_in *)ss;
+
+                in->sin_family = AF_INET;
+                in->sin_port = htons((uint16_t)p);
+                return 0;
+        }
+        if (inet_pton(AF_INET6, host, &((struct sockaddr_in6 *)ss)->sin6_addr) == 1) {
+                struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ss;
+
+                in6->sin6_family = AF_INET6;
+                in6->sin6_port = htons((uint16_t)p);
+                return 0;
+        }
+        return wf_err_set(e, -EINVAL, "[agent] metrics_listen: %s: not a numeric address", host);
+}
+
+int status_server_new(sd_event *event, const char *listen, status_render_fn fn, void *userdata,
+                      struct status_server **ret, struct wf_err *e) {
+        _cleanup_(status_server_freep) struct status_server *s = NULL;
+        struct sockaddr_storage ss;
+        const union MHD_DaemonInfo *info;
+        unsigned flags = MHD_USE_EPOLL;
+        uint16_t port;
+        int r;
+
+        r = parse_listen(listen, &ss, e);
+        if (r < 0)
+                return r;
+        s = calloc(1, sizeof(*s));
+        if (!s)
+                return wf_err_set(e, -ENOMEM, "metrics: out of memory");
+        s->fn = fn;
+        s->userdata = userdata;
+        if (ss.ss_family == AF_INET6)
+                flags |= MHD_USE_IPv6;
+        port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port :
+                                                ((struct sockaddr_in *)&ss)->sin_port);
+        s->mhd = MHD_start_daemon(flags, port, NULL, NULL, server_answer, s,
+                                  MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+                                  MHD_OPTION_CONNECTION_LIMIT, (unsigned)16,
+                                  MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)10,
+                                  MHD_OPTION_END);
+        if (!s->mhd)
+                return wf_err_set(e, -EADDRNOTAVAIL, "[agent] metrics_listen: cannot listen on %s", listen);
+        info = MHD_get_daemon_info(s->mhd, MHD_DAEMON_INFO_EPOLL_FD);
+        if (!info)
+                return wf_err_set(e, -EIO, "metrics: no epoll fd from libmicrohttpd");
+        r = sd_event_add_io(event, &s->io, info->epoll_fd, EPOLLIN, server_on_io, s);
+        if (r < 0)
+                return wf_err_set(e, r, "metrics: %s", strerror(-r));
+        r = sd_event_add_time(event, &s->timer, CLOCK_MONOTONIC, 0, 0, server_on_timer, s);
+        if (r < 0)
+                return wf_err_set(e, r, "metrics: %s", strerror(-r));
+        sd_event_source_set_enabled(s->timer, SD_EVENT_OFF);
+        server_arm_timer(s);
+        *ret = TAKE_PTR(s);
+        return 0;
+}

@@ -1,0 +1,9 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* The fixed ed25519 key the fuzz target trusts; the corpus is signed with it. */
+void fuzz_key(uint8_t pk[32], uint8_t sk[64]);
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

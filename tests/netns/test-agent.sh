@@ -1,0 +1,366 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# The agent daemon end to end, in two network namespaces joined by a veth pair:
+#   wfdN-a: the node (wireguard-go, wgfleet-agent, the HTTPS test controller on 127.0.0.1)
+#   wfdN-b: a real WireGuard peer (wireguard-go), so handshakes and health are real.
+# Asserts on what wg(8), ip(8), the server's access log and the stored status POSTs show.
+# no pipefail: `producer | grep -q` must not fail when grep stops reading early (SIGPIPE)
+set -eu
+
+skip() { echo "SKIP: $*"; exit 77; }
+fail() { echo "FAIL: $*"; dump; exit 1; }
+ok() { echo "ok - $*"; }
+
+[ "$(id -u)" -eq 0 ] || skip "needs root (network namespaces)"
+command -v wireguard-go >/dev/null || skip "wireguard-go is not installed"
+command -v wg >/dev/null || skip "wg (wireguard-tools) is not installed"
+for t in openssl jq curl; do command -v $t >/dev/null || skip "$t is not installed"; done
+AGENT=${WFD_AGENT:?} SRV=${WFD_TESTSRV:?}
+
+id=$$
+NA=wfd$id-a NB=wfd$id-b
+IFA=wfd$id IFB=wfe$id          # unique machine-wide: wireguard-go sockets are shared
+T=$(mktemp -d /tmp/wfd-agent.XXXXXX)
+PIDS=()
+
+cleanup() {
+  set +e
+  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
+  for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null; done
+  ip netns del "$NA" 2>/dev/null
+  ip netns del "$NB" 2>/dev/null
+  rm -f "/var/run/wireguard/$IFA.sock" "/var/run/wireguard/$IFB.sock"
+  rm -rf "/etc/netns/$NA"
+  rm -rf "$T"
+}
+trap cleanup EXIT
+
+dump() {
+  set +e
+  echo "--- agent log"; tail -n 40 "$T"/agent*.log 2>/dev/null
+  echo "--- server log"; tail -n 20 "$T/access.log" 2>/dev/null
+  echo "--- notify"; cat "$T/notify.txt" 2>/dev/null
+  echo "--- wg"; ip netns exec "$NA" wg show "$IFA" 2>/dev/null
+  echo "--- ip"; ip -n "$NA" addr show dev "$IFA"; ip -n "$NA" route
+}
+
+# wait_for SECONDS CMD...: polls every 0.2 s
+wait_for() {
+  local n=$(($1 * 5)); shift
+  while [ $n -gt 0 ]; do
+    if "$@" >/dev/null 2>&1; then return 0; fi
+    sleep 0.2; n=$((n - 1))
+  done
+  return 1
+}
+
+ip netns add "$NA" || skip "cannot create network namespaces here"
+ip netns add "$NB"
+ip -n "$NA" link set lo up
+ip -n "$NB" link set lo up
+VA=wfd$id-va VB=wfd$id-vb
+ip -n "$NA" link add "$VA" type veth peer name "$VB" netns "$NB"
+ip -n "$NA" addr add 192.168.77.1/24 dev "$VA"; ip -n "$NA" link set "$VA" up
+ip -n "$NB" addr add 192.168.77.2/24 dev "$VB"; ip -n "$NB" link set "$VB" up
+ip -n "$NA" addr add 192.168.78.1/24 dev "$VA"; ip -n "$NB" addr add 192.168.78.2/24 dev "$VB"
+# names for the node's namespace only: ip netns exec bind-mounts /etc/netns/NS/hosts on /etc/hosts
+mkdir -p "/etc/netns/$NA"
+HOSTS=/etc/netns/$NA/hosts
+printf '127.0.0.1 localhost\n192.168.77.2 peer-b.wfd.test\n' >"$HOSTS"
+
+start_wg() { # ns iface
+  ip netns exec "$1" env WG_PROCESS_FOREGROUND=1 wireguard-go "$2" >"$T/wg-$2.log" 2>&1 &
+  PIDS+=($!)
+  wait_for 10 test -S "/var/run/wireguard/$2.sock" || fail "wireguard-go $2 did not start"
+}
+start_wg "$NA" "$IFA"; WGA_PID=${PIDS[-1]}
+start_wg "$NB" "$IFB"
+
+# --- TLS: a test CA and a server certificate for 127.0.0.1; a second, unrelated CA
+cd "$T"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout ca.key -out ca.pem \
+  -days 2 -subj /CN=wfd-test-ca 2>/dev/null
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout other.key -out other.pem \
+  -days 2 -subj /CN=wfd-other-ca 2>/dev/null
+openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout srv.key -out srv.csr \
+  -subj /CN=127.0.0.1 2>/dev/null
+printf 'subjectAltName=IP:127.0.0.1\n' >san.ext
+openssl x509 -req -in srv.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out srv.pem -days 2 \
+  -extfile san.ext 2>/dev/null
+TOKEN=wfd-secret-$RANDOM$RANDOM
+printf '%s\n' "$TOKEN" >token; chmod 600 token
+"$SRV" keygen signing.key trust.pub
+mkdir -p docs posts state secrets
+
+# --- the peer in wfdN-b
+PB_PRIV=$(wg genkey); PB_PUB=$(printf '%s' "$PB_PRIV" | wg pubkey)
+PC_PUB=$(wg genkey | wg pubkey)    # a second peer that never answers
+NODE=wfd-node
+URL=https://127.0.0.1:8443/v1/nodes/$NODE/desired-state
+
+cat >agent.conf <<EOF
+[agent]
+node = $NODE
+state_dir = $T/state
+backend = uapi
+metrics_listen = 127.0.0.1:9586
+secrets_dir = $T/secrets
+report_interval = 2
+confirm_timeout = 4
+resolve_interval = 2
+[controller]
+url = $URL
+trust_key = $T/trust.pub
+ca_file = $T/ca.pem
+token_file = $T/token
+poll_interval = 1
+EOF
+
+ALPHA_HOST=192.168.77.2
+# publish REV [EXTRA_PEER(0/1)] [ALPHA_KEEPALIVE] [EXPIRES]
+publish() {
+  local rev=$1 extra=${2:-0} ka=${3:-0} exp=${4:-$(date -u -d '+1 day' +%FT%TZ)}
+  local peers
+  peers=$(jq -n --arg k "$PB_PUB" --argjson ka "$ka" --arg ep "$ALPHA_HOST:51821" \
+    '[{name: "alpha", public_key: $k, endpoint: $ep, allowed_ips: ["10.77.0.2/32"]}
+      + (if $ka > 0 then {persistent_keepalive: $ka} else {} end)]')
+  if [ "$extra" = 1 ]; then
+    peers=$(jq --arg k "$PC_PUB" '. + [{name: "beta", public_key: $k, endpoint: "192.168.77.3:51822",
+      allowed_ips: ["10.77.0.3/32", "10.78.0.0/24"]}]' <<<"$peers")
+  fi
+  jq -n --arg node "$NODE" --argjson rev "$rev" --arg exp "$exp" --arg iface "$IFA" \
+    --argjson peers "$peers" --arg iat "$(date -u +%FT%TZ)" \
+    '{schema: "wgfleet/desired-state/v1", node: $node, revision: $rev, issued_at: $iat,
+      expires_at: $exp, interfaces: [{name: $iface, listen_port: 51820, addresses: ["10.77.0.1/24"],
+      peers: $peers}]}' >"payload-$rev.json"
+  "$SRV" sign signing.key "payload-$rev.json" "docs/$NODE.env"
+}
+
+start_server() { # extra args
+  ip netns exec "$NA" "$SRV" serve --listen 127.0.0.1:8443 --cert srv.pem --key srv.key --docs docs \
+    --log access.log --posts posts --token "$TOKEN" "$@" 2>>server.err &
+  SRV_PID=$!; PIDS+=($SRV_PID)
+  wait_for 10 ip netns exec "$NA" curl -sk -o /dev/null https://127.0.0.1:8443/ || fail "test server did not start"
+}
+
+start_agent() { # log name
+  ip netns exec "$NA" env NOTIFY_SOCKET="$T/notify.sock" WATCHDOG_USEC=2000000 \
+    "$AGENT" --config agent.conf run >>"$1" 2>&1 &
+  AGENT_PID=$!; PIDS+=($AGENT_PID)
+}
+
+"$SRV" notify "$T/notify.sock" "$T/notify.txt" &
+PIDS+=($!)
+wait_for 5 test -S "$T/notify.sock" || fail "notify reader did not start"
+
+# the peer side: knows the node's key once the agent created it
+publish 1
+start_server
+start_agent agent.log
+wait_for 20 grep -q '^READY=1' notify.txt || fail "no READY=1 from the agent"
+ok "READY=1 after the first apply"
+
+NODE_PUB=$(wg pubkey <state/private.key 2>/dev/null || true)
+[ -n "$NODE_PUB" ] || fail "the agent did not create state/private.key"
+printf '%s' "$PB_PRIV" >pb.key
+ip netns exec "$NB" wg set "$IFB" private-key pb.key listen-port 51821 \
+  peer "$NODE_PUB" endpoint 192.168.77.1:51820 allowed-ips 10.77.0.1/32
+ip -n "$NB" addr add 10.77.0.2/24 dev "$IFB"; ip -n "$NB" link set "$IFB" up
+
+wg_a() { ip netns exec "$NA" wg show "$IFA" "$@"; }
+wait_for 10 sh -c "ip netns exec $NA wg show $IFA peers | grep -qx '$PB_PUB'" || fail "peer alpha not configured"
+[ "$(wg_a listen-port)" = 51820 ] || fail "listen port is $(wg_a listen-port)"
+[ "$(wg_a endpoints | awk '{print $2}')" = 192.168.77.2:51821 ] || fail "alpha endpoint: $(wg_a endpoints)"
+ip -n "$NA" route show proto 211 | grep -q '^10.77.0.2 dev '"$IFA" || fail "no proto 211 route for alpha: $(ip -n "$NA" route)"
+ip -n "$NA" -o addr show dev "$IFA" | grep -q 10.77.0.1/24 || fail "address missing on $IFA"
+ok "revision 1 applied (peer, endpoint, listen port, address, owned route)"
+
+# a real handshake over the tunnel
+ip netns exec "$NA" ping -c 1 -W 2 10.77.0.2 >/dev/null || ip netns exec "$NA" ping -c 2 -W 2 10.77.0.2 >/dev/null ||
+  fail "no ping over the tunnel"
+ok "ping over the tunnel"
+
+grep -q "^GET /v1/nodes/$NODE/desired-state 200 auth=Bearer $TOKEN " access.log || fail "token not sent"
+ok "bearer token sent"
+wait_for 10 grep -q "^GET /v1/nodes/$NODE/desired-state 304 auth=Bearer $TOKEN inm=\"" access.log ||
+  fail "idle poll did not get 304"
+n200=$(grep -c "desired-state 200" access.log)
+sleep 3
+[ "$(grep -c "desired-state 200" access.log)" = "$n200" ] || fail "idle polls downloaded the document again"
+ok "idle polls are 304 with If-None-Match ($(grep -c 'desired-state 304' access.log) so far)"
+
+# status report: wait for one that saw the handshake
+healthy_report() { jq -e --arg k "$PB_PUB" '.interfaces[0].peers[] | select(.public_key == $k) | .healthy == true' posts/latest.json; }
+wait_for 15 healthy_report || fail "no status report with a healthy alpha: $(cat posts/latest.json 2>/dev/null)"
+jq -e --arg node "$NODE" --arg iface "$IFA" --arg k "$PB_PUB" --arg nk "$NODE_PUB" '
+  .schema == "wgfleet/status/v1" and .node == $node and (.agent_version | type == "string") and
+  .state == "converged" and .applied_revision == 1 and .seen_revision == 1 and
+  (.last_fetch_ok | type == "number") and (.last_apply | type == "number") and
+  (.errors | type == "array") and (.drift | type == "array") and
+  (.interfaces | length == 1) and .interfaces[0].name == $iface and .interfaces[0].listen_port == 51820 and
+  .interfaces[0].public_key == $nk and
+  (.interfaces[0].peers[0] | .public_key == $k and .name == "alpha" and .endpoint == "192.168.77.2:51821" and
+    (.latest_handshake | type == "number") and .latest_handshake > 0 and (.handshake_age_s | type == "number") and
+    .handshake_age_s < 180 and .rx_bytes > 0 and .tx_bytes > 0 and .healthy == true)' posts/latest.json >/dev/null ||
+  fail "status report does not match the schema: $(jq . posts/latest.json)"
+grep -q "^POST /v1/nodes/$NODE/status 200 auth=Bearer $TOKEN" access.log || fail "status POST without token"
+ok "status report matches wgfleet/status/v1 (handshake, rx/tx, healthy)"
+
+metrics=$(ip netns exec "$NA" curl -sf http://127.0.0.1:9586/metrics) || fail "metrics listener not answering"
+for m in 'wgfleet_applied_revision 1' 'wgfleet_fetch_total{result="not_modified"} [1-9]' \
+         'wgfleet_fetch_total{result="ok"} 1' 'wgfleet_apply_total{result="changed"} 1' \
+         'wgfleet_last_fetch_success_timestamp_seconds [1-9]' \
+         "wgfleet_peer_last_handshake_timestamp_seconds{interface=\"$IFA\",peer=\"alpha\",public_key=\"$PB_PUB\"} [1-9]" \
+         "wgfleet_peer_receive_bytes_total{interface=\"$IFA\",peer=\"alpha\",public_key=\"$PB_PUB\"} [1-9]" \
+         "wgfleet_peer_transmit_bytes_total{interface=\"$IFA\",peer=\"alpha\"" '# TYPE wgfleet_fetch_total counter'; do
+  grep -q "^$m" <<<"$metrics" || fail "metric missing: $m"
+done
+ok "metrics present ($(grep -vc '^#' <<<"$metrics") samples)"
+
+# --- rollout: revision 2 adds beta; alpha's session must survive
+hs_before=$(wg_a latest-handshakes | awk -v k="$PB_PUB" '$1 == k {print $2}')
+publish 2 1
+wait_for 10 sh -c "ip netns exec $NA wg show $IFA peers | grep -qx '$PC_PUB'" || fail "beta not added by revision 2"
+ip -n "$NA" route show proto 211 | grep -q '^10.78.0.0/24 dev' || fail "no route for beta's subnet"
+hs_after=$(wg_a latest-handshakes | awk -v k="$PB_PUB" '$1 == k {print $2}')
+[ "$hs_before" = "$hs_after" ] || fail "alpha's session was touched ($hs_before -> $hs_after)"
+ok "revision 2 applied in place (alpha's handshake $hs_before unchanged)"
+
+# --- drift: remove beta behind the agent's back
+ip netns exec "$NA" wg set "$IFA" peer "$PC_PUB" remove
+wait_for 10 sh -c "ip netns exec $NA wg show $IFA peers | grep -qx '$PC_PUB'" || fail "drift not repaired"
+drift_reported() { cat posts/status-*.json | jq -s -e 'any(.[]; .drift | length > 0)'; }
+wait_for 10 drift_reported || fail "drift not reported"
+ip netns exec "$NA" curl -sf http://127.0.0.1:9586/metrics | grep -q '^wgfleet_drift_total 1' || fail "drift metric"
+ok "drift repaired and reported: $(cat posts/status-*.json | jq -s -c '[.[].drift[]] | unique')"
+
+# --- replay: revision 1 again must be refused
+cp "docs/$NODE.env" rev2.env
+"$SRV" sign signing.key payload-1.json "docs/$NODE.env"
+wait_for 10 jq -e '.state == "rejected" and (.errors | any(test("older")))' posts/latest.json ||
+  fail "replayed revision 1 not reported as rejected: $(jq -c '{state,errors}' posts/latest.json)"
+wg_a peers | grep -qx "$PC_PUB" || fail "replayed revision 1 removed beta"
+[ "$(jq .applied_revision state/agent-state.json)" = 2 ] || fail "applied revision changed on replay"
+n200=$(grep -c "desired-state 200" access.log)
+sleep 2
+[ "$(grep -c "desired-state 200" access.log)" = "$n200" ] || fail "the refused document is downloaded again and again"
+jq -e '.state == "rejected"' posts/latest.json >/dev/null || fail "refusal forgotten on 304"
+ok "older revision refused, node stays on revision 2; idle polls of the refused document are 304"
+
+# --- revision 3 (drops beta, names alpha's endpoint by DNS) recovers from the rejection
+ALPHA_HOST=peer-b.wfd.test
+publish 3 0
+wait_for 10 sh -c "! ip netns exec $NA wg show $IFA peers | grep -qx '$PC_PUB'" || fail "revision 3 did not remove beta"
+wait_for 10 jq -e '.state == "converged" and .applied_revision == 3' posts/latest.json || fail "not converged on 3"
+[ "$(wg_a endpoints | awk '{print $2}')" = 192.168.77.2:51821 ] || fail "alpha's name not resolved: $(wg_a endpoints)"
+ok "revision 3 applied, state converged, alpha's endpoint name resolved"
+
+# --- the name moves: re-resolved in the loop (resolve_interval 2 s), set on that peer only
+printf '127.0.0.1 localhost\n192.168.78.2 peer-b.wfd.test\n' >"$HOSTS"
+wait_for 15 sh -c "ip netns exec $NA wg show $IFA endpoints | grep -q '192.168.78.2:51821'" ||
+  fail "moved name not re-resolved: $(wg_a endpoints)"
+ip netns exec "$NA" curl -sf http://127.0.0.1:9586/metrics | grep -q '^wgfleet_endpoint_change_total 1' ||
+  fail "endpoint change not counted"
+ok "endpoint name re-resolved to 192.168.78.2"
+# the name disappears: reported, last good address kept
+printf '127.0.0.1 localhost\n' >"$HOSTS"
+wait_for 15 jq -e '.errors | any(test("peer-b.wfd.test:51821 does not resolve"))' posts/latest.json ||
+  fail "failing name not reported: $(jq -c .errors posts/latest.json)"
+wg_a endpoints | grep -q '192.168.78.2:51821' || fail "last good address not kept: $(wg_a endpoints)"
+ok "failing name reported, last good address kept: $(jq -r '.errors[0]' posts/latest.json)"
+printf '127.0.0.1 localhost\n192.168.78.2 peer-b.wfd.test\n' >"$HOSTS"
+wait_for 15 jq -e '.errors | length == 0' posts/latest.json || fail "name error not cleared"
+
+# --- status command
+st=$(ip netns exec "$NA" "$AGENT" --config agent.conf status) || fail "status failed: $st"
+grep -q "alpha" <<<"$st" && grep -q "192.168.78.2:51821" <<<"$st" && grep -q "applied revision 3" <<<"$st" ||
+  fail "status table: $st"
+ip netns exec "$NA" "$AGENT" --config agent.conf status --json | jq -e '.applied_revision == 3 and
+  (.interfaces[0].peers | length == 1) and .interfaces[0].peers[0].name == "alpha"' >/dev/null || fail "status --json"
+echo "$st" | sed 's/^/    /'
+ok "status table and --json"
+
+grep -q '^WATCHDOG=1' notify.txt || fail "no WATCHDOG=1 with WATCHDOG_USEC set"
+grep -q '^STATUS=converged, revision 3 applied' notify.txt || fail "no STATUS= line for revision 3"
+ok "sd_notify: WATCHDOG=1 ($(grep -c '^WATCHDOG=1' notify.txt) so far) and STATUS= lines"
+
+# --- SIGHUP reloads the configuration: the metrics listener moves to another port
+sed -i 's/^metrics_listen = .*/metrics_listen = 127.0.0.1:9587/' agent.conf
+kill -HUP "$AGENT_PID"
+wait_for 10 grep -q '^RELOADING=1' notify.txt || fail "no RELOADING=1 on SIGHUP"
+wait_for 10 sh -c "ip netns exec $NA curl -sf http://127.0.0.1:9587/metrics | grep -q '^wgfleet_applied_revision 3'" ||
+  fail "metrics not on the reloaded port"
+kill -0 "$AGENT_PID" || fail "agent died on SIGHUP"
+ip netns exec "$NA" curl -sf -o /dev/null http://127.0.0.1:9586/metrics && fail "old metrics port still open"
+ok "SIGHUP: configuration reloaded (metrics moved to :9587)"
+
+RSS=$(ps -o rss= -p "$AGENT_PID" | tr -d ' ')
+ok "agent RSS during run: ${RSS} KiB"
+
+# --- commit-confirmed: the controller vanishes right after serving revision 4
+kill "$SRV_PID"; wait "$SRV_PID" 2>/dev/null || true
+touch die
+start_server --die-file "$T/die"
+publish 4 0 25
+wait_for 10 grep -q '^EXIT die-file' access.log || fail "server did not serve revision 4"
+wait_for 5 sh -c "ip netns exec $NA wg show $IFA persistent-keepalive | grep -q '25$'" || fail "revision 4 not applied"
+t0=$(date +%s)
+wait_for 15 sh -c "ip netns exec $NA wg show $IFA persistent-keepalive | grep -q 'off$'" ||
+  fail "revision 4 not reverted after confirm_timeout"
+t1=$(date +%s)
+jq -e '.applied_revision == 3 and .reverted_revision == 4 and (.last_error | test("reverted revision 4 to 3"))' \
+  state/agent-state.json >/dev/null || fail "revert not recorded: $(cat state/agent-state.json)"
+ok "commit-confirmed: revision 4 reverted to 3 after $((t1 - t0)) s without the controller"
+
+# the controller comes back still serving 4: stays reverted, and the report says why
+rm -f die
+start_server
+wait_for 15 jq -e '.applied_revision == 3 and (.errors | any(test("reverted revision 4")))' posts/latest.json ||
+  fail "revert not reported: $(jq -c . posts/latest.json)"
+wg_a persistent-keepalive | grep -q 'off$' || fail "revision 4 re-applied after the revert"
+ok "controller back: revision 4 stays refused, revert reported"
+
+# --- SIGTERM exits 0 promptly
+t0=$(date +%s%N)
+kill -TERM "$AGENT_PID"
+rc=0; wait "$AGENT_PID" || rc=$?
+t1=$(date +%s%N)
+[ "$rc" = 0 ] || fail "agent exited $rc on SIGTERM"
+ok "SIGTERM: exit 0 in $(((t1 - t0) / 1000000)) ms"
+
+# --- offline start from the cache after the interface was reset
+kill "$SRV_PID"; wait "$SRV_PID" 2>/dev/null || true
+kill "$WGA_PID"; wait "$WGA_PID" 2>/dev/null || true
+wait_for 5 sh -c "! test -S /var/run/wireguard/$IFA.sock" || true
+start_wg "$NA" "$IFA"; WGA_PID=${PIDS[-1]}
+[ -z "$(wg_a peers)" ] || fail "interface not reset"
+: >notify.txt
+start_agent agent2.log
+wait_for 20 grep -q '^READY=1' notify.txt || fail "no READY=1 with the controller down"
+wg_a peers | grep -qx "$PB_PUB" || fail "cached revision not applied with the controller down"
+ip -n "$NA" route show proto 211 | grep -q '^10.77.0.2 dev' || fail "cached routes not applied"
+kill -TERM "$AGENT_PID"; wait "$AGENT_PID" || fail "agent exit status on SIGTERM"
+ok "offline start: cached revision 3 applied before any fetch succeeded"
+
+rc=0; ip netns exec "$NA" "$AGENT" --config agent.conf once >once.log 2>&1 || rc=$?
+[ "$rc" = 0 ] || fail "once with the controller down exited $rc: $(cat once.log)"
+ok "once: exit 0 from the cache with the controller down"
+
+# --- an unverifiable server (certificate from another CA) is refused
+start_server
+mkdir -p state2
+sed -e "s|$T/ca.pem|$T/other.pem|" -e "s|$T/state$|$T/state2|" agent.conf >agent-bad.conf
+rc=0; ip netns exec "$NA" "$AGENT" --config agent-bad.conf once >bad.log 2>&1 || rc=$?
+[ "$rc" = 1 ] || fail "once against an unverifiable server exited $rc"
+grep -qi "certificate" bad.log || fail "no certificate error: $(cat bad.log)"
+[ ! -e state2/current.env ] || fail "a document from an unverifiable server was stored"
+ok "unverifiable server refused: $(grep -i -m1 certificate bad.log)"
+
+# token file readable by others: refused, never sent
+chmod 644 token
+rc=0; ip netns exec "$NA" "$AGENT" --config agent.conf once >tok.log 2>&1 || rc=$?
+grep -q "readable by group or others" tok.log || fail "group-readable token accepted: $(cat tok.log)"
+chmod 600 token
+ok "group-readable token file refused"
+
+echo "all agent tests passed"

@@ -1,0 +1,101 @@
+# SPDX-License-Identifier: MIT
+# Shared helpers for the routeros suite: a private simulator per test (port chosen by the
+# kernel), keys, documents, and assertions on what the simulator holds.
+set -euo pipefail
+
+B=${WGFLEET_BUILD:?WGFLEET_BUILD not set (run through meson test)}/tests/routeros
+SIM=$B/wgfleet-routeros-sim
+CLI=$B/wgfleet-ros-cli
+DRIVE=$B/ros-drive
+command -v wg >/dev/null || { echo "SKIP: wg (wireguard-tools) is needed to make keys"; exit 77; }
+
+T=$(mktemp -d /tmp/wfr.XXXXXX)
+SIM_PID=
+cleanup() {
+  if [ -n "$SIM_PID" ]; then kill "$SIM_PID" 2>/dev/null || true; wait "$SIM_PID" 2>/dev/null || true; fi
+  rm -rf "$T"
+}
+trap cleanup EXIT
+
+fail() { echo "FAIL: $*" >&2; [ -f "$T/sim.log" ] && { echo "--- simulator log (tail)"; tail -n 40 "$T/sim.log"; } >&2; exit 1; }
+ok() { echo "ok - $*"; }
+
+PW=sim-pw-$$
+printf '%s\n' "$PW" > "$T/password"
+chmod 600 "$T/password"
+umask 077
+mkdir -p "$T/state"
+wg genkey > "$T/state/private.key"
+chmod 600 "$T/state/private.key"
+NODE_PUB=$(wg pubkey < "$T/state/private.key")
+
+export ROS_HOST=127.0.0.1 ROS_USER=wgfleet ROS_PASSWORD="$PW" ROS_PASSWORD_FILE="$T/password"
+export ROS_STATE_DIR="$T/state" ROS_PROBE_TIMEOUT=0
+
+# start_sim [sim options...]
+start_sim() {
+  stop_sim
+  rm -f "$T/port"
+  "$SIM" --listen 127.0.0.1:0 --user wgfleet --password "$PW" --port-file "$T/port" --log "$T/sim.log" "$@" \
+    2>>"$T/sim.err" &
+  SIM_PID=$!
+  for _ in $(seq 100); do [ -s "$T/port" ] && break; sleep 0.05; done
+  [ -s "$T/port" ] || fail "simulator did not start: $(cat "$T/sim.err")"
+  ROS_PORT=$(cat "$T/port")
+  export ROS_PORT
+}
+
+stop_sim() {
+  if [ -n "$SIM_PID" ]; then kill "$SIM_PID" 2>/dev/null || true; wait "$SIM_PID" 2>/dev/null || true; SIM_PID=; fi
+}
+
+cli() { "$CLI" "$@"; }
+# val KEY COMMAND [WORDS...]: one value per matching item
+val() { local k=$1; shift; "$CLI" --value "$k" "$@"; }
+
+# keys: mkpeer NAME -> $T/NAME.pub
+mkpeer() { wg genkey | tee "$T/$1.key" | wg pubkey > "$T/$1.pub"; }
+pub() { cat "$T/$1.pub"; }
+
+# Log position helpers: what did the agent send after a point?
+log_mark() { wc -l < "$T/sim.log" 2>/dev/null || echo 0; }
+log_since() { tail -n +$(( $1 + 1 )) "$T/sim.log"; }
+# commands that change something (not print, not login)
+changes_since() { log_since "$1" | grep -E '^/[^ ]*/(add|set|remove|move) ' || true; }
+
+assert_eq() { [ "$1" = "$2" ] || fail "$3: expected '$2', got '$1'"; }
+
+drive() { "$DRIVE" "$@"; }
+
+# A document with the standard three peers; variables override parts of it.
+#   A_EP B_EP (endpoints), B_KA (keepalive of b), EXTRA_ADDR, LISTEN
+write_doc() {
+  local out=$1
+  cat > "$out" <<EOF
+{
+  "schema": "wgfleet/desired-state/v1",
+  "node": "router1",
+  "revision": ${REV:-1},
+  "issued_at": "2026-11-22T00:00:00Z",
+  "expires_at": "2030-01-01T00:00:00Z",
+  "interfaces": [{
+    "name": "${IFACE:-wfr0}",
+    "listen_port": ${LISTEN:-51820},
+    "addresses": ["10.99.0.1/24"${EXTRA_ADDR:-}],
+    "public_key": "$NODE_PUB",
+    "peers": [
+      {"name": "site-a", "public_key": "$(pub a)", "endpoint": "${A_EP:-192.0.2.10:51820}",
+       "allowed_ips": ["10.99.0.2/32", "10.1.0.0/24"], "persistent_keepalive": 25},
+      {"name": "site-b", "public_key": "$(pub b)", "endpoint": "${B_EP:-192.0.2.20:51820}",
+       "allowed_ips": ["10.99.0.3/32", "10.2.0.0/24"${B_EXTRA:-}], "persistent_keepalive": ${B_KA:-25}},
+      {"name": "laptop", "public_key": "$(pub c)",
+       "allowed_ips": ["10.99.0.4/32"]}
+    ]${ROUTES:-}
+  }]
+}
+EOF
+}
+
+mkpeer a
+mkpeer b
+mkpeer c

@@ -1,0 +1,22 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+/* The simulated router's configuration database: menus of items with RouterOS 7 semantics
+ * (.id allocation, add/set/remove/print/move, query stacks, read-only and dynamic entries).
+ * The network side (sockets, TLS, login) is in wgfleet-routeros-sim.c. */
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "rosapi.h"
+
+struct sim_db;
+
+struct sim_db *sim_db_new(bool defconf, unsigned handshake_after);
+void sim_db_free(struct sim_db *db);
+
+/* Runs one command sentence (words[0] is the command, e.g. "/ip/route/add") and appends the
+ * reply sentences to out, each carrying tag when non-NULL. Returns 0, or 1 when the client
+ * asked to quit (a !fatal was queued). */
+int sim_db_exec(struct sim_db *db, const struct rosapi_sentence *cmd, const char *tag,
+                struct rosapi_buf *out, FILE *log);

@@ -1,0 +1,59 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# A fresh router (default configuration): one apply creates the interface, peers, addresses,
+# routes at distance 10 and the firewall accept; a second run sends no change at all.
+. "$(dirname "$0")/lib.sh"
+start_sim --defconf
+write_doc "$T/doc.json"
+
+drive plan "$T/doc.json" > "$T/plan.txt" || fail "plan failed"
+grep -q "create" "$T/plan.txt" || fail "plan does not create the interface: $(cat "$T/plan.txt")"
+assert_eq "$(changes_since 0 | wc -l)" 0 "plan changed the router"
+
+drive apply "$T/doc.json" > "$T/apply.txt" || fail "apply failed"
+grep -q "wfr0: converged" "$T/apply.txt" || fail "apply did not converge: $(cat "$T/apply.txt")"
+
+# interface
+assert_eq "$(val comment /interface/wireguard/print ?name=wfr0)" "wgfleet:wfr0" "interface comment"
+assert_eq "$(val listen-port /interface/wireguard/print ?name=wfr0)" 51820 "listen-port"
+assert_eq "$(val public-key /interface/wireguard/print ?name=wfr0)" "$NODE_PUB" "router holds the node key"
+ok "interface wfr0 with the node's key and port"
+
+# peers, matched by key
+assert_eq "$(val .id /interface/wireguard/peers/print ?interface=wfr0 | wc -l)" 3 "peer count"
+assert_eq "$(val allowed-address /interface/wireguard/peers/print "?public-key=$(pub a)")" "10.99.0.2/32,10.1.0.0/24" "site-a allowed-address"
+assert_eq "$(val endpoint-address /interface/wireguard/peers/print "?public-key=$(pub a)")" 192.0.2.10 "site-a endpoint-address"
+assert_eq "$(val endpoint-port /interface/wireguard/peers/print "?public-key=$(pub a)")" 51820 "site-a endpoint-port"
+assert_eq "$(val persistent-keepalive /interface/wireguard/peers/print "?public-key=$(pub a)")" 25s "keepalive"
+assert_eq "$(val endpoint-address /interface/wireguard/peers/print "?public-key=$(pub c)")" "" "laptop has no endpoint"
+assert_eq "$(val comment /interface/wireguard/peers/print "?public-key=$(pub b)")" "wgfleet:wfr0 peer site-b" "peer comment"
+ok "three peers with RouterOS attribute values"
+
+# address and its dynamic connected route
+assert_eq "$(val comment /ip/address/print ?address=10.99.0.1/24)" "wgfleet:wfr0 address" "address"
+assert_eq "$(val dynamic /ip/route/print ?dst-address=10.99.0.0/24)" true "connected route is dynamic"
+ok "address 10.99.0.1/24 and its DAC route"
+
+# explicit routes for every allowed IP at distance 10 via the interface
+for dst in 10.99.0.2/32 10.1.0.0/24 10.99.0.3/32 10.2.0.0/24 10.99.0.4/32; do
+  assert_eq "$(val distance /ip/route/print "?dst-address=$dst" ?gateway=wfr0)" 10 "route $dst distance"
+  assert_eq "$(val comment /ip/route/print "?dst-address=$dst")" "wgfleet:wfr0 route" "route $dst comment"
+done
+ok "five explicit routes at distance 10"
+
+# the firewall accept sits before the first drop of the input chain
+order=$(val comment /ip/firewall/filter/print ?chain=input)
+acc=$(grep -n "wgfleet:wfr0 allow udp" <<<"$order" | cut -d: -f1)
+drop=$(val action /ip/firewall/filter/print ?chain=input | grep -n '^drop$' | head -1 | cut -d: -f1)
+[ -n "$acc" ] && [ -n "$drop" ] && [ "$acc" -lt "$drop" ] || fail "accept (line $acc) not before the first drop (line $drop): $order"
+assert_eq "$(val dst-port /ip/firewall/filter/print "?comment=wgfleet:wfr0 allow udp")" 51820 "accept port"
+assert_eq "$(val protocol /ip/firewall/filter/print "?comment=wgfleet:wfr0 allow udp")" udp "accept protocol"
+ok "input accept udp/51820 before the first drop"
+
+# second run: nothing to do, nothing sent but prints
+m=$(log_mark)
+drive apply "$T/doc.json" > "$T/apply2.txt" || fail "second apply failed"
+assert_eq "$(changes_since "$m" | wc -l)" 0 "a converged router got changes: $(changes_since "$m")"
+drive plan "$T/doc.json" > "$T/plan2.txt"
+assert_eq "$(wc -l < "$T/plan2.txt")" 0 "plan on a converged router: $(cat "$T/plan2.txt")"
+ok "no-change run sends no add/set/remove"

@@ -1,0 +1,255 @@
+/* SPDX-License-Identifier: MIT */
+/* The netlink encoder and decoder without a kernel: SET messages are split, then decoded back
+ * (SET and GET share their attribute layout) and compared with what went in. */
+#include <arpa/inet.h>
+#include <libmnl/libmnl.h>
+#include <linux/genetlink.h>
+#include <linux/wireguard.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "model.h"
+#include "tap.h"
+#include "util.h"
+#include "wg-netlink.h"
+
+struct msg {
+        uint8_t *data;
+        size_t len;
+};
+
+struct sink {
+        struct msg *msgs;
+        size_t n;
+        int fail_at; /* -1: never */
+};
+
+static int sink_send(void *userdata, struct nlmsghdr *nlh) {
+        struct sink *s = userdata;
+
+        if (s->fail_at >= 0 && (size_t)s->fail_at == s->n)
+                return -EINVAL;
+        s->msgs = realloc(s->msgs, (s->n + 1) * sizeof(*s->msgs));
+        s->msgs[s->n].len = nlh->nlmsg_len;
+        s->msgs[s->n].data = malloc(nlh->nlmsg_len);
+        memcpy(s->msgs[s->n].data, nlh, nlh->nlmsg_len);
+        s->n++;
+        return 0;
+}
+
+static void sink_done(struct sink *s) {
+        for (size_t i = 0; i < s->n; i++)
+                free(s->msgs[i].data);
+        free(s->msgs);
+}
+
+/* Per message facts the decoder does not keep: device attributes and each peer's flags. */
+struct facts {
+        bool has_dev_attrs;
+        uint32_t peer_flags[4096];
+        uint8_t peer_keys[4096][WG_KEY_LEN];
+        size_t n_peers;
+};
+
+static int peer_attr_cb(const struct nlattr *a, void *data) {
+        struct facts *f = data;
+
+        if (mnl_attr_get_type(a) == WGPEER_A_FLAGS)
+                f->peer_flags[f->n_peers] = mnl_attr_get_u32(a);
+        if (mnl_attr_get_type(a) == WGPEER_A_PUBLIC_KEY)
+                memcpy(f->peer_keys[f->n_peers], mnl_attr_get_payload(a), WG_KEY_LEN);
+        return MNL_CB_OK;
+}
+
+static int dev_attr_cb(const struct nlattr *a, void *data) {
+        struct facts *f = data;
+        const struct nlattr *p;
+
+        switch (mnl_attr_get_type(a)) {
+        case WGDEVICE_A_PRIVATE_KEY:
+        case WGDEVICE_A_LISTEN_PORT:
+        case WGDEVICE_A_FWMARK:
+        case WGDEVICE_A_FLAGS:
+                f->has_dev_attrs = true;
+                break;
+        case WGDEVICE_A_PEERS:
+                mnl_attr_for_each_nested(p, a) {
+                        f->peer_flags[f->n_peers] = 0;
+                        mnl_attr_parse_nested(p, peer_attr_cb, f);
+                        f->n_peers++;
+                }
+                break;
+        }
+        return MNL_CB_OK;
+}
+
+static void facts_of(const struct msg *m, struct facts *f) {
+        memset(f, 0, sizeof(*f));
+        mnl_attr_parse((const struct nlmsghdr *)m->data, sizeof(struct genlmsghdr), dev_attr_cb, f);
+}
+
+static void make_key(uint8_t k[WG_KEY_LEN], unsigned i) {
+        memset(k, 0, WG_KEY_LEN);
+        k[0] = 0xa0;
+        k[1] = (uint8_t)(i >> 8);
+        k[2] = (uint8_t)i;
+}
+
+static struct wf_prefix v4(unsigned a, unsigned b, unsigned c, uint8_t len) {
+        struct wf_prefix p = { .family = AF_INET, .len = len };
+
+        p.addr[0] = 10;
+        p.addr[1] = (uint8_t)a;
+        p.addr[2] = (uint8_t)b;
+        p.addr[3] = (uint8_t)c;
+        return p;
+}
+
+static void test_split(size_t max) {
+        enum { N = 300, BIG = 170, BIG_IPS = 250 };
+        static uint8_t keys[N][WG_KEY_LEN];
+        static struct wf_prefix ips[N][2];
+        static struct wf_prefix big[BIG_IPS];
+        static struct wgnl_peer_set peers[N];
+        static struct facts f;
+        uint8_t priv[WG_KEY_LEN] = { 1 };
+        struct wgnl_device_set d = {
+                .ifname = "wfk0", .flags = WGNL_DEV_PRIVATE_KEY | WGNL_DEV_LISTEN_PORT,
+                .private_key = priv, .listen_port = 51820, .peers = peers, .n_peers = N,
+        };
+        struct sink s = { .fail_at = -1 };
+        struct wf_live_iface *live = calloc(1, sizeof(*live));
+        uint8_t *buf = malloc(max);
+        size_t replace_seen[N] = {}, first_chunk_msg[N];
+        int r;
+
+        for (unsigned i = 0; i < N; i++) {
+                make_key(keys[i], i);
+                peers[i].public_key = keys[i];
+                peers[i].flags = (i % 3 == 0 ? WGNL_PEER_UPDATE_ONLY : 0) | WGNL_PEER_REPLACE_ALLOWEDIPS |
+                                 WGNL_PEER_ENDPOINT | WGNL_PEER_KEEPALIVE;
+                ips[i][0] = v4(i >> 8, i & 0xff, 0, 24);
+                ips[i][1] = (struct wf_prefix){ .family = AF_INET6, .len = 64 };
+                ips[i][1].addr[0] = 0xfd;
+                ips[i][1].addr[7] = (uint8_t)i;
+                peers[i].allowed_ips = ips[i];
+                peers[i].n_allowed_ips = 2;
+                peers[i].keepalive = 25;
+                if (i % 2) {
+                        struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&peers[i].endpoint;
+                        sin6->sin6_family = AF_INET6;
+                        sin6->sin6_port = htons(51820);
+                        sin6->sin6_addr.s6_addr[0] = 0xfd;
+                        sin6->sin6_addr.s6_addr[15] = (uint8_t)i;
+                } else {
+                        struct sockaddr_in *sin = (struct sockaddr_in *)&peers[i].endpoint;
+                        sin->sin_family = AF_INET;
+                        sin->sin_port = htons(51820);
+                        sin->sin_addr.s_addr = htonl(0xc0000200u + i);
+                }
+        }
+        for (unsigned j = 0; j < BIG_IPS; j++)
+                big[j] = v4(200 + j / 256, j % 256, 0, 24);
+        peers[BIG].allowed_ips = big;
+        peers[BIG].n_allowed_ips = BIG_IPS;
+        peers[7].flags = WGNL_PEER_REMOVE;
+
+        r = wgnl_encode_set(&d, 0x42, 1, buf, max, sink_send, &s);
+        CHECK(r > 1);
+        CHECK((size_t)r == s.n);
+
+        for (size_t m = 0; m < s.n; m++) {
+                CHECK(s.msgs[m].len <= max);
+                facts_of(&s.msgs[m], &f);
+                CHECK(f.has_dev_attrs == (m == 0));
+                CHECK(wgnl_parse_device_msg((const struct nlmsghdr *)s.msgs[m].data, live) == 0);
+                for (size_t k = 0; k < f.n_peers; k++) {
+                        unsigned i = (unsigned)f.peer_keys[k][1] << 8 | f.peer_keys[k][2];
+                        if (i >= N)
+                                continue;
+                        if (f.peer_flags[k] & WGPEER_F_REPLACE_ALLOWEDIPS) {
+                                replace_seen[i]++;
+                                first_chunk_msg[i] = m;
+                        }
+                        if (i % 3 == 0 || replace_seen[i] == 0 || first_chunk_msg[i] != m)
+                                if (i != 7)
+                                        CHECK(f.peer_flags[k] & WGPEER_F_UPDATE_ONLY);
+                }
+        }
+        /* Every peer exactly once, in order, with every allowed IP; REPLACE only once each. */
+        CHECK(live->n_peers == N);
+        for (unsigned i = 0; i < N && i < live->n_peers; i++) {
+                const struct wf_live_peer *lp = &live->peers[i];
+                CHECK(memcmp(lp->public_key, keys[i], WG_KEY_LEN) == 0);
+                CHECK(replace_seen[i] == (i == 7 ? 0 : 1));
+                if (i == 7) {
+                        CHECK(lp->n_allowed_ips == 0);
+                        continue;
+                }
+                CHECK(lp->n_allowed_ips == peers[i].n_allowed_ips);
+                for (size_t j = 0; j < lp->n_allowed_ips && j < peers[i].n_allowed_ips; j++)
+                        CHECK(wf_prefix_equal(&lp->allowed_ips[j], &peers[i].allowed_ips[j]));
+                CHECK(lp->persistent_keepalive == 25);
+                CHECK(wf_sockaddr_equal(&lp->endpoint, &peers[i].endpoint));
+        }
+        /* The big peer cannot fit in one page: it must have been continued. */
+        if (max <= 4096) {
+                size_t chunks = 0;
+                for (size_t m = 0; m < s.n; m++) {
+                        facts_of(&s.msgs[m], &f);
+                        for (size_t k = 0; k < f.n_peers; k++)
+                                chunks += memcmp(f.peer_keys[k], keys[BIG], WG_KEY_LEN) == 0;
+                }
+                CHECK(chunks >= 2);
+        }
+        CHECK(live->listen_port == 51820);
+        CHECK(live->has_private_key);
+        wf_live_iface_free(live);
+        sink_done(&s);
+
+        /* A failing send stops the encoder and reports the error. */
+        s = (struct sink){ .fail_at = 1 };
+        CHECK(wgnl_encode_set(&d, 0x42, 1, buf, max, sink_send, &s) == -EINVAL);
+        CHECK(s.n == 1);
+        sink_done(&s);
+        free(buf);
+}
+
+static void test_nothing_to_send(void) {
+        struct sink s = { .fail_at = -1 };
+        struct wgnl_device_set d = { .ifname = "wfk0" };
+        uint8_t buf[4096];
+
+        CHECK(wgnl_encode_set(&d, 0x42, 1, buf, sizeof(buf), sink_send, &s) == 0);
+        CHECK(s.n == 0);
+        CHECK(wgnl_encode_set(&d, 0x42, 1, buf, 64, sink_send, &s) == -EMSGSIZE);
+        sink_done(&s);
+}
+
+static void test_malformed(void) {
+        uint8_t buf[512];
+        struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+        struct genlmsghdr *g = mnl_nlmsg_put_extra_header(nlh, sizeof(*g));
+        struct nlattr *peers, *p;
+        struct wf_live_iface *live = calloc(1, sizeof(*live));
+        uint8_t shortkey[8] = {};
+
+        g->cmd = WG_CMD_GET_DEVICE;
+        peers = mnl_attr_nest_start(nlh, WGDEVICE_A_PEERS);
+        p = mnl_attr_nest_start(nlh, 0);
+        mnl_attr_put(nlh, WGPEER_A_PUBLIC_KEY, sizeof(shortkey), shortkey);
+        mnl_attr_nest_end(nlh, p);
+        mnl_attr_nest_end(nlh, peers);
+        CHECK(wgnl_parse_device_msg(nlh, live) == -EINVAL);
+        CHECK(live->n_peers == 0);
+        wf_live_iface_free(live);
+}
+
+int main(void) {
+        test_split(4096);
+        test_split(1024);
+        test_split(16384);
+        test_nothing_to_send();
+        test_malformed();
+        return TAP_DONE();
+}
