@@ -38,7 +38,7 @@ struct opts {
         const char *log_path, *port_file;
         bool defconf, legacy;
         unsigned long drop_after;
-        unsigned handshake_after;
+        int handshake_after; /* -1: peers never handshake */
 };
 
 struct conn {
@@ -255,7 +255,7 @@ int main(int argc, char **argv) {
                 { "handshake-after", required_argument, NULL, 'H' }, { "help", no_argument, NULL, 'h' },
                 {},
         };
-        struct opts o = {};
+        struct opts o = { .handshake_after = -1 };
         int ch;
         while ((ch = getopt_long(argc, argv, "", lo, NULL)) >= 0) {
                 switch (ch) {
@@ -269,7 +269,7 @@ int main(int argc, char **argv) {
                 case 'g': o.log_path = optarg; break;
                 case 'P': o.port_file = optarg; break;
                 case 'd': o.drop_after = strtoul(optarg, NULL, 10); break;
-                case 'H': o.handshake_after = (unsigned)strtoul(optarg, NULL, 10); break;
+                case 'H': o.handshake_after = atoi(optarg); break;
                 case 'h': usage(stdout); return 0;
                 default: usage(stderr); return 2;
                 }
