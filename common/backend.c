@@ -5,6 +5,8 @@
 
 const struct backend_ops *backend_ops_for(enum config_backend b) {
         switch (b) {
+        case CONFIG_BACKEND_LINUX:
+                return &backend_linux_ops;
         case CONFIG_BACKEND_UAPI:
                 return &backend_uapi_ops;
         case CONFIG_BACKEND_ROUTEROS:

@@ -45,10 +45,10 @@ static void describe(const json_t *v, char out[96]) {
         switch (json_typeof(v)) {
         case JSON_STRING: {
                 const char *s = json_string_value(v);
-                size_t n = json_string_length(v), o = 0;
+                size_t n = json_string_length(v), o = 0, i;
 
                 out[o++] = '"';
-                for (size_t i = 0; i < n && o < 80; i++) {
+                for (i = 0; i < n && o < 80; i++) {
                         unsigned char c = (unsigned char)s[i];
                         if (c == '"' || c == '\\') {
                                 out[o++] = '\\';
@@ -58,7 +58,13 @@ static void describe(const json_t *v, char out[96]) {
                         else
                                 out[o++] = (char)c;
                 }
-                if (o >= 80 && n > 0) {
+                if (i < n) {
+                        /* cut on a UTF-8 character boundary */
+                        if (((unsigned char)s[i] & 0xc0) == 0x80)
+                                while (o > 1 && ((unsigned char)out[o - 1] & 0xc0) == 0x80)
+                                        o--;
+                        if (o > 1 && ((unsigned char)out[o - 1] & 0xc0) == 0xc0 && ((unsigned char)s[i] & 0xc0) == 0x80)
+                                o--;
                         memcpy(out + o, "...", 3);
                         o += 3;
                 }

@@ -127,7 +127,7 @@ doc() {
     --arg name "wfl${n}0" --arg addr "10.88.0.$i/32" --arg addr6 "fd88::$i/128" --arg pub "${PUB[$n]}" \
     --slurpfile peers "$peers" \
     '{schema: "wgfleet/desired-state/v1", node: $node, revision: $rev, issued_at: $now,
-      expires_at: $exp, interfaces: [{name: $name, listen_port: 51820, addresses: [$addr, $addr6],
+      expires_at: $exp, interfaces: [{name: $name, listen_port: 51820, addresses: [$addr, $addr6], mtu: 1380, fwmark: 81,
       public_key: $pub, peers: $peers}]}' > "$TMP/$n-$rev.json"
   "$SIGN" sign "$TMP/signing.key" "$TMP/$n-$rev.json" > "$TMP/$n-$rev.env"
 }
@@ -165,6 +165,8 @@ done
 
 check "a: wg has all $((BULK + 3)) peers" [ "$(wg show wfla0 peers | wc -l)" -eq $((BULK + 3)) ]
 check "a: listen port 51820" [ "$(wg show wfla0 listen-port)" = 51820 ]
+check "a: fwmark 0x51" [ "$(wg show wfla0 fwmark)" = 0x51 ]
+check "a: mtu 1380" grep -q " mtu 1380 " <(ip -n wfl-a link show wfla0)
 check "a: private key is the node key" [ "$(wg show wfla0 public-key)" = "${PUB[a]}" ]
 check "a: preshared key for b is set" [ "$(wg show wfla0 preshared-keys | awk -v k="${PUB[b]}" '$1 == k {print $2}')" = "$(cat "$TMP/a/secrets/ab.psk")" ]
 check "a: address is a /32" grep -q "inet 10.88.0.1/32 " <(ip -n wfl-a -4 addr show dev wfla0)

@@ -99,6 +99,9 @@ run 1 "rejected: $t/truncated.env: document: not valid JSON (line 1 column 39: s
 printf 'hello' | "$sign" sign "$t/signer.key" - > "$t/hello.env"
 run 1 "envelope: payload is not a JSON object (does not start with '{')" validate --trust-key "$t/trust.pub" "$t/hello.env"
 
+cp "$t/trust.pub" "$t/open.pub"; chmod 0666 "$t/open.pub"
+run 0 "warning: trust key file $t/open.pub: mode 0666 is writable by group or others" validate --trust-key "$t/open.pub" "$t/good.env"
+
 # a document enrolled for another key: refused where the node key is, fine elsewhere
 doc n1 2099-01-01T00:00:00Z 10.0.0.2/32 | sed "s|$pub|AgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgI=|" |
   "$sign" sign "$t/signer.key" - > "$t/otherkey.env"

@@ -235,6 +235,8 @@ static const struct rule_case cases[] = {
         { "route object type", { { "interfaces[0].routes[0]", "\"192.168.7.0/24\"" } },
           .expect = "interfaces[0].routes[0]: \"192.168.7.0/24\" is not an object" },
         /* rendering of values in messages */
+        { "long values are cut on a character boundary", { { "node", "\"éééééééééééééééééééééééééééééééééééééééééééééééééééééééééééé\"" } },
+          .expect = "node: \"ééééééééééééééééééééééééééééééééééééééé...\" is not a node name ..." },
         { "long values are cut", { { "node", "\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa x\"" } },
           .expect = "node: \"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa...\" is not a node name ..." },
 };
@@ -336,12 +338,15 @@ static void test_rules(void) {
                 int r;
 
                 r = doc_parse(text, strlen(text), &d, &e, NULL, NULL);
-                if (r != -EINVAL || d || !msg_matches(e.msg, c->expect) || strchr(e.msg, '\n')) {
+                /* one line, valid UTF-8 (json_string() refuses anything else) */
+                json_t *utf8 = json_string(e.msg);
+                if (r != -EINVAL || d || !msg_matches(e.msg, c->expect) || strchr(e.msg, '\n') || !utf8) {
                         fprintf(stderr, "not ok %zu - %s\n  r=%d\n  got:  %s\n  want: %s\n", i + 1, c->rule,
                                 r, e.msg, c->expect);
                         tap_failures++;
                 } else
                         printf("ok %zu - %s: %s\n", i + 1, c->rule, e.msg);
+                json_decref(utf8);
                 wf_doc_free(d);
         }
 }

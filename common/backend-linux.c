@@ -1,0 +1,109 @@
+/* SPDX-License-Identifier: MIT */
+/* Backend linux: kernel WireGuard. The device and its peers go over generic netlink
+ * (wg-netlink), the link state, addresses and routes over rtnetlink (route). */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "backend.h"
+#include "route.h"
+#include "wg-netlink.h"
+
+struct backend {
+        struct wgnl *wg;         /* owned */
+        struct route_ctx *rt;    /* owned */
+};
+
+static void linux_close(struct backend *b) {
+        if (!b)
+                return;
+        wgnl_close(b->wg);
+        route_ctx_free(b->rt);
+        free(b);
+}
+
+static int linux_open(struct backend **ret, const struct config *c, struct wf_err *e) {
+        struct backend *b;
+        int r;
+
+        b = calloc(1, sizeof(*b));
+        if (!b)
+                return -ENOMEM;
+        r = wgnl_open(&b->wg, e);
+        if (r >= 0)
+                r = route_ctx_new(&b->rt, e);
+        if (r < 0) {
+                linux_close(b);
+                return r;
+        }
+        *ret = b;
+        return 0;
+}
+
+static int linux_observe(struct backend *b, const char *iface, const struct wf_iface *desired,
+                         struct wf_live_iface **ret, struct wf_err *e) {
+        struct wf_live_iface *l;
+        int r;
+
+        l = calloc(1, sizeof(*l));
+        if (!l)
+                return -ENOMEM;
+        r = route_observe(b->rt, iface, desired, l, e);
+        if (r >= 0 && l->exists) {
+                /* The dump sets the name; keep one copy. */
+                r = wgnl_get_device(b->wg, iface, l, e);
+                if (r == -ENODEV) {
+                        /* Gone between the two reads: report it as absent. */
+                        l->exists = false;
+                        r = 0;
+                }
+        }
+        if (r >= 0 && !l->name) {
+                l->name = strdup(iface);
+                if (!l->name)
+                        r = -ENOMEM;
+        }
+        if (r < 0) {
+                wf_live_iface_free(l);
+                return r;
+        }
+        *ret = l;
+        return 0;
+}
+
+static int linux_apply(struct backend *b, const struct plan *p, const struct plan_target *t,
+                       struct wf_err *e) {
+        int r;
+
+        for (size_t i = 0; i < p->n_ops; i++)
+                if (p->ops[i].kind == PLAN_IFACE_CREATE) {
+                        r = wgnl_link_create(b->wg, p->iface, e);
+                        if (r < 0 && r != -EEXIST)
+                                return r;
+                        break;
+                }
+        /* Keys and peers before the link goes up and routes point at it. */
+        r = wgnl_apply(b->wg, p, t, e);
+        if (r < 0)
+                return r;
+        return route_apply(b->rt, p->iface, p, t, e);
+}
+
+static int linux_clear(struct backend *b, const char *iface, struct wf_err *e) {
+        int r;
+
+        /* The agent created the link; deleting it takes its addresses and routes along. */
+        r = wgnl_link_delete(b->wg, iface, e);
+        if (r == -ENODEV)
+                return 0;
+        return r;
+}
+
+const struct backend_ops backend_linux_ops = {
+        .name = "linux",
+        .open = linux_open,
+        .close = linux_close,
+        .observe = linux_observe,
+        .apply = linux_apply,
+        .clear = linux_clear,
+};

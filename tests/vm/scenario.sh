@@ -1,0 +1,142 @@
+# SPDX-License-Identifier: MIT
+# Runs inside the vm (busybox sh, sourced by /init with `ip` bound to iproute2). Three nodes in
+# namespaces wfk-a, wfk-b, wfk-c, each pair joined by a veth pair with IPv4 and IPv6; the agent
+# applies signed documents on each over netlink; every check reads what the kernel holds.
+. /data/env.sh
+# the keys as extended regular expressions ('+' is special)
+RE_A=$(echo "$PUB_A" | sed 's/+/\\+/g')
+RE_B=$(echo "$PUB_B" | sed 's/+/\\+/g')
+RE_C=$(echo "$PUB_C" | sed 's/+/\\+/g')
+pass=0 fail=0
+ok() { pass=$((pass + 1)); echo "ok - $*"; }
+bad() { fail=$((fail + 1)); echo "not ok - $*"; }
+check() {
+  desc=$1
+  shift
+  if "$@" >/tmp/check.out 2>&1; then ok "$desc"; else bad "$desc"; sed 's/^/#   /' /tmp/check.out | head -30; fi
+}
+ns() { n=$1; shift; /usr/sbin/ip netns exec wfk-$n "$@"; }
+agent() { n=$1; shift; /usr/sbin/ip netns exec wfk-$n wgfleet-agent --config /data/$n/agent.conf "$@"; }
+apply() { agent "$1" apply --trust-key /data/trust.pub "/data/$1/$2.json"; }
+plan_empty() {
+  agent "$1" plan --json --trust-key /data/trust.pub "/data/$1/$2.json" >/tmp/plan.json || return 1
+  [ "$(jq '.operations | length' /tmp/plan.json)" = 0 ] || { cat /tmp/plan.json; return 1; }
+}
+ping4() { ns "$1" ping -c 1 -W 3 "$2"; }
+ping6() { ns "$1" ping -6 -c 1 -W 3 "$2"; }
+peer_line() { ns "$1" wg show wfk0 dump | grep "^$2"; }
+uptime_s() { cut -d' ' -f1 /proc/uptime; }
+# has NODE PATTERN CMD...: CMD succeeds in NODE and its output matches PATTERN (grep -E).
+has() { n=$1 pat=$2; shift 2; out=$(ns "$n" "$@") || return 1; echo "$out" | grep -qE -e "$pat"; }
+# hasf NODE STRING CMD...: CMD succeeds in NODE and some line contains STRING (fixed).
+hasf() { n=$1 str=$2; shift 2; out=$(ns "$n" "$@") || return 1; echo "$out" | grep -qF -e "$str"; }
+# lacks NODE PATTERN CMD...: CMD succeeds in NODE and no line matches PATTERN.
+lacks() {
+  n=$1 pat=$2; shift 2
+  out=$(ns "$n" "$@") || return 1
+  if echo "$out" | grep -E -e "$pat"; then return 1; fi
+  return 0
+}
+# count_is NODE N CMD...: CMD succeeds in NODE and prints N lines.
+count_is() {
+  n=$1 want=$2; shift 2
+  out=$(ns "$n" "$@") || return 1
+  got=$(echo "$out" | grep -c .)
+  [ "$got" = "$want" ] || { echo "expected $want lines, got $got"; return 1; }
+}
+
+echo "# scenario starts at uptime $(uptime_s) s"
+for n in a b c; do ip netns add wfk-$n; done
+ip link add wfk-ab netns wfk-a type veth peer name wfk-ba netns wfk-b
+ip link add wfk-ac netns wfk-a type veth peer name wfk-ca netns wfk-c
+ip link add wfk-bc netns wfk-b type veth peer name wfk-cb netns wfk-c
+addr() { ns "$1" ip addr add "$3" dev "$2"; ns "$1" ip addr add "$4" dev "$2" nodad; ns "$1" ip link set "$2" up; }
+addr a wfk-ab 192.168.12.1/24 fd12::1/64
+addr b wfk-ba 192.168.12.2/24 fd12::2/64
+addr a wfk-ac 192.168.13.1/24 fd13::1/64
+addr c wfk-ca 192.168.13.3/24 fd13::3/64
+addr b wfk-bc 192.168.23.2/24 fd23::2/64
+addr c wfk-cb 192.168.23.3/24 fd23::3/64
+for n in a b c; do ns $n ip link set lo up; done
+# a routed subnet behind c
+ns c ip link add wfk-sub type dummy
+ns c ip addr add 10.78.3.1/24 dev wfk-sub
+ns c ip addr add fd78:3::1/64 dev wfk-sub nodad
+ns c ip link set wfk-sub up
+# a foreign route that must survive every apply
+ns a ip route add 10.99.0.0/24 dev wfk-ab proto static
+
+# --- round 1: three nodes from signed documents
+for n in a b c; do check "apply rev1 on $n" apply $n rev1; done
+check "a: wfk0 is a kernel WireGuard link" has a wireguard ip -d link show wfk0
+check "a: 2 peers" count_is a 2 wg show wfk0 peers
+check "a: listen port 51820" has a '^51820$' wg show wfk0 listen-port
+check "a: public key is the node key" has a "^$RE_A\$" wg show wfk0 public-key
+check "a: IPv6 endpoint for b" has a "^$RE_B.\\[fd12::2\\]:51820" wg show wfk0 endpoints
+check "a: explicit routes proto 211" has a "^10.78.3.0/24 dev wfk0" ip route show proto 211
+check "a: explicit IPv6 routes" has a "^fd78:3::/64 dev wfk0" ip -6 route show proto 211
+check "a: address is /32" has a "inet 10.77.0.1/32" ip -4 addr show wfk0
+for n in a b c; do check "plan --json empty on $n after apply" plan_empty $n rev1; done
+check "ping a -> b over the tunnel" ping4 a 10.77.0.2
+check "ping a -> c over the tunnel" ping4 a 10.77.0.3
+check "ping6 a -> b over the tunnel (v6 endpoint)" ping6 a fd77::2
+check "ping6 a -> c over the tunnel" ping6 a fd77::3
+check "ping b -> c over the tunnel" ping4 b 10.77.0.3
+check "ping a -> subnet behind c" ping4 a 10.78.3.1
+check "ping6 b -> subnet behind c" ping6 b fd78:3::1
+
+# --- round 2: peer b changes; peer c's session must be untouched. A passive keepalive goes
+# out 10 s after the last received data, so let the counters settle first.
+sleep 11
+before_c=$(peer_line a "$PUB_C")
+before_b=$(peer_line a "$PUB_B")
+echo "# before: $before_c"
+check "apply rev2 on a (peer b changed)" apply a rev2
+after_c=$(peer_line a "$PUB_C")
+echo "# after:  $after_c"
+check "peer c: handshake, endpoint and counters unchanged" [ "$before_c" = "$after_c" ]
+check "peer c: had a handshake" sh -c "[ \"\$(echo '$before_c' | cut -f5)\" != 0 ]"
+check "peer b: endpoint updated" has a "^$RE_B	192.168.12.2:51820\$" wg show wfk0 endpoints
+check "peer b: allowed IP added" has a "^$RE_B.*10.79.2.0/24" wg show wfk0 allowed-ips
+check "peer b: handshake and counters kept (updated in place)" has a "^$RE_B	.*	$(echo "$before_b" | cut -f5-7)	off\$" wg show wfk0 dump
+check "a: route for the new allowed IP" has a "^10.79.2.0/24 dev wfk0" ip route show proto 211
+check "plan --json empty on a after rev2" plan_empty a rev2
+check "ping a -> c still works" ping4 a 10.77.0.3
+
+# --- round 3: peer c removed
+check "apply rev3 on a (peer c removed)" apply a rev3
+check "a: peer c gone" lacks a "$RE_C" wg show wfk0 peers
+check "a: routes of peer c gone" lacks a "10\\.77\\.0\\.3|10\\.78\\.3\\.0" ip route show
+check "a: IPv6 routes of peer c gone" lacks a "fd77::3|fd78:3::" ip -6 route show
+check "a: foreign route survives" has a "^10.99.0.0/24 dev wfk-ab" ip route show proto static
+check "ping a -> b still works" ping4 a 10.77.0.2
+
+# --- round 4: $NPEERS more peers and one with 250+ allowed IPs (split SET messages)
+before_b=$(peer_line a "$PUB_B")
+t0=$(uptime_s)
+check "apply rev4 on a ($NPEERS + 2 peers)" /usr/sbin/ip netns exec wfk-a \
+  env WGFLEET_WGNL_STATS=/tmp/stats4 wgfleet-agent --config /data/a/agent.conf apply --trust-key /data/trust.pub /data/a/rev4.json
+t1=$(uptime_s)
+echo "# rev4 apply took $(awk -v a=$t0 -v b=$t1 'BEGIN{print b - a}') s; netlink: $(cat /tmp/stats4 2>/dev/null | tr '\n' ' ')"
+total=$((NPEERS + 2))
+check "a: wg show dump has $total peers" count_is a $((total + 1)) wg show wfk0 dump
+check "a: the big peer has 251 allowed IPs" sh -c "/usr/sbin/ip netns exec wfk-a wg show wfk0 allowed-ips >/tmp/aips && awk '{print NF - 1}' /tmp/aips | grep -qx 251"
+check "a: every IPv4 allowed IP has a route" count_is a $((NPEERS + 250 + 2)) ip route show proto 211
+check "a: every IPv6 allowed IP has a route" count_is a $((NPEERS + 2)) ip -6 route show proto 211
+check "SET split over several messages" sh -c "[ \"\$(sed -n 's/.*set_messages=\([0-9]*\).*/\1/p' /tmp/stats4 | sort -n | tail -1)\" -gt 1 ]"
+check "peer b untouched by the big apply (endpoint, allowed IPs, handshake)" hasf a "$(echo "$before_b" | cut -f1-5)	" wg show wfk0 dump
+t0=$(uptime_s)
+check "plan --json empty on a after rev4" plan_empty a rev4
+t1=$(uptime_s)
+echo "# plan over $total peers took $(awk -v a=$t0 -v b=$t1 'BEGIN{print b - a}') s"
+check "ping a -> b still works" ping4 a 10.77.0.2
+
+# --- round 5: the 1001 peers go again
+check "apply rev5 on a (back to 1 peer)" apply a rev5
+check "a: 1 peer left" count_is a 1 wg show wfk0 peers
+check "a: only peer b's IPv4 routes left" count_is a 2 ip route show proto 211
+check "a: only peer b's IPv6 route left" count_is a 1 ip -6 route show proto 211
+check "plan --json empty on a after rev5" plan_empty a rev5
+
+echo "# scenario ends at uptime $(uptime_s) s"
+echo "WFVM RESULT pass=$pass fail=$fail"

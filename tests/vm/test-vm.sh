@@ -1,0 +1,124 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# vm suite: the agent on the real WireGuard kernel module, under QEMU. The host writes node
+# keys, agent configurations and signed documents (tests/vm/sign-doc) into the initramfs; inside,
+# tests/vm/scenario.sh builds three namespaces joined by veth pairs, applies the documents with
+# `wgfleet-agent apply` (backend linux: generic netlink + rtnetlink) and checks what `wg show`,
+# `ip route` and ping observe. It prints "WFVM RESULT pass=N fail=M", parsed here.
+set -euo pipefail
+src=${WGFLEET_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
+build=${WGFLEET_BUILD:-$src/build}
+here=$src/tests/vm
+[ "$(id -u)" -eq 0 ] || { echo "test-vm: needs root (mknod-free initramfs, but cpio of 0600 keys)"; exit 77; }
+agent=$build/agent/wgfleet-agent
+for t in openssl wg jq cpio qemu-system-x86_64; do
+  command -v $t >/dev/null || { echo "test-vm: $t not installed (scripts/deps)"; exit 77; }
+done
+
+[ -x "$agent" ] || { echo "test-vm: $agent not built"; exit 1; }
+"$agent" --help 2>&1 | grep -q '^ *apply ' || { echo "test-vm: wgfleet-agent has no apply command yet"; exit 77; }
+
+payload=$(mktemp -d "${TMPDIR:-/tmp}/wfk-vmtest.XXXXXX")
+log=$payload.log
+trap 'rm -rf "$payload"' EXIT
+cd "$payload"
+
+openssl genpkey -algorithm ed25519 -out "$payload/../$(basename "$payload").sk.pem" 2>/dev/null
+sk=$payload/../$(basename "$payload").sk.pem
+trap 'rm -rf "$payload" "$sk"' EXIT
+"$here/sign-doc" --trust "$sk" >trust.pub
+
+declare -A priv pub
+for n in a b c; do
+  mkdir -p $n/state $n/secrets
+  chmod 700 $n/state $n/secrets
+  priv[$n]=$(wg genkey)
+  pub[$n]=$(echo "${priv[$n]}" | wg pubkey)
+  echo "${priv[$n]}" >$n/state/private.key
+  chmod 600 $n/state/private.key
+  cat >$n/agent.conf <<CONF
+[agent]
+node = wfk-$n
+state_dir = /data/$n/state
+secrets_dir = /data/$n/secrets
+backend = linux
+CONF
+done
+
+now=$(date -u +%s)
+issued=$(date -u -d "@$((now - 3600))" +%FT%TZ)
+expires=$(date -u -d "@$((now + 86400))" +%FT%TZ)
+
+# doc NODE REVISION ADDR4 ADDR6 PEERS_JSON > file
+doc() {
+  printf '{"schema":"wgfleet/desired-state/v1","node":"wfk-%s","revision":%s,"issued_at":"%s","expires_at":"%s","interfaces":[{"name":"wfk0","listen_port":51820,"addresses":["%s","%s"],"public_key":"%s","peers":[%s]}]}\n' \
+    "$1" "$2" "$issued" "$expires" "$3" "$4" "${pub[$1]}" "$5"
+}
+# peer NAME KEY ENDPOINT ALLOWED... (endpoint "-" for none)
+peer() {
+  local name=$1 key=$2 ep=$3 ips="" sep=""
+  shift 3
+  for ip in "$@"; do ips+="$sep\"$ip\""; sep=,; done
+  if [ "$ep" = - ]; then
+    printf '{"name":"%s","public_key":"%s","allowed_ips":[%s]}' "$name" "$key" "$ips"
+  else
+    printf '{"name":"%s","public_key":"%s","endpoint":"%s","allowed_ips":[%s]}' "$name" "$key" "$ep" "$ips"
+  fi
+}
+sign() { "$here/sign-doc" "$sk" "$1" >"$2"; rm -f "$1"; }
+
+pa_b=$(peer b "${pub[b]}" "[fd12::2]:51820" 10.77.0.2/32 fd77::2/128)
+pa_c=$(peer c "${pub[c]}" 192.168.13.3:51820 10.77.0.3/32 fd77::3/128 10.78.3.0/24 fd78:3::/64)
+pb_a=$(peer a "${pub[a]}" 192.168.12.1:51820 10.77.0.1/32 fd77::1/128)
+pb_c=$(peer c "${pub[c]}" "[fd23::3]:51820" 10.77.0.3/32 fd77::3/128 10.78.3.0/24 fd78:3::/64)
+pc_a=$(peer a "${pub[a]}" "[fd13::1]:51820" 10.77.0.1/32 fd77::1/128)
+pc_b=$(peer b "${pub[b]}" 192.168.23.2:51820 10.77.0.2/32 fd77::2/128)
+
+doc a 1 10.77.0.1/32 fd77::1/128 "$pa_b,$pa_c" >t.json && sign t.json a/rev1.json
+doc b 1 10.77.0.2/32 fd77::2/128 "$pb_a,$pb_c" >t.json && sign t.json b/rev1.json
+doc c 1 10.77.0.3/32 fd77::3/128 "$pc_a,$pc_b" >t.json && sign t.json c/rev1.json
+# rev 2: peer b changes (endpoint to IPv4, one more allowed IP); peer c must not be touched
+pa_b2=$(peer b "${pub[b]}" 192.168.12.2:51820 10.77.0.2/32 fd77::2/128 10.79.2.0/24)
+doc a 2 10.77.0.1/32 fd77::1/128 "$pa_b2,$pa_c" >t.json && sign t.json a/rev2.json
+# rev 3: peer c removed
+doc a 3 10.77.0.1/32 fd77::1/128 "$pa_b2" >t.json && sign t.json a/rev3.json
+# rev 4: 1000 more peers (v4 and v6 allowed IPs, v4 and v6 endpoints) and one with 250 allowed IPs
+npeers=${WFVM_PEERS:-1000}
+{
+  printf '%s' "$pa_b2"
+  for i in $(seq 1 "$npeers"); do
+    k=$(openssl rand -base64 32)
+    hi=$((i / 256)) lo=$((i % 256))
+    if [ $((i % 2)) = 0 ]; then ep="198.51.100.$((i % 250 + 1)):$((30000 + i))"; else ep="[2001:db8::$i]:$((30000 + i))"; fi
+    printf ',{"name":"gen%d","public_key":"%s","endpoint":"%s","allowed_ips":["10.100.%d.%d/32","fd00:100::%x/128"]}' "$i" "$k" "$ep" $hi $lo "$i"
+  done
+  ips=""
+  for j in $(seq 0 249); do ips+="${ips:+,}\"10.200.$j.0/24\""; done
+  printf ',{"name":"big","public_key":"%s","allowed_ips":[%s,"fd00:200::/64"]}' "$(openssl rand -base64 32)" "$ips"
+} >peers4.json
+doc a 4 10.77.0.1/32 fd77::1/128 "$(cat peers4.json)" >t.json && sign t.json a/rev4.json
+rm -f peers4.json
+# rev 5: back to one peer
+doc a 5 10.77.0.1/32 fd77::1/128 "$pa_b2" >t.json && sign t.json a/rev5.json
+
+printf 'NPEERS=%s\nPUB_A=%s\nPUB_B=%s\nPUB_C=%s\n' "$npeers" "${pub[a]}" "${pub[b]}" "${pub[c]}" >env.sh
+cp "$here/scenario.sh" run.sh
+
+[ -x "$agent" ] || { echo "test-vm: $agent not built"; exit 1; }
+set +e
+"$here/vm-run" "$payload" "$log" "${WFVM_TIMEOUT:-900}" "$agent" "$(command -v jq)"
+status=$?
+set -e
+[ $status -eq 77 ] && exit 77
+tr -d '\r' <"$log" | grep -a -E '^(ok|not ok|#|WFVM)' || true
+result=$(tr -d '\r' <"$log" | grep -a '^WFVM RESULT' | tail -1)
+if [ -z "$result" ]; then
+  echo "test-vm: no result line from the vm (qemu exit $status); console:"
+  tr -d '\r' <"$log" | tail -60
+  exit 1
+fi
+rm -f "$log"
+case "$result" in
+  *" fail=0") exit 0 ;;
+  *) exit 1 ;;
+esac
