@@ -216,6 +216,15 @@ static void test_reject(void) {
                       -EINVAL, "envelope: signatures[0].sig is 3 bytes, not an ed25519 signature (64)");
         expect_reject("payload not base64", env_with("payload", json_string("not base64!")), &kat_trust,
                       -EINVAL, "envelope: payload is not base64");
+        /* strict base64: one alphabet, padding only at the end, no stray bits */
+        expect_reject("payload mixed alphabets", env_with("payload", json_string("ab+-")), &kat_trust, -EINVAL,
+                      "envelope: payload is not base64");
+        expect_reject("payload stray bits", env_with("payload", json_string("e31=")), &kat_trust, -EINVAL,
+                      "envelope: payload is not base64");
+        expect_reject("payload inner padding", env_with("payload", json_string("e3=0")), &kat_trust, -EINVAL,
+                      "envelope: payload is not base64");
+        expect_reject("payload bad length", env_with("payload", json_string("e30==")), &kat_trust, -EINVAL,
+                      "envelope: payload is not base64");
         expect_reject("payload missing", env_with("payload", NULL), &kat_trust, -EINVAL,
                       "envelope: payload is missing or not a string");
 
