@@ -92,11 +92,6 @@ expect_eq "new subnet in the served document" \
 expect_eq "unknown node: 404" "$(req https://127.0.0.1:8444/v1/nodes/ghost/desired-state)" 404
 
 # ---- a real agent converging from nginx ----
-if ! "$agent" --help 2>&1 | grep -qw once; then
-  echo "NOTE: wgfleet-agent has no 'once' command yet: agent part not run (curl covered ETag/304)"
-  finish
-  exit $?
-fi
 command -v wireguard-go >/dev/null || { fail "wireguard-go is not installed"; finish; exit 1; }
 WG_PROCESS_FOREGROUND=1 wireguard-go "$iface" >"$tmp/wg-go.log" 2>&1 &
 wgpid=$!
