@@ -2,6 +2,7 @@
 #include "rosconn.h"
 
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <fcntl.h>
 #include <netdb.h>
 #include <netinet/tcp.h>
@@ -375,6 +376,9 @@ int rosconn_legacy_response(const char *password, const char *challenge_hex, cha
 
         if (cl % 2 || cl / 2 > sizeof chal)
                 return -EINVAL;
+        for (size_t i = 0; i < cl; i++)
+                if (!isxdigit((unsigned char)challenge_hex[i]))
+                        return -EINVAL;
         for (size_t i = 0; i < cl / 2; i++) {
                 unsigned v;
                 if (sscanf(challenge_hex + 2 * i, "%2x", &v) != 1)

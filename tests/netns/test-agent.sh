@@ -375,6 +375,25 @@ grep -qi "certificate" bad.log || fail "no certificate error: $(cat bad.log)"
 [ ! -e state2/current.env ] || fail "a document from an unverifiable server was stored"
 ok "unverifiable server refused: $(grep -i -m1 certificate bad.log)"
 
+# --- revert by hand: revision 6 applied by once, then rolled back to 3; 6 stays refused
+publish 6 0 20
+rc=0; ip netns exec "$NA" "$AGENT" --config agent.conf once >once6.log 2>&1 || rc=$?
+[ "$rc" = 0 ] || fail "once on revision 6 exited $rc: $(cat once6.log)"
+wg_a persistent-keepalive | grep -q '20$' || fail "revision 6 not applied by once"
+ip netns exec "$NA" "$AGENT" --config agent.conf revert >revert.log 2>&1 || fail "revert failed: $(cat revert.log)"
+wg_a persistent-keepalive | grep -q 'off$' || fail "revert did not restore revision 3"
+jq -e '.applied_revision == 3 and .reverted_revision == 6' state/agent-state.json >/dev/null ||
+  fail "manual revert not recorded: $(cat state/agent-state.json)"
+ip netns exec "$NA" "$AGENT" --config agent.conf once >once7.log 2>&1 || fail "once after revert: $(cat once7.log)"
+wg_a persistent-keepalive | grep -q 'off$' || fail "revision 6 re-applied after a manual revert"
+ok "revert: $(head -1 revert.log)"
+
+# --- clear removes what the agent created: peers and its routes
+ip netns exec "$NA" "$AGENT" --config agent.conf clear >clear.log 2>&1 || fail "clear failed: $(cat clear.log)"
+[ -z "$(wg_a peers)" ] || fail "clear left peers: $(wg_a peers)"
+[ -z "$(ip -n "$NA" route show proto 211)" ] || fail "clear left routes: $(ip -n "$NA" route show proto 211)"
+ok "clear: no peers, no proto 211 routes left"
+
 # token file readable by others: refused, never sent
 chmod 644 token
 rc=0; ip netns exec "$NA" "$AGENT" --config agent.conf once >tok.log 2>&1 || rc=$?
