@@ -85,6 +85,18 @@ static int run(struct agent_ctx *ctx, const struct apply_args *a, unsigned flags
                 return 1;
         }
         r = reconcile_doc(ops, b, &ctx->cfg, doc, flags, res, &e);
+        /* After a deploy, backends that can tell (routeros) wait a bounded time for a handshake:
+         * none is a warning, not a failure. */
+        for (size_t i = 0; r >= 0 && !(flags & RECONCILE_DRY_RUN) && ops->probe && i < res->n_ifaces; i++) {
+                const struct reconcile_iface *ri = &res->ifaces[i];
+                struct wf_err pe = {};
+                if (ri->error || ri->changes == 0)
+                        continue;
+                if (ops->probe(b, ri->name, &pe) == 0)
+                        fprintf(stderr, "wgfleet-agent: warning: %s\n", pe.msg);
+                else if (pe.msg[0])
+                        fprintf(stderr, "wgfleet-agent: probe %s: %s\n", ri->name, pe.msg);
+        }
         ops->close(b);
         if (r < 0 && res->n_ifaces == 0) {
                 fprintf(stderr, "wgfleet-agent: %s\n", e.msg[0] ? e.msg : strerror(-r));

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "agent-load.h"
@@ -88,6 +89,7 @@ int agent_load_envelope(const struct config *cfg, const char *trust_path, const 
         _cleanup_(dsse_trust_done) struct dsse_trust trust = {};
         _cleanup_free_ char *buf = NULL;
         struct wf_err sub = {};
+        struct stat st;
         size_t len;
         int r;
 
@@ -99,7 +101,13 @@ int agent_load_envelope(const struct config *cfg, const char *trust_path, const 
         r = dsse_trust_load(trust_path, &trust, e);
         if (r < 0)
                 return r;
-        r = wf_read_file(envelope_path, cfg->max_document_size, &buf, &len);
+        /* Whoever can write the trust file can make the node accept anything. */
+        if (stat(trust_path, &st) == 0 && (st.st_mode & 0022))
+                fprintf(stderr, "warning: trust key file %s: mode %04o is writable by group or others\n",
+                        trust_path, (unsigned)(st.st_mode & 07777));
+        /* "-": standard input, for `curl ... | wgfleet-agent validate --trust-key K -` */
+        r = wf_read_file(strcmp(envelope_path, "-") == 0 ? "/dev/stdin" : envelope_path,
+                         cfg->max_document_size, &buf, &len);
         if (r == -EFBIG)
                 return wf_err_set(e, r, "%s: larger than the limit of %llu bytes ([controller] "
                                   "max_document_size)", envelope_path,

@@ -32,8 +32,21 @@ static void usage(FILE *f) {
                    "      --version      print the version\n"
                    "\n"
                    "commands:\n");
-        for (size_t i = 0; i < ELEMENTSOF(commands); i++)
-                fprintf(f, "  %s\n", commands[i].usage);
+        /* usage is "SYNOPSIS  DESCRIPTION": long synopses get the description on a line of
+         * its own, so the descriptions stay in one column. */
+        for (size_t i = 0; i < ELEMENTSOF(commands); i++) {
+                const char *u = commands[i].usage, *gap = strstr(u, "  "), *d = gap;
+                int n = gap ? (int)(gap - u) : (int)strlen(u);
+
+                while (d && *d == ' ')
+                        d++;
+                if (!d || !*d)
+                        fprintf(f, "  %s\n", u);
+                else if (n < 24)
+                        fprintf(f, "  %-24.*s%s\n", n, u, d);
+                else
+                        fprintf(f, "  %.*s\n  %-24s%s\n", n, u, "", d);
+        }
         fprintf(f, "\nexit status: 0 ok, 1 rejected or failed, 2 usage\n");
 }
 

@@ -42,6 +42,13 @@ static bool is_ours(const char *comment) {
         return comment && strncmp(comment, ROS_COMMENT_PREFIX, strlen(ROS_COMMENT_PREFIX)) == 0;
 }
 
+/* Ours and for this interface: "wgfleet:IFACE" or "wgfleet:IFACE ...". */
+static bool is_ours_for(const char *comment, const char *iface) {
+        size_t pl = strlen(ROS_COMMENT_PREFIX), il = strlen(iface);
+        return is_ours(comment) && strncmp(comment + pl, iface, il) == 0 &&
+               (comment[pl + il] == 0 || comment[pl + il] == ' ');
+}
+
 static bool is_true(const char *v) {
         return v && (strcmp(v, "true") == 0 || strcmp(v, "yes") == 0);
 }
@@ -650,19 +657,19 @@ static int ensure_firewall(struct backend *b, const char *iface, uint16_t port, 
         return simple(b, &w, e);
 }
 
-static int demote_state_add(struct backend *b, const char *menu, const char *dst, const char *gw, unsigned dist,
-                            struct wf_err *e) {
+static int demote_state_add(struct backend *b, const char *iface, const char *menu, const char *dst, const char *gw,
+                            unsigned dist, struct wf_err *e) {
         _cleanup_free_ char *path = NULL, *old = NULL, *line = NULL, *nw = NULL;
         size_t len = 0;
         if (asprintf(&path, "%s/" ROS_DEMOTED_FILE, b->state_dir) < 0 ||
-            asprintf(&line, "%s %s %s %u\n", menu, dst, gw ? gw : "-", dist) < 0)
+            asprintf(&line, "%s %s %s %s %u\n", iface, menu, dst, gw ? gw : "-", dist) < 0)
                 return -ENOMEM;
         int r = wf_read_file(path, 1 << 20, &old, &len);
         if (r < 0 && r != -ENOENT)
                 return wf_err_set(e, r, "routeros: %s: %s", path, strerror(-r));
         /* the first distance recorded is the original one */
         char key[256];
-        snprintf(key, sizeof key, "%s %s %s ", menu, dst, gw ? gw : "-");
+        snprintf(key, sizeof key, "%s %s %s %s ", iface, menu, dst, gw ? gw : "-");
         for (const char *p = old; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : p + strlen(p))
                 if (strncmp(p, key, strlen(key)) == 0)
                         return 0;
@@ -676,7 +683,7 @@ static int demote_state_add(struct backend *b, const char *menu, const char *dst
 }
 
 /* Demotes foreign static routes to dst with a distance below ours. */
-static int demote_foreign(struct backend *b, const char *menu, const char *dst, struct wf_err *e) {
+static int demote_foreign(struct backend *b, const char *iface, const char *menu, const char *dst, struct wf_err *e) {
         struct rosconn_reply rep;
         _cleanup_free_ char *q = NULL;
         char cmd[64];
@@ -691,7 +698,7 @@ static int demote_foreign(struct backend *b, const char *menu, const char *dst, 
                     d >= ROS_DEMOTE_BELOW)
                         continue;
                 /* remember first: a crash between the two leaves a record, never a lost original */
-                r = demote_state_add(b, menu, dst, rosconn_reply_get(&rep, i, "gateway"), (unsigned)d, e);
+                r = demote_state_add(b, iface, menu, dst, rosconn_reply_get(&rep, i, "gateway"), (unsigned)d, e);
                 if (r < 0)
                         break;
                 struct words w = {};
@@ -879,7 +886,7 @@ static int op_route_add(struct backend *b, const char *iface, const struct plan 
         wf_prefix_format(&op->prefix, dst);
         if (asprintf(&q, "?dst-address=%s", dst) < 0 || asprintf(&qg, "?gateway=%s", iface) < 0)
                 return -ENOMEM;
-        int r = demote_foreign(b, menu, dst, e);
+        int r = demote_foreign(b, iface, menu, dst, e);
         if (r < 0)
                 return r;
         /* ours may be there already (shown missing because a foreign route beat it) */
@@ -975,7 +982,7 @@ static int ros_apply(struct backend *b, const struct plan *p, const struct plan_
                 case PLAN_ROUTE_CONFLICT:
                         if (op->live_route && op->live_route->metric < ROS_DEMOTE_BELOW) {
                                 wf_prefix_format(&op->prefix, a);
-                                r = demote_foreign(b, route_menu(op->prefix.family), a, e);
+                                r = demote_foreign(b, iface, route_menu(op->prefix.family), a, e);
                         }
                         break;
                 default:
@@ -1037,7 +1044,7 @@ static int ros_probe(struct backend *b, const char *iface, struct wf_err *e) {
 
 /* ---- clear ---- */
 
-static int remove_ours(struct backend *b, const char *menu, struct wf_err *e) {
+static int remove_ours(struct backend *b, const char *iface, const char *menu, struct wf_err *e) {
         struct rosconn_reply rep;
         char cmd[64];
         snprintf(cmd, sizeof cmd, "%s/print", menu);
@@ -1047,7 +1054,7 @@ static int remove_ours(struct backend *b, const char *menu, struct wf_err *e) {
                 return 0;
         }
         for (size_t i = 0; r >= 0 && i < rep.n_re; i++) {
-                if (!is_ours(rosconn_reply_get(&rep, i, "comment")))
+                if (!is_ours_for(rosconn_reply_get(&rep, i, "comment"), iface))
                         continue;
                 struct words w = {};
                 words_add(&w, "%s/remove", menu);
@@ -1058,9 +1065,10 @@ static int remove_ours(struct backend *b, const char *menu, struct wf_err *e) {
         return r < 0 ? r : 0;
 }
 
-static int restore_demoted(struct backend *b, struct wf_err *e) {
-        _cleanup_free_ char *path = NULL, *data = NULL;
-        size_t len;
+/* Puts back the distances recorded for iface and drops their records; others stay. */
+static int restore_demoted(struct backend *b, const char *iface, struct wf_err *e) {
+        _cleanup_free_ char *path = NULL, *data = NULL, *keep = NULL;
+        size_t len, kl = 0;
         if (asprintf(&path, "%s/" ROS_DEMOTED_FILE, b->state_dir) < 0)
                 return -ENOMEM;
         int r = wf_read_file(path, 1 << 20, &data, &len);
@@ -1068,11 +1076,18 @@ static int restore_demoted(struct backend *b, struct wf_err *e) {
                 return 0;
         if (r < 0)
                 return wf_err_set(e, r, "routeros: %s: %s", path, strerror(-r));
+        keep = calloc(1, len + 1);
+        if (!keep)
+                return -ENOMEM;
         for (char *save = NULL, *line = strtok_r(data, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-                char menu[32], dst[64], gw[128];
+                char ifn[64], menu[32], dst[64], gw[128];
                 unsigned dist;
-                if (sscanf(line, "%31s %63s %127s %u", menu, dst, gw, &dist) != 4)
+                if (sscanf(line, "%63s %31s %63s %127s %u", ifn, menu, dst, gw, &dist) != 5)
                         continue;
+                if (strcmp(ifn, iface) != 0) {
+                        kl += (size_t)sprintf(keep + kl, "%s\n", line);
+                        continue;
+                }
                 _cleanup_free_ char *q = NULL;
                 struct rosconn_reply rep;
                 char cmd[64];
@@ -1097,7 +1112,11 @@ static int restore_demoted(struct backend *b, struct wf_err *e) {
                 if (r < 0)
                         return r;
         }
-        if (unlink(path) < 0 && errno != ENOENT)
+        if (kl > 0) {
+                r = wf_write_file_atomic(path, keep, kl, 0600);
+                if (r < 0)
+                        return wf_err_set(e, r, "routeros: cannot rewrite %s: %s", path, strerror(-r));
+        } else if (unlink(path) < 0 && errno != ENOENT)
                 return wf_err_set(e, -errno, "routeros: cannot remove %s: %m", path);
         return 0;
 }
@@ -1110,11 +1129,11 @@ static int ros_clear(struct backend *b, const char *iface, struct wf_err *e) {
         int r = ros_connect(b, e);
         if (r < 0)
                 return r;
-        /* every wgfleet: resource goes, whatever interface it was for */
+        /* every wgfleet: resource of this interface goes, routes and rules first */
         for (size_t i = 0; i < ELEMENTSOF(menus); i++)
-                if ((r = remove_ours(b, menus[i], e)) < 0)
+                if ((r = remove_ours(b, iface, menus[i], e)) < 0)
                         return r;
-        return restore_demoted(b, e);
+        return restore_demoted(b, iface, e);
 }
 
 const struct backend_ops backend_routeros_ops = {

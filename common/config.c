@@ -26,6 +26,8 @@ void config_init(struct config *c) {
 }
 
 void config_done(struct config *c) {
+        if (!c)
+                return;
         char **strs[] = {
                 &c->node, &c->state_dir, &c->metrics_listen, &c->secrets_dir, &c->uapi_dir, &c->url,
                 &c->status_url, &c->trust_key, &c->ca_file, &c->token_file, &c->client_cert,

@@ -16,11 +16,14 @@ void keys_clamp(uint8_t key[32]) {
 }
 
 int keys_public_from_private(const uint8_t priv[32], uint8_t ret_pub[32]) {
+        uint8_t pub[32];
+
         if (sodium_init() < 0)
                 return -EIO;
         /* Clamps internally; fails only for a key that yields the all-zero point. */
-        if (crypto_scalarmult_curve25519_base(ret_pub, priv) != 0)
+        if (crypto_scalarmult_curve25519_base(pub, priv) != 0)
                 return -EINVAL;
+        memcpy(ret_pub, pub, sizeof(pub));
         return 0;
 }
 

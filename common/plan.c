@@ -72,7 +72,7 @@ static const uint8_t zero_key[WF_KEY_LEN];
 /* Fills op->flags and the allowed-IP lists for a peer present on both sides. other_wanted: every
  * allowed IP any desired peer has (sorted); a prefix leaving this peer for another one moves by
  * itself when the other peer adds it, so it needs no removal here. */
-static int peer_diff(const struct plan_peer *t, const struct wf_live_peer *l,
+static int peer_diff(const struct plan_peer *t, const struct wf_live_peer *l, int64_t now,
                      const struct wf_prefix *all_wanted, size_t n_all_wanted, struct plan_op *op) {
         const struct wf_peer *dp = t->peer;
         _cleanup_free_ struct wf_prefix *want = NULL, *have = NULL, *add = NULL, *del = NULL;
@@ -80,8 +80,14 @@ static int peer_diff(const struct plan_peer *t, const struct wf_live_peer *l,
         uint16_t ka = dp->persistent_keepalive > 0 ? (uint16_t)dp->persistent_keepalive : 0;
         unsigned flags = 0;
 
-        if (t->endpoint.ss_family != 0 && !wf_sockaddr_equal(&t->endpoint, &l->endpoint))
-                flags |= PLAN_PEER_ENDPOINT;
+        if (t->endpoint.ss_family != 0 && !wf_sockaddr_equal(&t->endpoint, &l->endpoint)) {
+                /* WireGuard follows a peer to where its authenticated packets come from; while
+                 * that session is healthy, pointing it back would cut it off behind NAT. */
+                bool roamed = now > 0 && l->endpoint.ss_family != 0 && l->last_handshake > 0 &&
+                              now - l->last_handshake < WF_HEALTHY_HANDSHAKE_S;
+                if (!roamed)
+                        flags |= PLAN_PEER_ENDPOINT;
+        }
         if (ka != l->persistent_keepalive)
                 flags |= PLAN_PEER_KEEPALIVE;
         {
@@ -206,7 +212,7 @@ static int plan_peers(const struct plan_target *t, const struct wf_live_iface *l
                                 .live_peer = lp[j].p,
                                 .peer_name = tp[i].p->peer->name,
                         };
-                        r = peer_diff(tp[i].p, lp[j].p, all, n_all, &op);
+                        r = peer_diff(tp[i].p, lp[j].p, t->now, all, n_all, &op);
                         i++, j++;
                         if (r < 0) {
                                 op_free_lists(&op);
@@ -272,16 +278,18 @@ static int plan_addresses(const struct wf_iface *iface, const struct wf_live_ifa
         return 0;
 }
 
-/* Same set as route_wanted() (route.c): allowed IPs of every peer and routes[], no /0. */
-static struct wf_prefix *routes_wanted(const struct wf_iface *iface, size_t *ret_n) {
+int plan_routes_wanted(const struct wf_iface *iface, struct wf_prefix **ret, size_t *ret_n) {
         _cleanup_free_ struct wf_prefix *flat = NULL;
         size_t n = iface->n_routes, k = 0;
+        struct wf_prefix *out;
 
         for (size_t i = 0; i < iface->n_peers; i++)
                 n += iface->peers[i].n_allowed_ips;
         flat = malloc((n ? n : 1) * sizeof(*flat));
         if (!flat)
-                return NULL;
+                return -ENOMEM;
+        /* A default route is the exit selection's (policy routing), never a plain table entry:
+         * it would swallow the management path. */
         for (size_t i = 0; i < iface->n_peers; i++)
                 for (size_t j = 0; j < iface->peers[i].n_allowed_ips; j++)
                         if (iface->peers[i].allowed_ips[j].len > 0)
@@ -289,7 +297,11 @@ static struct wf_prefix *routes_wanted(const struct wf_iface *iface, size_t *ret
         for (size_t i = 0; i < iface->n_routes; i++)
                 if (iface->routes[i].dst.len > 0)
                         flat[k++] = iface->routes[i].dst;
-        return prefixes_sorted(flat, k, ret_n);
+        out = prefixes_sorted(flat, k, ret_n);
+        if (!out)
+                return -ENOMEM;
+        *ret = out;
+        return 0;
 }
 
 struct lroute_ref { const struct wf_live_route *r; };
@@ -305,9 +317,10 @@ static int plan_routes(const struct wf_iface *iface, const struct wf_live_iface 
         _cleanup_free_ struct lroute_ref *lr = NULL;
         size_t n_want, n_live = live->exists ? live->n_routes : 0, j = 0;
 
-        want = routes_wanted(iface, &n_want);
+        if (plan_routes_wanted(iface, &want, &n_want) < 0)
+                return -ENOMEM;
         lr = calloc(n_live + 1, sizeof(*lr));
-        if (!want || !lr)
+        if (!lr)
                 return -ENOMEM;
         for (size_t k = 0; k < n_live; k++)
                 lr[k].r = &live->routes[k];

@@ -28,6 +28,10 @@ struct plan_target {
         uint8_t public_key[WF_KEY_LEN];
         struct plan_peer *peers;         /* same order as iface->peers */
         size_t n_peers;
+        /* Unix seconds, for handshake ages: a peer that handshook within WF_HEALTHY_HANDSHAKE_S
+         * from another endpoint than the document's has roamed (NAT) and keeps it. 0: the
+         * document's endpoint always wins. */
+        int64_t now;
 };
 
 enum plan_op_kind {
@@ -96,7 +100,8 @@ int plan_compute(const struct plan_target *target, const struct wf_live_iface *l
 void plan_done(struct plan *p);
 /* Number of operations that change something (conflicts are reports, not changes). */
 size_t plan_changes(const struct plan *p);
-/* One line per operation, e.g. "wg0: update peer site-b (endpoint 192.0.2.1:51820)". */
+/* One line per operation, e.g. "wg0: update peer site-b [KEY] (endpoint 192.0.2.1:51820)";
+ * conflicts as "wg0: conflict: foreign route ... left alone". */
 void plan_print_text(const struct plan *p, FILE *f);
 /* Appends the ops that change something to a JSON array (json_t *, from jansson) as objects
  * {"op", "interface", ...}; an empty array means live already matches. Conflicts are not
@@ -105,3 +110,6 @@ struct json_t;
 int plan_to_json(const struct plan *p, struct json_t *array);
 int plan_conflicts_to_json(const struct plan *p, struct json_t *array);
 const char *plan_op_kind_to_string(enum plan_op_kind k);
+/* Every destination iface wants routed: each peer's allowed IPs and routes[].dst, except /0
+ * (the exit selection's). malloc'd, sorted, without duplicates. */
+int plan_routes_wanted(const struct wf_iface *iface, struct wf_prefix **ret, size_t *ret_n);

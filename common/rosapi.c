@@ -235,8 +235,10 @@ int rosapi_decoder_feed(struct rosapi_decoder *d, const uint8_t *data, size_t n,
                         if (len == 0) {
                                 /* An empty word ends the sentence; a lone one (no words) is a
                                  * keep-alive and carries nothing. */
-                                if (d->cur.n_words == 0)
+                                if (d->cur.n_words == 0) {
+                                        r = 0;
                                         continue;
+                                }
                                 d->complete = true;
                                 r = 1;
                                 break;

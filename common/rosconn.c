@@ -2,6 +2,7 @@
 #include "rosconn.h"
 
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <fcntl.h>
 #include <netdb.h>
 #include <netinet/tcp.h>
@@ -211,6 +212,26 @@ static int conn_fill(struct rosconn *c) {
         }
 }
 
+int rosconn_write_sentence(struct rosconn *c, const struct rosapi_sentence *s) {
+        _cleanup_(rosapi_buf_done) struct rosapi_buf b = {};
+        int r = rosapi_encode_sentence(&b, s);
+        if (r < 0)
+                return r;
+        r = conn_write(c, b.data, b.len);
+        if (r < 0)
+                c->dead = true;
+        return r;
+}
+
+static int conn_read_sentence(struct rosconn *c, struct rosapi_sentence *ret);
+
+int rosconn_read_sentence(struct rosconn *c, struct rosapi_sentence *ret) {
+        int r = conn_read_sentence(c, ret);
+        if (r < 0)
+                c->dead = true;
+        return r;
+}
+
 static int conn_read_sentence(struct rosconn *c, struct rosapi_sentence *ret) {
         for (;;) {
                 if (c->roff == c->rlen) {
@@ -355,6 +376,9 @@ int rosconn_legacy_response(const char *password, const char *challenge_hex, cha
 
         if (cl % 2 || cl / 2 > sizeof chal)
                 return -EINVAL;
+        for (size_t i = 0; i < cl; i++)
+                if (!isxdigit((unsigned char)challenge_hex[i]))
+                        return -EINVAL;
         for (size_t i = 0; i < cl / 2; i++) {
                 unsigned v;
                 if (sscanf(challenge_hex + 2 * i, "%2x", &v) != 1)
@@ -425,7 +449,7 @@ int rosconn_open(struct rosconn **ret, const struct rosconn_opts *o, struct wf_e
         uint16_t port = o->port ? o->port : (o->tls ? 8729 : 8728);
         int r;
 
-        if (!o->host || !o->user || !o->password)
+        if (!o->host || (!o->no_login && (!o->user || !o->password)))
                 return wf_err_set(e, -EINVAL, "routeros: host, user and password are required");
         struct rosconn *c = calloc(1, sizeof *c);
         if (!c)
@@ -442,7 +466,7 @@ int rosconn_open(struct rosconn **ret, const struct rosconn_opts *o, struct wf_e
                 rosconn_close(c);
                 return r;
         }
-        r = login(c, o, e);
+        r = o->no_login ? 0 : login(c, o, e);
         if (r < 0) {
                 rosconn_close(c);
                 return r;

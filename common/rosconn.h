@@ -22,6 +22,7 @@ struct rosconn_opts {
         const char *user;
         const char *password;  /* borrowed */
         int timeout_ms;        /* connect, and each read/write; 0: 10 s */
+        bool no_login;         /* connect only (protocol tests) */
 };
 
 /* Connects and logs in. On failure e says which step failed (connect, tls, login). */
@@ -49,6 +50,10 @@ int rosconn_call(struct rosconn *c, const struct rosapi_sentence *cmd, struct ro
 /* The same with the words given as a NULL-terminated list. */
 int rosconn_callv(struct rosconn *c, struct rosconn_reply *ret, struct wf_err *e, ...)
         __attribute__((sentinel));
+
+/* Raw sentence I/O for protocol tests and tools: no tag is added or checked. */
+int rosconn_write_sentence(struct rosconn *c, const struct rosapi_sentence *s);
+int rosconn_read_sentence(struct rosconn *c, struct rosapi_sentence *ret);
 
 /* Reads a password file: must be a regular file not readable by group or others (0600 or
  * stricter); a trailing newline is dropped. *ret is malloc'd. */

@@ -87,6 +87,12 @@ openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout srv.key -
 printf 'subjectAltName=IP:127.0.0.1\n' >san.ext
 openssl x509 -req -in srv.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out srv.pem -days 2 \
   -extfile san.ext 2>/dev/null
+openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout client.key -out client.csr \
+  -subj /CN=wfd-node 2>/dev/null
+printf 'extendedKeyUsage=clientAuth\n' >client.ext
+openssl x509 -req -in client.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out client.pem -days 2 \
+  -extfile client.ext 2>/dev/null
+chmod 600 client.key
 TOKEN=wfd-secret-$RANDOM$RANDOM
 printf '%s\n' "$TOKEN" >token; chmod 600 token
 "$SRV" keygen signing.key trust.pub
@@ -295,10 +301,11 @@ ip netns exec "$NA" curl -sf -o /dev/null http://127.0.0.1:9586/metrics && fail 
 ok "SIGHUP: configuration reloaded (metrics moved to :9587)"
 
 RSS=$(ps -o rss= -p "$AGENT_PID" | tr -d ' ')
-ok "agent RSS during run: ${RSS} KiB"
+ANON=$(awk '/^RssAnon/ {print $2}' "/proc/$AGENT_PID/status")
+ok "agent RSS during run: ${RSS} KiB (${ANON} KiB of it private: the rest is shared libraries)"
 
 # --- commit-confirmed: the controller vanishes right after serving revision 4
-kill "$SRV_PID"; wait "$SRV_PID" 2>/dev/null || true
+kill "$SRV_PID" 2>/dev/null || true; wait "$SRV_PID" 2>/dev/null || true
 touch die
 start_server --die-file "$T/die"
 publish 4 0 25
@@ -320,6 +327,24 @@ wait_for 15 jq -e '.applied_revision == 3 and (.errors | any(test("reverted revi
 wg_a persistent-keepalive | grep -q 'off$' || fail "revision 4 re-applied after the revert"
 ok "controller back: revision 4 stays refused, revert reported"
 
+# --- the confirmation window survives a restart: revision 5 cuts the node off, the agent is
+# restarted inside confirm_timeout (a reboot), and still reverts
+kill "$SRV_PID" 2>/dev/null || true; wait "$SRV_PID" 2>/dev/null || true
+touch die
+start_server --die-file "$T/die"
+publish 5 0 30
+wait_for 10 sh -c "[ \$(grep -c '^EXIT die-file' access.log) = 2 ]" || fail "server did not serve revision 5"
+wait_for 5 sh -c "ip netns exec $NA wg show $IFA persistent-keepalive | grep -q '30$'" || fail "revision 5 not applied"
+kill -TERM "$AGENT_PID"; wait "$AGENT_PID" || fail "agent exit status on SIGTERM"
+jq -e '.confirm_revision == 5' state/agent-state.json >/dev/null || fail "unconfirmed revision not persisted"
+start_agent agent.log
+wait_for 15 sh -c "ip netns exec $NA wg show $IFA persistent-keepalive | grep -q 'off$'" ||
+  fail "revision 5 not reverted after the restart"
+jq -e '.applied_revision == 3 and .reverted_revision == 5 and .confirm_revision == 0' state/agent-state.json >/dev/null ||
+  fail "revert after restart not recorded: $(cat state/agent-state.json)"
+rm -f die
+ok "commit-confirmed across a restart: revision 5 reverted to 3"
+
 # --- SIGTERM exits 0 promptly
 t0=$(date +%s%N)
 kill -TERM "$AGENT_PID"
@@ -329,7 +354,7 @@ t1=$(date +%s%N)
 ok "SIGTERM: exit 0 in $(((t1 - t0) / 1000000)) ms"
 
 # --- offline start from the cache after the interface was reset
-kill "$SRV_PID"; wait "$SRV_PID" 2>/dev/null || true
+kill "$SRV_PID" 2>/dev/null || true; wait "$SRV_PID" 2>/dev/null || true
 kill "$WGA_PID"; wait "$WGA_PID" 2>/dev/null || true
 wait_for 5 sh -c "! test -S /var/run/wireguard/$IFA.sock" || true
 start_wg "$NA" "$IFA"; WGA_PID=${PIDS[-1]}
@@ -355,6 +380,39 @@ rc=0; ip netns exec "$NA" "$AGENT" --config agent-bad.conf once >bad.log 2>&1 ||
 grep -qi "certificate" bad.log || fail "no certificate error: $(cat bad.log)"
 [ ! -e state2/current.env ] || fail "a document from an unverifiable server was stored"
 ok "unverifiable server refused: $(grep -i -m1 certificate bad.log)"
+
+# --- revert by hand: revision 6 applied by once, then rolled back to 3; 6 stays refused
+publish 6 0 20
+rc=0; ip netns exec "$NA" "$AGENT" --config agent.conf once >once6.log 2>&1 || rc=$?
+[ "$rc" = 0 ] || fail "once on revision 6 exited $rc: $(cat once6.log)"
+wg_a persistent-keepalive | grep -q '20$' || fail "revision 6 not applied by once"
+ip netns exec "$NA" "$AGENT" --config agent.conf revert >revert.log 2>&1 || fail "revert failed: $(cat revert.log)"
+wg_a persistent-keepalive | grep -q 'off$' || fail "revert did not restore revision 3"
+jq -e '.applied_revision == 3 and .reverted_revision == 6' state/agent-state.json >/dev/null ||
+  fail "manual revert not recorded: $(cat state/agent-state.json)"
+ip netns exec "$NA" "$AGENT" --config agent.conf once >once7.log 2>&1 || fail "once after revert: $(cat once7.log)"
+wg_a persistent-keepalive | grep -q 'off$' || fail "revision 6 re-applied after a manual revert"
+ok "revert: $(head -1 revert.log)"
+
+# --- a controller that requires a client certificate (fresh state: nothing cached)
+kill "$SRV_PID" 2>/dev/null || true; wait "$SRV_PID" 2>/dev/null || true
+start_server --client-ca "$T/ca.pem"
+rm -rf state3; mkdir state3
+sed -e "s|$T/state$|$T/state3|" -e '/^metrics_listen/d' agent.conf >agent-nocert.conf
+rc=0; ip netns exec "$NA" "$AGENT" --config agent-nocert.conf once >nocert.log 2>&1 || rc=$?
+[ "$rc" = 1 ] || fail "once without a client certificate exited $rc"
+grep -q "HTTP 403" nocert.log || fail "no 403 without a client certificate: $(cat nocert.log)"
+printf 'client_cert = %s\nclient_key = %s\n' "$T/client.pem" "$T/client.key" >>agent-nocert.conf
+rc=0; ip netns exec "$NA" "$AGENT" --config agent-nocert.conf once >cert.log 2>&1 || rc=$?
+[ "$rc" = 0 ] || fail "once with a client certificate exited $rc: $(cat cert.log)"
+[ "$(jq .applied_revision state3/agent-state.json)" = 6 ] || fail "client-cert fetch did not apply revision 6"
+ok "client certificate: refused without (403), applied with"
+
+# --- clear removes what the agent created: peers and its routes
+ip netns exec "$NA" "$AGENT" --config agent.conf clear >clear.log 2>&1 || fail "clear failed: $(cat clear.log)"
+[ -z "$(wg_a peers)" ] || fail "clear left peers: $(wg_a peers)"
+[ -z "$(ip -n "$NA" route show proto 211)" ] || fail "clear left routes: $(ip -n "$NA" route show proto 211)"
+ok "clear: no peers, no proto 211 routes left"
 
 # token file readable by others: refused, never sent
 chmod 644 token

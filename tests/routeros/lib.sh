@@ -6,7 +6,9 @@ set -euo pipefail
 B=${WGFLEET_BUILD:?WGFLEET_BUILD not set (run through meson test)}/tests/routeros
 SIM=$B/wgfleet-routeros-sim
 CLI=$B/wgfleet-ros-cli
-DRIVE=$B/ros-drive
+AGENT=$WGFLEET_BUILD/agent/wgfleet-agent
+SIGN=$WGFLEET_BUILD/tests/wgfleet-sign
+SIM_ADDR=${SIM_ADDR:-127.0.0.1}
 command -v wg >/dev/null || { echo "SKIP: wg (wireguard-tools) is needed to make keys"; exit 77; }
 
 T=$(mktemp -d /tmp/wfr.XXXXXX)
@@ -25,24 +27,49 @@ printf '%s\n' "$PW" > "$T/password"
 chmod 600 "$T/password"
 umask 077
 mkdir -p "$T/state"
-wg genkey > "$T/state/private.key"
-chmod 600 "$T/state/private.key"
-NODE_PUB=$(wg pubkey < "$T/state/private.key")
+"$SIGN" genkey "$T/sign.key" > "$T/trust.pub"
 
-export ROS_HOST=127.0.0.1 ROS_USER=wgfleet ROS_PASSWORD="$PW" ROS_PASSWORD_FILE="$T/password"
-export ROS_STATE_DIR="$T/state" ROS_PROBE_TIMEOUT=0
+export ROS_HOST=$SIM_ADDR ROS_USER=wgfleet ROS_PASSWORD="$PW"
+# agent configuration knobs (write_conf): TLS=yes|no VERIFY=yes|no CA_FILE PROBE
+TLS=no VERIFY=yes CA_FILE= PROBE=1
+
+write_conf() {
+  {
+    echo "[agent]"
+    echo "node = router1"
+    echo "state_dir = $T/state"
+    echo "backend = routeros"
+    echo "[controller]"
+    echo "trust_key = $T/trust.pub"
+    echo "[routeros]"
+    echo "host = $SIM_ADDR"
+    echo "port = ${ROS_PORT:-8728}"
+    echo "tls = $TLS"
+    echo "tls_verify = $VERIFY"
+    [ -n "$CA_FILE" ] && echo "ca_file = $CA_FILE"
+    echo "user = wgfleet"
+    echo "password_file = $T/password"
+    echo "probe_timeout = $PROBE"
+  } > "$T/agent.conf"
+}
+agent() { "$AGENT" --config "$T/agent.conf" "$@"; }
+write_conf
+NODE_PUB=$(agent keygen | tail -n 1)
 
 # start_sim [sim options...]
 start_sim() {
   stop_sim
   rm -f "$T/port"
-  "$SIM" --listen 127.0.0.1:0 --user wgfleet --password "$PW" --port-file "$T/port" --log "$T/sim.log" "$@" \
+  local hs=()
+  [ "${HANDSHAKE_AFTER:-0}" = never ] || hs=(--handshake-after "${HANDSHAKE_AFTER:-0}")
+  "$SIM" --listen "$SIM_ADDR:0" --user wgfleet --password "$PW" --port-file "$T/port" --log "$T/sim.log" "${hs[@]}" "$@" \
     2>>"$T/sim.err" &
   SIM_PID=$!
   for _ in $(seq 100); do [ -s "$T/port" ] && break; sleep 0.05; done
   [ -s "$T/port" ] || fail "simulator did not start: $(cat "$T/sim.err")"
   ROS_PORT=$(cat "$T/port")
   export ROS_PORT
+  write_conf
 }
 
 stop_sim() {
@@ -65,7 +92,23 @@ changes_since() { log_since "$1" | grep -E '^/[^ ]*/(add|set|remove|move) ' || t
 
 assert_eq() { [ "$1" = "$2" ] || fail "$3: expected '$2', got '$1'"; }
 
-drive() { "$DRIVE" "$@"; }
+# drive plan|apply|clear|status DOC: the agent on a signed copy of DOC. plan prints only the
+# operations; apply prints the agent's summary.
+drive() {
+  local cmd=$1 doc=$2
+  case $cmd in
+    plan|apply)
+      "$SIGN" sign "$T/sign.key" "$doc" > "$doc.env"
+      if [ "$cmd" = plan ]; then
+        agent plan --trust-key "$T/trust.pub" "$doc.env" > "$T/agent-plan.out" || return 1
+        grep -Ev '^[^ ]+: [0-9]+ changes?$' "$T/agent-plan.out" || true
+      else
+        agent apply --trust-key "$T/trust.pub" "$doc.env"
+      fi ;;
+    clear) agent clear "$(jq -r '.interfaces[].name' "$doc")" ;;
+    *) echo "drive: $cmd?" >&2; return 2 ;;
+  esac
+}
 
 # A document with the standard three peers; variables override parts of it.
 #   A_EP B_EP (endpoints), B_KA (keepalive of b), EXTRA_ADDR, LISTEN

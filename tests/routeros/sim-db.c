@@ -220,7 +220,7 @@ struct menu {
 
 struct sim_db {
         struct menu m[_M_MAX];
-        unsigned handshake_after;
+        int handshake_after;
         time_t started;
 };
 
@@ -630,7 +630,7 @@ static void route_derive(const struct sim_db *db, struct item *it) {
 static void peer_runtime(const struct sim_db *db, const struct item *it, struct item *view) {
         const char *ep = item_get(it, "endpoint-address");
         time_t now = time(NULL);
-        if (!db->handshake_after || !ep || is_true(item_get(it, "disabled")))
+        if (db->handshake_after < 0 || !ep || is_true(item_get(it, "disabled")))
                 return;
         time_t age = now - it->created;
         if (age < (time_t)db->handshake_after)
@@ -1398,7 +1398,7 @@ int sim_db_exec(struct sim_db *db, const struct rosapi_sentence *cmd, const char
         return 0;
 }
 
-struct sim_db *sim_db_new(bool defconf, unsigned handshake_after) {
+struct sim_db *sim_db_new(bool defconf, int handshake_after) {
         struct sim_db *db = calloc(1, sizeof *db);
         if (!db)
                 return NULL;

@@ -12,7 +12,8 @@
 
 struct sim_db;
 
-struct sim_db *sim_db_new(bool defconf, unsigned handshake_after);
+/* handshake_after: seconds after which a peer with an endpoint shows a handshake; -1 never. */
+struct sim_db *sim_db_new(bool defconf, int handshake_after);
 void sim_db_free(struct sim_db *db);
 
 /* Runs one command sentence (words[0] is the command, e.g. "/ip/route/add") and appends the

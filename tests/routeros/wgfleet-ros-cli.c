@@ -6,7 +6,10 @@
  *   wgfleet-ros-cli /ip/route/print ?dst-address=10.1.0.0/24 =.proplist=.id,distance
  *
  * Each !re is one line of tab-separated key=value; after an add the new .id alone. A !trap
- * prints its message on stderr and exits 1. */
+ * prints its message on stderr and exits 1.
+ *
+ * --raw sends the words exactly as given (no tag added) and prints every reply sentence, one
+ * line of tab-separated words, up to !done or !fatal; --no-login skips the login. */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,7 +28,8 @@ int main(int argc, char **argv) {
                 { "user", required_argument, NULL, 'u' },     { "password", required_argument, NULL, 'w' },
                 { "password-file", required_argument, NULL, 'f' }, { "tls", no_argument, NULL, 't' },
                 { "ca-file", required_argument, NULL, 'c' },  { "insecure", no_argument, NULL, 'k' },
-                { "value", required_argument, NULL, 'v' },    {},
+                { "value", required_argument, NULL, 'v' },    { "raw", no_argument, NULL, 'r' },
+                { "no-login", no_argument, NULL, 'n' },       {},
         };
         struct rosconn_opts o = {
                 .host = env_or("ROS_HOST", "127.0.0.1"),
@@ -38,6 +42,7 @@ int main(int argc, char **argv) {
                 .timeout_ms = 5000,
         };
         const char *value = NULL;
+        bool raw = false;
         char *pw = NULL;
         struct wf_err e = {};
         int ch;
@@ -59,6 +64,8 @@ int main(int argc, char **argv) {
                 case 'c': o.ca_file = optarg; break;
                 case 'k': o.tls_verify = false; break;
                 case 'v': value = optarg; break;
+                case 'r': raw = true; break;
+                case 'n': o.no_login = true; break;
                 default:
                         fprintf(stderr, "usage: wgfleet-ros-cli [--host H] [--port P] [--user U] "
                                         "[--password P | --password-file F] [--tls [--ca-file F | --insecure]] "
@@ -66,7 +73,7 @@ int main(int argc, char **argv) {
                         return 2;
                 }
         }
-        if (optind >= argc || !o.password) {
+        if (optind >= argc || (!o.password && !o.no_login)) {
                 fprintf(stderr, "wgfleet-ros-cli: a command and a password are required\n");
                 return 2;
         }
@@ -80,6 +87,29 @@ int main(int argc, char **argv) {
         rosapi_sentence_init(&s);
         for (int i = optind; i < argc; i++)
                 rosapi_sentence_adds(&s, argv[i]);
+        if (raw) {
+                int r = rosconn_write_sentence(c, &s);
+                while (r >= 0) {
+                        struct rosapi_sentence got;
+                        rosapi_sentence_init(&got);
+                        r = rosconn_read_sentence(c, &got);
+                        if (r < 0) {
+                                rosapi_sentence_done(&got);
+                                break;
+                        }
+                        for (size_t i = 0; i < got.n_words; i++)
+                                printf("%s%s", i ? "\t" : "", got.words[i]);
+                        printf("\n");
+                        enum rosapi_reply t = rosapi_reply_type(&got);
+                        rosapi_sentence_done(&got);
+                        if (t == ROSAPI_REPLY_DONE || t == ROSAPI_REPLY_FATAL)
+                                break;
+                }
+                rosapi_sentence_done(&s);
+                rosconn_close(c);
+                free(pw);
+                return r < 0 ? 1 : 0;
+        }
         int r = rosconn_call(c, &s, &rep, &e);
         if (r < 0) {
                 fprintf(stderr, "%s\n", rep.trap[0] ? rep.trap : e.msg);

@@ -37,8 +37,9 @@ struct opts {
         const char *cert, *key;
         const char *log_path, *port_file;
         bool defconf, legacy;
-        unsigned long drop_after;
-        unsigned handshake_after;
+        unsigned long drop_after; /* per connection: hang up before this command */
+        unsigned long drop_times; /* on this many connections */
+        int handshake_after; /* -1: peers never handshake */
 };
 
 struct conn {
@@ -142,7 +143,8 @@ static int do_login(const struct opts *o, const struct rosapi_sentence *cmd, con
         return 0;
 }
 
-static void serve(const struct opts *o, struct sim_db *db, struct conn *c, FILE *log, unsigned long *n_cmds) {
+static void serve(const struct opts *o, struct sim_db *db, struct conn *c, FILE *log, unsigned long *drops) {
+        unsigned long n_cmds = 0;
         struct rosapi_decoder d;
         uint8_t buf[16384];
         char challenge[33] = "";
@@ -187,11 +189,12 @@ static void serve(const struct opts *o, struct sim_db *db, struct conn *c, FILE 
                         } else if (strcmp(s.words[0], "/cancel") == 0) {
                                 reply_simple(&out, tag, "!done", NULL, NULL);
                         } else {
-                                (*n_cmds)++;
-                                if (o->drop_after && *n_cmds == o->drop_after) {
+                                n_cmds++;
+                                if (o->drop_after && n_cmds == o->drop_after && *drops < o->drop_times) {
+                                        (*drops)++;
                                         /* fault injection: the connection dies before this command */
                                         if (log)
-                                                fprintf(log, "DROP before command %lu (%s)\n", *n_cmds, s.words[0]), fflush(log);
+                                                fprintf(log, "DROP before command %lu (%s)\n", n_cmds, s.words[0]), fflush(log);
                                         rosapi_sentence_done(&s);
                                         rosapi_buf_done(&out);
                                         goto end;
@@ -242,7 +245,11 @@ static int parse_listen(const char *s, struct sockaddr_storage *ss, socklen_t *l
 static void usage(FILE *f) {
         fprintf(f, "usage: wgfleet-routeros-sim --listen ADDR:PORT --user U --password P\n"
                    "         [--tls-cert C --tls-key K] [--defconf] [--legacy-login]\n"
-                   "         [--log FILE] [--port-file FILE] [--drop-after N] [--handshake-after S]\n");
+                   "         [--log FILE] [--port-file FILE] [--drop-after N [--drop-times K]]\n"
+                   "         [--handshake-after S]\n"
+                   "  --drop-after N: hang up before the Nth command of a connection, on the first K\n"
+                   "  connections (fault injection); --handshake-after S: peers with an endpoint show a\n"
+                   "  handshake S seconds after they were added (default: never)\n");
 }
 
 int main(int argc, char **argv) {
@@ -252,10 +259,11 @@ int main(int argc, char **argv) {
                 { "tls-key", required_argument, NULL, 'k' },  { "defconf", no_argument, NULL, 'D' },
                 { "legacy-login", no_argument, NULL, 'L' },   { "log", required_argument, NULL, 'g' },
                 { "port-file", required_argument, NULL, 'P' }, { "drop-after", required_argument, NULL, 'd' },
-                { "handshake-after", required_argument, NULL, 'H' }, { "help", no_argument, NULL, 'h' },
+                { "handshake-after", required_argument, NULL, 'H' }, { "drop-times", required_argument, NULL, 'T' },
+                { "help", no_argument, NULL, 'h' },
                 {},
         };
-        struct opts o = {};
+        struct opts o = { .handshake_after = -1, .drop_times = 1 };
         int ch;
         while ((ch = getopt_long(argc, argv, "", lo, NULL)) >= 0) {
                 switch (ch) {
@@ -269,7 +277,8 @@ int main(int argc, char **argv) {
                 case 'g': o.log_path = optarg; break;
                 case 'P': o.port_file = optarg; break;
                 case 'd': o.drop_after = strtoul(optarg, NULL, 10); break;
-                case 'H': o.handshake_after = (unsigned)strtoul(optarg, NULL, 10); break;
+                case 'H': o.handshake_after = atoi(optarg); break;
+                case 'T': o.drop_times = strtoul(optarg, NULL, 10); break;
                 case 'h': usage(stdout); return 0;
                 default: usage(stderr); return 2;
                 }
@@ -330,7 +339,7 @@ int main(int argc, char **argv) {
         signal(SIGPIPE, SIG_IGN);
 
         struct sim_db *db = sim_db_new(o.defconf, o.handshake_after);
-        unsigned long n_cmds = 0;
+        unsigned long drops = 0;
         fprintf(stderr, "wgfleet-routeros-sim: listening on %s port %u%s\n", o.listen, port, ctx ? " (TLS)" : "");
         while (!stop) {
                 int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
@@ -355,7 +364,7 @@ int main(int argc, char **argv) {
                 }
                 if (log)
                         fprintf(log, "CONNECT\n"), fflush(log);
-                serve(&o, db, &c, log, &n_cmds);
+                serve(&o, db, &c, log, &drops);
                 if (c.ssl) {
                         SSL_shutdown(c.ssl);
                         SSL_free(c.ssl);

@@ -76,6 +76,12 @@ cat "$t/trust.pub" "$t/other.pub" > "$t/rotation.pub"
 
 run 0 "valid: node n1, revision 3, 1 interface(s), 1 peer(s), expires 2099-01-01T00:00:00Z" validate --trust-key "$t/trust.pub" "$t/good.env"
 run 0 "valid: node n1" --config "$t/agent.conf" validate --trust-key "$t/trust.pub" "$t/good.env"
+n=$((n + 1))
+if "$agent" validate --trust-key "$t/trust.pub" - < "$t/good.env" | grep -q "valid: node n1"; then
+  echo "ok $n - validate reads the envelope from stdin"
+else
+  echo "not ok $n - validate - < good.env"; fails=$((fails + 1))
+fi
 run 0 "valid: node n1" validate --trust-key "$t/rotation.pub" "$t/untrusted.env"
 run 1 "rejected: $t/tampered.env: envelope: signature by a trusted key does not verify" validate --trust-key "$t/trust.pub" "$t/tampered.env"
 run 1 "envelope: no valid signature by a trusted key" validate --trust-key "$t/trust.pub" "$t/untrusted.env"
@@ -98,6 +104,9 @@ printf '{"schema": "wgfleet/desired-state/v1", ' | "$sign" sign "$t/signer.key" 
 run 1 "rejected: $t/truncated.env: document: not valid JSON (line 1 column 39: string or '}' expected near end of file)" validate --trust-key "$t/trust.pub" "$t/truncated.env"
 printf 'hello' | "$sign" sign "$t/signer.key" - > "$t/hello.env"
 run 1 "envelope: payload is not a JSON object (does not start with '{')" validate --trust-key "$t/trust.pub" "$t/hello.env"
+
+cp "$t/trust.pub" "$t/open.pub"; chmod 0666 "$t/open.pub"
+run 0 "warning: trust key file $t/open.pub: mode 0666 is writable by group or others" validate --trust-key "$t/open.pub" "$t/good.env"
 
 # a document enrolled for another key: refused where the node key is, fine elsewhere
 doc n1 2099-01-01T00:00:00Z 10.0.0.2/32 | sed "s|$pub|AgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgI=|" |

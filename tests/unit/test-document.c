@@ -189,6 +189,8 @@ static const struct rule_case cases[] = {
           .expect = "interfaces[1].name: \"wg0\" is a duplicate interface (also interfaces[0])" },
         { "duplicate listen_port", { { "interfaces[1]", IFACE2 }, { "interfaces[1].listen_port", "51820" } },
           .expect = "interfaces[1].listen_port: 51820 is also the port of interfaces[0] \"wg0\"" },
+        { "same address on two interfaces", { { "interfaces[1]", IFACE2 }, { "interfaces[1].addresses[1]", "\"fd00::1/128\"" } },
+          .expect = "interfaces[1].addresses[1]: \"fd00::1/128\" is also an address of interfaces[0] \"wg0\"" },
         { "same prefix on two interfaces, one table", { { "interfaces[1]", IFACE2 },
                                                         { "interfaces[1].peers[0]", "{\"name\": \"x\", \"public_key\": \"" K5 "\", \"allowed_ips\": [\"192.168.0.0/16\"]}" } },
           .expect = "interfaces[1].peers[0].allowed_ips[0]: \"192.168.0.0/16\" is also an allowed IP of interfaces[0] \"wg0\" peer \"hub\" in the same route table" },
@@ -235,6 +237,8 @@ static const struct rule_case cases[] = {
         { "route object type", { { "interfaces[0].routes[0]", "\"192.168.7.0/24\"" } },
           .expect = "interfaces[0].routes[0]: \"192.168.7.0/24\" is not an object" },
         /* rendering of values in messages */
+        { "long values are cut on a character boundary", { { "node", "\"éééééééééééééééééééééééééééééééééééééééééééééééééééééééééééé\"" } },
+          .expect = "node: \"ééééééééééééééééééééééééééééééééééééééé...\" is not a node name ..." },
         { "long values are cut", { { "node", "\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa x\"" } },
           .expect = "node: \"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa...\" is not a node name ..." },
 };
@@ -336,12 +340,15 @@ static void test_rules(void) {
                 int r;
 
                 r = doc_parse(text, strlen(text), &d, &e, NULL, NULL);
-                if (r != -EINVAL || d || !msg_matches(e.msg, c->expect) || strchr(e.msg, '\n')) {
+                /* one line, valid UTF-8 (json_string() refuses anything else) */
+                json_t *utf8 = json_string(e.msg);
+                if (r != -EINVAL || d || !msg_matches(e.msg, c->expect) || strchr(e.msg, '\n') || !utf8) {
                         fprintf(stderr, "not ok %zu - %s\n  r=%d\n  got:  %s\n  want: %s\n", i + 1, c->rule,
                                 r, e.msg, c->expect);
                         tap_failures++;
                 } else
                         printf("ok %zu - %s: %s\n", i + 1, c->rule, e.msg);
+                json_decref(utf8);
                 wf_doc_free(d);
         }
 }

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "rosapi.h"
+#include "rosconn.h"
 #include "util.h"
 #include "tap.h"
 
@@ -121,6 +122,28 @@ static void test_two_in_one(void) {
         rosapi_sentence_done(&s);
         rosapi_decoder_done(&d);
         rosapi_buf_done(&b);
+}
+
+/* A keep-alive (lone empty word) at the end of a chunk is not a sentence (found by the fuzz
+ * replay). */
+static void test_keepalive_chunk(void) {
+        struct rosapi_decoder d;
+        size_t used;
+        rosapi_decoder_init(&d);
+        CHECK(rosapi_decoder_feed(&d, (const uint8_t *)"", 1, &used) == 0);
+        CHECK(used == 1);
+        CHECK(rosapi_decoder_feed(&d, (const uint8_t *)"\x05!done", 6, &used) == 0);
+        CHECK(rosapi_decoder_feed(&d, (const uint8_t *)"", 1, &used) == 1);
+        rosapi_decoder_done(&d);
+}
+
+/* Legacy login: "00" + md5(0 + password + challenge), checked against an independent MD5. */
+static void test_legacy_response(void) {
+        char out[35];
+        CHECK(rosconn_legacy_response("secret", "0123456789abcdef0123456789abcdef", out) == 0);
+        CHECK(strcmp(out, "00ebbe7c3df6b3d902bfd1f355c6e63289") == 0);
+        CHECK(rosconn_legacy_response("secret", "0g", out) == -EINVAL);
+        CHECK(rosconn_legacy_response("secret", "abc", out) == -EINVAL);
 }
 
 static void test_limits(void) {
@@ -256,6 +279,8 @@ int main(void) {
         test_lengths();
         test_roundtrip();
         test_two_in_one();
+        test_keepalive_chunk();
+        test_legacy_response();
         test_limits();
         test_replies();
         test_durations();

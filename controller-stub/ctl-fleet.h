@@ -1,0 +1,42 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+/* Status reports from agents ("wgfleet/status/v1") and the fleet health view built from them.
+ * Pure: JSON text in, structs and JSON/HTML text out. */
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "util.h"
+
+#define CTL_STATUS_MAX_SIZE (1024u * 1024)
+
+/* What the controller keeps from a node's last status report. */
+struct ctl_report {
+        uint64_t applied_revision; /* 0: nothing applied */
+        int64_t received_at;       /* unix s, when the controller took the report */
+        char state[16];
+        unsigned peers_healthy;
+        unsigned peers_total;
+};
+
+/* Validates a status report for node (the body's node must match). On error -EINVAL and e
+ * names the JSON path. */
+int ctl_status_parse(const char *json, size_t len, const char *node, int64_t now,
+                     struct ctl_report *ret, struct wf_err *e);
+
+struct ctl_fleet_row {
+        const char *name;
+        uint64_t current_revision;
+        const struct ctl_report *report; /* NULL: never reported */
+};
+
+/* stale: applied < current, never reported, or last report older than 3 poll intervals. */
+bool ctl_fleet_stale(const struct ctl_fleet_row *row, uint32_t poll_interval, int64_t now);
+/* {"generated_at", "poll_interval", "nodes": [{"name", "current_revision", "applied_revision",
+ * "last_report", "stale", "state", "peers_healthy", "peers_total"}]}; NULL on ENOMEM. */
+json_t *ctl_fleet_json(const struct ctl_fleet_row *rows, size_t n, uint32_t poll_interval, int64_t now);
+/* The same table as a small self-refreshing HTML page; malloc'd, NULL on ENOMEM. */
+char *ctl_fleet_html(const struct ctl_fleet_row *rows, size_t n, const char *wan_name,
+                     uint32_t poll_interval, int64_t now);

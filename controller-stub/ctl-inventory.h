@@ -1,0 +1,75 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+/* The fleet inventory (docs/inventory.md): one WireGuard network ("wan") and its nodes. Parsing
+ * is pure (JSON text in, struct out) so the tests feed it directly. */
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "model.h"
+#include "util.h"
+
+enum ctl_topology {
+        CTL_TOPOLOGY_MESH,
+        CTL_TOPOLOGY_HUB_SPOKE,
+};
+
+struct ctl_subnet {
+        struct wf_prefix prefix;
+        bool routed;
+};
+
+struct ctl_node {
+        char *name;
+        bool hub;
+        char *endpoint;           /* "host:port", NULL: behind CGNAT */
+        bool has_public_key;
+        uint8_t public_key[32];
+        bool has_tunnel_ip;
+        struct wf_prefix tunnel_ip; /* host address, len = 32/128 */
+        bool has_tunnel_ip6;
+        struct wf_prefix tunnel_ip6; /* in tunnel_cidr6 */
+        struct ctl_subnet *subnets;
+        size_t n_subnets;
+        char *backend;            /* informational: linux, uapi, routeros */
+        char *iface;              /* interface name (node override or wan.interface) */
+        uint16_t listen_port;     /* node override or wan.listen_port */
+};
+
+struct ctl_inventory {
+        char *name;
+        struct wf_prefix tunnel_cidr;
+        bool has_tunnel_cidr6;
+        struct wf_prefix tunnel_cidr6; /* optional second (IPv6) range: dual-stack tunnels */
+        enum ctl_topology topology;
+        char *iface;
+        uint16_t listen_port;
+        uint32_t validity_days;   /* expires_at = issued_at + validity, default 30 */
+        uint32_t poll_interval;   /* s, the agents' poll interval (staleness), default 30 */
+        uint32_t keepalive;       /* persistent_keepalive for nodes behind CGNAT, default 25 */
+        uint32_t mtu;             /* 0: absent */
+        char *route_table;        /* NULL: absent; a name or a number as text */
+        bool route_table_numeric;
+        uint32_t route_metric;    /* 0: absent */
+        struct ctl_node *nodes;
+        size_t n_nodes;
+};
+
+#define CTL_DEFAULT_PORT 51820
+#define CTL_DEFAULT_VALIDITY_DAYS 30
+#define CTL_DEFAULT_POLL_INTERVAL 30
+#define CTL_DEFAULT_KEEPALIVE 25
+
+/* Parses and checks an inventory. Errors (-EINVAL) name the node and the field, e.g.
+ * `node site1: subnet 10.99.0.0/28 overlaps tunnel_cidr 10.99.0.0/24`. Unknown fields and
+ * soft problems (hub-spoke without a hub) go to warn. */
+int ctl_inventory_parse(const char *json, size_t len, struct ctl_inventory **ret, struct wf_err *e,
+                        wf_warn_fn warn, void *userdata);
+int ctl_inventory_load(const char *path, struct ctl_inventory **ret, struct wf_err *e,
+                       wf_warn_fn warn, void *userdata);
+void ctl_inventory_free(struct ctl_inventory *inv); /* takes NULL */
+
+const struct ctl_node *ctl_inventory_find(const struct ctl_inventory *inv, const char *name);
+/* Node names are used in URLs and file names: [a-z0-9][a-z0-9._-]{0,62}, case-insensitive. */
+bool ctl_node_name_valid(const char *name);

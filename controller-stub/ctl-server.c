@@ -1,0 +1,690 @@
+/* SPDX-License-Identifier: MIT */
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <jansson.h>
+#include <microhttpd.h>
+#include <pthread.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "ctl-fleet.h"
+#include "ctl-inventory.h"
+#include "ctl-keys.h"
+#include "ctl-render.h"
+#include "ctl-server.h"
+#include "ctl-state.h"
+#include "model.h"
+
+struct report_slot {
+        char *node;
+        struct ctl_report report;
+};
+
+struct ctl_server {
+        struct ctl_server_config cfg;
+        uint8_t sk[64];
+        char *token;        /* bearer token for agents, NULL: none */
+        char *enroll_token; /* NULL: enrolment disabled */
+        char *cert_pem, *key_pem;
+        char *envelope_dir;
+        char *status_dir;
+
+        pthread_mutex_t lock; /* guards everything below */
+        pthread_cond_t changed;
+        bool stopping;
+        struct ctl_inventory *inv;
+        struct ctl_state *st;
+        struct ctl_render *render;
+        struct report_slot *reports;
+        size_t n_reports;
+
+        struct MHD_Daemon *mhd;
+};
+
+/* Per request: the collected body of a POST. */
+struct req {
+        char *body;
+        size_t len;
+        bool too_big;
+};
+
+static void logf_(struct ctl_server *s, const char *fmt, ...) _printf_(2, 3);
+static void logf_(struct ctl_server *s, const char *fmt, ...) {
+        char buf[768];
+        va_list ap;
+
+        if (!s->cfg.log)
+                return;
+        va_start(ap, fmt);
+        vsnprintf(buf, sizeof(buf), fmt, ap);
+        va_end(ap);
+        s->cfg.log(s->cfg.log_userdata, buf);
+}
+
+static void log_warning(void *userdata, const char *msg) {
+        logf_(userdata, "warning: %s", msg);
+}
+
+/* A token file holds one line; surrounding whitespace is dropped. */
+static int load_token(const char *path, char **ret, struct wf_err *e) {
+        _cleanup_free_ char *text = NULL;
+        struct stat st;
+        size_t len;
+        int r;
+
+        if (stat(path, &st) < 0)
+                return wf_err_set(e, -errno, "%s: %s", path, strerror(errno));
+        if (st.st_mode & 077)
+                return wf_err_set(e, -EPERM, "%s: readable by group or others (chmod 600)", path);
+        r = wf_read_file(path, 4096, &text, &len);
+        if (r < 0)
+                return wf_err_set(e, r, "%s: %s", path, strerror(-r));
+        while (len > 0 && (text[len - 1] == '\n' || text[len - 1] == '\r' || text[len - 1] == ' ' || text[len - 1] == '\t'))
+                text[--len] = '\0';
+        if (len < 16)
+                return wf_err_set(e, -EINVAL, "%s: token shorter than 16 characters", path);
+        *ret = TAKE_PTR(text);
+        return 0;
+}
+
+static void free_secret(char **p) {
+        if (*p) {
+                sodium_memzero(*p, strlen(*p));
+                free(*p);
+                *p = NULL;
+        }
+}
+
+static int load_tokens(struct ctl_server *s, struct wf_err *e) {
+        _cleanup_free_ char *token = NULL, *enroll = NULL;
+        int r;
+
+        if (s->cfg.token_file && (r = load_token(s->cfg.token_file, &token, e)) < 0)
+                return r;
+        if (s->cfg.enroll_token_file && (r = load_token(s->cfg.enroll_token_file, &enroll, e)) < 0)
+                return r;
+        free_secret(&s->token);
+        free_secret(&s->enroll_token);
+        s->token = TAKE_PTR(token);
+        s->enroll_token = TAKE_PTR(enroll);
+        return 0;
+}
+
+static struct ctl_report *find_report(struct ctl_server *s, const char *node) {
+        for (size_t i = 0; i < s->n_reports; i++)
+                if (strcmp(s->reports[i].node, node) == 0)
+                        return &s->reports[i].report;
+        return NULL;
+}
+
+static int store_report(struct ctl_server *s, const char *node, const struct ctl_report *rep) {
+        struct ctl_report *slot = find_report(s, node);
+        struct report_slot *n;
+
+        if (slot) {
+                *slot = *rep;
+                return 0;
+        }
+        n = realloc(s->reports, (s->n_reports + 1) * sizeof(*n));
+        if (!n)
+                return -ENOMEM;
+        s->reports = n;
+        if (!(n[s->n_reports].node = strdup(node)))
+                return -ENOMEM;
+        n[s->n_reports++].report = *rep;
+        return 0;
+}
+
+/* Reports survive a restart: STATE_DIR/status/NODE.json, taken at the file's mtime. */
+static void load_reports(struct ctl_server *s) {
+        for (size_t i = 0; i < s->inv->n_nodes; i++) {
+                const char *node = s->inv->nodes[i].name;
+                _cleanup_free_ char *path = NULL, *text = NULL;
+                struct ctl_report rep;
+                struct wf_err e = {};
+                struct stat st;
+                size_t len;
+
+                if (asprintf(&path, "%s/%s.json", s->status_dir, node) < 0)
+                        return;
+                if (stat(path, &st) < 0 || wf_read_file(path, CTL_STATUS_MAX_SIZE * 64, &text, &len) < 0)
+                        continue;
+                if (ctl_status_parse(text, len, node, st.st_mtime, &rep, &e) < 0) {
+                        logf_(s, "%s: ignoring stored report: %s", path, e.msg);
+                        continue;
+                }
+                (void)store_report(s, node, &rep);
+        }
+}
+
+/* Renders inv against the state; on success swaps it in. Called with the lock held. */
+static int rerender(struct ctl_server *s, struct ctl_inventory *inv, struct wf_err *e) {
+        struct ctl_render *res = NULL;
+        size_t changed = 0;
+        int r;
+
+        r = ctl_render_all(inv, s->st, time(NULL), s->sk, &res, e, log_warning, s);
+        if (r < 0)
+                return r;
+        r = ctl_state_save(s->st, e);
+        if (r >= 0)
+                r = ctl_render_write(res, s->envelope_dir, e);
+        if (r < 0) {
+                ctl_render_free(res);
+                return r;
+        }
+        for (size_t i = 0; i < res->n_nodes; i++)
+                if (res->nodes[i].changed) {
+                        changed++;
+                        logf_(s, "node %s: revision %llu", res->nodes[i].node, (unsigned long long)res->nodes[i].revision);
+                }
+        ctl_render_free(s->render);
+        s->render = res;
+        if (s->inv != inv) {
+                ctl_inventory_free(s->inv);
+                s->inv = inv;
+        }
+        if (changed)
+                pthread_cond_broadcast(&s->changed);
+        return 0;
+}
+
+int ctl_server_new(const struct ctl_server_config *cfg, struct ctl_server **ret, struct wf_err *e) {
+        struct ctl_server *s;
+        struct ctl_inventory *inv = NULL;
+        pthread_condattr_t ca;
+        size_t len;
+        int r;
+
+        s = calloc(1, sizeof(*s));
+        if (!s)
+                return -ENOMEM;
+        s->cfg = *cfg;
+        if (!s->cfg.max_status_size)
+                s->cfg.max_status_size = CTL_STATUS_MAX_SIZE;
+        pthread_mutex_init(&s->lock, NULL);
+        pthread_condattr_init(&ca);
+        pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+        pthread_cond_init(&s->changed, &ca);
+        pthread_condattr_destroy(&ca);
+
+        if (asprintf(&s->envelope_dir, "%s/envelopes", cfg->state_dir) < 0 ||
+            asprintf(&s->status_dir, "%s/status", cfg->state_dir) < 0) {
+                r = -ENOMEM;
+                goto fail;
+        }
+        if ((r = ctl_keys_load(cfg->key, s->sk, e)) < 0 || (r = load_tokens(s, e)) < 0)
+                goto fail;
+        if ((r = wf_read_file(cfg->tls_cert, 1024 * 1024, &s->cert_pem, &len)) < 0) {
+                r = wf_err_set(e, r, "%s: %s", cfg->tls_cert, strerror(-r));
+                goto fail;
+        }
+        if ((r = wf_read_file(cfg->tls_key, 1024 * 1024, &s->key_pem, &len)) < 0) {
+                r = wf_err_set(e, r, "%s: %s", cfg->tls_key, strerror(-r));
+                goto fail;
+        }
+        if ((r = ctl_state_load(cfg->state_dir, &s->st, e)) < 0)
+                goto fail;
+        if (mkdir(s->status_dir, 0750) < 0 && errno != EEXIST) {
+                r = wf_err_set(e, -errno, "%s: %s", s->status_dir, strerror(errno));
+                goto fail;
+        }
+        if ((r = ctl_inventory_load(cfg->inventory, &inv, e, log_warning, s)) < 0)
+                goto fail;
+        if ((r = rerender(s, inv, e)) < 0) {
+                ctl_inventory_free(inv);
+                goto fail;
+        }
+        load_reports(s);
+        *ret = s;
+        return 0;
+fail:
+        ctl_server_free(s);
+        return r;
+}
+
+int ctl_server_reload(struct ctl_server *s, struct wf_err *e) {
+        struct ctl_inventory *inv = NULL;
+        int r;
+
+        r = ctl_inventory_load(s->cfg.inventory, &inv, e, log_warning, s);
+        if (r < 0)
+                return r;
+        pthread_mutex_lock(&s->lock);
+        r = load_tokens(s, e);
+        if (r >= 0)
+                r = rerender(s, inv, e);
+        pthread_mutex_unlock(&s->lock);
+        if (r < 0)
+                ctl_inventory_free(inv);
+        return r;
+}
+
+int ctl_server_refresh(struct ctl_server *s, struct wf_err *e) {
+        int r;
+
+        pthread_mutex_lock(&s->lock);
+        r = rerender(s, s->inv, e);
+        pthread_mutex_unlock(&s->lock);
+        return r;
+}
+
+/* ---- HTTP ---- */
+
+static enum MHD_Result respond(struct MHD_Connection *c, unsigned status, const char *type, const char *body,
+                               size_t len, const char *etag) {
+        struct MHD_Response *resp;
+        enum MHD_Result ret;
+
+        resp = MHD_create_response_from_buffer(len, (void *)body, MHD_RESPMEM_MUST_COPY);
+        if (!resp)
+                return MHD_NO;
+        if (type)
+                MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, type);
+        if (etag)
+                MHD_add_response_header(resp, MHD_HTTP_HEADER_ETAG, etag);
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
+        MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+        if (status == MHD_HTTP_UNAUTHORIZED)
+                MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer realm=\"wgfleet\"");
+        ret = MHD_queue_response(c, status, resp);
+        MHD_destroy_response(resp);
+        return ret;
+}
+
+static enum MHD_Result respond_json(struct MHD_Connection *c, unsigned status, json_t *j) {
+        _cleanup_free_ char *text = NULL;
+
+        text = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+        json_decref(j);
+        if (!text)
+                return MHD_NO;
+        return respond(c, status, "application/json", text, strlen(text), NULL);
+}
+
+static enum MHD_Result respond_error(struct MHD_Connection *c, unsigned status, const char *fmt, ...) _printf_(3, 4);
+static enum MHD_Result respond_error(struct MHD_Connection *c, unsigned status, const char *fmt, ...) {
+        char msg[600];
+        va_list ap;
+
+        va_start(ap, fmt);
+        vsnprintf(msg, sizeof(msg), fmt, ap);
+        va_end(ap);
+        return respond_json(c, status, json_pack("{s:s}", "error", msg));
+}
+
+static bool authorized(struct ctl_server *s, struct MHD_Connection *c) {
+        const char *h = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+        bool ok;
+
+        pthread_mutex_lock(&s->lock);
+        if (!s->token)
+                ok = true;
+        else if (!h || strncasecmp(h, "Bearer ", 7) != 0)
+                ok = false;
+        else {
+                h += 7;
+                while (*h == ' ')
+                        h++;
+                ok = strlen(h) == strlen(s->token) && sodium_memcmp(h, s->token, strlen(h)) == 0;
+        }
+        pthread_mutex_unlock(&s->lock);
+        return ok;
+}
+
+/* If-None-Match: "*" or a list of entity tags, weak ones (W/) compared by their opaque part. */
+static bool etag_matches(const char *header, const char *etag) {
+        size_t n = strlen(etag);
+        const char *p = header;
+
+        if (!header)
+                return false;
+        while (*p) {
+                while (*p == ' ' || *p == ',' || *p == '\t')
+                        p++;
+                if (*p == '*')
+                        return true;
+                if (strncmp(p, "W/", 2) == 0)
+                        p += 2;
+                if (strncmp(p, etag, n) == 0 && (p[n] == '\0' || p[n] == ',' || p[n] == ' '))
+                        return true;
+                while (*p && *p != ',')
+                        p++;
+        }
+        return false;
+}
+
+static enum MHD_Result get_desired_state(struct ctl_server *s, struct MHD_Connection *c, const char *node) {
+        const char *inm = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_IF_NONE_MATCH);
+        const char *w = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "wait");
+        const struct ctl_rendered *n;
+        uint64_t wait = 0;
+        struct timespec deadline;
+        enum MHD_Result ret;
+
+        if (w && (wf_parse_u64(w, &wait) < 0))
+                return respond_error(c, MHD_HTTP_BAD_REQUEST, "wait: \"%.32s\" is not a number of seconds", w);
+        if (wait > CTL_MAX_WAIT)
+                wait = CTL_MAX_WAIT;
+        clock_gettime(CLOCK_MONOTONIC, &deadline);
+        deadline.tv_sec += (time_t)wait;
+
+        pthread_mutex_lock(&s->lock);
+        for (;;) {
+                n = ctl_render_find(s->render, node);
+                if (!n || !n->envelope) {
+                        pthread_mutex_unlock(&s->lock);
+                        return respond_error(c, MHD_HTTP_NOT_FOUND, "node %s: not in the inventory", node);
+                }
+                if (!etag_matches(inm, n->etag) || wait == 0 || s->stopping)
+                        break;
+                /* Long-poll: answer as soon as this node's document changes. */
+                if (pthread_cond_timedwait(&s->changed, &s->lock, &deadline) == ETIMEDOUT)
+                        wait = 0;
+        }
+        if (etag_matches(inm, n->etag))
+                ret = respond(c, MHD_HTTP_NOT_MODIFIED, NULL, "", 0, n->etag);
+        else
+                ret = respond(c, MHD_HTTP_OK, "application/json", n->envelope, n->envelope_len, n->etag);
+        pthread_mutex_unlock(&s->lock);
+        return ret;
+}
+
+static enum MHD_Result post_status(struct ctl_server *s, struct MHD_Connection *c, const char *node,
+                                   struct req *rq) {
+        _cleanup_free_ char *path = NULL;
+        struct ctl_report rep;
+        struct wf_err e = {};
+        int r;
+
+        pthread_mutex_lock(&s->lock);
+        bool known = ctl_inventory_find(s->inv, node) != NULL;
+        pthread_mutex_unlock(&s->lock);
+        if (!known)
+                return respond_error(c, MHD_HTTP_NOT_FOUND, "node %s: not in the inventory", node);
+        if (ctl_status_parse(rq->body ? rq->body : "", rq->len, node, time(NULL), &rep, &e) < 0) {
+                logf_(s, "node %s: status report refused: %s", node, e.msg);
+                return respond_error(c, MHD_HTTP_BAD_REQUEST, "%s", e.msg);
+        }
+        if (asprintf(&path, "%s/%s.json", s->status_dir, node) < 0)
+                return MHD_NO;
+        r = wf_write_file_atomic(path, rq->body, rq->len, 0640);
+        if (r < 0)
+                logf_(s, "%s: %s", path, strerror(-r));
+        pthread_mutex_lock(&s->lock);
+        r = store_report(s, node, &rep);
+        pthread_mutex_unlock(&s->lock);
+        if (r < 0)
+                return MHD_NO;
+        return respond(c, MHD_HTTP_NO_CONTENT, NULL, "", 0, NULL);
+}
+
+static enum MHD_Result post_enroll(struct ctl_server *s, struct MHD_Connection *c, const char *node,
+                                   struct req *rq) {
+        const struct ctl_node *inode;
+        const struct ctl_rendered *n;
+        json_t *root, *pk, *tok;
+        uint8_t key[32], old[32];
+        char key_b64[45];
+        struct wf_err e = {};
+        json_error_t jerr;
+        enum MHD_Result ret;
+        int r;
+
+        root = json_loadb(rq->body ? rq->body : "", rq->len, JSON_REJECT_DUPLICATES, &jerr);
+        if (!json_is_object(root)) {
+                json_decref(root);
+                return respond_error(c, MHD_HTTP_BAD_REQUEST, "enroll: invalid JSON at line %d: %s", jerr.line,
+                                     root ? "not an object" : jerr.text);
+        }
+        pk = json_object_get(root, "public_key");
+        tok = json_object_get(root, "enrollment_token");
+        if (!json_is_string(pk) || wf_b64_decode_exact(json_string_value(pk), key, 32) < 0) {
+                json_decref(root);
+                return respond_error(c, MHD_HTTP_BAD_REQUEST, "public_key: not a base64 WireGuard key");
+        }
+        pthread_mutex_lock(&s->lock);
+        inode = ctl_inventory_find(s->inv, node);
+        if (!inode) {
+                ret = respond_error(c, MHD_HTTP_NOT_FOUND, "node %s: not in the inventory", node);
+                goto out;
+        }
+        if (!s->enroll_token || !json_is_string(tok) || json_string_length(tok) != strlen(s->enroll_token) ||
+            sodium_memcmp(json_string_value(tok), s->enroll_token, strlen(s->enroll_token)) != 0) {
+                logf_(s, "node %s: enrolment refused: %s", node, s->enroll_token ? "bad enrolment token" : "enrolment disabled");
+                ret = respond_error(c, MHD_HTTP_FORBIDDEN, "enrolment token missing or wrong%s",
+                                    s->enroll_token ? "" : " (enrolment is disabled on this controller)");
+                goto out;
+        }
+        if ((inode->has_public_key && memcmp(inode->public_key, key, 32) != 0) ||
+            (ctl_state_enrolled(s->st, node, old) > 0 && memcmp(old, key, 32) != 0)) {
+                logf_(s, "node %s: enrolment refused: already has a different key", node);
+                ret = respond_error(c, MHD_HTTP_CONFLICT, "node %s: already has a different public key", node);
+                goto out;
+        }
+        for (size_t i = 0; i < s->inv->n_nodes; i++) {
+                const struct ctl_node *o = &s->inv->nodes[i];
+                if (o == inode)
+                        continue;
+                if ((o->has_public_key && memcmp(o->public_key, key, 32) == 0) ||
+                    (!o->has_public_key && ctl_state_enrolled(s->st, o->name, old) > 0 && memcmp(old, key, 32) == 0)) {
+                        ret = respond_error(c, MHD_HTTP_CONFLICT, "node %s: public key already belongs to node %s", node, o->name);
+                        goto out;
+                }
+        }
+        if (ctl_state_set_enrolled(s->st, node, key) < 0 || (r = rerender(s, s->inv, &e)) < 0) {
+                logf_(s, "node %s: enrolment failed: %s", node, e.msg);
+                ret = respond_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "node %s: enrolment failed: %s", node, e.msg);
+                goto out;
+        }
+        wf_key_to_b64(key, key_b64);
+        logf_(s, "node %s: enrolled with public key %s", node, key_b64);
+        n = ctl_render_find(s->render, node);
+        ret = respond_json(c, MHD_HTTP_OK, json_pack("{s:s, s:s, s:I}", "node", node, "public_key", key_b64,
+                                                     "revision", (json_int_t)(n ? n->revision : 0)));
+out:
+        pthread_mutex_unlock(&s->lock);
+        json_decref(root);
+        return ret;
+}
+
+/* Rows for the fleet views, borrowed from s; call with the lock held. */
+static struct ctl_fleet_row *fleet_rows(struct ctl_server *s) {
+        struct ctl_fleet_row *rows = calloc(s->inv->n_nodes + 1, sizeof(*rows));
+
+        for (size_t i = 0; rows && i < s->inv->n_nodes; i++) {
+                const struct ctl_rendered *n = ctl_render_find(s->render, s->inv->nodes[i].name);
+                rows[i].name = s->inv->nodes[i].name;
+                rows[i].current_revision = n ? n->revision : 0;
+                rows[i].report = find_report(s, rows[i].name);
+        }
+        return rows;
+}
+
+static enum MHD_Result get_fleet(struct ctl_server *s, struct MHD_Connection *c, bool html) {
+        _cleanup_free_ struct ctl_fleet_row *rows = NULL;
+        _cleanup_free_ char *page = NULL;
+        json_t *j = NULL;
+
+        pthread_mutex_lock(&s->lock);
+        rows = fleet_rows(s);
+        if (rows && html)
+                page = ctl_fleet_html(rows, s->inv->n_nodes, s->inv->name, s->inv->poll_interval, time(NULL));
+        else if (rows)
+                j = ctl_fleet_json(rows, s->inv->n_nodes, s->inv->poll_interval, time(NULL));
+        pthread_mutex_unlock(&s->lock);
+        if (html)
+                return page ? respond(c, MHD_HTTP_OK, "text/html; charset=utf-8", page, strlen(page), NULL) : MHD_NO;
+        return j ? respond_json(c, MHD_HTTP_OK, j) : MHD_NO;
+}
+
+static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *url, const char *method,
+                              const char *version, const char *upload_data, size_t *upload_data_size,
+                              void **con_cls) {
+        struct ctl_server *s = cls;
+        struct req *rq = *con_cls;
+        bool get = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
+        bool post = strcmp(method, "POST") == 0;
+        char node[64];
+        const char *rest;
+
+        if (!rq) {
+                const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+                uint64_t n;
+
+                rq = calloc(1, sizeof(*rq));
+                if (!rq)
+                        return MHD_NO;
+                *con_cls = rq;
+                /* Refuse an announced oversize body before reading any of it. */
+                if (post && cl && wf_parse_u64(cl, &n) >= 0 && n > s->cfg.max_status_size)
+                        return respond_error(c, MHD_HTTP_CONTENT_TOO_LARGE, "body larger than %zu bytes",
+                                             s->cfg.max_status_size);
+                return MHD_YES;
+        }
+        if (*upload_data_size) {
+                if (!rq->too_big && rq->len + *upload_data_size <= s->cfg.max_status_size) {
+                        char *b = realloc(rq->body, rq->len + *upload_data_size + 1);
+                        if (!b)
+                                return MHD_NO;
+                        memcpy(b + rq->len, upload_data, *upload_data_size);
+                        rq->len += *upload_data_size;
+                        b[rq->len] = '\0';
+                        rq->body = b;
+                } else
+                        rq->too_big = true;
+                *upload_data_size = 0;
+                return MHD_YES;
+        }
+        if (rq->too_big)
+                return respond_error(c, MHD_HTTP_CONTENT_TOO_LARGE, "body larger than %zu bytes", s->cfg.max_status_size);
+
+        if (strcmp(url, "/") == 0) {
+                if (!get)
+                        return respond_error(c, MHD_HTTP_METHOD_NOT_ALLOWED, "use GET");
+                return get_fleet(s, c, true);
+        }
+        if (strcmp(url, "/v1/fleet") == 0) {
+                if (!get)
+                        return respond_error(c, MHD_HTTP_METHOD_NOT_ALLOWED, "use GET");
+                return get_fleet(s, c, false);
+        }
+        if (strncmp(url, "/v1/nodes/", 10) != 0 || !(rest = strchr(url + 10, '/')) ||
+            (size_t)(rest - url - 10) >= sizeof(node))
+                return respond_error(c, MHD_HTTP_NOT_FOUND, "no such endpoint");
+        memcpy(node, url + 10, (size_t)(rest - url - 10));
+        node[rest - url - 10] = '\0';
+        if (!ctl_node_name_valid(node))
+                return respond_error(c, MHD_HTTP_NOT_FOUND, "no such node");
+
+        if (strcmp(rest, "/desired-state") == 0) {
+                if (!get)
+                        return respond_error(c, MHD_HTTP_METHOD_NOT_ALLOWED, "use GET");
+                if (!authorized(s, c))
+                        return respond_error(c, MHD_HTTP_UNAUTHORIZED, "bearer token missing or wrong");
+                return get_desired_state(s, c, node);
+        }
+        if (strcmp(rest, "/status") == 0) {
+                if (!post)
+                        return respond_error(c, MHD_HTTP_METHOD_NOT_ALLOWED, "use POST");
+                if (!authorized(s, c))
+                        return respond_error(c, MHD_HTTP_UNAUTHORIZED, "bearer token missing or wrong");
+                return post_status(s, c, node, rq);
+        }
+        if (strcmp(rest, "/enroll") == 0) {
+                if (!post)
+                        return respond_error(c, MHD_HTTP_METHOD_NOT_ALLOWED, "use POST");
+                return post_enroll(s, c, node, rq);
+        }
+        return respond_error(c, MHD_HTTP_NOT_FOUND, "no such endpoint");
+}
+
+static void completed(void *cls, struct MHD_Connection *c, void **con_cls, enum MHD_RequestTerminationCode toe) {
+        struct req *rq = *con_cls;
+
+        if (rq) {
+                free(rq->body);
+                free(rq);
+                *con_cls = NULL;
+        }
+}
+
+static int parse_listen(const char *listen, struct sockaddr_storage *ss, struct wf_err *e) {
+        _cleanup_free_ char *host = NULL;
+        const char *why;
+        uint16_t port;
+
+        memset(ss, 0, sizeof(*ss));
+        if (wf_endpoint_split(listen, &host, &port, &why) < 0)
+                return wf_err_set(e, -EINVAL, "--listen %s: %s", listen, why);
+        struct sockaddr_in *in = (struct sockaddr_in *)ss;
+        struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ss;
+        if (inet_pton(AF_INET, host, &in->sin_addr) == 1) {
+                in->sin_family = AF_INET;
+                in->sin_port = htons(port);
+        } else if (inet_pton(AF_INET6, host, &in6->sin6_addr) == 1) {
+                in6->sin6_family = AF_INET6;
+                in6->sin6_port = htons(port);
+        } else
+                return wf_err_set(e, -EINVAL, "--listen %s: not an IP address and port", listen);
+        return 0;
+}
+
+int ctl_server_start(struct ctl_server *s, struct wf_err *e) {
+        struct sockaddr_storage ss;
+        unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_TLS |
+                         MHD_USE_ERROR_LOG;
+        int r;
+
+        if (!MHD_is_feature_supported(MHD_FEATURE_TLS))
+                return wf_err_set(e, -EOPNOTSUPP, "libmicrohttpd was built without TLS support");
+        if ((r = parse_listen(s->cfg.listen, &ss, e)) < 0)
+                return r;
+        if (ss.ss_family == AF_INET6)
+                flags |= MHD_USE_IPv6;
+        s->mhd = MHD_start_daemon(flags, 0, NULL, NULL, handle, s,
+                                  MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+                                  MHD_OPTION_HTTPS_MEM_CERT, s->cert_pem,
+                                  MHD_OPTION_HTTPS_MEM_KEY, s->key_pem,
+                                  MHD_OPTION_HTTPS_PRIORITIES, "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2",
+                                  MHD_OPTION_CONNECTION_LIMIT, 512u,
+                                  MHD_OPTION_PER_IP_CONNECTION_LIMIT, 64u,
+                                  MHD_OPTION_CONNECTION_TIMEOUT, 60u,
+                                  MHD_OPTION_NOTIFY_COMPLETED, completed, s,
+                                  MHD_OPTION_END);
+        if (!s->mhd)
+                return wf_err_set(e, -EADDRNOTAVAIL, "cannot listen on %s (in use, or bad TLS certificate/key)",
+                                  s->cfg.listen);
+        return 0;
+}
+
+void ctl_server_free(struct ctl_server *s) {
+        if (!s)
+                return;
+        if (s->mhd) {
+                pthread_mutex_lock(&s->lock);
+                s->stopping = true;
+                pthread_cond_broadcast(&s->changed);
+                pthread_mutex_unlock(&s->lock);
+                MHD_stop_daemon(s->mhd);
+        }
+        sodium_memzero(s->sk, sizeof(s->sk));
+        free_secret(&s->token);
+        free_secret(&s->enroll_token);
+        free_secret(&s->key_pem);
+        free(s->cert_pem);
+        free(s->envelope_dir);
+        free(s->status_dir);
+        ctl_inventory_free(s->inv);
+        ctl_state_free(s->st);
+        ctl_render_free(s->render);
+        for (size_t i = 0; i < s->n_reports; i++)
+                free(s->reports[i].node);
+        free(s->reports);
+        pthread_cond_destroy(&s->changed);
+        pthread_mutex_destroy(&s->lock);
+        free(s);
+}

@@ -1,0 +1,49 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+/* The controller's memory between renders (STATE_DIR/state.json): tunnel IP allocations,
+ * enrolled node keys, and per node the last rendered revision and content hash, so that an
+ * unchanged inventory renders byte-identical documents and no revision moves. */
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "util.h"
+
+#define CTL_STATE_FILE "state.json"
+
+struct ctl_state {
+        char *path; /* NULL: in memory only (tests) */
+        json_t *root;
+};
+
+struct ctl_node_rev {
+        uint64_t revision;
+        int64_t issued_at;
+        int64_t expires_at;
+        char hash[65]; /* hex SHA-256 of the content without revision and timestamps */
+};
+
+/* dir NULL: an empty in-memory state. A missing file is an empty state; a corrupt one is an
+ * error (losing allocations would renumber the fleet). */
+int ctl_state_load(const char *dir, struct ctl_state **ret, struct wf_err *e);
+int ctl_state_save(const struct ctl_state *st, struct wf_err *e);
+void ctl_state_free(struct ctl_state *st); /* takes NULL */
+
+/* Allocations from tunnel_cidr (CTL_ALLOC) and from tunnel_cidr6 (CTL_ALLOC6). */
+#define CTL_ALLOC "allocations"
+#define CTL_ALLOC6 "allocations6"
+const char *ctl_state_allocation(const struct ctl_state *st, const char *section, const char *node);
+int ctl_state_set_allocation(struct ctl_state *st, const char *section, const char *node, const char *addr);
+/* Forgets allocations of nodes for which keep(node, userdata) is false. */
+void ctl_state_prune_allocations(struct ctl_state *st, const char *section,
+                                 bool (*keep)(const char *node, void *userdata), void *userdata);
+
+/* 1 and the key when enrolled, 0 when not. */
+int ctl_state_enrolled(const struct ctl_state *st, const char *node, uint8_t ret_key[32]);
+int ctl_state_set_enrolled(struct ctl_state *st, const char *node, const uint8_t key[32]);
+
+/* 1 and the record when the node was rendered before, 0 when not. */
+int ctl_state_node_rev(const struct ctl_state *st, const char *node, struct ctl_node_rev *ret);
+int ctl_state_set_node_rev(struct ctl_state *st, const char *node, const struct ctl_node_rev *rev);

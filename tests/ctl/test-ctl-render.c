@@ -1,0 +1,511 @@
+/* SPDX-License-Identifier: MIT */
+/* Rendering rules of wgfleet-controller (docs/inventory.md): topology, CGNAT, routed subnets,
+ * allocation and revision stability, overlap errors, enrolment. Each rendered envelope is
+ * verified with the agent's DSSE code and parsed with the agent's strict document parser. */
+#include <jansson.h>
+#include <sodium.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "ctl-inventory.h"
+#include "ctl-render.h"
+#include "ctl-state.h"
+#include "document.h"
+#include "dsse.h"
+#include "../unit/tap.h"
+
+#define NOW 1795000000
+#define DAY 86400
+
+static uint8_t sk[64], pk[32];
+static char keys[8][45];
+static char warnings[4096];
+
+static void collect_warning(void *userdata, const char *msg) {
+        strncat(warnings, msg, sizeof(warnings) - strlen(warnings) - 2);
+        strcat(warnings, "\n");
+}
+
+/* Builds an inventory from a format with %K0..%K7 replaced by node keys. */
+static char *inventory(const char *fmt) {
+        char *out = malloc(8192), *o = out;
+
+        for (const char *p = fmt; *p;) {
+                if (p[0] == '%' && p[1] == 'K' && p[2] >= '0' && p[2] <= '7') {
+                        o += sprintf(o, "%s", keys[p[2] - '0']);
+                        p += 3;
+                } else
+                        *o++ = *p++;
+        }
+        *o = '\0';
+        return out;
+}
+
+static struct ctl_render *render_at(const char *fmt, struct ctl_state *st, int64_t now, struct wf_err *e) {
+        char *text = inventory(fmt);
+        struct ctl_inventory *inv = NULL;
+        struct ctl_render *r = NULL;
+
+        warnings[0] = '\0';
+        if (ctl_inventory_parse(text, strlen(text), &inv, e, collect_warning, NULL) >= 0)
+                (void)ctl_render_all(inv, st, now, sk, &r, e, collect_warning, NULL);
+        ctl_inventory_free(inv);
+        free(text);
+        return r;
+}
+
+/* Every envelope must verify with the trust key and parse as a valid document for its node. */
+static void check_envelopes(const struct ctl_render *r) {
+        struct dsse_trust t = { .keys = &pk, .n_keys = 1 };
+
+        for (size_t i = 0; r && i < r->n_nodes; i++) {
+                char *payload = NULL;
+                size_t len;
+                struct wf_doc *d = NULL;
+                struct wf_err e = {};
+
+                CHECK(dsse_verify(r->nodes[i].envelope, r->nodes[i].envelope_len, DSSE_DEFAULT_MAX_SIZE, &t,
+                                  &payload, &len, &e) >= 0);
+                CHECK(payload && strcmp(payload, r->nodes[i].payload) == 0);
+                if (doc_parse(r->nodes[i].payload, r->nodes[i].payload_len, &d, &e, NULL, NULL) < 0)
+                        fprintf(stderr, "document of %s rejected: %s\n", r->nodes[i].node, e.msg);
+                CHECK(d != NULL);
+                CHECK(d && strcmp(d->node, r->nodes[i].node) == 0 && d->revision == r->nodes[i].revision);
+                CHECK(d && doc_check_fresh(d, r->nodes[i].node, NOW, &e) >= 0);
+                wf_doc_free(d);
+                free(payload);
+        }
+}
+
+static json_t *doc(const struct ctl_render *r, const char *node) {
+        const struct ctl_rendered *n = ctl_render_find(r, node);
+        return n ? json_loads(n->payload, 0, NULL) : NULL;
+}
+
+static json_t *iface(json_t *d) {
+        return json_array_get(json_object_get(d, "interfaces"), 0);
+}
+
+static json_t *peer(json_t *d, const char *name) {
+        json_t *peers = json_object_get(iface(d), "peers"), *p;
+        size_t i;
+
+        json_array_foreach(peers, i, p)
+                if (strcmp(json_string_value(json_object_get(p, "name")), name) == 0)
+                        return p;
+        return NULL;
+}
+
+static size_t n_peers(json_t *d) {
+        return json_array_size(json_object_get(iface(d), "peers"));
+}
+
+/* The peer's allowed IPs joined with spaces, for exact comparisons. */
+static const char *allowed(json_t *d, const char *name) {
+        static char buf[1024];
+        json_t *p = peer(d, name), *v;
+        size_t i;
+
+        buf[0] = '\0';
+        if (!p)
+                return "(no such peer)";
+        json_array_foreach(json_object_get(p, "allowed_ips"), i, v) {
+                if (i)
+                        strcat(buf, " ");
+                strcat(buf, json_string_value(v));
+        }
+        return buf;
+}
+
+#define CHECK_ALLOWED(d, name, want)                                                              \
+        do {                                                                                      \
+                const char *_got = allowed(d, name);                                              \
+                if (strcmp(_got, want) != 0) {                                                    \
+                        fprintf(stderr, "%s:%d: allowed_ips of %s: got \"%s\", want \"%s\"\n",    \
+                                __FILE__, __LINE__, name, _got, want);                            \
+                        tap_failures++;                                                           \
+                }                                                                                 \
+        } while (0)
+
+static void test_mesh(void) {
+        struct ctl_state *st = NULL;
+        struct wf_err e = {};
+        struct ctl_render *r;
+        json_t *a, *b, *c;
+
+        ctl_state_load(NULL, &st, &e);
+        r = render_at("{\"wan\": {\"name\": \"m\", \"tunnel_cidr\": \"10.1.0.0/24\", \"topology\": \"mesh\", \"listen_port\": 51000},"
+                      " \"nodes\": [{\"name\": \"a\", \"endpoint\": \"198.51.100.1\", \"public_key\": \"%K0\"},"
+                      " {\"name\": \"b\", \"endpoint\": \"198.51.100.2:7000\", \"public_key\": \"%K1\","
+                      "  \"subnets\": [{\"cidr\": \"192.168.2.0/24\", \"routed\": true}, {\"cidr\": \"192.168.20.0/24\", \"routed\": false}]},"
+                      " {\"name\": \"c\", \"endpoint\": \"[2001:db8::3]:51000\", \"public_key\": \"%K2\"}]}", st, NOW, &e);
+        CHECK(r != NULL);
+        if (!r) {
+                fprintf(stderr, "mesh: %s\n", e.msg);
+                return;
+        }
+        check_envelopes(r);
+        a = doc(r, "a"), b = doc(r, "b"), c = doc(r, "c");
+        CHECK(n_peers(a) == 2 && n_peers(b) == 2 && n_peers(c) == 2);
+        CHECK(!peer(a, "a") && peer(a, "b") && peer(a, "c"));
+        /* sequential allocation in inventory order, host addresses */
+        CHECK(strcmp(json_string_value(json_array_get(json_object_get(iface(a), "addresses"), 0)), "10.1.0.1/32") == 0);
+        CHECK(strcmp(json_string_value(json_array_get(json_object_get(iface(c), "addresses"), 0)), "10.1.0.3/32") == 0);
+        CHECK(json_integer_value(json_object_get(iface(a), "listen_port")) == 51000);
+        CHECK(strcmp(json_string_value(json_object_get(iface(b), "public_key")), keys[1]) == 0);
+        /* routed subnet in others' allowed IPs, the local-only one nowhere */
+        CHECK_ALLOWED(a, "b", "10.1.0.2/32 192.168.2.0/24");
+        CHECK_ALLOWED(c, "b", "10.1.0.2/32 192.168.2.0/24");
+        CHECK_ALLOWED(b, "a", "10.1.0.1/32");
+        /* a bare endpoint gets the listen port; v6 keeps its brackets */
+        CHECK(strcmp(json_string_value(json_object_get(peer(b, "a"), "endpoint")), "198.51.100.1:51000") == 0);
+        CHECK(strcmp(json_string_value(json_object_get(peer(a, "b"), "endpoint")), "198.51.100.2:7000") == 0);
+        CHECK(strcmp(json_string_value(json_object_get(peer(a, "c"), "endpoint")), "[2001:db8::3]:51000") == 0);
+        CHECK(!json_object_get(peer(a, "b"), "persistent_keepalive"));
+        CHECK(strcmp(json_string_value(json_object_get(a, "schema")), "wgfleet/desired-state/v1") == 0);
+        CHECK(strcmp(json_string_value(json_object_get(a, "expires_at")), "2026-12-18T11:06:40Z") == 0); /* +30 days */
+        json_decref(a), json_decref(b), json_decref(c);
+        ctl_render_free(r);
+        ctl_state_free(st);
+}
+
+static const char *hubspoke_fmt =
+        "{\"wan\": {\"name\": \"hs\", \"tunnel_cidr\": \"10.2.0.0/24\", \"topology\": \"hub-spoke\"},"
+        " \"nodes\": [{\"name\": \"s1\", \"endpoint\": \"198.51.100.11\", \"public_key\": \"%K1\","
+        "   \"subnets\": [{\"cidr\": \"172.16.1.0/24\", \"routed\": true}]},"
+        " {\"name\": \"hub\", \"role\": \"hub\", \"endpoint\": \"198.51.100.1\", \"public_key\": \"%K0\","
+        "   \"subnets\": [{\"cidr\": \"172.16.0.0/24\", \"routed\": true}]},"
+        " {\"name\": \"s2\", \"endpoint\": \"198.51.100.12\", \"public_key\": \"%K2\","
+        "   \"subnets\": [{\"cidr\": \"172.16.2.0/24\", \"routed\": true}]},"
+        " {\"name\": \"cgn\", \"public_key\": \"%K3\"}]}";
+
+static void test_hub_spoke_and_cgnat(void) {
+        struct ctl_state *st = NULL;
+        struct wf_err e = {};
+        struct ctl_render *r;
+        json_t *hub, *s1, *s2, *cgn;
+
+        ctl_state_load(NULL, &st, &e);
+        r = render_at(hubspoke_fmt, st, NOW, &e);
+        CHECK(r != NULL);
+        if (!r) {
+                fprintf(stderr, "hub-spoke: %s\n", e.msg);
+                return;
+        }
+        check_envelopes(r);
+        hub = doc(r, "hub"), s1 = doc(r, "s1"), s2 = doc(r, "s2"), cgn = doc(r, "cgn");
+        /* the hub peers everyone with their own prefixes */
+        CHECK(n_peers(hub) == 3);
+        CHECK_ALLOWED(hub, "s1", "10.2.0.1/32 172.16.1.0/24");
+        CHECK_ALLOWED(hub, "cgn", "10.2.0.4/32");
+        /* spokes peer only the hub, and reach the other spokes through it, never their own prefixes */
+        CHECK(n_peers(s1) == 1 && peer(s1, "hub") && !peer(s1, "s2"));
+        CHECK_ALLOWED(s1, "hub", "10.2.0.2/32 10.2.0.3/32 10.2.0.4/32 172.16.0.0/24 172.16.2.0/24");
+        CHECK_ALLOWED(s2, "hub", "10.2.0.1/32 10.2.0.2/32 10.2.0.4/32 172.16.0.0/24 172.16.1.0/24");
+        CHECK_ALLOWED(cgn, "hub", "10.2.0.1/32 10.2.0.2/32 10.2.0.3/32 172.16.0.0/24 172.16.1.0/24 172.16.2.0/24");
+        /* CGNAT: nobody has an endpoint for it; it keeps its NAT mapping open, others do not */
+        CHECK(peer(hub, "cgn") && !json_object_get(peer(hub, "cgn"), "endpoint"));
+        CHECK(!json_object_get(peer(hub, "cgn"), "persistent_keepalive"));
+        CHECK(json_integer_value(json_object_get(peer(cgn, "hub"), "persistent_keepalive")) == 25);
+        CHECK(strcmp(json_string_value(json_object_get(peer(cgn, "hub"), "endpoint")), "198.51.100.1:51820") == 0);
+        CHECK(!json_object_get(peer(s1, "hub"), "persistent_keepalive"));
+        json_decref(hub), json_decref(s1), json_decref(s2), json_decref(cgn);
+        ctl_render_free(r);
+
+        /* hub-spoke without a hub: a mesh, with a warning */
+        r = render_at("{\"wan\": {\"tunnel_cidr\": \"10.2.0.0/24\", \"topology\": \"hub-spoke\"},"
+                      " \"nodes\": [{\"name\": \"x\", \"public_key\": \"%K4\", \"endpoint\": \"192.0.2.1\"},"
+                      " {\"name\": \"y\", \"public_key\": \"%K5\", \"endpoint\": \"192.0.2.2\"},"
+                      " {\"name\": \"z\", \"public_key\": \"%K6\", \"endpoint\": \"192.0.2.3\"}]}", st, NOW, &e);
+        CHECK(r != NULL);
+        CHECK_STR_CONTAINS(warnings, "no node has role \"hub\"");
+        if (r) {
+                json_t *x = doc(r, "x");
+                CHECK(n_peers(x) == 2);
+                json_decref(x);
+        }
+        ctl_render_free(r);
+        ctl_state_free(st);
+}
+
+static void test_errors(void) {
+        struct ctl_state *st = NULL;
+        struct wf_err e = {};
+        struct ctl_render *r;
+
+        ctl_state_load(NULL, &st, &e);
+        r = render_at("{\"wan\": {\"tunnel_cidr\": \"10.3.0.0/24\"}, \"nodes\": [{\"name\": \"a\"},"
+                      " {\"name\": \"site7\", \"subnets\": [{\"cidr\": \"10.3.0.128/25\", \"routed\": true}]}]}", st, NOW, &e);
+        CHECK(r == NULL);
+        CHECK_STR_CONTAINS(e.msg, "node site7");
+        CHECK_STR_CONTAINS(e.msg, "10.3.0.128/25");
+        CHECK_STR_CONTAINS(e.msg, "tunnel_cidr");
+
+        /* a non-routed subnet overlapping the tunnel range is refused too */
+        r = render_at("{\"wan\": {\"tunnel_cidr\": \"10.3.0.0/24\"}, \"nodes\": ["
+                      " {\"name\": \"b\", \"subnets\": [{\"cidr\": \"10.0.0.0/8\", \"routed\": false}]}]}", st, NOW, &e);
+        CHECK(r == NULL);
+        CHECK_STR_CONTAINS(e.msg, "node b: subnet 10.0.0.0/8 overlaps tunnel_cidr");
+
+        r = render_at("{\"wan\": {\"tunnel_cidr\": \"10.3.0.0/24\"}, \"nodes\": ["
+                      " {\"name\": \"east\", \"subnets\": [{\"cidr\": \"192.168.0.0/16\", \"routed\": true}]},"
+                      " {\"name\": \"west\", \"subnets\": [{\"cidr\": \"192.168.7.0/24\", \"routed\": true}]}]}", st, NOW, &e);
+        CHECK(r == NULL);
+        CHECK_STR_CONTAINS(e.msg, "node west");
+        CHECK_STR_CONTAINS(e.msg, "192.168.7.0/24");
+        CHECK_STR_CONTAINS(e.msg, "192.168.0.0/16 of node east");
+
+        /* two overlapping subnets are fine when one is not routed (it is never an allowed IP) */
+        r = render_at("{\"wan\": {\"tunnel_cidr\": \"10.3.0.0/24\"}, \"nodes\": ["
+                      " {\"name\": \"east\", \"subnets\": [{\"cidr\": \"192.168.0.0/16\", \"routed\": true}]},"
+                      " {\"name\": \"west\", \"subnets\": [{\"cidr\": \"192.168.7.0/24\", \"routed\": false}]}]}", st, NOW, &e);
+        CHECK(r != NULL);
+        ctl_render_free(r);
+
+        r = render_at("{\"wan\": {\"tunnel_cidr\": \"10.3.0.0/24\"}, \"nodes\": [{\"name\": \"a\", \"tunnel_ip\": \"10.4.0.1\"}]}",
+                      st, NOW, &e);
+        CHECK(r == NULL);
+        CHECK_STR_CONTAINS(e.msg, "node a: tunnel_ip 10.4.0.1 is outside tunnel_cidr");
+        r = render_at("{\"wan\": {\"tunnel_cidr\": \"10.3.0.0/24\"}, \"nodes\": [{\"name\": \"a\"}, {\"name\": \"a\"}]}",
+                      st, NOW, &e);
+        CHECK(r == NULL);
+        CHECK_STR_CONTAINS(e.msg, "node a: duplicate");
+        r = render_at("{\"wan\": {\"tunnel_cidr\": \"10.3.0.0/30\"}, \"nodes\": [{\"name\": \"a\"}, {\"name\": \"b\"}, {\"name\": \"c\"}]}",
+                      st, NOW, &e);
+        CHECK(r == NULL);
+        CHECK_STR_CONTAINS(e.msg, "node c: tunnel_cidr 10.3.0.0/30 has no free address");
+        r = render_at("{\"wan\": {\"tunnel_cidr\": \"10.3.0.0/24\", \"topology\": \"ring\"}, \"nodes\": []}", st, NOW, &e);
+        CHECK(r == NULL);
+        CHECK_STR_CONTAINS(e.msg, "wan.topology");
+        r = render_at("{\"wan\": {\"tunnel_cidr\": \"10.3.0.0/24\"}, \"nodes\": [{\"name\": \"a\", \"public_key\": \"nope\"}]}",
+                      st, NOW, &e);
+        CHECK(r == NULL);
+        CHECK_STR_CONTAINS(e.msg, "node a: public_key");
+        r = render_at("{\"wan\": {\"tunnel_cidr\": \"10.3.0.0/24\"}, \"nodes\": [{\"name\": \"../etc\"}]}", st, NOW, &e);
+        CHECK(r == NULL);
+        CHECK_STR_CONTAINS(e.msg, "nodes[0].name");
+        r = render_at("{\"wan\": {\"tunnel_cidr\": \"10.3.0.0/24\"} \"nodes\": []}", st, NOW, &e);
+        CHECK(r == NULL);
+        CHECK_STR_CONTAINS(e.msg, "inventory: line 1");
+        ctl_state_free(st);
+}
+
+static const char *alloc_a =
+        "{\"wan\": {\"tunnel_cidr\": \"10.5.0.0/29\"}, \"nodes\": [{\"name\": \"n1\", \"public_key\": \"%K0\"},"
+        " {\"name\": \"n2\", \"public_key\": \"%K1\"}, {\"name\": \"n3\", \"public_key\": \"%K2\"}]}";
+/* n0 inserted first, n2 removed, n4 pins an explicit address */
+static const char *alloc_b =
+        "{\"wan\": {\"tunnel_cidr\": \"10.5.0.0/29\"}, \"nodes\": [{\"name\": \"n0\", \"public_key\": \"%K3\"},"
+        " {\"name\": \"n1\", \"public_key\": \"%K0\"}, {\"name\": \"n3\", \"public_key\": \"%K2\"},"
+        " {\"name\": \"n4\", \"public_key\": \"%K4\", \"tunnel_ip\": \"10.5.0.6\"}]}";
+
+static const char *addr_of(const struct ctl_render *r, const char *node) {
+        static char buf[64];
+        json_t *d = doc(r, node);
+
+        snprintf(buf, sizeof(buf), "%s", d ? json_string_value(json_array_get(json_object_get(iface(d), "addresses"), 0)) : "-");
+        json_decref(d);
+        return buf;
+}
+
+static void test_allocation_and_revisions(void) {
+        char dir[] = "/tmp/wfc-test-state-XXXXXX";
+        struct ctl_state *st = NULL;
+        struct wf_err e = {};
+        struct ctl_render *r1, *r2, *r3, *r4;
+        char envelope_n1[4096];
+
+        CHECK(mkdtemp(dir) != NULL);
+        CHECK(ctl_state_load(dir, &st, &e) >= 0);
+        r1 = render_at(alloc_a, st, NOW, &e);
+        CHECK(r1 && ctl_state_save(st, &e) >= 0);
+        ctl_state_free(st);
+        if (!r1)
+                return;
+        CHECK(strcmp(addr_of(r1, "n1"), "10.5.0.1/32") == 0);
+        CHECK(strcmp(addr_of(r1, "n3"), "10.5.0.3/32") == 0);
+        CHECK(ctl_render_find(r1, "n1")->revision == NOW && ctl_render_find(r1, "n1")->changed);
+        snprintf(envelope_n1, sizeof(envelope_n1), "%s", ctl_render_find(r1, "n1")->envelope);
+
+        /* unchanged inventory, a day later, state reloaded from disk: byte-identical, no revision moves */
+        CHECK(ctl_state_load(dir, &st, &e) >= 0);
+        r2 = render_at(alloc_a, st, NOW + DAY, &e);
+        CHECK(r2 != NULL);
+        for (size_t i = 0; r2 && i < r2->n_nodes; i++) {
+                CHECK(!r2->nodes[i].changed);
+                CHECK(r2->nodes[i].revision == r1->nodes[i].revision);
+                CHECK(strcmp(r2->nodes[i].etag, r1->nodes[i].etag) == 0);
+        }
+        CHECK(r2 && strcmp(ctl_render_find(r2, "n1")->envelope, envelope_n1) == 0);
+
+        /* insert, remove, pin: the survivors keep their addresses; n0 takes the lowest free one */
+        r3 = render_at(alloc_b, st, NOW + 2 * DAY, &e);
+        CHECK(r3 != NULL);
+        if (!r3) {
+                fprintf(stderr, "alloc_b: %s\n", e.msg);
+                goto out;
+        }
+        check_envelopes(r3);
+        CHECK(strcmp(addr_of(r3, "n1"), "10.5.0.1/32") == 0);
+        CHECK(strcmp(addr_of(r3, "n3"), "10.5.0.3/32") == 0);
+        CHECK(strcmp(addr_of(r3, "n0"), "10.5.0.2/32") == 0);
+        CHECK(strcmp(addr_of(r3, "n4"), "10.5.0.6/32") == 0);
+        CHECK(ctl_state_allocation(st, CTL_ALLOC, "n2") == NULL);
+        CHECK(strcmp(ctl_state_allocation(st, CTL_ALLOC, "n4"), "10.5.0.6") == 0);
+        /* n1's peers changed: a new revision, strictly greater */
+        CHECK(ctl_render_find(r3, "n1")->changed);
+        CHECK(ctl_render_find(r3, "n1")->revision > ctl_render_find(r1, "n1")->revision);
+        CHECK(ctl_state_save(st, &e) >= 0);
+
+        /* a change in the same second still increases the revision */
+        r4 = render_at(alloc_a, st, NOW + 2 * DAY, &e);
+        CHECK(r4 && ctl_render_find(r4, "n1")->revision == ctl_render_find(r3, "n1")->revision + 1);
+        ctl_render_free(r4);
+        r4 = render_at(alloc_b, st, NOW + 2 * DAY + 1, &e);
+        ctl_render_free(r4);
+
+        /* past half the validity (15 of 30 days) an unchanged document is reissued */
+        r4 = render_at(alloc_b, st, NOW + 18 * DAY, &e);
+        CHECK(r4 && ctl_render_find(r4, "n1")->changed);
+        CHECK(r4 && ctl_render_find(r4, "n1")->revision == NOW + 18 * DAY);
+        ctl_render_free(r4);
+out:
+        ctl_render_free(r1);
+        ctl_render_free(r2);
+        ctl_render_free(r3);
+        ctl_state_free(st);
+        char cmd[128];
+        snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+        CHECK(system(cmd) == 0);
+}
+
+static void test_subnet_change_revisions(void) {
+        struct ctl_state *st = NULL;
+        struct wf_err e = {};
+        struct ctl_render *r1, *r2;
+
+        ctl_state_load(NULL, &st, &e);
+        r1 = render_at(hubspoke_fmt, st, NOW, &e);
+        /* a new routed subnet on s1: the hub and the other spokes change, s1's own document not */
+        char *fmt2 = strdup(hubspoke_fmt);
+        char *p = strstr(fmt2, "172.16.1.0/24");
+        memcpy(p, "172.16.9.0/24", 13);
+        r2 = render_at(fmt2, st, NOW + 60, &e);
+        free(fmt2);
+        CHECK(r1 && r2);
+        if (r1 && r2) {
+                CHECK(!ctl_render_find(r2, "s1")->changed);
+                CHECK(ctl_render_find(r2, "s1")->revision == ctl_render_find(r1, "s1")->revision);
+                CHECK(ctl_render_find(r2, "hub")->changed && ctl_render_find(r2, "s2")->changed &&
+                      ctl_render_find(r2, "cgn")->changed);
+                CHECK(ctl_render_find(r2, "hub")->revision == NOW + 60);
+                json_t *hub = doc(r2, "hub");
+                CHECK_ALLOWED(hub, "s1", "10.2.0.1/32 172.16.9.0/24");
+                json_decref(hub);
+        }
+        ctl_render_free(r1);
+        ctl_render_free(r2);
+        ctl_state_free(st);
+}
+
+static void test_enrolment(void) {
+        struct ctl_state *st = NULL;
+        struct wf_err e = {};
+        struct ctl_render *r;
+        const char *fmt = "{\"wan\": {\"tunnel_cidr\": \"10.6.0.0/24\"}, \"nodes\": ["
+                          "{\"name\": \"a\", \"public_key\": \"%K0\", \"endpoint\": \"192.0.2.1\"},"
+                          "{\"name\": \"b\", \"public_key\": \"%K1\", \"endpoint\": \"192.0.2.2\"},"
+                          "{\"name\": \"late\", \"endpoint\": \"192.0.2.3\"}]}";
+        json_t *a, *late;
+        uint64_t rev_a;
+
+        ctl_state_load(NULL, &st, &e);
+        r = render_at(fmt, st, NOW, &e);
+        CHECK(r != NULL);
+        if (!r)
+                return;
+        check_envelopes(r);
+        CHECK_STR_CONTAINS(warnings, "node late: no public key yet");
+        a = doc(r, "a"), late = doc(r, "late");
+        CHECK(n_peers(a) == 1 && !peer(a, "late"));
+        /* the unenrolled node still gets its own document (it needs it to come up), without a key */
+        CHECK(late && n_peers(late) == 2 && !json_object_get(iface(late), "public_key"));
+        rev_a = ctl_render_find(r, "a")->revision;
+        json_decref(a), json_decref(late);
+        ctl_render_free(r);
+
+        uint8_t k[32];
+        memset(k, 0x77, sizeof(k));
+        CHECK(ctl_state_set_enrolled(st, "late", k) >= 0);
+        r = render_at(fmt, st, NOW + 5, &e);
+        CHECK(r != NULL);
+        if (!r)
+                return;
+        a = doc(r, "a"), late = doc(r, "late");
+        CHECK(n_peers(a) == 2 && peer(a, "late"));
+        CHECK(ctl_render_find(r, "a")->revision > rev_a);
+        char b64[45];
+        wf_key_to_b64(k, b64);
+        CHECK(late && strcmp(json_string_value(json_object_get(iface(late), "public_key")), b64) == 0);
+        json_decref(a), json_decref(late);
+        ctl_render_free(r);
+        ctl_state_free(st);
+}
+
+static void test_dual_stack(void) {
+        struct ctl_state *st = NULL;
+        struct wf_err e = {};
+        struct ctl_render *r;
+        json_t *a;
+
+        ctl_state_load(NULL, &st, &e);
+        r = render_at("{\"wan\": {\"tunnel_cidr\": \"10.7.0.0/24\", \"tunnel_cidr6\": \"fd99::/64\"}, \"nodes\": ["
+                      " {\"name\": \"a\", \"public_key\": \"%K0\", \"endpoint\": \"192.0.2.1\"},"
+                      " {\"name\": \"b\", \"public_key\": \"%K1\", \"tunnel_ip6\": \"fd99::10\","
+                      "  \"subnets\": [\"2001:db8:b::/48\"]}]}", st, NOW, &e);
+        CHECK(r != NULL);
+        if (!r) {
+                fprintf(stderr, "dual stack: %s\n", e.msg);
+                return;
+        }
+        check_envelopes(r);
+        a = doc(r, "a");
+        CHECK(json_array_size(json_object_get(iface(a), "addresses")) == 2);
+        CHECK(strcmp(json_string_value(json_array_get(json_object_get(iface(a), "addresses"), 1)), "fd99::1/128") == 0);
+        CHECK_ALLOWED(a, "b", "10.7.0.2/32 2001:db8:b::/48 fd99::10/128");
+        CHECK(strcmp(ctl_state_allocation(st, CTL_ALLOC6, "a"), "fd99::1") == 0);
+        json_decref(a);
+        ctl_render_free(r);
+
+        r = render_at("{\"wan\": {\"tunnel_cidr\": \"10.7.0.0/24\", \"tunnel_cidr6\": \"fd99::/64\"}, \"nodes\": ["
+                      " {\"name\": \"c\", \"subnets\": [\"fd99::/56\"]}]}", st, NOW, &e);
+        CHECK(r == NULL);
+        CHECK_STR_CONTAINS(e.msg, "node c: subnet fd99::/56 overlaps tunnel_cidr6 fd99::/64");
+
+        /* two CGNAT nodes in a mesh cannot reach each other: warned */
+        r = render_at("{\"wan\": {\"tunnel_cidr\": \"10.7.0.0/24\"}, \"nodes\": [{\"name\": \"x\"}, {\"name\": \"y\"}]}",
+                      st, NOW, &e);
+        CHECK(r != NULL);
+        CHECK_STR_CONTAINS(warnings, "2 nodes without endpoint in a mesh cannot reach each other");
+        ctl_render_free(r);
+        ctl_state_free(st);
+}
+
+int main(void) {
+        CHECK(sodium_init() >= 0);
+        crypto_sign_keypair(pk, sk);
+        for (int i = 0; i < 8; i++) {
+                uint8_t k[32];
+                memset(k, 0x10 + i, sizeof(k));
+                wf_key_to_b64(k, keys[i]);
+        }
+        test_mesh();
+        test_hub_spoke_and_cgnat();
+        test_errors();
+        test_allocation_and_revisions();
+        test_subnet_change_revisions();
+        test_enrolment();
+        test_dual_stack();
+        return TAP_DONE();
+}

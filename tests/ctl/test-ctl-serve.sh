@@ -1,0 +1,236 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# wgfleet-controller serve, end to end over HTTPS on loopback: every endpoint (desired-state with
+# ETag/304/long-poll, enroll, status, fleet JSON, the HTML page in headless Chromium), bearer and
+# enrolment tokens, size limits, SIGHUP reload and restart persistence. Asserts on what the
+# controller answers and holds.
+set -uo pipefail
+. "$(dirname "$0")/lib-ctl.sh"
+enter_netns "$@"
+
+tmp=$(mktemp -d "$build/tests/ctl/serve.XXXXXX")
+pid=
+cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null; wait 2>/dev/null; rm -rf "$tmp"; }
+trap cleanup EXIT
+
+make_cert "$tmp" || skip "openssl cannot create a test certificate"
+"$ctl" keygen --out "$tmp/keys" >/dev/null || { fail "keygen"; finish; exit 1; }
+check "keygen: signing.key is 0600" [ "$(stat -c %a "$tmp/keys/signing.key")" = 600 ]
+check "keygen: refuses to overwrite" bash -c "! '$ctl' keygen --out '$tmp/keys' 2>/dev/null"
+echo "agent-token-0123456789abcdef" > "$tmp/token"; chmod 600 "$tmp/token"
+echo "enrol-token-0123456789abcdef" > "$tmp/enroll"; chmod 600 "$tmp/enroll"
+TOKEN=$(cat "$tmp/token")
+k_hub=$(wg genkey | wg pubkey); k_s1=$(wg genkey | wg pubkey); k_cgn=$(wg genkey | wg pubkey)
+k_late=$(wg genkey | wg pubkey)
+
+write_inventory() { # $1: extra subnet for s1
+  cat > "$tmp/inventory.json" <<JSON
+{"wan": {"name": "testfleet", "tunnel_cidr": "10.77.0.0/24", "topology": "hub-spoke", "poll_interval": 2},
+ "nodes": [
+  {"name": "hub", "role": "hub", "endpoint": "192.0.2.1:51820", "public_key": "$k_hub"},
+  {"name": "s1", "endpoint": "192.0.2.11", "public_key": "$k_s1",
+   "subnets": [{"cidr": "172.16.1.0/24", "routed": true}$1]},
+  {"name": "cgn", "public_key": "$k_cgn"},
+  {"name": "late"}
+ ]}
+JSON
+}
+write_inventory ""
+
+port=8443
+base=https://127.0.0.1:$port
+start() {
+  "$ctl" serve --inventory "$tmp/inventory.json" --key "$tmp/keys/signing.key" --listen 127.0.0.1:$port \
+    --tls-cert "$tmp/tls.crt" --tls-key "$tmp/tls.key" --state "$tmp/state" --token-file "$tmp/token" \
+    --enroll-token-file "$tmp/enroll" --max-status-size 4096 2>>"$tmp/ctl.log" &
+  pid=$!
+  wait_for_https "$base/v1/fleet"
+}
+check "serve starts and answers over HTTPS" start
+
+C=(curl -s --cacert "$tmp/tls.crt" --max-time 20)
+AUTH=(-H "Authorization: Bearer $TOKEN")
+# req ARGS...: prints the HTTP status; body in $tmp/body, headers in $tmp/hdr
+req() { rm -f "$tmp/body" "$tmp/hdr"; "${C[@]}" -o "$tmp/body" -D "$tmp/hdr" -w '%{http_code}' "$@"; }
+etag() { sed -n 's/^[Ee][Tt][Aa][Gg]: *\(.*\)\r$/\1/p' "$tmp/hdr"; }
+
+# ---- desired-state ----
+expect_eq "desired-state without token is 401" "$(req "$base/v1/nodes/hub/desired-state")" 401
+expect_eq "desired-state with a wrong token is 401" "$(req -H 'Authorization: Bearer agent-token-0123456789abcdeX' "$base/v1/nodes/hub/desired-state")" 401
+expect_eq "desired-state of hub is 200" "$(req "${AUTH[@]}" "$base/v1/nodes/hub/desired-state")" 200
+cp "$tmp/body" "$tmp/hub.env"
+tag=$(etag)
+rev=$(payload "$tmp/hub.env" | jq -r .revision)
+check "ETag is strong and carries the revision ($tag)" bash -c "[[ '$tag' == '\"$rev-'* ]]"
+expect_eq "envelope payloadType" "$(jq -r .payloadType "$tmp/hub.env")" application/vnd.wgfleet.desired-state+json
+expect_eq "document node" "$(payload "$tmp/hub.env" | jq -r .node)" hub
+expect_eq "document schema" "$(payload "$tmp/hub.env" | jq -r .schema)" wgfleet/desired-state/v1
+expect_eq "hub peers: enrolled nodes only (late left out)" "$(payload "$tmp/hub.env" | jq -c '[.interfaces[0].peers[].name]')" '["cgn","s1"]'
+if [ -x "$agent" ] && "$agent" --help 2>&1 | grep -q validate; then
+  check "agent validates the served envelope with signing.pub" \
+    "$agent" validate --trust-key "$tmp/keys/signing.pub" "$tmp/hub.env"
+fi
+expect_eq "If-None-Match with the ETag is 304" "$(req "${AUTH[@]}" -H "If-None-Match: $tag" "$base/v1/nodes/hub/desired-state")" 304
+expect_eq "304 repeats the ETag" "$(etag)" "$tag"
+check "304 has no body" [ ! -s "$tmp/body" ]
+expect_eq "If-None-Match with another tag is 200" "$(req "${AUTH[@]}" -H 'If-None-Match: "1-deadbeef"' "$base/v1/nodes/hub/desired-state")" 200
+expect_eq "unknown node is 404" "$(req "${AUTH[@]}" "$base/v1/nodes/nosuch/desired-state")" 404
+expect_eq "invalid node name is 404" "$(req "${AUTH[@]}" "$base/v1/nodes/..%2f/desired-state")" 404
+expect_eq "POST on desired-state is 405" "$(req "${AUTH[@]}" -X POST -d '{}' "$base/v1/nodes/hub/desired-state")" 405
+expect_eq "bad wait is 400" "$(req "${AUTH[@]}" "$base/v1/nodes/hub/desired-state?wait=soon")" 400
+expect_eq "unknown endpoint is 404" "$(req "$base/v1/nope")" 404
+
+# long-poll that times out: 304 after the wait, not before
+t0=$(date +%s%N)
+expect_eq "long-poll without change ends in 304" "$(req "${AUTH[@]}" -H "If-None-Match: $tag" "$base/v1/nodes/hub/desired-state?wait=2")" 304
+ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+check "long-poll held the request ~2 s (${ms} ms)" [ "$ms" -ge 1900 -a "$ms" -lt 6000 ]
+
+# long-poll woken by a change: enrolling "late" changes the hub's peers
+"${C[@]}" "${AUTH[@]}" -H "If-None-Match: $tag" -o "$tmp/lp.body" -D "$tmp/lp.hdr" -w '%{http_code} %{time_total}' \
+  "$base/v1/nodes/hub/desired-state?wait=30" > "$tmp/lp.out" &
+lp=$!
+sleep 1
+
+# ---- enroll ----
+expect_eq "enroll with a wrong token is 403" \
+  "$(req -X POST -d "{\"public_key\": \"$k_late\", \"enrollment_token\": \"nope\"}" "$base/v1/nodes/late/enroll")" 403
+expect_eq "enroll without token is 403" "$(req -X POST -d "{\"public_key\": \"$k_late\"}" "$base/v1/nodes/late/enroll")" 403
+expect_eq "enroll with bad JSON is 400" "$(req -X POST -d '{"public_key": ' "$base/v1/nodes/late/enroll")" 400
+expect_eq "enroll with a bad key is 400" \
+  "$(req -X POST -d '{"public_key": "abc", "enrollment_token": "enrol-token-0123456789abcdef"}' "$base/v1/nodes/late/enroll")" 400
+expect_eq "enroll of an unknown node is 404" \
+  "$(req -X POST -d "{\"public_key\": \"$k_late\", \"enrollment_token\": \"enrol-token-0123456789abcdef\"}" "$base/v1/nodes/ghost/enroll")" 404
+expect_eq "enroll with another node's key is 409" \
+  "$(req -X POST -d "{\"public_key\": \"$k_s1\", \"enrollment_token\": \"enrol-token-0123456789abcdef\"}" "$base/v1/nodes/late/enroll")" 409
+expect_eq "enroll late is 200" \
+  "$(req -X POST -d "{\"public_key\": \"$k_late\", \"enrollment_token\": \"enrol-token-0123456789abcdef\"}" "$base/v1/nodes/late/enroll")" 200
+expect_eq "enroll answer names the key" "$(jq -r .public_key "$tmp/body")" "$k_late"
+expect_eq "re-enrolling the same key is 200" \
+  "$(req -X POST -d "{\"public_key\": \"$k_late\", \"enrollment_token\": \"enrol-token-0123456789abcdef\"}" "$base/v1/nodes/late/enroll")" 200
+expect_eq "enrolling a different key for late is 409" \
+  "$(req -X POST -d "{\"public_key\": \"$(wg genkey | wg pubkey)\", \"enrollment_token\": \"enrol-token-0123456789abcdef\"}" "$base/v1/nodes/late/enroll")" 409
+expect_eq "enrolling a key other than the inventory's is 409" \
+  "$(req -X POST -d "{\"public_key\": \"$(wg genkey | wg pubkey)\", \"enrollment_token\": \"enrol-token-0123456789abcdef\"}" "$base/v1/nodes/hub/enroll")" 409
+
+wait $lp
+read -r lp_code lp_time < "$tmp/lp.out"
+expect_eq "long-poll woken by the enrolment answers 200" "$lp_code" 200
+check "long-poll answered promptly after the change (${lp_time}s of a 30 s wait)" \
+  awk -v t="$lp_time" 'BEGIN { exit !(t < 5) }'
+expect_eq "hub's new document has late as a peer" \
+  "$(payload "$tmp/lp.body" | jq -c '[.interfaces[0].peers[].name]')" '["cgn","late","s1"]'
+expect_eq "late's allowed IP on the hub" \
+  "$(payload "$tmp/lp.body" | jq -r '.interfaces[0].peers[] | select(.name == "late") | .allowed_ips | join(",")')" 10.77.0.4/32
+rev2=$(payload "$tmp/lp.body" | jq -r .revision)
+check "hub revision increased ($rev -> $rev2)" [ "$rev2" -gt "$rev" ]
+expect_eq "late's document carries its enrolled key" \
+  "$(req "${AUTH[@]}" "$base/v1/nodes/late/desired-state" >/dev/null; payload "$tmp/body" | jq -r .interfaces[0].public_key)" "$k_late"
+check "enrolment persisted in the state dir" grep -q "$k_late" "$tmp/state/state.json"
+
+# ---- status ----
+status_body() { # node applied healthy
+  cat <<JSON
+{"schema": "wgfleet/status/v1", "node": "$1", "agent_version": "test", "state": "converged",
+ "applied_revision": $2, "seen_revision": $2, "last_fetch_ok": "2026-11-22T00:00:00Z", "last_apply": null,
+ "errors": [], "drift": [],
+ "interfaces": [{"name": "wg0", "public_key": "$k_hub", "listen_port": 51820, "peers": [
+   {"public_key": "$k_s1", "name": "s1", "endpoint": "192.0.2.11:51820", "latest_handshake": 1795000000,
+    "handshake_age_s": 3, "rx_bytes": 100, "tx_bytes": 200, "healthy": true},
+   {"public_key": "$k_cgn", "name": "cgn", "endpoint": null, "latest_handshake": 0,
+    "handshake_age_s": null, "rx_bytes": 0, "tx_bytes": 0, "healthy": $3}]}]}
+JSON
+}
+cur_hub=$(req "${AUTH[@]}" "$base/v1/nodes/hub/desired-state" >/dev/null; payload "$tmp/body" | jq -r .revision)
+cur_s1=$(req "${AUTH[@]}" "$base/v1/nodes/s1/desired-state" >/dev/null; payload "$tmp/body" | jq -r .revision)
+expect_eq "status without token is 401" "$(req -X POST --data-binary "$(status_body hub "$cur_hub" false)" "$base/v1/nodes/hub/status")" 401
+expect_eq "status of hub is 204" "$(req "${AUTH[@]}" -X POST --data-binary "$(status_body hub "$cur_hub" false)" "$base/v1/nodes/hub/status")" 204
+expect_eq "status of s1 (behind: applied an older revision) is 204" \
+  "$(req "${AUTH[@]}" -X POST --data-binary "$(status_body s1 $((cur_s1 - 1)) true)" "$base/v1/nodes/s1/status")" 204
+expect_eq "status with bad JSON is 400" "$(req "${AUTH[@]}" -X POST -d '{"node": "hub",' "$base/v1/nodes/hub/status")" 400
+check "bad JSON answer names the problem" grep -q 'invalid JSON' "$tmp/body"
+expect_eq "status for another node's URL is 400" \
+  "$(req "${AUTH[@]}" -X POST --data-binary "$(status_body hub 1 true)" "$base/v1/nodes/s1/status")" 400
+check "node mismatch answer names the field" grep -q '"node: ' "$tmp/body"
+expect_eq "status with a bad state is 400" \
+  "$(req "${AUTH[@]}" -X POST --data-binary "$(status_body hub 1 true | sed 's/"converged"/"happy"/')" "$base/v1/nodes/hub/status")" 400
+check "bad state answer names the field" grep -q 'state: must be one of' "$tmp/body"
+expect_eq "status with a bad peer key is 400" \
+  "$(req "${AUTH[@]}" -X POST --data-binary "$(status_body hub 1 true | sed "s|$k_s1|notakey|")" "$base/v1/nodes/hub/status")" 400
+check "bad key answer names the path" grep -q 'interfaces\[0\].peers\[0\].public_key' "$tmp/body"
+expect_eq "status of an unknown node is 404" \
+  "$(req "${AUTH[@]}" -X POST --data-binary "$(status_body ghost 1 true)" "$base/v1/nodes/ghost/status")" 404
+head -c 5000 /dev/zero | tr '\0' ' ' > "$tmp/big"
+expect_eq "oversize status (Content-Length) is 413" "$(req "${AUTH[@]}" -X POST --data-binary @"$tmp/big" "$base/v1/nodes/hub/status")" 413
+expect_eq "oversize status (chunked) is 413" \
+  "$(req "${AUTH[@]}" -X POST -H 'Transfer-Encoding: chunked' --data-binary @"$tmp/big" "$base/v1/nodes/hub/status")" 413
+expect_eq "GET on status is 405" "$(req "${AUTH[@]}" "$base/v1/nodes/hub/status")" 405
+check "report kept in the state dir" jq -e '.node == "hub"' "$tmp/state/status/hub.json" >/dev/null
+
+# ---- fleet ----
+expect_eq "fleet is 200" "$(req "$base/v1/fleet")" 200
+cp "$tmp/body" "$tmp/fleet.json"
+f() { jq -c ".nodes[] | select(.name == \"$1\") | $2" "$tmp/fleet.json"; }
+expect_eq "fleet lists every node in inventory order" "$(jq -c '[.nodes[].name]' "$tmp/fleet.json")" '["hub","s1","cgn","late"]'
+expect_eq "hub: current = applied, fresh report: not stale" "$(f hub '[.current_revision == .applied_revision, .stale]')" '[true,false]'
+expect_eq "hub: peers healthy/total from its report" "$(f hub '[.peers_healthy, .peers_total]')" '[1,2]'
+expect_eq "hub: last_report is RFC 3339" "$(f hub '.last_report | test("^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]{8}Z$")')" true
+expect_eq "s1: applied < current: stale" "$(f s1 '[.applied_revision < .current_revision, .stale]')" '[true,true]'
+expect_eq "cgn: never reported: stale, null report" "$(f cgn '[.stale, .last_report, .applied_revision]')" '[true,null,null]'
+
+# ---- the HTML page in headless Chromium ----
+if command -v chromium >/dev/null; then
+  profile=$(mktemp -d "$tmp/chromium.XXXXXX")
+  timeout 60 chromium --headless --no-sandbox --disable-gpu --disable-background-networking \
+    --disable-component-update --disable-sync --no-first-run --ignore-certificate-errors \
+    --user-data-dir="$profile" --dump-dom "$base/" > "$tmp/dom.html" 2>"$tmp/chromium.log"
+  check "Chromium rendered the fleet page" grep -q '<table id="fleet"' "$tmp/dom.html"
+  for n in hub s1 cgn late; do
+    check "page shows node $n" grep -q "data-node=\"$n\"" "$tmp/dom.html"
+  done
+  check "page marks hub fresh" grep -q '<tr class="ok" data-node="hub">' "$tmp/dom.html"
+  check "page marks cgn stale, never reported" \
+    grep -q '<tr class="stale" data-node="cgn"><td class="name">cgn</td><td class="current">[0-9]*</td><td class="applied">-</td><td class="state">never reported' "$tmp/dom.html"
+  check "page shows hub's peers 1/2" grep -q '<td class="peers">1/2</td>' "$tmp/dom.html"
+  check "page summary counts 3 stale of 4" grep -q '4 nodes, 3 stale' "$tmp/dom.html"
+else
+  fail "chromium is not installed (scripts/deps installs it)"
+fi
+
+# ---- staleness by age: no report within 3 poll intervals (2 s here) ----
+sleep 7
+req "$base/v1/fleet" >/dev/null
+expect_eq "hub: report older than 3 poll intervals: stale" "$(jq -c '.nodes[] | select(.name == "hub") | .stale' "$tmp/body")" true
+
+# ---- SIGHUP reload ----
+write_inventory ', {"cidr": "172.16.11.0/24", "routed": true}'
+kill -HUP "$pid"
+sleep 1
+req "${AUTH[@]}" "$base/v1/nodes/hub/desired-state" >/dev/null
+expect_eq "after SIGHUP the hub routes s1's new subnet" \
+  "$(payload "$tmp/body" | jq -r '.interfaces[0].peers[] | select(.name == "s1") | .allowed_ips | join(",")')" \
+  10.77.0.2/32,172.16.1.0/24,172.16.11.0/24
+rev3=$(payload "$tmp/body" | jq -r .revision)
+check "hub revision increased on reload" [ "$rev3" -gt "$rev2" ]
+req "${AUTH[@]}" "$base/v1/nodes/s1/desired-state" >/dev/null
+expect_eq "s1's own document did not change (same revision)" "$(payload "$tmp/body" | jq -r .revision)" "$cur_s1"
+tag3=$(req "${AUTH[@]}" "$base/v1/nodes/hub/desired-state" >/dev/null; etag)
+echo '{"wan": {"tunnel_cidr": "10.77.0.0/24"}, "nodes": [{"name": "x", "subnets": ["10.77.0.0/25"]}]}' > "$tmp/inventory.json"
+kill -HUP "$pid"
+sleep 1
+check "a bad inventory on reload is logged with node and subnet" grep -q 'node x: subnet 10.77.0.0/25 overlaps tunnel_cidr' "$tmp/ctl.log"
+expect_eq "a bad inventory on reload keeps serving the old one" \
+  "$(req "${AUTH[@]}" -H "If-None-Match: $tag3" "$base/v1/nodes/hub/desired-state")" 304
+
+# ---- restart: same documents, same ETags, reports remembered ----
+write_inventory ', {"cidr": "172.16.11.0/24", "routed": true}'
+kill "$pid"; wait "$pid"; pid=
+check "restart" start
+expect_eq "after restart the hub's ETag is unchanged" \
+  "$(req "${AUTH[@]}" -H "If-None-Match: $tag3" "$base/v1/nodes/hub/desired-state")" 304
+req "$base/v1/fleet" >/dev/null
+expect_eq "after restart the hub's report is remembered" \
+  "$(jq -c '.nodes[] | select(.name == "hub") | .peers_total' "$tmp/body")" 2
+kill "$pid"; wait "$pid"; rc=$?; pid=
+expect_eq "SIGTERM exits 0" "$rc" 0
+finish
