@@ -457,7 +457,9 @@ static int observe_routes(struct backend *b, const char *menu, const char *iface
                         wf_parse_u64(ds, &dist);
                 *lr = (struct wf_live_route){
                         .dst = p,
-                        .table = !table || strcmp(table, "main") == 0 ? 254 : 0,
+                        /* routes go to RouterOS's main table whatever route_table says (its
+                         * tables are named, under /routing/table): main stands for the wanted one */
+                        .table = !table || strcmp(table, "main") == 0 ? (d ? d->route_table : 254) : 0,
                         .metric = (uint32_t)dist,
                         .protocol = ours ? WF_RTPROT : 0,
                         .ours = ours,
