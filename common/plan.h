@@ -96,7 +96,8 @@ int plan_compute(const struct plan_target *target, const struct wf_live_iface *l
 void plan_done(struct plan *p);
 /* Number of operations that change something (conflicts are reports, not changes). */
 size_t plan_changes(const struct plan *p);
-/* One line per operation, e.g. "wg0: update peer site-b (endpoint 192.0.2.1:51820)". */
+/* One line per operation, e.g. "wg0: update peer site-b [KEY] (endpoint 192.0.2.1:51820)";
+ * conflicts as "wg0: conflict: foreign route ... left alone". */
 void plan_print_text(const struct plan *p, FILE *f);
 /* Appends the ops that change something to a JSON array (json_t *, from jansson) as objects
  * {"op", "interface", ...}; an empty array means live already matches. Conflicts are not
