@@ -105,7 +105,9 @@ int agent_load_envelope(const struct config *cfg, const char *trust_path, const 
         if (stat(trust_path, &st) == 0 && (st.st_mode & 0022))
                 fprintf(stderr, "warning: trust key file %s: mode %04o is writable by group or others\n",
                         trust_path, (unsigned)(st.st_mode & 07777));
-        r = wf_read_file(envelope_path, cfg->max_document_size, &buf, &len);
+        /* "-": standard input, for `curl ... | wgfleet-agent validate --trust-key K -` */
+        r = wf_read_file(strcmp(envelope_path, "-") == 0 ? "/dev/stdin" : envelope_path,
+                         cfg->max_document_size, &buf, &len);
         if (r == -EFBIG)
                 return wf_err_set(e, r, "%s: larger than the limit of %llu bytes ([controller] "
                                   "max_document_size)", envelope_path,

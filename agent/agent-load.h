@@ -19,6 +19,7 @@ void agent_warn_stderr(void *userdata, const char *msg);
 int agent_verify_envelope(const struct config *cfg, const struct dsse_trust *trust, const char *buf,
                           size_t len, const char *node, struct wf_doc **ret, struct wf_err *e);
 
-/* Same from files. trust_path NULL: cfg->trust_key. e->msg starts with the file it is about. */
+/* Same from files (envelope_path "-": standard input). trust_path NULL: cfg->trust_key.
+ * e->msg starts with the file it is about. */
 int agent_load_envelope(const struct config *cfg, const char *trust_path, const char *envelope_path,
                         const char *node, struct wf_doc **ret, struct wf_err *e);

@@ -272,16 +272,18 @@ static int plan_addresses(const struct wf_iface *iface, const struct wf_live_ifa
         return 0;
 }
 
-/* Same set as route_wanted() (route.c): allowed IPs of every peer and routes[], no /0. */
-static struct wf_prefix *routes_wanted(const struct wf_iface *iface, size_t *ret_n) {
+int plan_routes_wanted(const struct wf_iface *iface, struct wf_prefix **ret, size_t *ret_n) {
         _cleanup_free_ struct wf_prefix *flat = NULL;
         size_t n = iface->n_routes, k = 0;
+        struct wf_prefix *out;
 
         for (size_t i = 0; i < iface->n_peers; i++)
                 n += iface->peers[i].n_allowed_ips;
         flat = malloc((n ? n : 1) * sizeof(*flat));
         if (!flat)
-                return NULL;
+                return -ENOMEM;
+        /* A default route is the exit selection's (policy routing), never a plain table entry:
+         * it would swallow the management path. */
         for (size_t i = 0; i < iface->n_peers; i++)
                 for (size_t j = 0; j < iface->peers[i].n_allowed_ips; j++)
                         if (iface->peers[i].allowed_ips[j].len > 0)
@@ -289,7 +291,11 @@ static struct wf_prefix *routes_wanted(const struct wf_iface *iface, size_t *ret
         for (size_t i = 0; i < iface->n_routes; i++)
                 if (iface->routes[i].dst.len > 0)
                         flat[k++] = iface->routes[i].dst;
-        return prefixes_sorted(flat, k, ret_n);
+        out = prefixes_sorted(flat, k, ret_n);
+        if (!out)
+                return -ENOMEM;
+        *ret = out;
+        return 0;
 }
 
 struct lroute_ref { const struct wf_live_route *r; };
@@ -305,9 +311,10 @@ static int plan_routes(const struct wf_iface *iface, const struct wf_live_iface 
         _cleanup_free_ struct lroute_ref *lr = NULL;
         size_t n_want, n_live = live->exists ? live->n_routes : 0, j = 0;
 
-        want = routes_wanted(iface, &n_want);
+        if (plan_routes_wanted(iface, &want, &n_want) < 0)
+                return -ENOMEM;
         lr = calloc(n_live + 1, sizeof(*lr));
-        if (!want || !lr)
+        if (!lr)
                 return -ENOMEM;
         for (size_t k = 0; k < n_live; k++)
                 lr[k].r = &live->routes[k];

@@ -135,25 +135,6 @@ int route_link_get(struct route_ctx *c, const char *ifname, struct route_link *r
         return 0;
 }
 
-int route_link_create_wireguard(struct route_ctx *c, const char *ifname, struct wf_err *e) {
-        _cleanup_(rtnl_link_putp) struct rtnl_link *l = rtnl_link_alloc();
-        int r;
-
-        if (!l)
-                return -ENOMEM;
-        rtnl_link_set_name(l, ifname);
-        r = rtnl_link_set_type(l, "wireguard");
-        if (r < 0)
-                return nl_fail(e, r, "link type wireguard");
-        r = rtnl_link_add(c->sk, l, NLM_F_CREATE | NLM_F_EXCL);
-        if (r < 0) {
-                char what[64];
-                snprintf(what, sizeof(what), "create wireguard link %s", ifname);
-                return nl_fail(e, r, what);
-        }
-        return 0;
-}
-
 int route_link_set(struct route_ctx *c, int ifindex, uint32_t mtu, bool up, struct wf_err *e) {
         _cleanup_(rtnl_link_putp) struct rtnl_link *orig = rtnl_link_alloc();
         _cleanup_(rtnl_link_putp) struct rtnl_link *chg = rtnl_link_alloc();
@@ -375,37 +356,6 @@ int route_del(struct route_ctx *c, const struct wf_live_route *lr, struct wf_err
         return 0;
 }
 
-int route_wanted(const struct wf_iface *iface, struct wf_prefix **ret, size_t *ret_n) {
-        _cleanup_free_ struct wf_prefix *arr = NULL;
-        size_t n = 0, cap = 0, k = 0;
-
-        for (size_t i = 0; i < iface->n_peers; i++)
-                for (size_t j = 0; j < iface->peers[i].n_allowed_ips; j++) {
-                        const struct wf_prefix *p = &iface->peers[i].allowed_ips[j];
-                        /* A default route is the exit selection's (policy routing), never a
-                         * plain table entry: it would swallow the management path. */
-                        if (p->len == 0)
-                                continue;
-                        if (!prefix_push(&arr, &n, &cap, p))
-                                return -ENOMEM;
-                }
-        for (size_t i = 0; i < iface->n_routes; i++) {
-                if (iface->routes[i].dst.len == 0)
-                        continue;
-                if (!prefix_push(&arr, &n, &cap, &iface->routes[i].dst))
-                        return -ENOMEM;
-        }
-        if (n > 0) {
-                qsort(arr, n, sizeof(*arr), prefix_cmp_void);
-                for (size_t i = 0; i < n; i++)
-                        if (k == 0 || !wf_prefix_equal(&arr[k - 1], &arr[i]))
-                                arr[k++] = arr[i];
-        }
-        *ret = TAKE_PTR(arr);
-        *ret_n = k;
-        return 0;
-}
-
 /* The kernel gives tunnels an IPv6 link-local address by itself; unless the document asks for
  * one, it is not ours to add or remove. */
 static bool addr_is_foreign_ll(const struct wf_prefix *p, const struct wf_iface *desired) {
@@ -448,7 +398,7 @@ int route_observe(struct route_ctx *c, const char *ifname, const struct wf_iface
         live->n_addresses = k;
 
         if (desired) {
-                r = route_wanted(desired, &want, &n_want);
+                r = plan_routes_wanted(desired, &want, &n_want);
                 if (r < 0)
                         return r;
         }

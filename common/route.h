@@ -29,8 +29,6 @@ struct route_link {
 
 /* -ENODEV when the link does not exist. */
 int route_link_get(struct route_ctx *c, const char *ifname, struct route_link *ret, struct wf_err *e);
-/* Creates a link of kind "wireguard" (the kernel module must be loaded); -EEXIST if present. */
-int route_link_create_wireguard(struct route_ctx *c, const char *ifname, struct wf_err *e);
 /* Sets the MTU (0: leave as is) and brings the link up when up is true. */
 int route_link_set(struct route_ctx *c, int ifindex, uint32_t mtu, bool up, struct wf_err *e);
 
@@ -51,10 +49,6 @@ int route_add(struct route_ctx *c, int ifindex, const struct wf_prefix *dst, uin
               uint32_t metric, struct wf_err *e);
 /* Deletes one route we own (refuses with -EPERM when r->protocol is not WF_RTPROT). */
 int route_del(struct route_ctx *c, const struct wf_live_route *r, struct wf_err *e);
-
-/* Every destination the target wants routed: each peer's allowed IPs and iface->routes[].
- * malloc'd, sorted, without duplicates. */
-int route_wanted(const struct wf_iface *iface, struct wf_prefix **ret, size_t *ret_n);
 
 /* Fills the link part of an observation: exists, ifindex, up, mtu, addresses and routes (ours,
  * plus foreign ones to the destinations desired wants; desired may be NULL). */

@@ -76,6 +76,12 @@ cat "$t/trust.pub" "$t/other.pub" > "$t/rotation.pub"
 
 run 0 "valid: node n1, revision 3, 1 interface(s), 1 peer(s), expires 2099-01-01T00:00:00Z" validate --trust-key "$t/trust.pub" "$t/good.env"
 run 0 "valid: node n1" --config "$t/agent.conf" validate --trust-key "$t/trust.pub" "$t/good.env"
+n=$((n + 1))
+if "$agent" validate --trust-key "$t/trust.pub" - < "$t/good.env" | grep -q "valid: node n1"; then
+  echo "ok $n - validate reads the envelope from stdin"
+else
+  echo "not ok $n - validate - < good.env"; fails=$((fails + 1))
+fi
 run 0 "valid: node n1" validate --trust-key "$t/rotation.pub" "$t/untrusted.env"
 run 1 "rejected: $t/tampered.env: envelope: signature by a trusted key does not verify" validate --trust-key "$t/trust.pub" "$t/tampered.env"
 run 1 "envelope: no valid signature by a trusted key" validate --trust-key "$t/trust.pub" "$t/untrusted.env"
