@@ -120,7 +120,7 @@ static int get_string(json_t *obj, const char *key, const char *where, char **re
 
 static int parse_wan(json_t *wan, struct ctl_inventory *inv, struct wf_err *e, wf_warn_fn warn,
                      void *userdata) {
-        static const char *const known[] = { "name", "tunnel_cidr", "topology", "interface",
+        static const char *const known[] = { "name", "tunnel_cidr", "tunnel_cidr6", "topology", "interface",
                 "listen_port", "validity_days", "poll_interval", "keepalive", "mtu",
                 "route_table", "route_metric", NULL };
         const char *s, *why;
@@ -147,6 +147,17 @@ static int parse_wan(json_t *wan, struct ctl_inventory *inv, struct wf_err *e, w
         if ((inv->tunnel_cidr.family == AF_INET && inv->tunnel_cidr.len > 30) ||
             (inv->tunnel_cidr.family == AF_INET6 && inv->tunnel_cidr.len > 126))
                 return wf_err_set(e, -EINVAL, "wan.tunnel_cidr: \"%s\" is too small for a fleet", s);
+
+        v = json_object_get(wan, "tunnel_cidr6");
+        if (v && !json_is_null(v)) {
+                s = json_is_string(v) ? json_string_value(v) : "?";
+                if (wf_prefix_parse(s, true, &inv->tunnel_cidr6, &why) < 0 || inv->tunnel_cidr6.family != AF_INET6 ||
+                    inv->tunnel_cidr6.len > 126)
+                        return wf_err_set(e, -EINVAL, "wan.tunnel_cidr6: \"%s\" is not an IPv6 range (at most /126)", s);
+                if (inv->tunnel_cidr.family != AF_INET)
+                        return wf_err_set(e, -EINVAL, "wan.tunnel_cidr6: only with an IPv4 tunnel_cidr");
+                inv->has_tunnel_cidr6 = true;
+        }
 
         v = json_object_get(wan, "topology");
         if (!v || (json_is_string(v) && strcmp(json_string_value(v), "mesh") == 0))
@@ -207,7 +218,7 @@ static int parse_wan(json_t *wan, struct ctl_inventory *inv, struct wf_err *e, w
 
 static int parse_node(json_t *o, size_t idx, const struct ctl_inventory *inv, struct ctl_node *n,
                       struct wf_err *e, wf_warn_fn warn, void *userdata) {
-        static const char *const known[] = { "name", "role", "endpoint", "public_key", "tunnel_ip",
+        static const char *const known[] = { "name", "role", "endpoint", "public_key", "tunnel_ip", "tunnel_ip6",
                 "subnets", "backend", "interface", "listen_port", NULL };
         char where[96];
         const char *s, *why;
@@ -287,6 +298,20 @@ static int parse_node(json_t *o, size_t idx, const struct ctl_inventory *inv, st
                 n->has_tunnel_ip = true;
         }
 
+        v = json_object_get(o, "tunnel_ip6");
+        if (v && !json_is_null(v)) {
+                struct wf_prefix p;
+                s = json_is_string(v) ? json_string_value(v) : "?";
+                if (!inv->has_tunnel_cidr6)
+                        return wf_err_set(e, -EINVAL, "%s: tunnel_ip6 without wan.tunnel_cidr6", where);
+                if (strchr(s, '/') || wf_prefix_parse(s, false, &p, &why) < 0 || p.family != AF_INET6)
+                        return wf_err_set(e, -EINVAL, "%s: tunnel_ip6 \"%s\" is not an IPv6 address", where, s);
+                if (!wf_prefix_contains(&inv->tunnel_cidr6, &p))
+                        return wf_err_set(e, -EINVAL, "%s: tunnel_ip6 %s is outside tunnel_cidr6", where, s);
+                n->tunnel_ip6 = p;
+                n->has_tunnel_ip6 = true;
+        }
+
         v = json_object_get(o, "subnets");
         if (v) {
                 if (!json_is_array(v))
@@ -357,6 +382,10 @@ static int check_fleet(struct ctl_inventory *inv, struct wf_err *e, wf_warn_fn w
                         if (n->has_public_key && m->has_public_key &&
                             memcmp(n->public_key, m->public_key, 32) == 0)
                                 return wf_err_set(e, -EINVAL, "node %s: public_key is also node %s's", n->name, m->name);
+                        if (n->has_tunnel_ip6 && m->has_tunnel_ip6 && wf_prefix_equal(&n->tunnel_ip6, &m->tunnel_ip6)) {
+                                wf_prefix_format(&n->tunnel_ip6, a);
+                                return wf_err_set(e, -EINVAL, "node %s: tunnel_ip6 %s is also node %s's", n->name, a, m->name);
+                        }
                         if (n->has_tunnel_ip && m->has_tunnel_ip && wf_prefix_equal(&n->tunnel_ip, &m->tunnel_ip)) {
                                 wf_prefix_format(&n->tunnel_ip, a);
                                 return wf_err_set(e, -EINVAL, "node %s: tunnel_ip %s is also node %s's", n->name, a, m->name);
@@ -368,6 +397,11 @@ static int check_fleet(struct ctl_inventory *inv, struct wf_err *e, wf_warn_fn w
                         if (wf_prefix_overlap(&s->prefix, &inv->tunnel_cidr))
                                 return wf_err_set(e, -EINVAL, "node %s: subnet %s overlaps tunnel_cidr %s",
                                                   n->name, a, t);
+                        if (inv->has_tunnel_cidr6 && wf_prefix_overlap(&s->prefix, &inv->tunnel_cidr6)) {
+                                wf_prefix_format(&inv->tunnel_cidr6, b);
+                                return wf_err_set(e, -EINVAL, "node %s: subnet %s overlaps tunnel_cidr6 %s",
+                                                  n->name, a, b);
+                        }
                         if (s->prefix.len == 0 && s->routed)
                                 return wf_err_set(e, -EINVAL, "node %s: subnet %s would route everything; use exit selection, not a routed subnet",
                                                   n->name, a);
@@ -391,6 +425,12 @@ static int check_fleet(struct ctl_inventory *inv, struct wf_err *e, wf_warn_fn w
         }
         if (inv->topology == CTL_TOPOLOGY_MESH && hubs > 0)
                 warnf(warn, userdata, "wan: topology mesh: role \"hub\" has no effect");
+        size_t cgnat = 0;
+        for (size_t i = 0; i < inv->n_nodes; i++)
+                cgnat += !inv->nodes[i].endpoint;
+        if (inv->topology == CTL_TOPOLOGY_MESH && cgnat > 1)
+                warnf(warn, userdata, "wan: %zu nodes without endpoint in a mesh cannot reach each other "
+                      "(neither can dial the other); a hub-spoke wan with a reachable hub can", cgnat);
         for (size_t i = 0; i < inv->n_nodes; i++) {
                 struct ctl_node *n = &inv->nodes[i];
                 if (n->hub && !n->endpoint)

@@ -28,6 +28,8 @@ struct ctl_node {
         uint8_t public_key[32];
         bool has_tunnel_ip;
         struct wf_prefix tunnel_ip; /* host address, len = 32/128 */
+        bool has_tunnel_ip6;
+        struct wf_prefix tunnel_ip6; /* in tunnel_cidr6 */
         struct ctl_subnet *subnets;
         size_t n_subnets;
         char *backend;            /* informational: linux, uapi, routeros */
@@ -38,6 +40,8 @@ struct ctl_node {
 struct ctl_inventory {
         char *name;
         struct wf_prefix tunnel_cidr;
+        bool has_tunnel_cidr6;
+        struct wf_prefix tunnel_cidr6; /* optional second (IPv6) range: dual-stack tunnels */
         enum ctl_topology topology;
         char *iface;
         uint16_t listen_port;

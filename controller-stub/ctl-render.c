@@ -15,7 +15,7 @@ struct node_info {
         const struct ctl_node *n;
         bool has_key;
         uint8_t key[32];
-        struct wf_prefix addr; /* host prefix /32 or /128 */
+        struct wf_prefix addr[2]; /* host prefixes from tunnel_cidr and tunnel_cidr6 (family 0: none) */
 };
 
 static void warnf(wf_warn_fn warn, void *userdata, const char *fmt, ...) _printf_(3, 4);
@@ -81,9 +81,9 @@ static bool usable_host(const struct wf_prefix *cidr, const struct wf_prefix *ho
         return true;
 }
 
-static bool addr_taken(const struct node_info *infos, size_t n, const struct wf_prefix *p) {
+static bool addr_taken(const struct node_info *infos, size_t n, unsigned k, const struct wf_prefix *p) {
         for (size_t i = 0; i < n; i++)
-                if (infos[i].addr.family && wf_prefix_equal(&infos[i].addr, p))
+                if (infos[i].addr[k].family && wf_prefix_equal(&infos[i].addr[k], p))
                         return true;
         return false;
 }
@@ -92,62 +92,66 @@ static bool keep_node(const char *node, void *userdata) {
         return ctl_inventory_find(userdata, node) != NULL;
 }
 
-/* Explicit tunnel_ip first, then the persisted allocation, then the lowest free address. */
-static int allocate(const struct ctl_inventory *inv, struct ctl_state *st, struct node_info *infos,
+/* One range (k = 0: tunnel_cidr, 1: tunnel_cidr6): explicit addresses first, then the persisted
+ * allocation, then the lowest free address. */
+static int allocate(const struct ctl_inventory *inv, struct ctl_state *st, struct node_info *infos, unsigned k,
                     struct wf_err *e, wf_warn_fn warn, void *userdata) {
+        const struct wf_prefix *cidr = k ? &inv->tunnel_cidr6 : &inv->tunnel_cidr;
+        const char *section = k ? CTL_ALLOC6 : CTL_ALLOC, *field = k ? "tunnel_ip6" : "tunnel_ip";
         char buf[64];
         uint64_t next = 1;
         int r;
 
         for (size_t i = 0; i < inv->n_nodes; i++) {
                 const struct ctl_node *n = &inv->nodes[i];
-                if (!n->has_tunnel_ip)
+                const struct wf_prefix *ip = k ? &n->tunnel_ip6 : &n->tunnel_ip;
+                if (!(k ? n->has_tunnel_ip6 : n->has_tunnel_ip))
                         continue;
-                if (!usable_host(&inv->tunnel_cidr, &n->tunnel_ip)) {
-                        wf_prefix_format(&n->tunnel_ip, buf);
-                        return wf_err_set(e, -EINVAL, "node %s: tunnel_ip %s is the network or broadcast address",
-                                          n->name, buf);
+                if (!usable_host(cidr, ip)) {
+                        wf_prefix_format(ip, buf);
+                        return wf_err_set(e, -EINVAL, "node %s: %s %s is the network or broadcast address",
+                                          n->name, field, buf);
                 }
-                infos[i].addr = n->tunnel_ip;
+                infos[i].addr[k] = *ip;
         }
         for (size_t i = 0; i < inv->n_nodes; i++) {
                 const struct ctl_node *n = &inv->nodes[i];
-                const char *prev = ctl_state_allocation(st, n->name), *why;
+                const char *prev = ctl_state_allocation(st, section, n->name), *why;
                 struct wf_prefix p;
 
-                if (n->has_tunnel_ip || !prev)
+                if (infos[i].addr[k].family || !prev)
                         continue;
-                if (wf_prefix_parse(prev, false, &p, &why) < 0 || !usable_host(&inv->tunnel_cidr, &p))
-                        continue; /* tunnel_cidr changed: allocate anew */
-                if (addr_taken(infos, inv->n_nodes, &p)) {
-                        warnf(warn, userdata, "node %s: allocated tunnel IP %s is now taken by an explicit tunnel_ip; reallocating",
-                              n->name, prev);
+                if (wf_prefix_parse(prev, false, &p, &why) < 0 || !usable_host(cidr, &p))
+                        continue; /* the range changed: allocate anew */
+                if (addr_taken(infos, inv->n_nodes, k, &p)) {
+                        warnf(warn, userdata, "node %s: allocated address %s is now taken by an explicit %s; reallocating",
+                              n->name, prev, field);
                         continue;
                 }
-                infos[i].addr = p;
+                infos[i].addr[k] = p;
         }
         for (size_t i = 0; i < inv->n_nodes; i++) {
                 struct wf_prefix p;
 
-                if (infos[i].addr.family)
+                if (infos[i].addr[k].family)
                         continue;
                 for (;; next++) {
-                        if (!nth_host(&inv->tunnel_cidr, next, &p)) {
-                                wf_prefix_format(&inv->tunnel_cidr, buf);
-                                return wf_err_set(e, -ENOSPC, "node %s: tunnel_cidr %s has no free address left",
-                                                  inv->nodes[i].name, buf);
+                        if (!nth_host(cidr, next, &p)) {
+                                wf_prefix_format(cidr, buf);
+                                return wf_err_set(e, -ENOSPC, "node %s: %s %s has no free address left",
+                                                  inv->nodes[i].name, k ? "tunnel_cidr6" : "tunnel_cidr", buf);
                         }
-                        if (!addr_taken(infos, inv->n_nodes, &p))
+                        if (!addr_taken(infos, inv->n_nodes, k, &p))
                                 break;
                 }
-                infos[i].addr = p;
+                infos[i].addr[k] = p;
         }
-        ctl_state_prune_allocations(st, keep_node, (void *)inv);
+        ctl_state_prune_allocations(st, section, keep_node, (void *)inv);
         for (size_t i = 0; i < inv->n_nodes; i++) {
                 char a[64];
-                wf_prefix_format(&infos[i].addr, a);
+                wf_prefix_format(&infos[i].addr[k], a);
                 *strchr(a, '/') = '\0';
-                r = ctl_state_set_allocation(st, inv->nodes[i].name, a);
+                r = ctl_state_set_allocation(st, section, inv->nodes[i].name, a);
                 if (r < 0)
                         return r;
         }
@@ -163,12 +167,14 @@ static json_t *prefix_json(const struct wf_prefix *p) {
 
 /* A node's own reachable prefixes: its tunnel address and its routed subnets. */
 static int add_own_prefixes(struct wf_prefix **list, size_t *n, const struct node_info *ni) {
-        struct wf_prefix *l = realloc(*list, (*n + 1 + ni->n->n_subnets) * sizeof(**list));
+        struct wf_prefix *l = realloc(*list, (*n + 2 + ni->n->n_subnets) * sizeof(**list));
 
         if (!l)
                 return -ENOMEM;
         *list = l;
-        l[(*n)++] = ni->addr;
+        for (unsigned k = 0; k < 2; k++)
+                if (ni->addr[k].family)
+                        l[(*n)++] = ni->addr[k];
         for (size_t i = 0; i < ni->n->n_subnets; i++)
                 if (ni->n->subnets[i].routed)
                         l[(*n)++] = ni->n->subnets[i].prefix;
@@ -261,9 +267,11 @@ static json_t *render_content(const struct ctl_inventory *inv, const struct node
         qsort(peers, n_peers, sizeof(*peers), cmp_peer_name);
 
         iface = json_pack("{s:s, s:i, s:[o]}", "name", self->n->iface, "listen_port", (int)self->n->listen_port,
-                          "addresses", prefix_json(&self->addr));
+                          "addresses", prefix_json(&self->addr[0]));
         if (!iface)
                 goto fail;
+        if (self->addr[1].family)
+                json_array_append_new(json_object_get(iface, "addresses"), prefix_json(&self->addr[1]));
         doc = json_pack("{s:s, s:s, s:[o]}", "schema", WF_SCHEMA_DOC, "node", self->n->name, "interfaces", iface);
         if (!doc)
                 goto fail;
@@ -404,7 +412,9 @@ int ctl_render_all(const struct ctl_inventory *inv, struct ctl_state *st, int64_
                                 return wf_err_set(e, -EINVAL, "node %s: public key is also node %s's",
                                                   inv->nodes[i].name, inv->nodes[j].name);
                         }
-        r = allocate(inv, st, infos, e, warn, userdata);
+        r = allocate(inv, st, infos, 0, e, warn, userdata);
+        if (r >= 0 && inv->has_tunnel_cidr6)
+                r = allocate(inv, st, infos, 1, e, warn, userdata);
         if (r < 0) {
                 ctl_render_free(res);
                 return r;

@@ -83,21 +83,21 @@ void ctl_state_free(struct ctl_state *st) {
         free(st);
 }
 
-const char *ctl_state_allocation(const struct ctl_state *st, const char *node) {
-        return json_string_value(json_object_get(json_object_get(st->root, "allocations"), node));
+const char *ctl_state_allocation(const struct ctl_state *st, const char *sect, const char *node) {
+        return json_string_value(json_object_get(json_object_get(st->root, sect), node));
 }
 
-int ctl_state_set_allocation(struct ctl_state *st, const char *node, const char *addr) {
-        json_t *s = section(st, "allocations");
+int ctl_state_set_allocation(struct ctl_state *st, const char *sect, const char *node, const char *addr) {
+        json_t *s = section(st, sect);
 
         if (!s || json_object_set_new(s, node, json_string(addr)) < 0)
                 return -ENOMEM;
         return 0;
 }
 
-void ctl_state_prune_allocations(struct ctl_state *st, bool (*keep)(const char *node, void *userdata),
-                                 void *userdata) {
-        json_t *s = json_object_get(st->root, "allocations"), *v;
+void ctl_state_prune_allocations(struct ctl_state *st, const char *sect,
+                                 bool (*keep)(const char *node, void *userdata), void *userdata) {
+        json_t *s = json_object_get(st->root, sect), *v;
         const char *k;
         void *tmp;
 

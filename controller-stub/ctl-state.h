@@ -31,11 +31,14 @@ int ctl_state_load(const char *dir, struct ctl_state **ret, struct wf_err *e);
 int ctl_state_save(const struct ctl_state *st, struct wf_err *e);
 void ctl_state_free(struct ctl_state *st); /* takes NULL */
 
-const char *ctl_state_allocation(const struct ctl_state *st, const char *node);
-int ctl_state_set_allocation(struct ctl_state *st, const char *node, const char *addr);
+/* Allocations from tunnel_cidr (CTL_ALLOC) and from tunnel_cidr6 (CTL_ALLOC6). */
+#define CTL_ALLOC "allocations"
+#define CTL_ALLOC6 "allocations6"
+const char *ctl_state_allocation(const struct ctl_state *st, const char *section, const char *node);
+int ctl_state_set_allocation(struct ctl_state *st, const char *section, const char *node, const char *addr);
 /* Forgets allocations of nodes for which keep(node, userdata) is false. */
-void ctl_state_prune_allocations(struct ctl_state *st, bool (*keep)(const char *node, void *userdata),
-                                 void *userdata);
+void ctl_state_prune_allocations(struct ctl_state *st, const char *section,
+                                 bool (*keep)(const char *node, void *userdata), void *userdata);
 
 /* 1 and the key when enrolled, 0 when not. */
 int ctl_state_enrolled(const struct ctl_state *st, const char *node, uint8_t ret_key[32]);

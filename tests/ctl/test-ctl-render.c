@@ -351,8 +351,8 @@ static void test_allocation_and_revisions(void) {
         CHECK(strcmp(addr_of(r3, "n3"), "10.5.0.3/32") == 0);
         CHECK(strcmp(addr_of(r3, "n0"), "10.5.0.2/32") == 0);
         CHECK(strcmp(addr_of(r3, "n4"), "10.5.0.6/32") == 0);
-        CHECK(ctl_state_allocation(st, "n2") == NULL);
-        CHECK(strcmp(ctl_state_allocation(st, "n4"), "10.5.0.6") == 0);
+        CHECK(ctl_state_allocation(st, CTL_ALLOC, "n2") == NULL);
+        CHECK(strcmp(ctl_state_allocation(st, CTL_ALLOC, "n4"), "10.5.0.6") == 0);
         /* n1's peers changed: a new revision, strictly greater */
         CHECK(ctl_render_find(r3, "n1")->changed);
         CHECK(ctl_render_find(r3, "n1")->revision > ctl_render_find(r1, "n1")->revision);
@@ -453,6 +453,45 @@ static void test_enrolment(void) {
         ctl_state_free(st);
 }
 
+static void test_dual_stack(void) {
+        struct ctl_state *st = NULL;
+        struct wf_err e = {};
+        struct ctl_render *r;
+        json_t *a;
+
+        ctl_state_load(NULL, &st, &e);
+        r = render_at("{\"wan\": {\"tunnel_cidr\": \"10.7.0.0/24\", \"tunnel_cidr6\": \"fd99::/64\"}, \"nodes\": ["
+                      " {\"name\": \"a\", \"public_key\": \"%K0\", \"endpoint\": \"192.0.2.1\"},"
+                      " {\"name\": \"b\", \"public_key\": \"%K1\", \"tunnel_ip6\": \"fd99::10\","
+                      "  \"subnets\": [\"2001:db8:b::/48\"]}]}", st, NOW, &e);
+        CHECK(r != NULL);
+        if (!r) {
+                fprintf(stderr, "dual stack: %s\n", e.msg);
+                return;
+        }
+        check_envelopes(r);
+        a = doc(r, "a");
+        CHECK(json_array_size(json_object_get(iface(a), "addresses")) == 2);
+        CHECK(strcmp(json_string_value(json_array_get(json_object_get(iface(a), "addresses"), 1)), "fd99::1/128") == 0);
+        CHECK_ALLOWED(a, "b", "10.7.0.2/32 2001:db8:b::/48 fd99::10/128");
+        CHECK(strcmp(ctl_state_allocation(st, CTL_ALLOC6, "a"), "fd99::1") == 0);
+        json_decref(a);
+        ctl_render_free(r);
+
+        r = render_at("{\"wan\": {\"tunnel_cidr\": \"10.7.0.0/24\", \"tunnel_cidr6\": \"fd99::/64\"}, \"nodes\": ["
+                      " {\"name\": \"c\", \"subnets\": [\"fd99::/56\"]}]}", st, NOW, &e);
+        CHECK(r == NULL);
+        CHECK_STR_CONTAINS(e.msg, "node c: subnet fd99::/56 overlaps tunnel_cidr6 fd99::/64");
+
+        /* two CGNAT nodes in a mesh cannot reach each other: warned */
+        r = render_at("{\"wan\": {\"tunnel_cidr\": \"10.7.0.0/24\"}, \"nodes\": [{\"name\": \"x\"}, {\"name\": \"y\"}]}",
+                      st, NOW, &e);
+        CHECK(r != NULL);
+        CHECK_STR_CONTAINS(warnings, "2 nodes without endpoint in a mesh cannot reach each other");
+        ctl_render_free(r);
+        ctl_state_free(st);
+}
+
 int main(void) {
         CHECK(sodium_init() >= 0);
         crypto_sign_keypair(pk, sk);
@@ -467,5 +506,6 @@ int main(void) {
         test_allocation_and_revisions();
         test_subnet_change_revisions();
         test_enrolment();
+        test_dual_stack();
         return TAP_DONE();
 }
