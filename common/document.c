@@ -1161,6 +1161,45 @@ static int check_routes_across(struct pctx *c, const json_t *ifaces, const struc
                     d->ifaces[l[j].iface].peers[l[j].peer].name);
 }
 
+struct doc_addr {
+        const struct wf_prefix *p;
+        size_t iface, k;
+};
+
+static int cmp_doc_addr(const void *ctx, size_t a, size_t b) {
+        const struct doc_addr *l = ctx;
+
+        if (l[a].p->family != l[b].p->family)
+                return l[a].p->family < l[b].p->family ? -1 : 1;
+        return memcmp(l[a].p->addr, l[b].p->addr, sizeof(l[a].p->addr));
+}
+
+/* One address on two interfaces: replies leave through whichever connected route wins. */
+static int check_addrs_across(struct pctx *c, const json_t *ifaces, const struct wf_doc *d) {
+        _cleanup_free_ struct doc_addr *l = NULL;
+        size_t n = 0, i, j;
+        char q[PATH_MAX_LEN];
+        int r;
+
+        for (size_t f = 0; f < d->n_ifaces; f++)
+                n += d->ifaces[f].n_addresses;
+        if (d->n_ifaces < 2 || n < 2)
+                return 0;
+        l = calloc(n, sizeof(*l));
+        if (!l)
+                return -ENOMEM;
+        n = 0;
+        for (size_t f = 0; f < d->n_ifaces; f++)
+                for (size_t k = 0; k < d->ifaces[f].n_addresses; k++)
+                        l[n++] = (struct doc_addr) { &d->ifaces[f].addresses[k], f, k };
+        r = find_dup(n, cmp_doc_addr, l, &i, &j);
+        if (r <= 0 || l[i].iface == l[j].iface)
+                return r; /* within one interface: check_iface already refused it */
+        pathf(q, "interfaces[%zu].addresses[%zu]", l[i].iface, l[i].k);
+        return fail(c, q, json_array_get(json_object_get(json_array_get(ifaces, l[i].iface), "addresses"), l[i].k),
+                    "is also an address of interfaces[%zu] \"%s\"", l[j].iface, d->ifaces[l[j].iface].name);
+}
+
 static int parse_doc(struct pctx *c, const json_t *root, struct wf_doc *d) {
         char q[PATH_MAX_LEN];
         size_t i, j;
@@ -1234,6 +1273,9 @@ static int parse_doc(struct pctx *c, const json_t *root, struct wf_doc *d) {
                 return r < 0 ? r : fail(c, q, json_object_get(json_array_get(v, i), "listen_port"),
                                         "is also the port of interfaces[%zu] \"%s\"", j, d->ifaces[j].name);
         }
+        r = check_addrs_across(c, v, d);
+        if (r < 0)
+                return r;
         return check_routes_across(c, v, d);
 }
 

@@ -189,6 +189,8 @@ static const struct rule_case cases[] = {
           .expect = "interfaces[1].name: \"wg0\" is a duplicate interface (also interfaces[0])" },
         { "duplicate listen_port", { { "interfaces[1]", IFACE2 }, { "interfaces[1].listen_port", "51820" } },
           .expect = "interfaces[1].listen_port: 51820 is also the port of interfaces[0] \"wg0\"" },
+        { "same address on two interfaces", { { "interfaces[1]", IFACE2 }, { "interfaces[1].addresses[1]", "\"fd00::1/128\"" } },
+          .expect = "interfaces[1].addresses[1]: \"fd00::1/128\" is also an address of interfaces[0] \"wg0\"" },
         { "same prefix on two interfaces, one table", { { "interfaces[1]", IFACE2 },
                                                         { "interfaces[1].peers[0]", "{\"name\": \"x\", \"public_key\": \"" K5 "\", \"allowed_ips\": [\"192.168.0.0/16\"]}" } },
           .expect = "interfaces[1].peers[0].allowed_ips[0]: \"192.168.0.0/16\" is also an allowed IP of interfaces[0] \"wg0\" peer \"hub\" in the same route table" },
