@@ -302,7 +302,7 @@ static void on_report_done(struct http_request *req, int r, const struct http_re
                 /* Delivered drift lines are done; newer ones wait for the next report. */
                 for (size_t i = 0; i < a->n_drift_sent && i < a->n_drift; i++)
                         free(a->drift[i]);
-                if (a->n_drift_sent <= a->n_drift) {
+                if (a->n_drift_sent > 0 && a->n_drift_sent <= a->n_drift) {
                         memmove(a->drift, a->drift + a->n_drift_sent, (a->n_drift - a->n_drift_sent) * sizeof(char *));
                         a->n_drift -= a->n_drift_sent;
                 }
