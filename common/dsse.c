@@ -60,6 +60,14 @@ int dsse_trust_parse(const char *text, struct dsse_trust *ret, struct wf_err *e)
                         return -ENOMEM;
                 }
                 t.keys = keys;
+                /* A key that is no (or a small-order) curve point could never verify anything:
+                 * say so at load time rather than as "no valid signature" later. */
+                if (wf_b64_decode_exact(buf, t.keys[t.n_keys], 32) == 0 &&
+                    !crypto_core_ed25519_is_valid_point(t.keys[t.n_keys])) {
+                        dsse_trust_done(&t);
+                        return wf_err_set(e, -EINVAL, "line %u: \"%s\" is not a valid ed25519 public key "
+                                          "(not a point of prime order)", line, buf);
+                }
                 if (wf_b64_decode_exact(buf, t.keys[t.n_keys], 32) < 0) {
                         char shown[128];
 

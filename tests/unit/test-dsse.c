@@ -365,8 +365,17 @@ static void test_trust_parse(void) {
 
         CHECK(dsse_trust_parse("# nothing\n\n", &t, &e) == -EINVAL);
         CHECK(strcmp(e.msg, "no key (one base64 ed25519 public key per line)") == 0);
-        CHECK(dsse_trust_parse("AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=\n# x\nAQEB\n", &t, &e) == -EINVAL);
+        char kat64[45], *text;
+
+        wf_key_to_b64(kat_trust.keys[0], kat64);
+        CHECK(asprintf(&text, "%s\n# x\nAQEB\n", kat64) > 0);
+        CHECK(dsse_trust_parse(text, &t, &e) == -EINVAL);
+        free(text);
         CHECK(strcmp(e.msg, "line 3: \"AQEB\" is not a base64 ed25519 public key (44 characters, 32 bytes)") == 0);
+        /* base64 of 32 bytes, but the identity point (small order) */
+        CHECK(dsse_trust_parse("AQAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n", &t, &e) == -EINVAL);
+        CHECK(strcmp(e.msg, "line 1: \"AQAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\" is not a valid ed25519 public "
+                            "key (not a point of prime order)") == 0);
         CHECK(dsse_trust_parse("-----BEGIN PUBLIC KEY-----\n", &t, &e) == -EINVAL);
         CHECK_STR_CONTAINS(e.msg, "line 1: \"-----BEGIN PUBLIC KEY-----\" is not");
         CHECK(dsse_trust_load(p, &t, &e) == -ENOENT);
