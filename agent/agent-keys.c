@@ -50,9 +50,10 @@ int agent_cmd_pubkey(struct agent_ctx *ctx, int argc, char **argv) {
         r = no_args(argc, argv, "pubkey");
         if (r >= 0)
                 return r;
-        if (keys_load_public(ctx->cfg.state_dir, pub, &e) < 0) {
+        r = keys_load_public(ctx->cfg.state_dir, pub, &e);
+        if (r < 0) {
                 fprintf(stderr, "wgfleet-agent: pubkey: %s%s\n", e.msg,
-                        errno == ENOENT ? " (run wgfleet-agent keygen first)" : "");
+                        r == -ENOENT ? " (run wgfleet-agent keygen first)" : "");
                 return 1;
         }
         wf_key_to_b64(pub, b64);
