@@ -87,6 +87,12 @@ openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout srv.key -
 printf 'subjectAltName=IP:127.0.0.1\n' >san.ext
 openssl x509 -req -in srv.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out srv.pem -days 2 \
   -extfile san.ext 2>/dev/null
+openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout client.key -out client.csr \
+  -subj /CN=wfd-node 2>/dev/null
+printf 'extendedKeyUsage=clientAuth\n' >client.ext
+openssl x509 -req -in client.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out client.pem -days 2 \
+  -extfile client.ext 2>/dev/null
+chmod 600 client.key
 TOKEN=wfd-secret-$RANDOM$RANDOM
 printf '%s\n' "$TOKEN" >token; chmod 600 token
 "$SRV" keygen signing.key trust.pub
@@ -387,6 +393,20 @@ jq -e '.applied_revision == 3 and .reverted_revision == 6' state/agent-state.jso
 ip netns exec "$NA" "$AGENT" --config agent.conf once >once7.log 2>&1 || fail "once after revert: $(cat once7.log)"
 wg_a persistent-keepalive | grep -q 'off$' || fail "revision 6 re-applied after a manual revert"
 ok "revert: $(head -1 revert.log)"
+
+# --- a controller that requires a client certificate (fresh state: nothing cached)
+kill "$SRV_PID" 2>/dev/null || true; wait "$SRV_PID" 2>/dev/null || true
+start_server --client-ca "$T/ca.pem"
+rm -rf state3; mkdir state3
+sed -e "s|$T/state$|$T/state3|" -e '/^metrics_listen/d' agent.conf >agent-nocert.conf
+rc=0; ip netns exec "$NA" "$AGENT" --config agent-nocert.conf once >nocert.log 2>&1 || rc=$?
+[ "$rc" = 1 ] || fail "once without a client certificate exited $rc"
+grep -q "HTTP 403" nocert.log || fail "no 403 without a client certificate: $(cat nocert.log)"
+printf 'client_cert = %s\nclient_key = %s\n' "$T/client.pem" "$T/client.key" >>agent-nocert.conf
+rc=0; ip netns exec "$NA" "$AGENT" --config agent-nocert.conf once >cert.log 2>&1 || rc=$?
+[ "$rc" = 0 ] || fail "once with a client certificate exited $rc: $(cat cert.log)"
+[ "$(jq .applied_revision state3/agent-state.json)" = 6 ] || fail "client-cert fetch did not apply revision 6"
+ok "client certificate: refused without (403), applied with"
 
 # --- clear removes what the agent created: peers and its routes
 ip netns exec "$NA" "$AGENT" --config agent.conf clear >clear.log 2>&1 || fail "clear failed: $(cat clear.log)"
