@@ -169,7 +169,6 @@ static int build_target(const struct config *cfg, const struct wf_iface *iface,
         int r;
 
         t->iface = iface;
-        t->now = (int64_t)time(NULL);
         t->has_private_key = true;
         memcpy(t->private_key, priv, WF_KEY_LEN);
         memcpy(t->public_key, pub, WF_KEY_LEN);
