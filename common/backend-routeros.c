@@ -457,7 +457,9 @@ static int observe_routes(struct backend *b, const char *menu, const char *iface
                         wf_parse_u64(ds, &dist);
                 *lr = (struct wf_live_route){
                         .dst = p,
-                        .table = !table || strcmp(table, "main") == 0 ? 254 : 0,
+                        /* routes go to RouterOS's main table whatever route_table says (its
+                         * tables are named, under /routing/table): main stands for the wanted one */
+                        .table = !table || strcmp(table, "main") == 0 ? (d ? d->route_table : 254) : 0,
                         .metric = (uint32_t)dist,
                         .protocol = ours ? WF_RTPROT : 0,
                         .ours = ours,
@@ -469,18 +471,22 @@ static int observe_routes(struct backend *b, const char *menu, const char *iface
                 }
         }
         rosconn_reply_done(&rep);
-        /* A foreign route below our distance still wins: show our route as missing so the plan
-         * adds it, and apply demotes the foreign one (adding is skipped when ours is there). */
-        for (size_t i = base; i < l->n_routes; i++) {
-                if (!l->routes[i].ours)
-                        continue;
+        /* A foreign route below our distance still wins: our route is left out of the
+         * observation, so the plan adds it and apply demotes the foreign one (the add itself
+         * is skipped when ours is there). */
+        for (size_t i = base; i < l->n_routes;) {
                 bool beaten = false;
-                for (size_t k = base; k < l->n_routes; k++)
+                for (size_t k = base; l->routes[i].ours && k < l->n_routes; k++)
                         if (!l->routes[k].ours && wf_prefix_equal(&l->routes[k].dst, &l->routes[i].dst) &&
                             l->routes[k].metric < ROS_DEMOTE_BELOW)
                                 beaten = true;
-                if (beaten)
-                        l->routes[i].metric = 0;
+                if (!beaten) {
+                        i++;
+                        continue;
+                }
+                free(l->routes[i].backend_id);
+                memmove(&l->routes[i], &l->routes[i + 1], (l->n_routes - i - 1) * sizeof(*l->routes));
+                l->n_routes--;
         }
         return 0;
 }
@@ -876,10 +882,27 @@ static int op_iface(struct backend *b, const struct plan *p, const struct plan_o
         return simple(b, &w, e);
 }
 
+/* 1 when our route to the queried destination exists at this distance. */
+static int have_route(struct backend *b, const char *menu, const char *q, const char *qg, unsigned distance,
+                      struct wf_err *e) {
+        struct rosconn_reply rep;
+        char cmd[64];
+        snprintf(cmd, sizeof cmd, "%s/print", menu);
+        int r = CALL(b, &rep, e, cmd, q, qg, "=.proplist=.id,distance,comment");
+        int found = 0;
+        for (size_t i = 0; r >= 0 && i < rep.n_re; i++) {
+                const char *d = rosconn_reply_get(&rep, i, "distance");
+                if (is_ours(rosconn_reply_get(&rep, i, "comment")) && d && (unsigned)atoi(d) == distance)
+                        found = 1;
+        }
+        rosconn_reply_done(&rep);
+        return r < 0 ? r : found;
+}
+
 static int op_route_add(struct backend *b, const char *iface, const struct plan *p, const struct plan_op *op,
                         struct wf_err *e) {
         const char *menu = route_menu(op->prefix.family);
-        char dst[64], id[32];
+        char dst[64];
         _cleanup_free_ char *q = NULL, *qg = NULL;
         struct words w = {};
 
@@ -889,16 +912,12 @@ static int op_route_add(struct backend *b, const char *iface, const struct plan 
         int r = demote_foreign(b, iface, menu, dst, e);
         if (r < 0)
                 return r;
-        /* ours may be there already (shown missing because a foreign route beat it) */
-        r = find_id(b, menu, q, qg, id, e);
-        if (r < 0)
-                return r;
-        if (r > 0) {
-                words_add(&w, "%s/set", menu);
-                words_add(&w, "=.id=%s", id);
-                words_add(&w, "=distance=%u", p->route_metric);
-                return simple(b, &w, e);
-        }
+        /* Ours at the wanted distance may be there already (shown missing because a foreign
+         * route beat it): then the demotion was all it took. One at another distance stays
+         * until its PLAN_ROUTE_DEL, after the new one is in: make before break. */
+        r = have_route(b, menu, q, qg, p->route_metric, e);
+        if (r != 0)
+                return r < 0 ? r : 0;
         words_add(&w, "%s/add", menu);
         words_add(&w, "=dst-address=%s", dst);
         words_add(&w, "=gateway=%s", iface);

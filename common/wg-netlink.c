@@ -148,7 +148,7 @@ int wgnl_encode_set(const struct wgnl_device_set *d, uint16_t family, uint32_t s
                         const struct wgnl_peer_set *p = &d->peers[i];
                         size_t j0 = j;
                         struct nlattr *pn, *an = NULL;
-                        bool head_ok;
+                        bool head_ok, partial;
 
                         pn = mnl_attr_nest_start_check(s.nlh, s.max, 0);
                         if (!pn)
@@ -176,9 +176,17 @@ int wgnl_encode_set(const struct wgnl_device_set *d, uint16_t family, uint32_t s
                                 }
                                 mnl_attr_nest_end(s.nlh, an);
                         }
+                        partial = !(p->flags & WGNL_PEER_REMOVE) && j < p->n_allowed_ips;
+                        if (partial && j0 == 0 && (p->flags & WGNL_PEER_REPLACE_ALLOWEDIPS) && peers_in_msg > 0) {
+                                /* Between the chunks of a replaced list its tail has no peer:
+                                 * give the peer a message of its own, where it may fit whole. */
+                                mnl_attr_nest_cancel(s.nlh, pn);
+                                j = 0;
+                                break;
+                        }
                         mnl_attr_nest_end(s.nlh, pn);
                         peers_in_msg++;
-                        if (!(p->flags & WGNL_PEER_REMOVE) && j < p->n_allowed_ips)
+                        if (partial)
                                 break; /* the rest of this peer continues in the next message */
                 }
                 if (peers_in_msg == 0)

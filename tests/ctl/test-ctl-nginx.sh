@@ -96,8 +96,6 @@ command -v wireguard-go >/dev/null || { fail "wireguard-go is not installed"; fi
 WG_PROCESS_FOREGROUND=1 wireguard-go "$iface" >"$tmp/wg-go.log" 2>&1 &
 wgpid=$!
 for _ in $(seq 50); do [ -S "/var/run/wireguard/$iface.sock" ] && break; sleep 0.1; done
-wg set "$iface" private-key "$tmp/agent.key"
-ip link set "$iface" up
 mkdir -p "$tmp/agent-state"; chmod 700 "$tmp/agent-state"
 cp "$tmp/agent.key" "$tmp/agent-state/private.key"; chmod 600 "$tmp/agent-state/private.key"
 cat > "$tmp/agent.conf" <<CONF
@@ -115,7 +113,11 @@ CONF
 : > "$tmp/access.log"
 "$agent" --config "$tmp/agent.conf" once > "$tmp/once1.log" 2>&1
 expect_eq "agent once converges from nginx (exit 0)" "$?" 0
+expect_eq "wg show: the agent set the node's key" "$(wg show "$iface" public-key)" "$k_agent"
+expect_eq "wg show: the listen port from the document" "$(wg show "$iface" listen-port)" 51999
 expect_eq "wg show: the peer from the document" "$(wg show "$iface" peers)" "$k_peer"
+expect_eq "wg show: the peer's endpoint" "$(wg show "$iface" endpoints | cut -f2)" 127.0.0.1:51998
+expect_eq "ip addr: the tunnel address" "$(ip -o -4 addr show dev "$iface" | awk '{print $4}')" 10.78.0.1/32
 expect_eq "wg show: its allowed IPs" "$(wg show "$iface" allowed-ips | cut -f2 | tr ' ' '\n' | sort | tr '\n' ' ')" \
   "10.78.0.2/32 172.31.1.0/24 172.31.2.0/24 "
 check "ip route: the peer's subnet goes into the tunnel" bash -c "ip route show dev $iface | grep -q '^172.31.2.0/24'"

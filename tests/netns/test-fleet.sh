@@ -51,6 +51,7 @@ inns() { local n=$1; shift; ip netns exec "$NS-$n" "$@"; }
 ip netns add $NS-r || skip "cannot create network namespaces"
 ip -n $NS-r link set lo up
 inns r sysctl -qw net.ipv4.ip_forward=1
+inns r sysctl -qw net.ipv6.conf.all.forwarding=1
 i=1
 for n in "${NODES[@]}"; do
   ip netns add "$NS-$n"
@@ -61,6 +62,10 @@ for n in "${NODES[@]}"; do
   ip -n $NS-r addr add "192.168.8$i.1/24" dev "wfl-r$n"
   ip -n $NS-r link set "wfl-r$n" up
   ip -n "$NS-$n" route add default via "192.168.8$i.1"
+  # IPv6 underlay too: node c reaches b over it (an IPv6 endpoint)
+  ip -n "$NS-$n" addr add "fd89:$i::2/64" dev "wfl-v$n" nodad
+  ip -n $NS-r addr add "fd89:$i::1/64" dev "wfl-r$n" nodad
+  ip -n "$NS-$n" -6 route add default via "fd89:$i::1"
   i=$((i + 1))
 done
 # The subnet routed behind node c.
@@ -151,8 +156,9 @@ session() { dump_peer "$1" "$2" | awk '{print $5, $6, $7}'; }
   peer c; echo
   echo '{"name":"faraway","public_key":"'"$(head -c 32 /dev/urandom | base64)"'","endpoint":"nowhere.wfl.invalid:51820","allowed_ips":["10.101.0.1/32"]}'
   cat "$TMP/bulk.json"; } > "$TMP/a-peers-1"
-{ peer a 0 | sed 's/}$/,"preshared_key_ref":"ab.psk"}/'; echo; peer c; echo; } > "$TMP/b-peers-1"
-{ peer a; echo; peer b; echo; } > "$TMP/c-peers-1"
+{ peer a 0 | sed 's/}$/,"preshared_key_ref":"ab.psk"}/'; echo
+  peer c | sed 's/"endpoint":"192.168.83.2:51820"/"endpoint":"[fd89:3::2]:51820"/'; echo; } > "$TMP/b-peers-1"
+{ peer a; echo; peer b | sed 's/"endpoint":"192.168.82.2:51820"/"endpoint":"[fd89:2::2]:51820"/'; echo; } > "$TMP/c-peers-1"
 for n in "${NODES[@]}"; do doc "$n" 1 "$TMP/$n-peers-1"; done
 
 t0=$(ms); apply a 1; st=$?; t1=$(ms)
@@ -182,6 +188,8 @@ check "a: link is up" grep -q "state UNKNOWN\|,UP" <(ip -n $NS-a link show wfl${
 check "ping a -> b over the tunnel" inns a ping -c 3 -i 0.2 -W 3 -q 10.88.0.2
 check "ping a -> c over the tunnel" inns a ping -c 3 -i 0.2 -W 3 -q 10.88.0.3
 check "ping a -> c's routed subnet" inns a ping -c 3 -i 0.2 -W 3 -q 10.89.3.1
+check "c: b's endpoint is the IPv6 one from the document" [ "$(dump_peer "wfl${ID}c" "${PUB[b]}" | awk '{print $3}')" = "[fd89:2::2]:51820" ]
+check "ping c -> b over the tunnel (b and c peer over the IPv6 underlay)" inns c ping -c 3 -i 0.2 -W 3 -q 10.88.0.2
 check "ping b -> c over the tunnel" inns b ping -c 3 -i 0.2 -W 3 -q 10.88.0.3
 check "a: IPv6 route to b is ours" grep -q "^fd88::2 dev wfl${ID}a proto 211 metric 10" <(ip -n $NS-a -6 route show)
 check "a: IPv6 address is a /128" grep -q "inet6 fd88::1/128 " <(ip -n $NS-a -6 addr show dev wfl${ID}a)

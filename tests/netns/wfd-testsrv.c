@@ -6,7 +6,8 @@
  *     If-None-Match; POST .../status stores the body as DIR/status-N.json and latest.json. Every
  *     request is logged as "METHOD PATH STATUS auth=... inm=..." to FILE. With --token, requests
  *     without "Authorization: Bearer T" get 401. When F exists after a 200 GET, the server exits
- *     (the "controller disappears right after an apply" case).
+ *     (the "controller disappears right after an apply" case). With --client-ca, requests
+ *     without a client certificate signed by that CA get 403.
  *   wfd-testsrv keygen SECRET TRUST   ed25519 signing key (base64, 64 bytes) and trust-key file
  *   wfd-testsrv sign SECRET PAYLOAD OUT   DSSE envelope, written atomically (temp + rename)
  *   wfd-testsrv notify SOCKET FILE
@@ -15,6 +16,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <gnutls/gnutls.h>
 #include <microhttpd.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -32,7 +34,7 @@
 #include "dsse.h"
 #include "util.h"
 
-static const char *docs_dir, *posts_dir, *token, *die_file;
+static const char *docs_dir, *posts_dir, *token, *die_file, *client_ca;
 static FILE *logf_;
 static volatile sig_atomic_t stop;
 static unsigned n_posts;
@@ -119,6 +121,14 @@ static enum MHD_Result answer(void *cls, struct MHD_Connection *c, const char *u
                         return MHD_YES;
                 }
         }
+        if (client_ca) {
+                const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+                unsigned status = 1, n = 0;
+
+                if (!ci || !gnutls_certificate_get_peers(ci->tls_session, &n) || n == 0 ||
+                    gnutls_certificate_verify_peers2(ci->tls_session, &status) != 0 || status != 0)
+                        return reply(c, method, url, 403, "client certificate required\n", 28, NULL);
+        }
         if (token) {
                 char want[512];
 
@@ -197,10 +207,11 @@ static int serve(int argc, char **argv) {
                 { "key", required_argument, NULL, 'k' },    { "docs", required_argument, NULL, 'd' },
                 { "log", required_argument, NULL, 'L' },    { "posts", required_argument, NULL, 'p' },
                 { "token", required_argument, NULL, 't' },  { "die-file", required_argument, NULL, 'D' },
+                { "client-ca", required_argument, NULL, 'C' },
                 {}
         };
         const char *listen = NULL, *cert = NULL, *key = NULL, *logp = NULL;
-        char *cert_pem, *key_pem, host[64];
+        char *cert_pem, *key_pem, *trust_pem = NULL, host[64];
         struct sockaddr_in sa = { .sin_family = AF_INET };
         struct MHD_Daemon *d;
         size_t len;
@@ -216,6 +227,7 @@ static int serve(int argc, char **argv) {
                 case 'p': posts_dir = optarg; break;
                 case 't': token = optarg; break;
                 case 'D': die_file = optarg; break;
+                case 'C': client_ca = optarg; break;
                 default: return 2;
                 }
         if (!listen || !cert || !key || !docs_dir || !logp || !posts_dir) {
@@ -230,6 +242,10 @@ static int serve(int argc, char **argv) {
         if (inet_pton(AF_INET, host, &sa.sin_addr) != 1)
                 return 2;
         sa.sin_port = htons((uint16_t)atoi(colon + 1));
+        if (client_ca && !(trust_pem = slurp(client_ca, &len))) {
+                fprintf(stderr, "serve: cannot read %s\n", client_ca);
+                return 1;
+        }
         cert_pem = slurp(cert, &len);
         key_pem = slurp(key, &len);
         logf_ = fopen(logp, "ae");
@@ -242,7 +258,9 @@ static int serve(int argc, char **argv) {
         d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_TLS, 0, NULL, NULL, answer, NULL,
                              MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
                              MHD_OPTION_HTTPS_MEM_CERT, cert_pem, MHD_OPTION_HTTPS_MEM_KEY, key_pem,
-                             MHD_OPTION_NOTIFY_COMPLETED, completed, NULL, MHD_OPTION_END);
+                             MHD_OPTION_NOTIFY_COMPLETED, completed, NULL,
+                             trust_pem ? MHD_OPTION_HTTPS_MEM_TRUST : MHD_OPTION_END, trust_pem,
+                             MHD_OPTION_END);
         if (!d) {
                 fprintf(stderr, "serve: cannot listen on %s\n", listen);
                 return 1;

@@ -30,10 +30,12 @@ ok "converged: no further change"
 # a foreign route that shows up later with a lower distance is demoted on the next run
 f4=$(cli /ip/route/add =dst-address=10.99.0.2/32 =gateway=192.168.88.251 =distance=5)
 drive plan "$T/doc.json" | grep -q 10.99.0.2/32 || fail "plan does not see the new foreign route"
-drive apply "$T/doc.json" >/dev/null
+rid=$(val .id /ip/route/print ?dst-address=10.99.0.2/32 ?gateway=wfr0)
+drive apply "$T/doc.json" > "$T/late.txt" 2>&1
 assert_eq "$(val distance /ip/route/print "?.id=$f4")" 11 "late foreign route demoted"
-assert_eq "$(val .id /ip/route/print ?dst-address=10.99.0.2/32 ?gateway=wfr0 | wc -l)" 1 "still one route of ours"
-ok "late foreign route (distance 5) demoted, ours not duplicated"
+assert_eq "$(val .id /ip/route/print ?dst-address=10.99.0.2/32 ?gateway=wfr0)" "$rid" "our route kept (same .id)"
+grep -q "1 apply)" "$T/late.txt" || fail "late demotion took more than one apply: $(cat "$T/late.txt")"
+ok "late foreign route (distance 5) demoted in one apply, ours not duplicated"
 
 drive clear "$T/doc.json" || fail "clear"
 assert_eq "$(val distance /ip/route/print "?.id=$f1")" 1 "restored to 1"

@@ -57,3 +57,18 @@ assert_eq "$(changes_since "$m" | wc -l)" 0 "a converged router got changes: $(c
 drive plan "$T/doc.json" > "$T/plan2.txt"
 assert_eq "$(wc -l < "$T/plan2.txt")" 0 "plan on a converged router: $(cat "$T/plan2.txt")"
 ok "no-change run sends no add/set/remove"
+
+# interface settings and route metric change in place: mtu, route_metric 20, route_table
+jq '.revision = 2 | .interfaces[0].mtu = 1380 | .interfaces[0].route_metric = 20 | .interfaces[0].route_table = 1000' \
+  "$T/doc.json" > "$T/doc2.json"
+wid=$(val .id /interface/wireguard/print ?name=wfr0)
+drive apply "$T/doc2.json" > "$T/apply3.txt" 2>&1 || fail "apply with mtu/metric: $(cat "$T/apply3.txt")"
+assert_eq "$(val mtu /interface/wireguard/print ?name=wfr0)" 1380 "mtu"
+assert_eq "$(val .id /interface/wireguard/print ?name=wfr0)" "$wid" "interface kept its .id"
+assert_eq "$(val distance /ip/route/print ?dst-address=10.1.0.0/24 ?gateway=wfr0)" 20 "route at the new metric"
+assert_eq "$(val .id /ip/route/print ?dst-address=10.1.0.0/24 ?gateway=wfr0 | wc -l)" 1 "one route per destination"
+m=$(log_mark)
+drive apply "$T/doc2.json" >/dev/null 2>&1 || fail "re-apply"
+assert_eq "$(changes_since "$m" | wc -l)" 0 "changes after mtu/metric: $(changes_since "$m")"
+grep -q "1 apply)" "$T/apply3.txt" || fail "not converged in one apply: $(cat "$T/apply3.txt")"
+ok "mtu 1380 set in place, routes moved to distance 20, then converged"

@@ -188,6 +188,19 @@ static void test_one_changed_peer(void) {
         plan_done(&p);
 }
 
+/* A live endpoint that roamed away from the document's is pointed back (the document wins). */
+static void test_endpoint_roamed(void) {
+        struct fx f;
+        struct plan p;
+
+        fx_init(&f);
+        sa4(&f.lpeers[NPEERS - 1 - 1].endpoint, "203.0.113.9", 40000);
+        f.lpeers[NPEERS - 1 - 1].last_handshake = 100000;
+        CHECK(plan_compute(&f.t, &f.live, &p) == 0);
+        CHECK(p.n_ops == 1 && p.ops[0].flags == PLAN_PEER_ENDPOINT && p.ops[0].peer == &f.tpeers[1]);
+        plan_done(&p);
+}
+
 static void test_endpoint_keep(void) {
         struct fx f;
         struct plan p;
@@ -482,6 +495,7 @@ int main(void) {
         test_noop();
         test_one_changed_peer();
         test_endpoint_keep();
+        test_endpoint_roamed();
         test_peer_add_remove();
         test_allowed_ips();
         test_routes();

@@ -73,6 +73,8 @@ check "a: 2 peers" count_is a 2 wg show wfk0 peers
 check "a: listen port 51820" has a '^51820$' wg show wfk0 listen-port
 check "a: public key is the node key" has a "^$RE_A\$" wg show wfk0 public-key
 check "a: IPv6 endpoint for b" has a "^$RE_B.\\[fd12::2\\]:51820" wg show wfk0 endpoints
+check "a: preshared key for b from secrets_dir" hasf a "$PUB_B	$PSK" wg show wfk0 preshared-keys
+check "a: no preshared key for c" hasf a "$PUB_C	(none)" wg show wfk0 preshared-keys
 check "a: explicit routes proto 211" has a "^10.78.3.0/24 dev wfk0" ip route show proto 211
 check "a: explicit IPv6 routes" has a "^fd78:3::/64 dev wfk0" ip -6 route show proto 211
 check "a: address is /32" has a "inet 10.77.0.1/32" ip -4 addr show wfk0
@@ -137,6 +139,12 @@ check "a: 1 peer left" count_is a 1 wg show wfk0 peers
 check "a: only peer b's IPv4 routes left" count_is a 2 ip route show proto 211
 check "a: only peer b's IPv6 route left" count_is a 1 ip -6 route show proto 211
 check "plan --json empty on a after rev5" plan_empty a rev5
+
+# --- clear: the agent removes what it created; the foreign route stays
+check "clear wfk0 on a" agent a clear wfk0
+check "a: wfk0 gone" lacks a "wfk0" ip link show
+check "a: no route of ours left" count_is a 0 ip route show proto 211
+check "a: foreign route survives clear" has a "^10.99.0.0/24 dev wfk-ab" ip route show proto static
 
 echo "# scenario ends at uptime $(uptime_s) s"
 echo "WFVM RESULT pass=$pass fail=$fail"
