@@ -45,7 +45,7 @@ count_is() {
   [ "$got" = "$want" ] || { echo "expected $want lines, got $got"; return 1; }
 }
 
-echo "# scenario starts at uptime $(uptime_s) s"
+echo "# kernel $(uname -r); scenario starts at uptime $(uptime_s) s"
 for n in a b c; do ip netns add wfk-$n; done
 ip link add wfk-ab netns wfk-a type veth peer name wfk-ba netns wfk-b
 ip link add wfk-ac netns wfk-a type veth peer name wfk-ca netns wfk-c
