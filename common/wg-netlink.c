@@ -523,6 +523,22 @@ void wgnl_get_stats(const struct wgnl *c, struct wgnl_stats *ret) {
         *ret = c->stats;
 }
 
+static int genl_reopen(struct wgnl *c) {
+        struct mnl_socket *nl = mnl_socket_open(NETLINK_GENERIC);
+
+        if (!nl)
+                return -errno;
+        if (mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0) {
+                int r = -errno;
+                mnl_socket_close(nl);
+                return r;
+        }
+        mnl_socket_close(c->genl);
+        c->genl = nl;
+        c->genl_portid = mnl_socket_get_portid(nl);
+        return 0;
+}
+
 struct dump_ctx {
         struct wf_live_iface *live;
         int r;
@@ -553,8 +569,15 @@ int wgnl_get_device(struct wgnl *c, const char *ifname, struct wf_live_iface *li
         mnl_attr_put_strz(nlh, WGDEVICE_A_IFNAME, ifname);
         c->stats.get_requests++;
         r = transact(c->genl, c->genl_portid, c->buf, nlh, dump_cb, &d, &c->stats.get_messages);
-        if (d.r < 0)
+        if (d.r < 0) {
+                /* The rest of the dump is still queued on the socket: start over on a new one. */
+                int k = genl_reopen(c);
+
+                if (k < 0)
+                        return wf_err_set(e, k, "%s: malformed WireGuard dump (%s), and reopening the socket failed: %s",
+                                          ifname, strerror(-d.r), strerror(-k));
                 return wf_err_set(e, d.r, "%s: malformed WireGuard dump: %s", ifname, strerror(-d.r));
+        }
         if (r == -ENODEV)
                 return wf_err_set(e, r, "%s: no such interface", ifname);
         if (r == -EOPNOTSUPP)

@@ -27,9 +27,9 @@ ping6() { ns "$1" ping -6 -c 1 -W 3 "$2"; }
 peer_line() { ns "$1" wg show wfk0 dump | grep "^$2"; }
 uptime_s() { cut -d' ' -f1 /proc/uptime; }
 # has NODE PATTERN CMD...: CMD succeeds in NODE and its output matches PATTERN (grep -E).
-has() { n=$1 pat=$2; shift 2; out=$(ns "$n" "$@") || return 1; echo "$out" | grep -qE -e "$pat"; }
+has() { n=$1 pat=$2; shift 2; out=$(ns "$n" "$@") || return 1; echo "$out" | grep -qE -e "$pat" || { echo "$out" | head -20; return 1; }; }
 # hasf NODE STRING CMD...: CMD succeeds in NODE and some line contains STRING (fixed).
-hasf() { n=$1 str=$2; shift 2; out=$(ns "$n" "$@") || return 1; echo "$out" | grep -qF -e "$str"; }
+hasf() { n=$1 str=$2; shift 2; out=$(ns "$n" "$@") || return 1; echo "$out" | grep -qF -e "$str" || { echo "$out" | head -20; return 1; }; }
 # lacks NODE PATTERN CMD...: CMD succeeds in NODE and no line matches PATTERN.
 lacks() {
   n=$1 pat=$2; shift 2
@@ -45,7 +45,7 @@ count_is() {
   [ "$got" = "$want" ] || { echo "expected $want lines, got $got"; return 1; }
 }
 
-echo "# scenario starts at uptime $(uptime_s) s"
+echo "# kernel $(uname -r); scenario starts at uptime $(uptime_s) s"
 for n in a b c; do ip netns add wfk-$n; done
 ip link add wfk-ab netns wfk-a type veth peer name wfk-ba netns wfk-b
 ip link add wfk-ac netns wfk-a type veth peer name wfk-ca netns wfk-c
@@ -86,6 +86,14 @@ check "ping6 a -> c over the tunnel" ping6 a fd77::3
 check "ping b -> c over the tunnel" ping4 b 10.77.0.3
 check "ping a -> subnet behind c" ping4 a 10.78.3.1
 check "ping6 b -> subnet behind c" ping6 b fd78:3::1
+
+# --- a link with the document's name that is not WireGuard: refused, left alone, wfk0 intact
+ns b ip link add wfk1 type dummy
+check "b: apply of rev2 fails on a non-WireGuard wfk1" sh -c '! /usr/sbin/ip netns exec wfk-b wgfleet-agent --config /data/b/agent.conf apply --trust-key /data/trust.pub /data/b/rev2.json 2>/tmp/err.b'
+check "b: the error names wfk1 as not WireGuard" grep -q "wfk1.*not a WireGuard" /tmp/err.b
+check "b: wfk1 is still a dummy without addresses" lacks b "10.88.0.2" ip -d addr show wfk1
+check "b: wfk1 kind unchanged" has b "dummy" ip -d link show wfk1
+check "b: wfk0 still has its 2 peers" count_is b 2 wg show wfk0 peers
 
 # --- round 2: peer b changes; peer c's session must be untouched. A passive keepalive goes
 # out 10 s after the last received data, so let the counters settle first.
