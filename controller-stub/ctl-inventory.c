@@ -482,6 +482,29 @@ static int check_fleet(struct ctl_inventory *inv, struct wf_err *e, wf_warn_fn w
                         }
                 }
         }
+        /* An endpoint inside another node's routed subnet: peers would route the tunnel's own
+         * UDP packets into the tunnel. */
+        for (size_t i = 0; i < inv->n_nodes; i++) {
+                struct ctl_node *m = &inv->nodes[i];
+                _cleanup_free_ char *host = NULL;
+                struct wf_prefix ep;
+                const char *why;
+                uint16_t port;
+
+                if (!m->endpoint || wf_endpoint_split(m->endpoint, &host, &port, &why) < 0 ||
+                    wf_prefix_parse(host, false, &ep, &why) < 0)
+                        continue; /* a DNS name: not known here */
+                for (size_t j = 0; j < inv->n_nodes; j++)
+                        for (size_t k = 0; j != i && k < inv->nodes[j].n_subnets; k++) {
+                                const struct ctl_subnet *sn = &inv->nodes[j].subnets[k];
+                                if (!sn->routed || !wf_prefix_contains(&sn->prefix, &ep))
+                                        continue;
+                                wf_prefix_format(&sn->prefix, a);
+                                return wf_err_set(e, -EINVAL, "node %s: routed subnet %s contains the endpoint %s of node %s "
+                                                  "(its tunnel packets would be routed into the tunnel)",
+                                                  inv->nodes[j].name, a, m->endpoint, m->name);
+                        }
+        }
         if (inv->topology == CTL_TOPOLOGY_HUB_SPOKE && hubs == 0) {
                 warnf(warn, userdata, "wan: topology hub-spoke but no node has role \"hub\": rendering a mesh");
                 inv->topology = CTL_TOPOLOGY_MESH;
