@@ -93,11 +93,12 @@ int reconcile_resolve(struct plan_target *t, int timeout_ms, char ***notes, size
                         continue;
                 }
                 struct pending *q = calloc(1, sizeof(*q));
-                if (!q)
-                        return -ENOMEM;
-                q->host = strdup(p->endpoint_host);
-                if (!q->host) {
-                        free(q);
+                if (q)
+                        q->host = strdup(p->endpoint_host);
+                if (!q || !q->host) {
+                        pending_free(q);
+                        for (size_t k = 0; k < n; k++)
+                                pending_free(pend[k]);
                         return -ENOMEM;
                 }
                 memcpy(q->port, port, sizeof(port));

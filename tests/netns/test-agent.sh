@@ -113,7 +113,7 @@ backend = uapi
 metrics_listen = 127.0.0.1:9586
 secrets_dir = $T/secrets
 report_interval = 2
-confirm_timeout = 4
+confirm_timeout = 6
 resolve_interval = 2
 [controller]
 url = $URL
@@ -319,7 +319,7 @@ kill "$SRV_PID" 2>/dev/null || true; wait "$SRV_PID" 2>/dev/null || true
 touch die
 start_server --die-file "$T/die"
 publish 4 0 25
-wait_for 10 grep -q '^EXIT die-file' access.log || fail "server did not serve revision 4"
+wait_for 20 grep -q '^EXIT die-file' access.log || fail "server did not serve revision 4"
 wait_for 5 sh -c "ip netns exec $NA wg show $IFA persistent-keepalive | grep -q '25$'" || fail "revision 4 not applied"
 t0=$(date +%s)
 wait_for 15 sh -c "ip netns exec $NA wg show $IFA persistent-keepalive | grep -q 'off$'" ||
@@ -343,7 +343,7 @@ kill "$SRV_PID" 2>/dev/null || true; wait "$SRV_PID" 2>/dev/null || true
 touch die
 start_server --die-file "$T/die"
 publish 5 0 30
-wait_for 10 sh -c "[ \$(grep -c '^EXIT die-file' access.log) = 2 ]" || fail "server did not serve revision 5"
+wait_for 20 sh -c "[ \$(grep -c '^EXIT die-file' access.log) = 2 ]" || fail "server did not serve revision 5"
 wait_for 5 sh -c "ip netns exec $NA wg show $IFA persistent-keepalive | grep -q '30$'" || fail "revision 5 not applied"
 kill -TERM "$AGENT_PID"; wait "$AGENT_PID" || fail "agent exit status on SIGTERM"
 jq -e '.confirm_revision == 5' state/agent-state.json >/dev/null || fail "unconfirmed revision not persisted"
