@@ -553,6 +553,14 @@ static int ros_observe(struct backend *b, const char *iface, const struct wf_ifa
                 goto fail;
         }
         r = CALL(b, &rep, e, "/interface/wireguard/print", q);
+        if (r == -ECONNRESET) {
+                /* a connection kept from an earlier cycle may have been closed by the router
+                 * meanwhile: one fresh connection before giving up */
+                rosconn_reply_done(&rep);
+                r = ros_connect(b, e);
+                if (r >= 0)
+                        r = CALL(b, &rep, e, "/interface/wireguard/print", q);
+        }
         if (r < 0)
                 goto fail;
         if (rep.n_re == 0) {

@@ -602,8 +602,8 @@ static void addr_derive(struct item *it) {
         wf_prefix_format(&p, net);
         if (p.family == AF_INET)
                 *strchr(net, '/') = 0; /* RouterOS prints the IPv4 network without the length */
-        else
-                item_set(it, "advertise", item_get(it, "advertise") ? item_get(it, "advertise") : "true");
+        else if (!item_get(it, "advertise"))
+                item_set(it, "advertise", "true");
         item_set(it, "network", net);
         item_set(it, "actual-interface", item_get(it, "interface"));
         item_set(it, "dynamic", "false");
