@@ -8,6 +8,7 @@
 #include <getopt.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -342,6 +343,10 @@ int main(int argc, char **argv) {
         unsigned long drops = 0;
         fprintf(stderr, "wgfleet-routeros-sim: listening on %s port %u%s\n", o.listen, port, ctx ? " (TLS)" : "");
         while (!stop) {
+                /* poll with a timeout: the stop flag is seen even where accept is restarted */
+                struct pollfd pfd = { .fd = lfd, .events = POLLIN };
+                if (poll(&pfd, 1, 500) <= 0)
+                        continue;
                 int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
                 if (fd < 0)
                         continue;
