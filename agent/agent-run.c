@@ -27,8 +27,6 @@
 #include "status.h"
 
 #define USEC_PER_SEC 1000000ULL
-#define BACKOFF_FIRST_S 2
-#define BACKOFF_CAP_S 300
 #define DRIFT_MAX 100 /* drift lines kept until a report carrying them is delivered */
 
 enum apply_kind {
@@ -628,25 +626,7 @@ static int on_poll_timer(sd_event_source *s, uint64_t usec, void *userdata) {
 }
 
 static uint64_t next_poll_usec(struct agent *a) {
-        uint64_t poll = (uint64_t)(a->ctx->cfg.poll_interval ? a->ctx->cfg.poll_interval : 30) * USEC_PER_SEC;
-        uint64_t d;
-
-        if (a->failures == 0)
-                /* poll_interval +-10% so a fleet does not poll in lockstep */
-                return poll - poll / 10 + (uint64_t)randombytes_uniform((uint32_t)(poll / 5 / 1000 + 1)) * 1000;
-        d = BACKOFF_FIRST_S * USEC_PER_SEC;
-        for (unsigned i = 1; i < a->failures && d < BACKOFF_CAP_S * USEC_PER_SEC; i++)
-                d *= 2;
-        {
-                uint64_t cap = poll * 8 < BACKOFF_CAP_S * USEC_PER_SEC ? poll * 8 : BACKOFF_CAP_S * USEC_PER_SEC;
-
-                if (cap < poll)
-                        cap = poll;
-                if (d > cap)
-                        d = cap;
-        }
-        /* jitter: a random point in [d/2, d] */
-        return d / 2 + randombytes_uniform((uint32_t)(d / 2 / 1000 + 1)) * 1000;
+        return http_next_poll_usec(a->ctx->cfg.poll_interval, a->failures, randombytes_random());
 }
 
 static void notify_ready(struct agent *a) {

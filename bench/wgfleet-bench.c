@@ -5,6 +5,7 @@
  *                                            (listen port 51821)
  *                                            observe + plan + apply the same peers through the
  *                                            linux backend; prints phase timings
+ *   wgfleet-bench observe IFACE              times the WireGuard dump and the route part apart
  *   wgfleet-bench time CMD [ARG...]          runs CMD, prints its wall time in ms
  * Peers are derived from their index, so conf and apply describe exactly the same peers; with
  * --change I, peer I has another endpoint (port + V, default 1). */
@@ -22,7 +23,9 @@
 #include "backend.h"
 #include "model.h"
 #include "plan.h"
+#include "route.h"
 #include "util.h"
+#include "wg-netlink.h"
 
 static uint64_t splitmix(uint64_t *s) {
         uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
@@ -187,6 +190,37 @@ static int cmd_apply(const char *ifname, size_t n, long change, bool routes, siz
         return r;
 }
 
+/* Where observation time goes: the WireGuard dump and the rtnetlink part, timed apart. */
+static int cmd_observe(const char *ifname) {
+        _cleanup_wgnl_ struct wgnl *wg = NULL;
+        _cleanup_route_ctx_ struct route_ctx *rt = NULL;
+        struct wf_live_iface *a = calloc(1, sizeof(*a)), *b = calloc(1, sizeof(*b));
+        struct wf_err e = {};
+        double t0, t1, t2;
+        int r;
+
+        if (!a || !b)
+                return -ENOMEM;
+        r = wgnl_open(&wg, &e);
+        if (r >= 0)
+                r = route_ctx_new(&rt, &e);
+        t0 = now_ms();
+        if (r >= 0)
+                r = wgnl_get_device(wg, ifname, a, &e);
+        t1 = now_ms();
+        if (r >= 0)
+                r = route_observe(rt, ifname, NULL, b, &e);
+        t2 = now_ms();
+        if (r < 0)
+                fprintf(stderr, "wgfleet-bench: %s\n", e.msg);
+        else
+                printf("wg_dump_ms=%.1f peers=%zu route_observe_ms=%.1f routes=%zu\n", t1 - t0, a->n_peers,
+                       t2 - t1, b->n_routes);
+        wf_live_iface_free(a);
+        wf_live_iface_free(b);
+        return r;
+}
+
 static int cmd_time(char **argv) {
         double t0 = now_ms();
         pid_t pid = fork();
@@ -242,8 +276,10 @@ int main(int argc, char **argv) {
         argc -= optind;
         if (argc == 2 && strcmp(argv[0], "conf") == 0)
                 return cmd_conf((size_t)atol(argv[1]), change) < 0 ? 1 : 0;
+        if (argc == 2 && strcmp(argv[0], "observe") == 0)
+                return cmd_observe(argv[1]) < 0 ? 1 : 0;
         if (argc == 3 && strcmp(argv[0], "apply") == 0)
                 return cmd_apply(argv[1], (size_t)atol(argv[2]), change, routes, big) < 0 ? 1 : 0;
-        fprintf(stderr, "usage: wgfleet-bench conf N [--change I] | apply IFACE N [--change I [--variant V]] [--no-routes] [--big K] | time CMD...\n");
+        fprintf(stderr, "usage: wgfleet-bench conf N [--change I] | apply IFACE N [--change I [--variant V]] [--no-routes] [--big K] | observe IFACE | time CMD...\n");
         return 2;
 }

@@ -550,3 +550,23 @@ int http_post_json_sync(sd_event *event, const struct http_options *o, const cha
                         const char *body, size_t len, struct http_response *ret, struct wf_err *e) {
         return run_sync(event, o, url, NULL, body, len, ret, e);
 }
+
+uint64_t http_next_poll_usec(uint32_t poll_s, unsigned failures, uint32_t rnd) {
+        const uint64_t sec = 1000000, first = HTTP_BACKOFF_FIRST_S * sec, capmax = HTTP_BACKOFF_CAP_S * sec;
+        uint64_t poll = (uint64_t)(poll_s ? poll_s : 30) * sec, d, cap, span;
+
+        if (failures == 0) {
+                span = poll / 5 / 1000 + 1; /* milliseconds in [-10%, +10%] */
+                return poll - poll / 10 + (rnd % span) * 1000;
+        }
+        cap = poll * 8 < capmax ? poll * 8 : capmax;
+        if (cap < poll)
+                cap = poll;
+        d = first;
+        for (unsigned i = 1; i < failures && d < cap; i++)
+                d *= 2;
+        if (d > cap)
+                d = cap;
+        span = d / 2 / 1000 + 1;
+        return d / 2 + (rnd % span) * 1000;
+}

@@ -70,3 +70,12 @@ void http_response_done(struct http_response *r);
 
 /* Reads a bearer token file: refuses group/other-readable files (-EPERM), strips whitespace. */
 int http_read_token(const char *path, char **ret, struct wf_err *e);
+
+/* When to poll next, in microseconds. No failures: poll_s +-10% (a fleet must not poll in
+ * lockstep). After n consecutive failures: exponential backoff from HTTP_BACKOFF_FIRST_S,
+ * doubled per failure, capped at 8 poll intervals or HTTP_BACKOFF_CAP_S (whichever is smaller,
+ * but never below one poll interval), with jitter: a point in [d/2, d]. rnd is a uniform random
+ * value (pure function, so tests can pin it). */
+#define HTTP_BACKOFF_FIRST_S 2
+#define HTTP_BACKOFF_CAP_S 300
+uint64_t http_next_poll_usec(uint32_t poll_s, unsigned failures, uint32_t rnd);

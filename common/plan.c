@@ -72,7 +72,7 @@ static const uint8_t zero_key[WF_KEY_LEN];
 /* Fills op->flags and the allowed-IP lists for a peer present on both sides. other_wanted: every
  * allowed IP any desired peer has (sorted); a prefix leaving this peer for another one moves by
  * itself when the other peer adds it, so it needs no removal here. */
-static int peer_diff(const struct plan_peer *t, const struct wf_live_peer *l, int64_t now,
+static int peer_diff(const struct plan_peer *t, const struct wf_live_peer *l,
                      const struct wf_prefix *all_wanted, size_t n_all_wanted, struct plan_op *op) {
         const struct wf_peer *dp = t->peer;
         _cleanup_free_ struct wf_prefix *want = NULL, *have = NULL, *add = NULL, *del = NULL;
@@ -80,14 +80,8 @@ static int peer_diff(const struct plan_peer *t, const struct wf_live_peer *l, in
         uint16_t ka = dp->persistent_keepalive > 0 ? (uint16_t)dp->persistent_keepalive : 0;
         unsigned flags = 0;
 
-        if (t->endpoint.ss_family != 0 && !wf_sockaddr_equal(&t->endpoint, &l->endpoint)) {
-                /* WireGuard follows a peer to where its authenticated packets come from; while
-                 * that session is healthy, pointing it back would cut it off behind NAT. */
-                bool roamed = now > 0 && l->endpoint.ss_family != 0 && l->last_handshake > 0 &&
-                              now - l->last_handshake < WF_HEALTHY_HANDSHAKE_S;
-                if (!roamed)
-                        flags |= PLAN_PEER_ENDPOINT;
-        }
+        if (t->endpoint.ss_family != 0 && !wf_sockaddr_equal(&t->endpoint, &l->endpoint))
+                flags |= PLAN_PEER_ENDPOINT;
         if (ka != l->persistent_keepalive)
                 flags |= PLAN_PEER_KEEPALIVE;
         {
@@ -212,7 +206,7 @@ static int plan_peers(const struct plan_target *t, const struct wf_live_iface *l
                                 .live_peer = lp[j].p,
                                 .peer_name = tp[i].p->peer->name,
                         };
-                        r = peer_diff(tp[i].p, lp[j].p, t->now, all, n_all, &op);
+                        r = peer_diff(tp[i].p, lp[j].p, all, n_all, &op);
                         i++, j++;
                         if (r < 0) {
                                 op_free_lists(&op);

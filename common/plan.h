@@ -28,10 +28,6 @@ struct plan_target {
         uint8_t public_key[WF_KEY_LEN];
         struct plan_peer *peers;         /* same order as iface->peers */
         size_t n_peers;
-        /* Unix seconds, for handshake ages: a peer that handshook within WF_HEALTHY_HANDSHAKE_S
-         * from another endpoint than the document's has roamed (NAT) and keeps it. 0: the
-         * document's endpoint always wins. */
-        int64_t now;
 };
 
 enum plan_op_kind {

@@ -93,11 +93,12 @@ int reconcile_resolve(struct plan_target *t, int timeout_ms, char ***notes, size
                         continue;
                 }
                 struct pending *q = calloc(1, sizeof(*q));
-                if (!q)
-                        return -ENOMEM;
-                q->host = strdup(p->endpoint_host);
-                if (!q->host) {
-                        free(q);
+                if (q)
+                        q->host = strdup(p->endpoint_host);
+                if (!q || !q->host) {
+                        pending_free(q);
+                        for (size_t k = 0; k < n; k++)
+                                pending_free(pend[k]);
                         return -ENOMEM;
                 }
                 memcpy(q->port, port, sizeof(port));
@@ -169,7 +170,6 @@ static int build_target(const struct config *cfg, const struct wf_iface *iface,
         int r;
 
         t->iface = iface;
-        t->now = (int64_t)time(NULL);
         t->has_private_key = true;
         memcpy(t->private_key, priv, WF_KEY_LEN);
         memcpy(t->public_key, pub, WF_KEY_LEN);

@@ -8,7 +8,9 @@
 #include <linux/rtnetlink.h>
 #include <netlink/addr.h>
 #include <netlink/cache.h>
+#include <netlink/attr.h>
 #include <netlink/errno.h>
+#include <netlink/msg.h>
 #include <netlink/netlink.h>
 #include <netlink/route/addr.h>
 #include <netlink/route/link.h>
@@ -19,7 +21,12 @@
 #include "route.h"
 
 struct route_ctx {
-        struct nl_sock *sk; /* owned, NETLINK_ROUTE */
+        struct nl_sock *sk;      /* owned, NETLINK_ROUTE */
+        /* owned: route dumps with kernel-side filtering (NETLINK_GET_STRICT_CHK, Linux 4.20+),
+         * so a full routing table is not copied out on every observation. A separate socket:
+         * strict checking rejects libnl's legacy link and address dump requests. NULL when
+         * the kernel has no strict checking: full dumps, filtered here. */
+        struct nl_sock *dump_sk;
 };
 
 /* libnl speaks -NLE_*; everything above this file speaks -errno. */
@@ -103,6 +110,19 @@ int route_ctx_new(struct route_ctx **ret, struct wf_err *e) {
         }
         /* Dumps of large routing tables arrive in bursts; a small buffer drops them. */
         (void)nl_socket_set_buffer_size(c->sk, 4 * 1024 * 1024, 0);
+
+        c->dump_sk = nl_socket_alloc();
+        if (!c->dump_sk) {
+                route_ctx_free(c);
+                return -ENOMEM;
+        }
+        int one = 1;
+        if (nl_connect(c->dump_sk, NETLINK_ROUTE) < 0 ||
+            setsockopt(nl_socket_get_fd(c->dump_sk), SOL_NETLINK, NETLINK_GET_STRICT_CHK, &one, sizeof(one)) < 0) {
+                nl_socket_free(c->dump_sk);
+                c->dump_sk = NULL;
+        } else
+                (void)nl_socket_set_buffer_size(c->dump_sk, 4 * 1024 * 1024, 0);
         *ret = c;
         return 0;
 }
@@ -112,6 +132,8 @@ struct route_ctx *route_ctx_free(struct route_ctx *c) {
                 return NULL;
         if (c->sk)
                 nl_socket_free(c->sk);
+        if (c->dump_sk)
+                nl_socket_free(c->dump_sk);
         free(c);
         return NULL;
 }
@@ -241,47 +263,134 @@ static int route_oif(struct rtnl_route *rt) {
         return nh ? rtnl_route_nh_get_ifindex(nh) : 0;
 }
 
-int route_list(struct route_ctx *c, int ifindex, uint32_t table, const struct wf_prefix *want,
-               size_t n_want, struct wf_live_route **routes, size_t *n_routes, struct wf_err *e) {
-        _cleanup_(nl_cache_freep) struct nl_cache *cache = NULL;
-        size_t cap = *n_routes;
+/* What route_list collects, shared by the full and the filtered dump. */
+struct collect {
+        int ifindex;
+        uint32_t table;
+        const struct wf_prefix *want;
+        size_t n_want;
+        unsigned which;          /* COLLECT_OURS | COLLECT_FOREIGN */
+        struct wf_live_route **routes;
+        size_t *n_routes, cap;
+        int error;
+};
+
+enum { COLLECT_OURS = 1, COLLECT_FOREIGN = 2 };
+
+static int collect_route(struct rtnl_route *rt, struct collect *k) {
+        struct wf_live_route lr = {};
+
+        if (rtnl_route_get_type(rt) != RTN_UNICAST)
+                return 0;
+        if (!nl_to_prefix(rtnl_route_get_dst(rt), rtnl_route_get_family(rt), &lr.dst))
+                return 0;
+        lr.table = rtnl_route_get_table(rt);
+        lr.metric = rtnl_route_get_priority(rt);
+        lr.protocol = rtnl_route_get_protocol(rt);
+        lr.ifindex = route_oif(rt);
+        lr.ours = lr.protocol == WF_RTPROT;
+        if (lr.ours) {
+                if (!(k->which & COLLECT_OURS) || lr.ifindex != k->ifindex)
+                        return 0;
+        } else if (!(k->which & COLLECT_FOREIGN) || lr.table != k->table || k->n_want == 0 ||
+                   !bsearch(&lr.dst, k->want, k->n_want, sizeof(*k->want), prefix_cmp_void))
+                return 0;
+        if (*k->n_routes == k->cap) {
+                size_t nc = k->cap ? k->cap * 2 : 16;
+                struct wf_live_route *x = realloc(*k->routes, nc * sizeof(**k->routes));
+                if (!x)
+                        return -ENOMEM;
+                *k->routes = x;
+                k->cap = nc;
+        }
+        (*k->routes)[(*k->n_routes)++] = lr;
+        return 0;
+}
+
+static int dump_valid(struct nl_msg *msg, void *arg) {
+        struct collect *k = arg;
+        struct rtnl_route *rt = NULL;
+
+        if (rtnl_route_parse(nlmsg_hdr(msg), &rt) < 0)
+                return NL_SKIP;
+        k->error = collect_route(rt, k);
+        rtnl_route_put(rt);
+        return k->error < 0 ? NL_STOP : NL_OK;
+}
+
+/* One RTM_GETROUTE dump the kernel filters by table (0: all), protocol (0: any) and output
+ * interface (0: any). A table that does not exist yet is simply empty. */
+static int dump_filtered(struct route_ctx *c, int family, uint32_t table, uint8_t protocol,
+                         int oif, struct collect *k) {
+        struct rtmsg rtm = {
+                .rtm_family = (uint8_t)family,
+                .rtm_table = table < 256 ? (uint8_t)table : RT_TABLE_UNSPEC,
+                .rtm_protocol = protocol,
+        };
+        struct nl_msg *m = nlmsg_alloc_simple(RTM_GETROUTE, NLM_F_DUMP);
         int r;
 
+        if (!m)
+                return -ENOMEM;
+        if (nlmsg_append(m, &rtm, sizeof(rtm), NLMSG_ALIGNTO) < 0 ||
+            (table && nla_put_u32(m, RTA_TABLE, table) < 0) ||
+            (oif && nla_put_u32(m, RTA_OIF, (uint32_t)oif) < 0)) {
+                nlmsg_free(m);
+                return -ENOMEM;
+        }
+        r = nl_socket_modify_cb(c->dump_sk, NL_CB_VALID, NL_CB_CUSTOM, dump_valid, k);
+        if (r >= 0)
+                r = nl_send_auto(c->dump_sk, m);
+        nlmsg_free(m);
+        if (r >= 0)
+                r = nl_recvmsgs_default(c->dump_sk);
+        if (k->error < 0)
+                return k->error;
+        if (r < 0) {
+                r = nlerr_to_errno(r);
+                return r == -ENOENT ? 0 : r;
+        }
+        return 0;
+}
+
+int route_list(struct route_ctx *c, int ifindex, uint32_t table, const struct wf_prefix *want,
+               size_t n_want, struct wf_live_route **routes, size_t *n_routes, struct wf_err *e) {
+        struct collect k = {
+                .ifindex = ifindex, .table = table, .want = want, .n_want = n_want,
+                .which = COLLECT_OURS | COLLECT_FOREIGN,
+                .routes = routes, .n_routes = n_routes, .cap = *n_routes,
+        };
+        static const int families[] = { AF_INET, AF_INET6 };
+        size_t n0 = *n_routes;
+        int r;
+
+        if (c->dump_sk) {
+                r = 0;
+                for (size_t i = 0; r >= 0 && i < ELEMENTSOF(families); i++) {
+                        k.which = COLLECT_OURS;
+                        r = dump_filtered(c, families[i], 0, WF_RTPROT, ifindex, &k);
+                        if (r >= 0 && n_want > 0) {
+                                k.which = COLLECT_FOREIGN;
+                                r = dump_filtered(c, families[i], table, 0, 0, &k);
+                        }
+                }
+                if (r >= 0)
+                        return 0;
+                if (r == -ENOMEM)
+                        return r;
+                /* A kernel that refuses the filtered form: fall back to one full dump. */
+                *n_routes = n0;
+                k.which = COLLECT_OURS | COLLECT_FOREIGN;
+        }
+
+        _cleanup_(nl_cache_freep) struct nl_cache *cache = NULL;
         r = rtnl_route_alloc_cache(c->sk, AF_UNSPEC, 0, &cache);
         if (r < 0)
                 return nl_fail(e, r, "dump routes");
         for (struct nl_object *o = nl_cache_get_first(cache); o; o = nl_cache_get_next(o)) {
-                struct rtnl_route *rt = (struct rtnl_route *)o;
-                struct wf_live_route lr = {};
-                bool ours;
-
-                if (rtnl_route_get_type(rt) != RTN_UNICAST)
-                        continue;
-                if (!nl_to_prefix(rtnl_route_get_dst(rt), rtnl_route_get_family(rt), &lr.dst))
-                        continue;
-                lr.table = rtnl_route_get_table(rt);
-                lr.metric = rtnl_route_get_priority(rt);
-                lr.protocol = rtnl_route_get_protocol(rt);
-                lr.ifindex = route_oif(rt);
-                ours = lr.protocol == WF_RTPROT;
-                if (ours) {
-                        if (lr.ifindex != ifindex)
-                                continue;
-                } else {
-                        if (lr.table != table || n_want == 0 ||
-                            !bsearch(&lr.dst, want, n_want, sizeof(*want), prefix_cmp_void))
-                                continue;
-                }
-                lr.ours = ours;
-                if (*n_routes == cap) {
-                        size_t nc = cap ? cap * 2 : 16;
-                        struct wf_live_route *x = realloc(*routes, nc * sizeof(**routes));
-                        if (!x)
-                                return -ENOMEM;
-                        *routes = x;
-                        cap = nc;
-                }
-                (*routes)[(*n_routes)++] = lr;
+                r = collect_route((struct rtnl_route *)o, &k);
+                if (r < 0)
+                        return r;
         }
         return 0;
 }

@@ -148,7 +148,7 @@ int wgnl_encode_set(const struct wgnl_device_set *d, uint16_t family, uint32_t s
                         const struct wgnl_peer_set *p = &d->peers[i];
                         size_t j0 = j;
                         struct nlattr *pn, *an = NULL;
-                        bool head_ok;
+                        bool head_ok, partial;
 
                         pn = mnl_attr_nest_start_check(s.nlh, s.max, 0);
                         if (!pn)
@@ -176,9 +176,17 @@ int wgnl_encode_set(const struct wgnl_device_set *d, uint16_t family, uint32_t s
                                 }
                                 mnl_attr_nest_end(s.nlh, an);
                         }
+                        partial = !(p->flags & WGNL_PEER_REMOVE) && j < p->n_allowed_ips;
+                        if (partial && j0 == 0 && (p->flags & WGNL_PEER_REPLACE_ALLOWEDIPS) && peers_in_msg > 0) {
+                                /* Between the chunks of a replaced list its tail has no peer:
+                                 * give the peer a message of its own, where it may fit whole. */
+                                mnl_attr_nest_cancel(s.nlh, pn);
+                                j = 0;
+                                break;
+                        }
                         mnl_attr_nest_end(s.nlh, pn);
                         peers_in_msg++;
-                        if (!(p->flags & WGNL_PEER_REMOVE) && j < p->n_allowed_ips)
+                        if (partial)
                                 break; /* the rest of this peer continues in the next message */
                 }
                 if (peers_in_msg == 0)
@@ -515,6 +523,22 @@ void wgnl_get_stats(const struct wgnl *c, struct wgnl_stats *ret) {
         *ret = c->stats;
 }
 
+static int genl_reopen(struct wgnl *c) {
+        struct mnl_socket *nl = mnl_socket_open(NETLINK_GENERIC);
+
+        if (!nl)
+                return -errno;
+        if (mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0) {
+                int r = -errno;
+                mnl_socket_close(nl);
+                return r;
+        }
+        mnl_socket_close(c->genl);
+        c->genl = nl;
+        c->genl_portid = mnl_socket_get_portid(nl);
+        return 0;
+}
+
 struct dump_ctx {
         struct wf_live_iface *live;
         int r;
@@ -545,8 +569,15 @@ int wgnl_get_device(struct wgnl *c, const char *ifname, struct wf_live_iface *li
         mnl_attr_put_strz(nlh, WGDEVICE_A_IFNAME, ifname);
         c->stats.get_requests++;
         r = transact(c->genl, c->genl_portid, c->buf, nlh, dump_cb, &d, &c->stats.get_messages);
-        if (d.r < 0)
+        if (d.r < 0) {
+                /* The rest of the dump is still queued on the socket: start over on a new one. */
+                int k = genl_reopen(c);
+
+                if (k < 0)
+                        return wf_err_set(e, k, "%s: malformed WireGuard dump (%s), and reopening the socket failed: %s",
+                                          ifname, strerror(-d.r), strerror(-k));
                 return wf_err_set(e, d.r, "%s: malformed WireGuard dump: %s", ifname, strerror(-d.r));
+        }
         if (r == -ENODEV)
                 return wf_err_set(e, r, "%s: no such interface", ifname);
         if (r == -EOPNOTSUPP)

@@ -72,7 +72,9 @@ typedef int (*wgnl_send_fn)(void *userdata, struct nlmsghdr *nlh);
  * hands each to send. Device attributes go only in the first message; a peer that does not fit
  * is cancelled, the message sent, and the peer starts again in the next one; a peer whose
  * allowed IPs do not fit in one message continues in the next with only its key and the rest of
- * its allowed IPs (REPLACE_ALLOWEDIPS only in its first chunk, UPDATE_ONLY in every chunk).
+ * its allowed IPs (REPLACE_ALLOWEDIPS only in its first chunk, UPDATE_ONLY in every chunk). A
+ * peer that replaces its list starts a new message rather than split when that lets it fit
+ * whole: between chunks, the tail of a replaced list has no peer.
  * Returns the number of messages, -EMSGSIZE when max_msg cannot hold one peer with one allowed
  * IP, or the error send returned. */
 int wgnl_encode_set(const struct wgnl_device_set *d, uint16_t family, uint32_t seq, void *buf,

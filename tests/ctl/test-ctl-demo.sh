@@ -25,6 +25,7 @@ expect_eq "every node converged twice or once (site3)" \
   "$(grep -c 'converged to revision' <<<"$plain")" 9
 expect_eq "no failed ping" "$(grep -c FAIL <<<"$plain")" 0
 expect_eq "ping matrix cells ok (12 before, 20 after)" "$(grep -E '^  (hub|site[123]|cgn) ' <<<"$plain" | grep -o ' ok' | wc -l)" 32
+check "a stopped agent is marked stale" grep -q "site1 stale: true" <<<"$plain"
 check "untouched sessions kept" grep -q ' 6 of 6 sessions kept' <<<"$plain"
 check "fleet table after the rollout: site3 converged" grep -Eq '^  site3 +[0-9]+ +[0-9]+ +converged' <<<"$plain"
 expect_eq "no namespace left behind" "$(ip netns list | grep -c '^wfc-')" 0

@@ -231,6 +231,30 @@ expect_eq "after restart the hub's ETag is unchanged" \
 req "$base/v1/fleet" >/dev/null
 expect_eq "after restart the hub's report is remembered" \
   "$(jq -c '.nodes[] | select(.name == "hub") | .peers_total' "$tmp/body")" 2
+# 20 agents long-polling at once; a change wakes all of them; SIGTERM does not wait for polls
+tag4=$(req "${AUTH[@]}" "$base/v1/nodes/hub/desired-state" >/dev/null; etag)
+for i in $(seq 20); do
+  "${C[@]}" "${AUTH[@]}" -H "If-None-Match: $tag4" -o /dev/null -w '%{http_code}\n' \
+    "$base/v1/nodes/hub/desired-state?wait=60" >> "$tmp/many.out" &
+done
+sleep 1
+write_inventory ', {"cidr": "172.16.11.0/24", "routed": true}, {"cidr": "172.16.12.0/24", "routed": true}'
+kill -HUP "$pid"
+t0=$(date +%s%N)
+wait $(jobs -p | grep -vx "$pid")
+ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+expect_eq "20 concurrent long-polls all answered 200 after the change" "$(grep -c '^200$' "$tmp/many.out")" 20
+check "all within 3 s of the change (${ms} ms)" [ "$ms" -lt 3000 ]
+for i in $(seq 5); do
+  "${C[@]}" "${AUTH[@]}" -H "If-None-Match: \"0-x\", W/\"x\"" -o /dev/null "$base/v1/nodes/hub/desired-state" &
+done
+"${C[@]}" "${AUTH[@]}" -o /dev/null -H "If-None-Match: $(req "${AUTH[@]}" "$base/v1/nodes/hub/desired-state" >/dev/null; etag)" \
+  "$base/v1/nodes/hub/desired-state?wait=60" &
+sleep 1
+t0=$(date +%s%N)
 kill "$pid"; wait "$pid"; rc=$?; pid=
+ms=$(( ($(date +%s%N) - t0) / 1000000 ))
 expect_eq "SIGTERM exits 0" "$rc" 0
+check "SIGTERM with a long-poll pending exits promptly (${ms} ms)" [ "$ms" -lt 3000 ]
+wait
 finish

@@ -66,7 +66,7 @@ ip -n "$NA" addr add 192.168.78.1/24 dev "$VA"; ip -n "$NB" addr add 192.168.78.
 # names for the node's namespace only: ip netns exec bind-mounts /etc/netns/NS/hosts on /etc/hosts
 mkdir -p "/etc/netns/$NA"
 HOSTS=/etc/netns/$NA/hosts
-printf '127.0.0.1 localhost\n192.168.77.2 peer-b.wfd.test\n' >"$HOSTS"
+printf '127.0.0.1 localhost\n192.168.77.3 peer-c.wfd.test\n' >"$HOSTS"
 
 start_wg() { # ns iface
   ip netns exec "$1" env WG_PROCESS_FOREGROUND=1 wireguard-go "$2" >"$T/wg-$2.log" 2>&1 &
@@ -101,6 +101,7 @@ mkdir -p docs posts state secrets
 # --- the peer in wfdN-b
 PB_PRIV=$(wg genkey); PB_PUB=$(printf '%s' "$PB_PRIV" | wg pubkey)
 PC_PUB=$(wg genkey | wg pubkey)    # a second peer that never answers
+PD_PUB=$(wg genkey | wg pubkey)    # a third one, named by DNS, that never answers either
 NODE=wfd-node
 URL=https://127.0.0.1:8443/v1/nodes/$NODE/desired-state
 
@@ -112,7 +113,7 @@ backend = uapi
 metrics_listen = 127.0.0.1:9586
 secrets_dir = $T/secrets
 report_interval = 2
-confirm_timeout = 4
+confirm_timeout = 6
 resolve_interval = 2
 [controller]
 url = $URL
@@ -122,14 +123,18 @@ token_file = $T/token
 poll_interval = 1
 EOF
 
-ALPHA_HOST=192.168.77.2
+GAMMA=0
 # publish REV [EXTRA_PEER(0/1)] [ALPHA_KEEPALIVE] [EXPIRES]
 publish() {
   local rev=$1 extra=${2:-0} ka=${3:-0} exp=${4:-$(date -u -d '+1 day' +%FT%TZ)}
   local peers
-  peers=$(jq -n --arg k "$PB_PUB" --argjson ka "$ka" --arg ep "$ALPHA_HOST:51821" \
+  peers=$(jq -n --arg k "$PB_PUB" --argjson ka "$ka" --arg ep "192.168.77.2:51821" \
     '[{name: "alpha", public_key: $k, endpoint: $ep, allowed_ips: ["10.77.0.2/32"]}
       + (if $ka > 0 then {persistent_keepalive: $ka} else {} end)]')
+  if [ "$GAMMA" = 1 ]; then
+    peers=$(jq --arg k "$PD_PUB" '. + [{name: "gamma", public_key: $k, endpoint: "peer-c.wfd.test:51823",
+      allowed_ips: ["10.77.0.4/32"]}]' <<<"$peers")
+  fi
   if [ "$extra" = 1 ]; then
     peers=$(jq --arg k "$PC_PUB" '. + [{name: "beta", public_key: $k, endpoint: "192.168.77.3:51822",
       allowed_ips: ["10.77.0.3/32", "10.78.0.0/24"]}]' <<<"$peers")
@@ -253,36 +258,41 @@ sleep 2
 jq -e '.state == "rejected"' posts/latest.json >/dev/null || fail "refusal forgotten on 304"
 ok "older revision refused, node stays on revision 2; idle polls of the refused document are 304"
 
-# --- revision 3 (drops beta, names alpha's endpoint by DNS) recovers from the rejection
-ALPHA_HOST=peer-b.wfd.test
-publish 3 0
+# --- revision 3 drops beta and adds gamma, whose endpoint is a DNS name
+GAMMA=1 publish 3 0
 wait_for 10 sh -c "! ip netns exec $NA wg show $IFA peers | grep -qx '$PC_PUB'" || fail "revision 3 did not remove beta"
 wait_for 10 jq -e '.state == "converged" and .applied_revision == 3' posts/latest.json || fail "not converged on 3"
-[ "$(wg_a endpoints | awk '{print $2}')" = 192.168.77.2:51821 ] || fail "alpha's name not resolved: $(wg_a endpoints)"
-ok "revision 3 applied, state converged, alpha's endpoint name resolved"
+ep_of() { wg_a endpoints | awk -v k="$1" '$1 == k {print $2}'; }
+[ "$(ep_of "$PD_PUB")" = 192.168.77.3:51823 ] || fail "gamma's name not resolved: $(wg_a endpoints)"
+ok "revision 3 applied, state converged, gamma's endpoint name resolved"
 
-# --- the name moves: re-resolved in the loop (resolve_interval 2 s), set on that peer only
-printf '127.0.0.1 localhost\n192.168.78.2 peer-b.wfd.test\n' >"$HOSTS"
-wait_for 15 sh -c "ip netns exec $NA wg show $IFA endpoints | grep -q '192.168.78.2:51821'" ||
+# --- the name moves: re-resolved in the loop (resolve_interval 2 s), set on that peer only.
+# (A peer with a healthy session keeps the endpoint WireGuard roamed to: gamma never answers.)
+hs_before=$(wg_a latest-handshakes | awk -v k="$PB_PUB" '$1 == k {print $2}')
+printf '127.0.0.1 localhost\n192.168.78.3 peer-c.wfd.test\n' >"$HOSTS"
+wait_for 15 sh -c "ip netns exec $NA wg show $IFA endpoints | grep -q '192.168.78.3:51823'" ||
   fail "moved name not re-resolved: $(wg_a endpoints)"
+[ "$(ep_of "$PB_PUB")" = 192.168.77.2:51821 ] || fail "alpha's endpoint changed too: $(wg_a endpoints)"
+[ "$(wg_a latest-handshakes | awk -v k="$PB_PUB" '$1 == k {print $2}')" = "$hs_before" ] || fail "alpha touched"
 ip netns exec "$NA" curl -sf http://127.0.0.1:9586/metrics | grep -q '^wgfleet_endpoint_change_total 1' ||
   fail "endpoint change not counted"
-ok "endpoint name re-resolved to 192.168.78.2"
+ok "endpoint name re-resolved to 192.168.78.3 for gamma only"
 # the name disappears: reported, last good address kept
 printf '127.0.0.1 localhost\n' >"$HOSTS"
-wait_for 15 jq -e '.errors | any(test("peer-b.wfd.test:51821 does not resolve"))' posts/latest.json ||
+wait_for 15 jq -e '.errors | any(test("peer gamma: endpoint peer-c.wfd.test:51823 does not resolve"))' posts/latest.json ||
   fail "failing name not reported: $(jq -c .errors posts/latest.json)"
-wg_a endpoints | grep -q '192.168.78.2:51821' || fail "last good address not kept: $(wg_a endpoints)"
+[ "$(ep_of "$PD_PUB")" = 192.168.78.3:51823 ] || fail "last good address not kept: $(wg_a endpoints)"
 ok "failing name reported, last good address kept: $(jq -r '.errors[0]' posts/latest.json)"
-printf '127.0.0.1 localhost\n192.168.78.2 peer-b.wfd.test\n' >"$HOSTS"
+printf '127.0.0.1 localhost\n192.168.78.3 peer-c.wfd.test\n' >"$HOSTS"
 wait_for 15 jq -e '.errors | length == 0' posts/latest.json || fail "name error not cleared"
 
 # --- status command
 st=$(ip netns exec "$NA" "$AGENT" --config agent.conf status) || fail "status failed: $st"
-grep -q "alpha" <<<"$st" && grep -q "192.168.78.2:51821" <<<"$st" && grep -q "applied revision 3" <<<"$st" ||
+grep -q "alpha" <<<"$st" && grep -q "192.168.77.2:51821" <<<"$st" && grep -q "gamma" <<<"$st" && grep -q "applied revision 3" <<<"$st" ||
   fail "status table: $st"
 ip netns exec "$NA" "$AGENT" --config agent.conf status --json | jq -e '.applied_revision == 3 and
-  (.interfaces[0].peers | length == 1) and .interfaces[0].peers[0].name == "alpha"' >/dev/null || fail "status --json"
+  (.interfaces[0].peers | length == 2) and any(.interfaces[0].peers[]; .name == "alpha")' >/dev/null ||
+  fail "status --json"
 echo "$st" | sed 's/^/    /'
 ok "status table and --json"
 
@@ -309,7 +319,7 @@ kill "$SRV_PID" 2>/dev/null || true; wait "$SRV_PID" 2>/dev/null || true
 touch die
 start_server --die-file "$T/die"
 publish 4 0 25
-wait_for 10 grep -q '^EXIT die-file' access.log || fail "server did not serve revision 4"
+wait_for 20 grep -q '^EXIT die-file' access.log || fail "server did not serve revision 4"
 wait_for 5 sh -c "ip netns exec $NA wg show $IFA persistent-keepalive | grep -q '25$'" || fail "revision 4 not applied"
 t0=$(date +%s)
 wait_for 15 sh -c "ip netns exec $NA wg show $IFA persistent-keepalive | grep -q 'off$'" ||
@@ -333,7 +343,7 @@ kill "$SRV_PID" 2>/dev/null || true; wait "$SRV_PID" 2>/dev/null || true
 touch die
 start_server --die-file "$T/die"
 publish 5 0 30
-wait_for 10 sh -c "[ \$(grep -c '^EXIT die-file' access.log) = 2 ]" || fail "server did not serve revision 5"
+wait_for 20 sh -c "[ \$(grep -c '^EXIT die-file' access.log) = 2 ]" || fail "server did not serve revision 5"
 wait_for 5 sh -c "ip netns exec $NA wg show $IFA persistent-keepalive | grep -q '30$'" || fail "revision 5 not applied"
 kill -TERM "$AGENT_PID"; wait "$AGENT_PID" || fail "agent exit status on SIGTERM"
 jq -e '.confirm_revision == 5' state/agent-state.json >/dev/null || fail "unconfirmed revision not persisted"
@@ -370,6 +380,18 @@ ok "offline start: cached revision 3 applied before any fetch succeeded"
 rc=0; ip netns exec "$NA" "$AGENT" --config agent.conf once >once.log 2>&1 || rc=$?
 [ "$rc" = 0 ] || fail "once with the controller down exited $rc: $(cat once.log)"
 ok "once: exit 0 from the cache with the controller down"
+
+# a corrupt cache is reported and ignored, never fatal
+cp -a state state4
+printf '{"payloadType": "garbage' >state4/current.env
+printf 'not json' >state4/agent-state.json
+sed -e "s|$T/state$|$T/state4|" -e '/^metrics_listen/d' agent.conf >agent-corrupt.conf
+rc=0; ip netns exec "$NA" "$AGENT" --config agent-corrupt.conf once >corrupt.log 2>&1 || rc=$?
+[ "$rc" = 1 ] || fail "once with a corrupt cache and no controller exited $rc"
+grep -q "cached document ignored" corrupt.log && grep -q "agent-state.json: corrupt" corrupt.log ||
+  fail "corrupt cache not reported: $(cat corrupt.log)"
+jq -e '.errors | any(test("cached document ignored"))' state4/status.json >/dev/null || fail "corrupt cache not in the report"
+ok "corrupt cache reported and ignored: $(grep -m1 'cached document ignored' corrupt.log)"
 
 # --- an unverifiable server (certificate from another CA) is refused
 start_server

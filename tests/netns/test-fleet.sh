@@ -156,7 +156,8 @@ session() { dump_peer "$1" "$2" | awk '{print $5, $6, $7}'; }
   peer c; echo
   echo '{"name":"faraway","public_key":"'"$(head -c 32 /dev/urandom | base64)"'","endpoint":"nowhere.wfl.invalid:51820","allowed_ips":["10.101.0.1/32"]}'
   cat "$TMP/bulk.json"; } > "$TMP/a-peers-1"
-{ peer a 0 | sed 's/}$/,"preshared_key_ref":"ab.psk"}/'; echo; peer c; echo; } > "$TMP/b-peers-1"
+{ peer a 0 | sed 's/}$/,"preshared_key_ref":"ab.psk"}/'; echo
+  peer c | sed 's/"endpoint":"192.168.83.2:51820"/"endpoint":"[fd89:3::2]:51820"/'; echo; } > "$TMP/b-peers-1"
 { peer a; echo; peer b | sed 's/"endpoint":"192.168.82.2:51820"/"endpoint":"[fd89:2::2]:51820"/'; echo; } > "$TMP/c-peers-1"
 for n in "${NODES[@]}"; do doc "$n" 1 "$TMP/$n-peers-1"; done
 
@@ -188,7 +189,7 @@ check "ping a -> b over the tunnel" inns a ping -c 3 -i 0.2 -W 3 -q 10.88.0.2
 check "ping a -> c over the tunnel" inns a ping -c 3 -i 0.2 -W 3 -q 10.88.0.3
 check "ping a -> c's routed subnet" inns a ping -c 3 -i 0.2 -W 3 -q 10.89.3.1
 check "c: b's endpoint is the IPv6 one from the document" [ "$(dump_peer "wfl${ID}c" "${PUB[b]}" | awk '{print $3}')" = "[fd89:2::2]:51820" ]
-check "ping c -> b over the tunnel (IPv6 underlay)" inns c ping -c 3 -i 0.2 -W 3 -q 10.88.0.2
+check "ping c -> b over the tunnel (b and c peer over the IPv6 underlay)" inns c ping -c 3 -i 0.2 -W 3 -q 10.88.0.2
 check "ping b -> c over the tunnel" inns b ping -c 3 -i 0.2 -W 3 -q 10.88.0.3
 check "a: IPv6 route to b is ours" grep -q "^fd88::2 dev wfl${ID}a proto 211 metric 10" <(ip -n $NS-a -6 route show)
 check "a: IPv6 address is a /128" grep -q "inet6 fd88::1/128 " <(ip -n $NS-a -6 addr show dev wfl${ID}a)
@@ -198,10 +199,6 @@ for n in "${NODES[@]}"; do
   t0=$(ms); k=$(plan_ops $n 1); t1=$(ms)
   check "plan --json on $n after apply has no operations (got $k, $((t1 - t0)) ms)" [ "$k" = 0 ]
 done
-# c reached b over IPv6, so b follows c there; a healthy roamed session is not pointed back.
-apply b 1
-check "b: c's endpoint roamed to its IPv6 source and apply kept it" \
-  [ "$(dump_peer "wfl${ID}b" "${PUB[c]}" | awk '{print $3}')" = "[fd89:3::2]:51820" ]
 t0=$(ms); apply a 1; st=$?; t1=$(ms)
 echo "# no-change apply on a: $((BULK + 3)) peers, $((t1 - t0)) ms"
 check "a: second apply changes nothing" grep -q "no changes" "$TMP/out"

@@ -98,6 +98,23 @@ int main(void) {
         CHECK(ours == 3);
         CHECK(foreign == 1);
 
+        /* a route_table that holds no routes yet: no error, nothing foreign, ours still found */
+        struct wf_live_route *r2 = NULL;
+        size_t n2 = 0;
+        CHECK(route_list(c, l.ifindex, 4242, want, 1, &r2, &n2, &e) == 0);
+        CHECK(n2 == 3);
+        for (size_t i = 0; i < n2; i++)
+                CHECK(r2[i].ours && r2[i].protocol == WF_RTPROT && r2[i].ifindex == l.ifindex);
+        free(r2);
+        /* ours on another interface are not this interface's */
+        CHECK(system("ip link add wflr2 type veth peer name wflr3 && ip link set wflr2 up && ip link set wflr3 up && "
+                     "ip route add 10.91.0.0/24 dev wflr2 proto 211 metric 10") == 0);
+        r2 = NULL;
+        n2 = 0;
+        CHECK(route_list(c, l.ifindex, 254, NULL, 0, &r2, &n2, &e) == 0);
+        CHECK(n2 == 3);
+        free(r2);
+
         /* deleting ours leaves the foreign route to the same destination alone */
         for (size_t i = 0; i < n_routes; i++)
                 if (routes[i].ours && wf_prefix_equal(&routes[i].dst, &d1))

@@ -159,6 +159,24 @@ int main(void) {
         unlink(tok);
         CHECK(http_get_sync(ev, &o, "ftp://127.0.0.1/x", NULL, &resp, &e) == -EINVAL);
 
+        /* poll timing: +-10% when healthy; backoff doubles, is capped, keeps jitter */
+        for (uint32_t rnd = 0; rnd < 4000000000u; rnd += 77777777u) {
+                uint64_t us = http_next_poll_usec(30, 0, rnd);
+
+                CHECK(us >= 27000000 && us <= 33000000);
+                us = http_next_poll_usec(30, 1, rnd);
+                CHECK(us >= 1000000 && us <= 2000000);
+                us = http_next_poll_usec(30, 3, rnd);
+                CHECK(us >= 4000000 && us <= 8000000);
+                us = http_next_poll_usec(30, 50, rnd); /* capped at 8 polls = 240 s */
+                CHECK(us >= 120000000 && us <= 240000000);
+                us = http_next_poll_usec(3600, 50, rnd); /* capped at 300 s, but never below a poll */
+                CHECK(us >= 1800000000 && us <= 3600000000u);
+                us = http_next_poll_usec(86400, 0, rnd);
+                CHECK(us >= 77760000000ull && us <= 95040000000ull);
+        }
+        CHECK(http_next_poll_usec(30, 0, 0) != http_next_poll_usec(30, 0, 3000)); /* jitter is real */
+
         sd_event_unref(ev);
         MHD_stop_daemon(d);
         return TAP_DONE();

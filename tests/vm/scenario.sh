@@ -27,9 +27,9 @@ ping6() { ns "$1" ping -6 -c 1 -W 3 "$2"; }
 peer_line() { ns "$1" wg show wfk0 dump | grep "^$2"; }
 uptime_s() { cut -d' ' -f1 /proc/uptime; }
 # has NODE PATTERN CMD...: CMD succeeds in NODE and its output matches PATTERN (grep -E).
-has() { n=$1 pat=$2; shift 2; out=$(ns "$n" "$@") || return 1; echo "$out" | grep -qE -e "$pat"; }
+has() { n=$1 pat=$2; shift 2; out=$(ns "$n" "$@") || return 1; echo "$out" | grep -qE -e "$pat" || { echo "$out" | head -20; return 1; }; }
 # hasf NODE STRING CMD...: CMD succeeds in NODE and some line contains STRING (fixed).
-hasf() { n=$1 str=$2; shift 2; out=$(ns "$n" "$@") || return 1; echo "$out" | grep -qF -e "$str"; }
+hasf() { n=$1 str=$2; shift 2; out=$(ns "$n" "$@") || return 1; echo "$out" | grep -qF -e "$str" || { echo "$out" | head -20; return 1; }; }
 # lacks NODE PATTERN CMD...: CMD succeeds in NODE and no line matches PATTERN.
 lacks() {
   n=$1 pat=$2; shift 2
@@ -45,7 +45,7 @@ count_is() {
   [ "$got" = "$want" ] || { echo "expected $want lines, got $got"; return 1; }
 }
 
-echo "# scenario starts at uptime $(uptime_s) s"
+echo "# kernel $(uname -r); scenario starts at uptime $(uptime_s) s"
 for n in a b c; do ip netns add wfk-$n; done
 ip link add wfk-ab netns wfk-a type veth peer name wfk-ba netns wfk-b
 ip link add wfk-ac netns wfk-a type veth peer name wfk-ca netns wfk-c
@@ -73,6 +73,8 @@ check "a: 2 peers" count_is a 2 wg show wfk0 peers
 check "a: listen port 51820" has a '^51820$' wg show wfk0 listen-port
 check "a: public key is the node key" has a "^$RE_A\$" wg show wfk0 public-key
 check "a: IPv6 endpoint for b" has a "^$RE_B.\\[fd12::2\\]:51820" wg show wfk0 endpoints
+check "a: preshared key for b from secrets_dir" hasf a "$PUB_B	$PSK" wg show wfk0 preshared-keys
+check "a: no preshared key for c" hasf a "$PUB_C	(none)" wg show wfk0 preshared-keys
 check "a: explicit routes proto 211" has a "^10.78.3.0/24 dev wfk0" ip route show proto 211
 check "a: explicit IPv6 routes" has a "^fd78:3::/64 dev wfk0" ip -6 route show proto 211
 check "a: address is /32" has a "inet 10.77.0.1/32" ip -4 addr show wfk0
@@ -84,6 +86,14 @@ check "ping6 a -> c over the tunnel" ping6 a fd77::3
 check "ping b -> c over the tunnel" ping4 b 10.77.0.3
 check "ping a -> subnet behind c" ping4 a 10.78.3.1
 check "ping6 b -> subnet behind c" ping6 b fd78:3::1
+
+# --- a link with the document's name that is not WireGuard: refused, left alone, wfk0 intact
+ns b ip link add wfk1 type dummy
+check "b: apply of rev2 fails on a non-WireGuard wfk1" sh -c '! /usr/sbin/ip netns exec wfk-b wgfleet-agent --config /data/b/agent.conf apply --trust-key /data/trust.pub /data/b/rev2.json 2>/tmp/err.b'
+check "b: the error names wfk1 as not WireGuard" grep -q "wfk1.*not a WireGuard" /tmp/err.b
+check "b: wfk1 is still a dummy without addresses" lacks b "10.88.0.2" ip -d addr show wfk1
+check "b: wfk1 kind unchanged" has b "dummy" ip -d link show wfk1
+check "b: wfk0 still has its 2 peers" count_is b 2 wg show wfk0 peers
 
 # --- round 2: peer b changes; peer c's session must be untouched. A passive keepalive goes
 # out 10 s after the last received data, so let the counters settle first.
@@ -137,6 +147,12 @@ check "a: 1 peer left" count_is a 1 wg show wfk0 peers
 check "a: only peer b's IPv4 routes left" count_is a 2 ip route show proto 211
 check "a: only peer b's IPv6 route left" count_is a 1 ip -6 route show proto 211
 check "plan --json empty on a after rev5" plan_empty a rev5
+
+# --- clear: the agent removes what it created; the foreign route stays
+check "clear wfk0 on a" agent a clear wfk0
+check "a: wfk0 gone" lacks a "wfk0" ip link show
+check "a: no route of ours left" count_is a 0 ip route show proto 211
+check "a: foreign route survives clear" has a "^10.99.0.0/24 dev wfk-ab" ip route show proto static
 
 echo "# scenario ends at uptime $(uptime_s) s"
 echo "WFVM RESULT pass=$pass fail=$fail"

@@ -45,6 +45,10 @@ backend = linux
 CONF
 done
 
+# a preshared key between a and b, in each node's secrets_dir
+psk=$(wg genpsk)
+for n in a b; do (umask 077; echo "$psk" >$n/secrets/ab.psk); done
+
 now=$(date -u +%s)
 issued=$(date -u -d "@$((now - 3600))" +%FT%TZ)
 expires=$(date -u -d "@$((now + 86400))" +%FT%TZ)
@@ -65,11 +69,12 @@ peer() {
     printf '{"name":"%s","public_key":"%s","endpoint":"%s","allowed_ips":[%s]}' "$name" "$key" "$ep" "$ips"
   fi
 }
+peer_psk() { peer "$@" | sed 's/}$/,"preshared_key_ref":"ab.psk"}/'; }
 sign() { "$here/sign-doc" "$sk" "$1" >"$2"; rm -f "$1"; }
 
-pa_b=$(peer b "${pub[b]}" "[fd12::2]:51820" 10.77.0.2/32 fd77::2/128)
+pa_b=$(peer_psk b "${pub[b]}" "[fd12::2]:51820" 10.77.0.2/32 fd77::2/128)
 pa_c=$(peer c "${pub[c]}" 192.168.13.3:51820 10.77.0.3/32 fd77::3/128 10.78.3.0/24 fd78:3::/64)
-pb_a=$(peer a "${pub[a]}" 192.168.12.1:51820 10.77.0.1/32 fd77::1/128)
+pb_a=$(peer_psk a "${pub[a]}" 192.168.12.1:51820 10.77.0.1/32 fd77::1/128)
 pb_c=$(peer c "${pub[c]}" "[fd23::3]:51820" 10.77.0.3/32 fd77::3/128 10.78.3.0/24 fd78:3::/64)
 pc_a=$(peer a "${pub[a]}" "[fd13::1]:51820" 10.77.0.1/32 fd77::1/128)
 pc_b=$(peer b "${pub[b]}" 192.168.23.2:51820 10.77.0.2/32 fd77::2/128)
@@ -77,8 +82,13 @@ pc_b=$(peer b "${pub[b]}" 192.168.23.2:51820 10.77.0.2/32 fd77::2/128)
 doc a 1 10.77.0.1/32 fd77::1/128 "$pa_b,$pa_c" >t.json && sign t.json a/rev1.json
 doc b 1 10.77.0.2/32 fd77::2/128 "$pb_a,$pb_c" >t.json && sign t.json b/rev1.json
 doc c 1 10.77.0.3/32 fd77::3/128 "$pc_a,$pc_b" >t.json && sign t.json c/rev1.json
+# b rev 2: a second interface, wfk1, whose name the vm gives to a dummy link: refused, untouched
+pb_x=$(peer a "${pub[a]}" 192.168.12.1:51821 10.88.0.1/32)
+doc b 2 10.77.0.2/32 fd77::2/128 "$pb_a,$pb_c" |
+  sed "s|]}]}\$|]},{\"name\":\"wfk1\",\"listen_port\":51821,\"addresses\":[\"10.88.0.2/32\"],\"peers\":[$pb_x]}]}|" >t.json
+grep -q wfk1 t.json && sign t.json b/rev2.json
 # rev 2: peer b changes (endpoint to IPv4, one more allowed IP); peer c must not be touched
-pa_b2=$(peer b "${pub[b]}" 192.168.12.2:51820 10.77.0.2/32 fd77::2/128 10.79.2.0/24)
+pa_b2=$(peer_psk b "${pub[b]}" 192.168.12.2:51820 10.77.0.2/32 fd77::2/128 10.79.2.0/24)
 doc a 2 10.77.0.1/32 fd77::1/128 "$pa_b2,$pa_c" >t.json && sign t.json a/rev2.json
 # rev 3: peer c removed
 doc a 3 10.77.0.1/32 fd77::1/128 "$pa_b2" >t.json && sign t.json a/rev3.json
@@ -101,7 +111,7 @@ rm -f peers4.json
 # rev 5: back to one peer
 doc a 5 10.77.0.1/32 fd77::1/128 "$pa_b2" >t.json && sign t.json a/rev5.json
 
-printf 'NPEERS=%s\nPUB_A=%s\nPUB_B=%s\nPUB_C=%s\n' "$npeers" "${pub[a]}" "${pub[b]}" "${pub[c]}" >env.sh
+printf 'NPEERS=%s\nPUB_A=%s\nPUB_B=%s\nPUB_C=%s\nPSK=%s\n' "$npeers" "${pub[a]}" "${pub[b]}" "${pub[c]}" "$psk" >env.sh
 cp "$here/scenario.sh" run.sh
 
 [ -x "$agent" ] || { echo "test-vm: $agent not built"; exit 1; }
