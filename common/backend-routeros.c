@@ -394,6 +394,18 @@ static int observe_peers(struct backend *b, const char *iface, const struct wf_i
                 /* last-handshake is an age ("1m23s"): turn it into a time */
                 if (rosapi_duration_parse(rosconn_reply_get(&rep, i, "last-handshake"), &ms) == 0)
                         p->last_handshake = (int64_t)now - (int64_t)(ms / 1000);
+                /* The plan keeps a live endpoint that differs from the document while the peer
+                 * handshakes (it roamed). Here the live endpoint is the configured one, never the
+                 * roamed one, so a difference is a hand edit: hide the handshake so the plan
+                 * puts the document's endpoint back. */
+                if (dp && dp->endpoint_host && p->endpoint.ss_family != 0) {
+                        struct sockaddr_storage want;
+                        char port[8];
+                        snprintf(port, sizeof port, "%u", dp->endpoint_port);
+                        fill_sockaddr(&want, dp->endpoint_host, port);
+                        if (want.ss_family != 0 && !wf_sockaddr_equal(&want, &p->endpoint))
+                                p->last_handshake = 0;
+                }
                 uint64_t v;
                 const char *rx = rosconn_reply_get(&rep, i, "rx"), *tx = rosconn_reply_get(&rep, i, "tx");
                 if (rx && wf_parse_u64(rx, &v) == 0)
@@ -553,6 +565,14 @@ static int ros_observe(struct backend *b, const char *iface, const struct wf_ifa
                 goto fail;
         }
         r = CALL(b, &rep, e, "/interface/wireguard/print", q);
+        if (r == -ECONNRESET) {
+                /* a connection kept from an earlier cycle may have been closed by the router
+                 * meanwhile: one fresh connection before giving up */
+                rosconn_reply_done(&rep);
+                r = ros_connect(b, e);
+                if (r >= 0)
+                        r = CALL(b, &rep, e, "/interface/wireguard/print", q);
+        }
         if (r < 0)
                 goto fail;
         if (rep.n_re == 0) {

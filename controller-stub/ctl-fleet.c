@@ -141,7 +141,8 @@ out:
 bool ctl_fleet_stale(const struct ctl_fleet_row *row, uint32_t poll_interval, int64_t now) {
         if (!row->report)
                 return true;
-        if (row->report->applied_revision < row->current_revision)
+        /* behind; or ahead: running a revision this controller did not issue (lost state) */
+        if (row->report->applied_revision != row->current_revision)
                 return true;
         return now - row->report->received_at > 3 * (int64_t)poll_interval;
 }

@@ -32,7 +32,8 @@ struct ctl_fleet_row {
         const struct ctl_report *report; /* NULL: never reported */
 };
 
-/* stale: applied < current, never reported, or last report older than 3 poll intervals. */
+/* stale: applied != current (behind, or ahead of what this controller issued), never reported,
+ * or last report older than 3 poll intervals. */
 bool ctl_fleet_stale(const struct ctl_fleet_row *row, uint32_t poll_interval, int64_t now);
 /* {"generated_at", "poll_interval", "nodes": [{"name", "current_revision", "applied_revision",
  * "last_report", "stale", "state", "peers_healthy", "peers_total"}]}; NULL on ENOMEM. */

@@ -48,15 +48,63 @@ bool ctl_node_name_valid(const char *name) {
         return true;
 }
 
+/* Linux interface names: 1-15 printable ASCII bytes, no '/', ':', not "." or "..". */
 static bool ifname_valid(const char *s) {
         size_t n = strlen(s);
 
-        if (n == 0 || n >= WF_IFNAMSIZ)
+        if (n == 0 || n >= WF_IFNAMSIZ || strcmp(s, ".") == 0 || strcmp(s, "..") == 0)
                 return false;
         for (size_t i = 0; i < n; i++)
-                if (s[i] == '/' || s[i] == ':' || isspace((unsigned char)s[i]))
+                if ((unsigned char)s[i] <= ' ' || (unsigned char)s[i] >= 0x7f || s[i] == '/' || s[i] == ':')
                         return false;
         return true;
+}
+
+/* An IPv4 literal or a DNS name (labels of 1-63 letters, digits, '-', '_', not all digits):
+ * the same rule the agent applies, so "10.0.0.300" is refused here, not on every node. */
+static bool endpoint_host_valid(const char *h) {
+        size_t n = strlen(h), label = 0;
+        struct in_addr a;
+        bool letters = false;
+
+        if (inet_pton(AF_INET, h, &a) == 1)
+                return true;
+        if (n > 0 && h[n - 1] == '.')
+                n--;
+        if (n == 0 || n > 253)
+                return false;
+        for (size_t i = 0; i <= n; i++) {
+                char c = i < n ? h[i] : '.';
+                if (c == '.') {
+                        if (label == 0 || label > 63 || h[i - 1] == '-')
+                                return false;
+                        label = 0;
+                } else if (isalnum((unsigned char)c) || c == '_' || (c == '-' && label > 0)) {
+                        letters = letters || !isdigit((unsigned char)c);
+                        label++;
+                } else
+                        return false;
+        }
+        return letters;
+}
+
+/* Ranges a tunnel cannot carry and the agent refuses in allowed IPs and addresses. */
+static const char *prefix_unroutable(const struct wf_prefix *p) {
+        static const struct {
+                struct wf_prefix range;
+                const char *what;
+        } bad[] = {
+                { { AF_INET, { 127 }, 8 }, "loopback" },
+                { { AF_INET, { 224 }, 4 }, "multicast" },
+                { { AF_INET6, { [15] = 1 }, 128 }, "loopback" },
+                { { AF_INET6, { 0xff }, 8 }, "multicast" },
+                { { AF_INET6, { [10] = 0xff, [11] = 0xff }, 96 }, "IPv4-mapped" },
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++)
+                if (wf_prefix_contains(&bad[i].range, p))
+                        return bad[i].what;
+        return NULL;
 }
 
 static void node_done(struct ctl_node *n) {
@@ -144,6 +192,9 @@ static int parse_wan(json_t *wan, struct ctl_inventory *inv, struct wf_err *e, w
         s = json_string_value(v);
         if (wf_prefix_parse(s, true, &inv->tunnel_cidr, &why) < 0)
                 return wf_err_set(e, -EINVAL, "wan.tunnel_cidr: \"%s\" %s", s, why);
+        if (prefix_unroutable(&inv->tunnel_cidr))
+                return wf_err_set(e, -EINVAL, "wan.tunnel_cidr: \"%s\" is a %s range", s,
+                                  prefix_unroutable(&inv->tunnel_cidr));
         if ((inv->tunnel_cidr.family == AF_INET && inv->tunnel_cidr.len > 30) ||
             (inv->tunnel_cidr.family == AF_INET6 && inv->tunnel_cidr.len > 126))
                 return wf_err_set(e, -EINVAL, "wan.tunnel_cidr: \"%s\" is too small for a fleet", s);
@@ -152,8 +203,8 @@ static int parse_wan(json_t *wan, struct ctl_inventory *inv, struct wf_err *e, w
         if (v && !json_is_null(v)) {
                 s = json_is_string(v) ? json_string_value(v) : "?";
                 if (wf_prefix_parse(s, true, &inv->tunnel_cidr6, &why) < 0 || inv->tunnel_cidr6.family != AF_INET6 ||
-                    inv->tunnel_cidr6.len > 126)
-                        return wf_err_set(e, -EINVAL, "wan.tunnel_cidr6: \"%s\" is not an IPv6 range (at most /126)", s);
+                    inv->tunnel_cidr6.len > 126 || prefix_unroutable(&inv->tunnel_cidr6))
+                        return wf_err_set(e, -EINVAL, "wan.tunnel_cidr6: \"%s\" is not a unicast IPv6 range (at most /126)", s);
                 if (inv->tunnel_cidr.family != AF_INET)
                         return wf_err_set(e, -EINVAL, "wan.tunnel_cidr6: only with an IPv4 tunnel_cidr");
                 inv->has_tunnel_cidr6 = true;
@@ -204,15 +255,23 @@ static int parse_wan(json_t *wan, struct ctl_inventory *inv, struct wf_err *e, w
         if (r)
                 inv->route_metric = (uint32_t)u;
 
+        /* what the agent accepts: "main" or a table number, not 253 (default) or 255 (local) */
         v = json_object_get(wan, "route_table");
         if (json_is_integer(v)) {
                 if ((r = get_uint(wan, "route_table", "wan", 1, UINT32_MAX, &u, e)) < 0)
                         return r;
+                if (u == 253 || u == 255)
+                        return wf_err_set(e, -EINVAL, "wan.route_table: %llu is the kernel's %s table",
+                                          (unsigned long long)u, u == 253 ? "default" : "local");
                 if (asprintf(&inv->route_table, "%llu", (unsigned long long)u) < 0)
                         return -ENOMEM;
                 inv->route_table_numeric = true;
-        } else if ((r = get_string(wan, "route_table", "wan", &inv->route_table, e)) < 0)
-                return r;
+        } else if (v && !json_is_null(v)) {
+                if (!json_is_string(v) || strcmp(json_string_value(v), "main") != 0)
+                        return wf_err_set(e, -EINVAL, "wan.route_table: must be \"main\" or a table number");
+                if (!(inv->route_table = strdup("main")))
+                        return -ENOMEM;
+        }
         return 0;
 }
 
@@ -256,25 +315,26 @@ static int parse_node(json_t *o, size_t idx, const struct ctl_inventory *inv, st
         if (v && !json_is_null(v)) {
                 _cleanup_free_ char *host = NULL;
                 uint16_t port;
+                struct in6_addr a6;
 
                 if (!json_is_string(v))
                         return wf_err_set(e, -EINVAL, "%s: endpoint must be a string", where);
                 s = json_string_value(v);
                 if (wf_endpoint_split(s, &host, &port, &why) == 0) {
+                        if (s[0] != '[' && !endpoint_host_valid(host))
+                                return wf_err_set(e, -EINVAL, "%s: endpoint \"%s\" has an invalid host", where, s);
                         if (!(n->endpoint = strdup(s)))
                                 return -ENOMEM;
-                } else {
-                        /* A bare host (no port) gets the node's listen port. */
-                        struct in6_addr a6;
-                        bool v6 = inet_pton(AF_INET6, s, &a6) == 1;
-                        for (const char *c = s; *c; c++)
-                                if ((*c <= ' ' || *c == '/' || *c == '@' || (*c == ':' && !v6)) || *c == '[')
-                                        return wf_err_set(e, -EINVAL, "%s: endpoint \"%s\" %s", where, s, why);
-                        if (!*s)
-                                return wf_err_set(e, -EINVAL, "%s: endpoint is empty", where);
-                        if (asprintf(&n->endpoint, v6 ? "[%s]:%u" : "%s:%u", s, n->listen_port) < 0)
+                } else if (inet_pton(AF_INET6, s, &a6) == 1) {
+                        /* a bare address or name gets the node's listen port */
+                        if (asprintf(&n->endpoint, "[%s]:%u", s, n->listen_port) < 0)
                                 return -ENOMEM;
-                }
+                } else if (endpoint_host_valid(s)) {
+                        if (asprintf(&n->endpoint, "%s:%u", s, n->listen_port) < 0)
+                                return -ENOMEM;
+                } else
+                        return wf_err_set(e, -EINVAL, "%s: endpoint \"%s\" is not host, host:port or [v6]:port",
+                                          where, s);
         }
 
         v = json_object_get(o, "public_key");
@@ -407,6 +467,9 @@ static int check_fleet(struct ctl_inventory *inv, struct wf_err *e, wf_warn_fn w
                                                   n->name, a);
                         if (!s->routed)
                                 continue;
+                        if (prefix_unroutable(&s->prefix))
+                                return wf_err_set(e, -EINVAL, "node %s: routed subnet %s is a %s range",
+                                                  n->name, a, prefix_unroutable(&s->prefix));
                         for (size_t j = 0; j <= i; j++) {
                                 struct ctl_node *m = &inv->nodes[j];
                                 for (size_t l = 0; l < (j == i ? k : m->n_subnets); l++) {
@@ -418,6 +481,29 @@ static int check_fleet(struct ctl_inventory *inv, struct wf_err *e, wf_warn_fn w
                                 }
                         }
                 }
+        }
+        /* An endpoint inside another node's routed subnet: peers would route the tunnel's own
+         * UDP packets into the tunnel. */
+        for (size_t i = 0; i < inv->n_nodes; i++) {
+                struct ctl_node *m = &inv->nodes[i];
+                _cleanup_free_ char *host = NULL;
+                struct wf_prefix ep;
+                const char *why;
+                uint16_t port;
+
+                if (!m->endpoint || wf_endpoint_split(m->endpoint, &host, &port, &why) < 0 ||
+                    wf_prefix_parse(host, false, &ep, &why) < 0)
+                        continue; /* a DNS name: not known here */
+                for (size_t j = 0; j < inv->n_nodes; j++)
+                        for (size_t k = 0; j != i && k < inv->nodes[j].n_subnets; k++) {
+                                const struct ctl_subnet *sn = &inv->nodes[j].subnets[k];
+                                if (!sn->routed || !wf_prefix_contains(&sn->prefix, &ep))
+                                        continue;
+                                wf_prefix_format(&sn->prefix, a);
+                                return wf_err_set(e, -EINVAL, "node %s: routed subnet %s contains the endpoint %s of node %s "
+                                                  "(its tunnel packets would be routed into the tunnel)",
+                                                  inv->nodes[j].name, a, m->endpoint, m->name);
+                        }
         }
         if (inv->topology == CTL_TOPOLOGY_HUB_SPOKE && hubs == 0) {
                 warnf(warn, userdata, "wan: topology hub-spoke but no node has role \"hub\": rendering a mesh");

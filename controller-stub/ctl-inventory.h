@@ -49,7 +49,7 @@ struct ctl_inventory {
         uint32_t poll_interval;   /* s, the agents' poll interval (staleness), default 30 */
         uint32_t keepalive;       /* persistent_keepalive for nodes behind CGNAT, default 25 */
         uint32_t mtu;             /* 0: absent */
-        char *route_table;        /* NULL: absent; a name or a number as text */
+        char *route_table;        /* NULL: absent; "main" or a table number as text */
         bool route_table_numeric;
         uint32_t route_metric;    /* 0: absent */
         struct ctl_node *nodes;

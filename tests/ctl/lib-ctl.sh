@@ -27,7 +27,7 @@ make_cert() {
 # Runs the rest of the test in a private network namespace (own loopback, no port clashes with
 # parallel runs) when root; otherwise on the shared loopback.
 enter_netns() {
-  if [ "$(id -u)" -eq 0 ] && [ -z "${WFC_IN_NETNS:-}" ]; then
+  if [ "$(id -u)" -eq 0 ] && [ -z "${WFC_IN_NETNS:-}" ] && unshare --net true 2>/dev/null; then
     WFC_IN_NETNS=1 exec unshare --net -- "$0" "$@"
   fi
   if [ -n "${WFC_IN_NETNS:-}" ]; then ip link set lo up; fi

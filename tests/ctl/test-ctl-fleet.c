@@ -57,6 +57,8 @@ static void test_stale(void) {
         CHECK(ctl_fleet_stale(&never, 30, 1000));
         row.current_revision = 6;
         CHECK(ctl_fleet_stale(&row, 30, 1000));
+        row.current_revision = 4; /* the node runs a revision this controller never issued */
+        CHECK(ctl_fleet_stale(&row, 30, 1000));
         row.current_revision = 5;
 
         struct ctl_fleet_row rows[] = { row, never };

@@ -285,6 +285,28 @@ static void test_errors(void) {
         r = render_at("{\"wan\": {\"tunnel_cidr\": \"10.3.0.0/24\"}, \"nodes\": [{\"name\": \"../etc\"}]}", st, NOW, &e);
         CHECK(r == NULL);
         CHECK_STR_CONTAINS(e.msg, "nodes[0].name");
+        r = render_at("{\"wan\": {\"tunnel_cidr\": \"10.3.0.0/24\"}, \"nodes\": ["
+                      " {\"name\": \"lan\", \"subnets\": [\"198.51.100.0/24\"]},"
+                      " {\"name\": \"far\", \"endpoint\": \"198.51.100.7:51820\"}]}", st, NOW, &e);
+        CHECK(r == NULL);
+        CHECK_STR_CONTAINS(e.msg, "node lan: routed subnet 198.51.100.0/24 contains the endpoint 198.51.100.7:51820 of node far");
+
+        /* what the agent would refuse on every node is refused here, once (found by fuzz-ctl) */
+        r = render_at("{\"wan\": {\"tunnel_cidr\": \"10.3.0.0/24\"}, \"nodes\": [{\"name\": \"a\", \"endpoint\": \"384.0.2.1\"}]}",
+                      st, NOW, &e);
+        CHECK(r == NULL);
+        CHECK_STR_CONTAINS(e.msg, "node a: endpoint \"384.0.2.1\"");
+        r = render_at("{\"wan\": {\"tunnel_cidr\": \"10.3.0.0/24\"}, \"nodes\": [{\"name\": \"m\", \"subnets\": [\"233.16.1.0/24\"]}]}",
+                      st, NOW, &e);
+        CHECK(r == NULL);
+        CHECK_STR_CONTAINS(e.msg, "node m: routed subnet 233.16.1.0/24 is a multicast range");
+        r = render_at("{\"wan\": {\"tunnel_cidr\": \"10.3.0.0/24\", \"route_table\": 255}, \"nodes\": []}", st, NOW, &e);
+        CHECK(r == NULL);
+        CHECK_STR_CONTAINS(e.msg, "wan.route_table: 255 is the kernel's local table");
+        r = render_at("{\"wan\": {\"tunnel_cidr\": \"10.3.0.0/24\"}, \"nodes\": [{\"name\": \"i\", \"interface\": \"\\u007fwg\"}]}",
+                      st, NOW, &e);
+        CHECK(r == NULL);
+        CHECK_STR_CONTAINS(e.msg, "node i: interface");
         r = render_at("{\"wan\": {\"tunnel_cidr\": \"10.3.0.0/24\"} \"nodes\": []}", st, NOW, &e);
         CHECK(r == NULL);
         CHECK_STR_CONTAINS(e.msg, "inventory: line 1");
