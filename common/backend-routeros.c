@@ -708,33 +708,96 @@ static int demote_state_add(struct backend *b, const char *iface, const char *me
         return 0;
 }
 
-/* Demotes foreign static routes to dst with a distance below ours. */
-static int demote_foreign(struct backend *b, const char *iface, const char *menu, const char *dst, struct wf_err *e) {
+/* The static routes of one menu, read once per apply: route adds check them for foreign routes
+ * to demote and for ours already in place without a print per route. */
+struct route_entry {
+        char id[32];
+        struct wf_prefix dst;
+        char *gw;
+        unsigned distance;
+        bool ours;
+};
+
+struct route_table {
+        bool loaded;
+        struct route_entry *v;
+        size_t n;
+};
+
+static void route_table_done(struct route_table *t) {
+        for (size_t i = 0; i < t->n; i++)
+                free(t->v[i].gw);
+        free(t->v);
+        *t = (struct route_table){};
+}
+
+static int route_table_load(struct backend *b, const char *menu, struct route_table *t, struct wf_err *e) {
         struct rosconn_reply rep;
-        _cleanup_free_ char *q = NULL;
         char cmd[64];
+
+        if (t->loaded)
+                return 0;
         snprintf(cmd, sizeof cmd, "%s/print", menu);
-        if (asprintf(&q, "?dst-address=%s", dst) < 0)
+        int r = CALL(b, &rep, e, cmd, "?dynamic=false", "=.proplist=.id,dst-address,gateway,distance,comment");
+        if (r < 0) {
+                rosconn_reply_done(&rep);
+                return r;
+        }
+        t->v = calloc(rep.n_re ? rep.n_re : 1, sizeof(*t->v));
+        if (!t->v) {
+                rosconn_reply_done(&rep);
                 return -ENOMEM;
-        int r = CALL(b, &rep, e, cmd, q, "?dynamic=false", "=.proplist=.id,gateway,distance,comment");
-        for (size_t i = 0; r >= 0 && i < rep.n_re; i++) {
-                uint64_t d = 1;
+        }
+        for (size_t i = 0; i < rep.n_re; i++) {
+                struct route_entry *x = &t->v[t->n];
+                const char *dst = rosconn_reply_get(&rep, i, "dst-address");
+                const char *gw = rosconn_reply_get(&rep, i, "gateway");
                 const char *ds = rosconn_reply_get(&rep, i, "distance");
-                if (is_ours(rosconn_reply_get(&rep, i, "comment")) || (ds && wf_parse_u64(ds, &d) < 0) ||
-                    d >= ROS_DEMOTE_BELOW)
+                const char *why;
+                if (!dst || wf_prefix_parse(dst, false, &x->dst, &why) < 0)
                         continue;
-                /* remember first: a crash between the two leaves a record, never a lost original */
-                r = demote_state_add(b, iface, menu, dst, rosconn_reply_get(&rep, i, "gateway"), (unsigned)d, e);
-                if (r < 0)
-                        break;
-                struct words w = {};
-                words_add(&w, "%s/set", menu);
-                words_add(&w, "=.id=%s", rosconn_reply_get(&rep, i, ".id"));
-                words_add(&w, "=distance=%u", ROS_DEMOTE_TO);
-                r = simple(b, &w, e);
+                wf_prefix_mask(&x->dst);
+                snprintf(x->id, sizeof x->id, "%s", rosconn_reply_get(&rep, i, ".id") ? rosconn_reply_get(&rep, i, ".id") : "");
+                x->gw = strdup(gw ? gw : "-");
+                x->distance = ds ? (unsigned)atoi(ds) : 1;
+                x->ours = is_ours(rosconn_reply_get(&rep, i, "comment"));
+                if (!x->gw) {
+                        rosconn_reply_done(&rep);
+                        return -ENOMEM;
+                }
+                t->n++;
         }
         rosconn_reply_done(&rep);
-        return r < 0 ? r : 0;
+        t->loaded = true;
+        return 0;
+}
+
+/* Demotes foreign static routes to dst with a distance below ours. */
+static int demote_foreign(struct backend *b, const char *iface, const char *menu, struct route_table *t,
+                          const struct wf_prefix *dst, struct wf_err *e) {
+        char ds[64];
+        int r = route_table_load(b, menu, t, e);
+        if (r < 0)
+                return r;
+        wf_prefix_format(dst, ds);
+        for (size_t i = 0; i < t->n; i++) {
+                struct route_entry *x = &t->v[i];
+                if (x->ours || x->distance >= ROS_DEMOTE_BELOW || !wf_prefix_equal(&x->dst, dst))
+                        continue;
+                /* remember first: a crash between the two leaves a record, never a lost original */
+                r = demote_state_add(b, iface, menu, ds, x->gw, x->distance, e);
+                if (r < 0)
+                        return r;
+                struct words w = {};
+                words_add(&w, "%s/set", menu);
+                words_add(&w, "=.id=%s", x->id);
+                words_add(&w, "=distance=%u", ROS_DEMOTE_TO);
+                r = simple(b, &w, e);
+                if (r < 0)
+                        return r;
+                x->distance = ROS_DEMOTE_TO;
+        }
+        return 0;
 }
 
 static const char *addr_menu(int family) {
@@ -902,42 +965,23 @@ static int op_iface(struct backend *b, const struct plan *p, const struct plan_o
         return simple(b, &w, e);
 }
 
-/* 1 when our route to the queried destination exists at this distance. */
-static int have_route(struct backend *b, const char *menu, const char *q, const char *qg, unsigned distance,
-                      struct wf_err *e) {
-        struct rosconn_reply rep;
-        char cmd[64];
-        snprintf(cmd, sizeof cmd, "%s/print", menu);
-        int r = CALL(b, &rep, e, cmd, q, qg, "=.proplist=.id,distance,comment");
-        int found = 0;
-        for (size_t i = 0; r >= 0 && i < rep.n_re; i++) {
-                const char *d = rosconn_reply_get(&rep, i, "distance");
-                if (is_ours(rosconn_reply_get(&rep, i, "comment")) && d && (unsigned)atoi(d) == distance)
-                        found = 1;
-        }
-        rosconn_reply_done(&rep);
-        return r < 0 ? r : found;
-}
-
 static int op_route_add(struct backend *b, const char *iface, const struct plan *p, const struct plan_op *op,
-                        struct wf_err *e) {
+                        struct route_table *t, struct wf_err *e) {
         const char *menu = route_menu(op->prefix.family);
         char dst[64];
-        _cleanup_free_ char *q = NULL, *qg = NULL;
         struct words w = {};
 
-        wf_prefix_format(&op->prefix, dst);
-        if (asprintf(&q, "?dst-address=%s", dst) < 0 || asprintf(&qg, "?gateway=%s", iface) < 0)
-                return -ENOMEM;
-        int r = demote_foreign(b, iface, menu, dst, e);
+        int r = demote_foreign(b, iface, menu, t, &op->prefix, e);
         if (r < 0)
                 return r;
-        /* Ours at the wanted distance may be there already (shown missing because a foreign
-         * route beat it): then the demotion was all it took. One at another distance stays
-         * until its PLAN_ROUTE_DEL, after the new one is in: make before break. */
-        r = have_route(b, menu, q, qg, p->route_metric, e);
-        if (r != 0)
-                return r < 0 ? r : 0;
+        /* Ours at the wanted distance may be there already (left out of the observation because
+         * a foreign route beat it): then the demotion was all it took. One at another distance
+         * stays until its PLAN_ROUTE_DEL, after the new one is in: make before break. */
+        for (size_t i = 0; i < t->n; i++)
+                if (t->v[i].ours && t->v[i].distance == p->route_metric && strcmp(t->v[i].gw, iface) == 0 &&
+                    wf_prefix_equal(&t->v[i].dst, &op->prefix))
+                        return 0;
+        wf_prefix_format(&op->prefix, dst);
         words_add(&w, "%s/add", menu);
         words_add(&w, "=dst-address=%s", dst);
         words_add(&w, "=gateway=%s", iface);
@@ -946,17 +990,12 @@ static int op_route_add(struct backend *b, const char *iface, const struct plan 
         return simple(b, &w, e);
 }
 
-static int ros_apply(struct backend *b, const struct plan *p, const struct plan_target *t, struct wf_err *e) {
+static int apply_ops(struct backend *b, const struct plan *p, const struct plan_target *t,
+                     struct route_table rt[2], struct wf_err *e) {
         const char *iface = p->iface;
         bool created = false;
-        int r;
+        int r = 0;
 
-        r = check_lockout(b, t->iface, e);
-        if (r < 0)
-                return r;
-        r = ros_connect(b, e);
-        if (r < 0)
-                return r;
         for (size_t i = 0; i < p->n_ops; i++) {
                 const struct plan_op *op = &p->ops[i];
                 struct words w = {};
@@ -1009,7 +1048,7 @@ static int ros_apply(struct backend *b, const struct plan *p, const struct plan_
                         r = simple(b, &w, e);
                         break;
                 case PLAN_ROUTE_ADD:
-                        r = op_route_add(b, iface, p, op, e);
+                        r = op_route_add(b, iface, p, op, &rt[op->prefix.family == AF_INET6], e);
                         break;
                 case PLAN_ROUTE_DEL:
                         if (!op->live_route || !op->live_route->ours)
@@ -1019,10 +1058,9 @@ static int ros_apply(struct backend *b, const struct plan *p, const struct plan_
                         r = simple(b, &w, e);
                         break;
                 case PLAN_ROUTE_CONFLICT:
-                        if (op->live_route && op->live_route->metric < ROS_DEMOTE_BELOW) {
-                                wf_prefix_format(&op->prefix, a);
-                                r = demote_foreign(b, iface, route_menu(op->prefix.family), a, e);
-                        }
+                        if (op->live_route && op->live_route->metric < ROS_DEMOTE_BELOW)
+                                r = demote_foreign(b, iface, route_menu(op->prefix.family),
+                                                   &rt[op->prefix.family == AF_INET6], &op->prefix, e);
                         break;
                 default:
                         break;
@@ -1032,6 +1070,20 @@ static int ros_apply(struct backend *b, const struct plan *p, const struct plan_
                         return r;
         }
         return 0;
+}
+
+static int ros_apply(struct backend *b, const struct plan *p, const struct plan_target *t, struct wf_err *e) {
+        struct route_table rt[2] = {};
+        int r = check_lockout(b, t->iface, e);
+        if (r < 0)
+                return r;
+        r = ros_connect(b, e);
+        if (r < 0)
+                return r;
+        r = apply_ops(b, p, t, rt, e);
+        route_table_done(&rt[0]);
+        route_table_done(&rt[1]);
+        return r;
 }
 
 /* ---- probe ---- */
