@@ -856,6 +856,8 @@ static int agent_main(struct agent_ctx *ctx, bool once) {
                 agentd_log(LOG_ERR, "sd_event: %s", strerror(-r));
                 return 1;
         }
+        /* A peer closing a TLS connection must not kill the agent (OpenSSL writes with write()). */
+        signal(SIGPIPE, SIG_IGN);
         sigemptyset(&mask);
         sigaddset(&mask, SIGTERM);
         sigaddset(&mask, SIGINT);
