@@ -139,6 +139,7 @@ static int ros_call(struct backend *b, const char *const *words, struct rosconn_
 struct words {
         char *w[32];
         size_t n;
+        int err; /* sticky: a command missing a word (its comment!) is never sent */
 };
 
 static void words_done(struct words *w) {
@@ -148,24 +149,32 @@ static void words_done(struct words *w) {
                 free(w->w[i]);
         }
         w->n = 0;
+        w->err = 0;
 }
 
 static int words_add(struct words *w, const char *fmt, ...) _printf_(2, 3);
 static int words_add(struct words *w, const char *fmt, ...) {
         va_list ap;
+        if (w->err < 0)
+                return w->err;
         if (w->n + 1 >= ELEMENTSOF(w->w))
-                return -E2BIG;
+                return (w->err = -E2BIG);
         va_start(ap, fmt);
         int r = vasprintf(&w->w[w->n], fmt, ap);
         va_end(ap);
         if (r < 0)
-                return -ENOMEM;
+                return (w->err = -ENOMEM);
         w->n++;
         w->w[w->n] = NULL;
         return 0;
 }
 
 static int words_call(struct backend *b, struct words *w, struct rosconn_reply *rep, struct wf_err *e) {
+        if (w->err < 0) {
+                *rep = (struct rosconn_reply){};
+                rosapi_sentence_init(&rep->done);
+                return wf_err_set(e, w->err, "routeros: %s: cannot build the command", w->n ? w->w[0] : "?");
+        }
         w->w[w->n] = NULL;
         return ros_call(b, (const char *const *)w->w, rep, e);
 }
@@ -818,27 +827,23 @@ static void fmt_endpoint(const struct sockaddr_storage *ss, char host[64], unsig
         }
 }
 
+/* "=key=a,b,c": the prefixes of a then b, each once (RouterOS takes the whole list). */
 static int add_prefix_list(struct words *w, const char *key, const struct wf_prefix *a, size_t na,
-                           const struct wf_prefix *b2, size_t nb, const struct wf_prefix *skip, size_t nskip) {
+                           const struct wf_prefix *b2, size_t nb) {
         size_t cap = (na + nb) * 64 + 1, o = 0;
         _cleanup_free_ char *s = calloc(1, cap);
         if (!s)
-                return -ENOMEM;
-        for (size_t pass = 0; pass < 2; pass++) {
-                const struct wf_prefix *v = pass ? b2 : a;
-                size_t n = pass ? nb : na;
-                for (size_t i = 0; i < n; i++) {
-                        bool drop = false;
-                        for (size_t k = 0; k < nskip; k++)
-                                drop |= wf_prefix_equal(&skip[k], &v[i]);
-                        if (drop)
-                                continue;
-                        char one[64];
-                        wf_prefix_format(&v[i], one);
-                        if (strstr(s, one) && (strstr(s, one)[strlen(one)] == ',' || strstr(s, one)[strlen(one)] == 0))
-                                continue;
-                        o += (size_t)snprintf(s + o, cap - o, "%s%s", o ? "," : "", one);
-                }
+                return (w->err = -ENOMEM);
+        for (size_t i = 0; i < na + nb; i++) {
+                const struct wf_prefix *p = i < na ? &a[i] : &b2[i - na];
+                bool seen = false;
+                for (size_t k = 0; k < i && !seen; k++)
+                        seen = wf_prefix_equal(k < na ? &a[k] : &b2[k - na], p);
+                if (seen)
+                        continue;
+                char one[64];
+                wf_prefix_format(p, one);
+                o += (size_t)snprintf(s + o, cap - o, "%s%s", o ? "," : "", one);
         }
         return words_add(w, "=%s=%s", key, s);
 }
@@ -853,7 +858,7 @@ static int op_peer_add(struct backend *b, const char *iface, const struct plan_o
         words_add(&w, "=interface=%s", iface);
         wf_key_to_b64(dp->public_key, key);
         words_add(&w, "=public-key=%s", key);
-        add_prefix_list(&w, "allowed-address", dp->allowed_ips, dp->n_allowed_ips, NULL, 0, NULL, 0);
+        add_prefix_list(&w, "allowed-address", dp->allowed_ips, dp->n_allowed_ips, NULL, 0);
         if (pp->endpoint.ss_family != 0) {
                 char host[64];
                 unsigned port;
@@ -912,11 +917,11 @@ static int op_peer_update(struct backend *b, const char *iface, const struct pla
         }
         /* RouterOS takes the whole list: the live one plus additions, minus what goes */
         if (op->flags & PLAN_PEER_ALLOWED_IPS_REPLACE)
-                add_prefix_list(&w, "allowed-address", pp->peer->allowed_ips, pp->peer->n_allowed_ips, NULL, 0, NULL, 0);
+                add_prefix_list(&w, "allowed-address", pp->peer->allowed_ips, pp->peer->n_allowed_ips, NULL, 0);
         else if (op->flags & PLAN_PEER_ALLOWED_IPS_ADD)
                 add_prefix_list(&w, "allowed-address", lp->allowed_ips, lp->n_allowed_ips, op->allowed_ips_add,
-                                op->n_allowed_ips_add, NULL, 0);
-        if (w.n == before) {
+                                op->n_allowed_ips_add);
+        if (w.err == 0 && w.n == before) {
                 words_done(&w);
                 return 0;
         }
@@ -958,7 +963,7 @@ static int op_iface(struct backend *b, const struct plan *p, const struct plan_o
         }
         if (!create && (op->flags & PLAN_SET_UP))
                 words_add(&w, "=disabled=no");
-        if (!create && w.n == before) {
+        if (!create && w.err == 0 && w.n == before) {
                 words_done(&w);
                 return 0;
         }
