@@ -2,7 +2,7 @@
 /* Benchmark helper (run by bench/run inside the vm, as root, on the real kernel module):
  *   wgfleet-bench conf N [--change I]        a `wg setconf` file with N synthetic peers
  *   wgfleet-bench apply IFACE N [--change I [--variant V]] [--no-routes] [--big K]
- *                                            (listen port 51821)
+ *   (both take --offset K: peers K..K+N-1, and --port P: the listen port, default 51820)
  *                                            observe + plan + apply the same peers through the
  *                                            linux backend; prints phase timings
  *   wgfleet-bench observe IFACE              times the WireGuard dump and the route part apart
@@ -27,6 +27,13 @@
 #include "util.h"
 #include "wg-netlink.h"
 
+/* How far the changed peer's port moves: runs with different variants each change one peer. */
+static long variant = 1;
+/* Peer i is built from index i + offset: runs with different offsets have disjoint peers, keys
+ * and prefixes, so their devices and routes coexist. */
+static size_t offset;
+static uint16_t listen_port = 51820;
+
 static uint64_t splitmix(uint64_t *s) {
         uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
         z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
@@ -35,7 +42,7 @@ static uint64_t splitmix(uint64_t *s) {
 }
 
 static void derive_key(uint64_t index, uint8_t key[32]) {
-        uint64_t s = index * 7919 + 17;
+        uint64_t s = (index + offset) * 7919 + 17;
 
         for (int i = 0; i < 4; i++) {
                 uint64_t v = splitmix(&s);
@@ -52,7 +59,10 @@ static double now_ms(void) {
 
 /* Peer i: 10.64.0.0/10 + i as /32, fd64::i/128, endpoint 192.0.2.x:(20000 + i % 40000). */
 static void peer_prefixes(size_t i, struct wf_prefix out[2]) {
-        uint32_t v4 = 0x0a400000u + (uint32_t)i;
+        uint32_t v4;
+
+        i += offset;
+        v4 = 0x0a400000u + (uint32_t)i;
 
         out[0] = (struct wf_prefix){ .family = AF_INET, .len = 32 };
         v4 = htonl(v4);
@@ -66,8 +76,6 @@ static void peer_prefixes(size_t i, struct wf_prefix out[2]) {
         out[1].addr[15] = (uint8_t)i;
 }
 
-/* How far the changed peer's port moves: runs with different variants each change one peer. */
-static long variant = 1;
 
 static uint16_t peer_port(size_t i, long change) {
         return (uint16_t)(20000 + i % 40000 + ((long)i == change ? variant : 0));
@@ -89,7 +97,7 @@ static int cmd_conf(size_t n, long change) {
         char b64[45];
 
         wf_key_to_b64(private_key, b64);
-        printf("[Interface]\nPrivateKey = %s\nListenPort = 51820\n", b64);
+        printf("[Interface]\nPrivateKey = %s\nListenPort = %u\n", b64, listen_port);
         for (size_t i = 0; i < n; i++) {
                 uint8_t key[32];
                 struct wf_prefix p[2];
@@ -110,7 +118,7 @@ static int cmd_conf(size_t n, long change) {
 }
 
 static int cmd_apply(const char *ifname, size_t n, long change, bool routes, size_t big) {
-        struct wf_iface iface = { .listen_port = 51821, .route_table = 254, .route_metric = 10 };
+        struct wf_iface iface = { .listen_port = listen_port, .route_table = 254, .route_metric = 10 };
         struct plan_target t = { .iface = &iface, .has_private_key = true };
         struct config cfg = {};
         struct backend *b = NULL;
@@ -244,6 +252,8 @@ int main(int argc, char **argv) {
                 { "no-routes", no_argument, NULL, 'R' },
                 { "big", required_argument, NULL, 'b' },
                 { "variant", required_argument, NULL, 'v' },
+                { "offset", required_argument, NULL, 'o' },
+                { "port", required_argument, NULL, 'p' },
                 {}
         };
         long change = -1;
@@ -269,6 +279,12 @@ int main(int argc, char **argv) {
                 case 'v':
                         variant = atol(optarg);
                         break;
+                case 'o':
+                        offset = (size_t)atol(optarg);
+                        break;
+                case 'p':
+                        listen_port = (uint16_t)atoi(optarg);
+                        break;
                 default:
                         return 2;
                 }
@@ -280,6 +296,6 @@ int main(int argc, char **argv) {
                 return cmd_observe(argv[1]) < 0 ? 1 : 0;
         if (argc == 3 && strcmp(argv[0], "apply") == 0)
                 return cmd_apply(argv[1], (size_t)atol(argv[2]), change, routes, big) < 0 ? 1 : 0;
-        fprintf(stderr, "usage: wgfleet-bench conf N [--change I] | apply IFACE N [--change I [--variant V]] [--no-routes] [--big K] | observe IFACE | time CMD...\n");
+        fprintf(stderr, "usage: wgfleet-bench conf|apply ... [--change I [--variant V]] [--offset K] [--port P] [--no-routes] [--big K]; see bench/README.md\n");
         return 2;
 }

@@ -621,8 +621,8 @@ int wgnl_set(struct wgnl *c, const struct wgnl_device_set *d, struct wf_err *e) 
         return wf_err_set(e, r, "%s: building the WireGuard SET_DEVICE message: %s", d->ifname, strerror(-r));
 }
 
-int wgnl_apply(struct wgnl *c, const struct plan *p, const struct plan_target *t, struct wf_err *e) {
-        _cleanup_free_ struct wgnl_peer_set *peers = NULL;
+int wgnl_plan_to_set(const struct plan *p, const struct plan_target *t, struct wgnl_device_set *ret) {
+        struct wgnl_peer_set *peers;
         struct wgnl_device_set d = { .ifname = p->iface };
         size_t n = 0, pass;
 
@@ -707,9 +707,21 @@ int wgnl_apply(struct wgnl *c, const struct plan *p, const struct plan_target *t
                 }
         d.peers = peers;
         d.n_peers = n;
-        if (d.flags == 0 && n == 0)
-                return 0;
-        return wgnl_set(c, &d, e);
+        *ret = d;
+        return 0;
+}
+
+int wgnl_apply(struct wgnl *c, const struct plan *p, const struct plan_target *t, struct wf_err *e) {
+        struct wgnl_device_set d;
+        int r;
+
+        r = wgnl_plan_to_set(p, t, &d);
+        if (r < 0)
+                return r;
+        if (d.flags != 0 || d.n_peers != 0)
+                r = wgnl_set(c, &d, e);
+        free((void *)d.peers);
+        return r;
 }
 
 /* ---------------------------------------------------------------- links ---- */

@@ -104,6 +104,13 @@ int wgnl_get_device(struct wgnl *c, const char *ifname, struct wf_live_iface *li
 
 int wgnl_set(struct wgnl *c, const struct wgnl_device_set *d, struct wf_err *e);
 
+/* Pure: the WireGuard part of a plan as one SET operation: device attributes from PLAN_IFACE_SET
+ * (private key, listen port, fwmark), then adds and updates in plan order, then removals (an
+ * allowed IP moving away from a removed peer is taken over first). Adds carry the full list with
+ * REPLACE_ALLOWEDIPS; updates carry UPDATE_ONLY and only their flagged fields. ret->peers is
+ * malloc'd (free it); everything it points to is borrowed from p and t. */
+int wgnl_plan_to_set(const struct plan *p, const struct plan_target *t, struct wgnl_device_set *ret);
+
 /* Executes the WireGuard part of a plan (PLAN_IFACE_SET private key/port/fwmark, PLAN_PEER_*)
  * in one SET operation; other operations are ignored. Nothing is sent when nothing applies. */
 int wgnl_apply(struct wgnl *c, const struct plan *p, const struct plan_target *t, struct wf_err *e);

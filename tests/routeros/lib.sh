@@ -14,8 +14,8 @@ command -v wg >/dev/null || { echo "SKIP: wg (wireguard-tools) is needed to make
 T=$(mktemp -d /tmp/wfr.XXXXXX)
 SIM_PID=
 cleanup() {
-  if [ -n "$SIM_PID" ]; then kill "$SIM_PID" 2>/dev/null || true; wait "$SIM_PID" 2>/dev/null || true; fi
-  rm -rf "$T"
+  stop_sim
+  [ -n "${KEEP_T:-}" ] && echo "kept $T" || rm -rf "$T"
 }
 trap cleanup EXIT
 
@@ -52,7 +52,7 @@ write_conf() {
     echo "probe_timeout = $PROBE"
   } > "$T/agent.conf"
 }
-agent() { "$AGENT" --config "$T/agent.conf" "$@"; }
+agent() { ${AGENT_WRAPPER:-} "$AGENT" --config "$T/agent.conf" "$@"; }
 write_conf
 NODE_PUB=$(agent keygen | tail -n 1)
 
@@ -62,10 +62,11 @@ start_sim() {
   rm -f "$T/port"
   local hs=()
   [ "${HANDSHAKE_AFTER:-0}" = never ] || hs=(--handshake-after "${HANDSHAKE_AFTER:-0}")
-  "$SIM" --listen "$SIM_ADDR:0" --user wgfleet --password "$PW" --port-file "$T/port" --log "$T/sim.log" "${hs[@]}" "$@" \
+  # SIM_WRAPPER: e.g. "valgrind -q --log-file=/tmp/sim-vg.%p" for a memory check of the simulator
+  ${SIM_WRAPPER:-} "$SIM" --listen "$SIM_ADDR:0" --user wgfleet --password "$PW" --port-file "$T/port" --log "$T/sim.log" "${hs[@]}" "$@" \
     2>>"$T/sim.err" &
   SIM_PID=$!
-  for _ in $(seq 100); do [ -s "$T/port" ] && break; sleep 0.05; done
+  for _ in $(seq 200); do [ -s "$T/port" ] && break; sleep 0.05; done
   [ -s "$T/port" ] || fail "simulator did not start: $(cat "$T/sim.err")"
   ROS_PORT=$(cat "$T/port")
   export ROS_PORT
@@ -73,7 +74,12 @@ start_sim() {
 }
 
 stop_sim() {
-  if [ -n "$SIM_PID" ]; then kill "$SIM_PID" 2>/dev/null || true; wait "$SIM_PID" 2>/dev/null || true; SIM_PID=; fi
+  [ -n "$SIM_PID" ] || return 0
+  kill "$SIM_PID" 2>/dev/null || true
+  for _ in $(seq 50); do kill -0 "$SIM_PID" 2>/dev/null || break; sleep 0.1; done
+  kill -9 "$SIM_PID" 2>/dev/null || true
+  wait "$SIM_PID" 2>/dev/null || true
+  SIM_PID=
 }
 
 cli() { "$CLI" "$@"; }

@@ -221,6 +221,7 @@ struct menu {
 struct sim_db {
         struct menu m[_M_MAX];
         int handshake_after;
+        bool empty_reply;
         time_t started;
 };
 
@@ -602,8 +603,8 @@ static void addr_derive(struct item *it) {
         wf_prefix_format(&p, net);
         if (p.family == AF_INET)
                 *strchr(net, '/') = 0; /* RouterOS prints the IPv4 network without the length */
-        else
-                item_set(it, "advertise", item_get(it, "advertise") ? item_get(it, "advertise") : "true");
+        else if (!item_get(it, "advertise"))
+                item_set(it, "advertise", "true");
         item_set(it, "network", net);
         item_set(it, "actual-interface", item_get(it, "interface"));
         item_set(it, "dynamic", "false");
@@ -906,6 +907,12 @@ static void do_print(struct sim_db *db, const struct mdef *md, const struct args
                         }
                 }
                 item_free(view);
+        }
+        if (count == 0 && !count_only && db->empty_reply) {
+                struct rosapi_sentence s;
+                rosapi_sentence_init(&s);
+                rosapi_sentence_adds(&s, "!empty");
+                out_sentence(o, &s);
         }
         if (count_only) {
                 char n[32];
@@ -1449,6 +1456,10 @@ struct sim_db *sim_db_new(bool defconf, int handshake_after) {
                 }
         }
         return db;
+}
+
+void sim_db_set_empty_reply(struct sim_db *db, bool on) {
+        db->empty_reply = on;
 }
 
 void sim_db_free(struct sim_db *db) {

@@ -14,6 +14,8 @@ struct sim_db;
 
 /* handshake_after: seconds after which a peer with an endpoint shows a handshake; -1 never. */
 struct sim_db *sim_db_new(bool defconf, int handshake_after);
+/* RouterOS >= 7.18: a print without results answers !empty before !done. */
+void sim_db_set_empty_reply(struct sim_db *db, bool on);
 void sim_db_free(struct sim_db *db);
 
 /* Runs one command sentence (words[0] is the command, e.g. "/ip/route/add") and appends the

@@ -72,3 +72,17 @@ drive apply "$T/doc2.json" >/dev/null 2>&1 || fail "re-apply"
 assert_eq "$(changes_since "$m" | wc -l)" 0 "changes after mtu/metric: $(changes_since "$m")"
 grep -q "1 apply)" "$T/apply3.txt" || fail "not converged in one apply: $(cat "$T/apply3.txt")"
 ok "mtu 1380 set in place, routes moved to distance 20, then converged"
+
+# IPv6: an interface address and a peer prefix go to /ipv6/address and /ipv6/route
+jq '.revision = 3 | .interfaces[0].addresses += ["fd99::1/64"] | .interfaces[0].peers[0].allowed_ips += ["fd99:1::/48"]' \
+  "$T/doc.json" > "$T/doc6.json"
+drive apply "$T/doc6.json" > "$T/apply6.txt" 2>&1 || fail "apply with IPv6: $(cat "$T/apply6.txt")"
+assert_eq "$(val comment /ipv6/address/print ?address=fd99::1/64)" "wgfleet:wfr0 address" "IPv6 address"
+assert_eq "$(val advertise /ipv6/address/print ?address=fd99::1/64)" false "no router advertisements on the tunnel"
+assert_eq "$(val distance /ipv6/route/print ?dst-address=fd99:1::/48 ?gateway=wfr0)" 10 "IPv6 route"
+assert_eq "$(val dynamic /ipv6/route/print ?dst-address=fd99::/64)" true "IPv6 connected route"
+assert_eq "$(val allowed-address /interface/wireguard/peers/print "?public-key=$(pub a)")" "10.99.0.2/32,10.1.0.0/24,fd99:1::/48" "mixed allowed-address"
+m=$(log_mark)
+drive apply "$T/doc6.json" >/dev/null 2>&1
+assert_eq "$(changes_since "$m" | wc -l)" 0 "changes after the IPv6 deploy"
+ok "IPv6 address, route and allowed-address deployed; converged"

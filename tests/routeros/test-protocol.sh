@@ -84,3 +84,12 @@ ok "!fatal not logged in"
 # any client: several connections in a row work (reconnects)
 for _ in 1 2 3; do cli /system/resource/print >/dev/null || fail "reconnect"; done
 ok "reconnects accepted"
+
+# RouterOS >= 7.18 answers an empty print with !empty, then !done: the agent copes
+start_sim --defconf --empty-reply
+out=$(cli --raw /interface/wireguard/print .tag=e1)
+assert_eq "$out" $'!empty\t.tag=e1\n!done\t.tag=e1' "empty print"
+write_doc "$T/doc.json"
+drive apply "$T/doc.json" >/dev/null 2>&1 || fail "apply against a router answering !empty"
+assert_eq "$(val .id /interface/wireguard/peers/print ?interface=wfr0 | wc -l)" 3 "peers"
+ok "!empty replies (RouterOS 7.18+) handled: deployed"

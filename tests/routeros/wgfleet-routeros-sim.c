@@ -8,6 +8,7 @@
 #include <getopt.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,7 +37,7 @@ struct opts {
         const char *user, *password;
         const char *cert, *key;
         const char *log_path, *port_file;
-        bool defconf, legacy;
+        bool defconf, legacy, empty;
         unsigned long drop_after; /* per connection: hang up before this command */
         unsigned long drop_times; /* on this many connections */
         int handshake_after; /* -1: peers never handshake */
@@ -244,12 +245,13 @@ static int parse_listen(const char *s, struct sockaddr_storage *ss, socklen_t *l
 
 static void usage(FILE *f) {
         fprintf(f, "usage: wgfleet-routeros-sim --listen ADDR:PORT --user U --password P\n"
-                   "         [--tls-cert C --tls-key K] [--defconf] [--legacy-login]\n"
+                   "         [--tls-cert C --tls-key K] [--defconf] [--legacy-login] [--empty-reply]\n"
                    "         [--log FILE] [--port-file FILE] [--drop-after N [--drop-times K]]\n"
                    "         [--handshake-after S]\n"
                    "  --drop-after N: hang up before the Nth command of a connection, on the first K\n"
                    "  connections (fault injection); --handshake-after S: peers with an endpoint show a\n"
-                   "  handshake S seconds after they were added (default: never)\n");
+                   "  handshake S seconds after they were added (default: never); --empty-reply: !empty\n"
+                   "  for prints without results, as RouterOS 7.18 and later\n");
 }
 
 int main(int argc, char **argv) {
@@ -260,7 +262,7 @@ int main(int argc, char **argv) {
                 { "legacy-login", no_argument, NULL, 'L' },   { "log", required_argument, NULL, 'g' },
                 { "port-file", required_argument, NULL, 'P' }, { "drop-after", required_argument, NULL, 'd' },
                 { "handshake-after", required_argument, NULL, 'H' }, { "drop-times", required_argument, NULL, 'T' },
-                { "help", no_argument, NULL, 'h' },
+                { "empty-reply", no_argument, NULL, 'E' }, { "help", no_argument, NULL, 'h' },
                 {},
         };
         struct opts o = { .handshake_after = -1, .drop_times = 1 };
@@ -274,6 +276,7 @@ int main(int argc, char **argv) {
                 case 'k': o.key = optarg; break;
                 case 'D': o.defconf = true; break;
                 case 'L': o.legacy = true; break;
+                case 'E': o.empty = true; break;
                 case 'g': o.log_path = optarg; break;
                 case 'P': o.port_file = optarg; break;
                 case 'd': o.drop_after = strtoul(optarg, NULL, 10); break;
@@ -339,9 +342,16 @@ int main(int argc, char **argv) {
         signal(SIGPIPE, SIG_IGN);
 
         struct sim_db *db = sim_db_new(o.defconf, o.handshake_after);
+        if (!db)
+                return 1;
+        sim_db_set_empty_reply(db, o.empty);
         unsigned long drops = 0;
         fprintf(stderr, "wgfleet-routeros-sim: listening on %s port %u%s\n", o.listen, port, ctx ? " (TLS)" : "");
         while (!stop) {
+                /* poll with a timeout: the stop flag is seen even where accept is restarted */
+                struct pollfd pfd = { .fd = lfd, .events = POLLIN };
+                if (poll(&pfd, 1, 500) <= 0)
+                        continue;
                 int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
                 if (fd < 0)
                         continue;

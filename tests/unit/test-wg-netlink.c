@@ -252,11 +252,85 @@ static void test_malformed(void) {
         wf_live_iface_free(live);
 }
 
+
+/* Plan operations -> one SET: field selection, flags, and removals after adds and updates. */
+static void test_plan_to_set(void) {
+        struct wf_prefix ips_a[2] = { v4(1, 0, 0, 24), v4(1, 1, 0, 24) };
+        struct wf_prefix ips_c[1] = { v4(3, 0, 0, 24) };
+        struct wf_prefix add_b[1] = { v4(2, 9, 0, 24) };
+        struct wf_peer pa = { .name = "a", .allowed_ips = ips_a, .n_allowed_ips = 2, .persistent_keepalive = 25 };
+        struct wf_peer pb = { .name = "b", .persistent_keepalive = -1 };
+        struct wf_peer pc = { .name = "c", .allowed_ips = ips_c, .n_allowed_ips = 1, .persistent_keepalive = -1 };
+        struct wf_iface iface = { .name = "wfk0", .listen_port = 51820, .fwmark = 7 };
+        struct plan_peer tp[3] = { { .peer = &pa, .has_preshared_key = true }, { .peer = &pb }, { .peer = &pc } };
+        struct plan_target t = { .iface = &iface, .has_private_key = true, .peers = tp, .n_peers = 3 };
+        struct wf_live_peer lx = {}, lb = {}, lc = {};
+        struct plan_op ops[6] = {
+                { .kind = PLAN_PEER_REMOVE, .live_peer = &lx },
+                { .kind = PLAN_IFACE_SET, .flags = PLAN_SET_PRIVATE_KEY | PLAN_SET_LISTEN_PORT | PLAN_SET_MTU },
+                { .kind = PLAN_PEER_ADD, .peer = &tp[0] },
+                { .kind = PLAN_PEER_UPDATE, .peer = &tp[1], .live_peer = &lb,
+                  .flags = PLAN_PEER_ENDPOINT | PLAN_PEER_ALLOWED_IPS_ADD, .allowed_ips_add = add_b, .n_allowed_ips_add = 1 },
+                { .kind = PLAN_PEER_UPDATE, .peer = &tp[2], .live_peer = &lc,
+                  .flags = PLAN_PEER_PRESHARED_KEY | PLAN_PEER_KEEPALIVE | PLAN_PEER_ALLOWED_IPS_REPLACE },
+                { .kind = PLAN_ROUTE_ADD },
+        };
+        struct plan p = { .iface = "wfk0", .ops = ops, .n_ops = 6 };
+        struct wgnl_device_set d;
+        struct sockaddr_in *sin;
+
+        make_key(pa.public_key, 1);
+        make_key(pb.public_key, 2);
+        make_key(pc.public_key, 3);
+        make_key(lx.public_key, 4);
+        memcpy(lb.public_key, pb.public_key, WG_KEY_LEN);
+        memcpy(lc.public_key, pc.public_key, WG_KEY_LEN);
+        memset(tp[0].preshared_key, 0x55, WG_KEY_LEN);
+        sin = (struct sockaddr_in *)&tp[0].endpoint;
+        sin->sin_family = AF_INET;
+        sin->sin_port = htons(1);
+        sin = (struct sockaddr_in *)&tp[1].endpoint;
+        sin->sin_family = AF_INET;
+        sin->sin_port = htons(2);
+        memset(t.private_key, 0x11, WG_KEY_LEN);
+
+        CHECK(wgnl_plan_to_set(&p, &t, &d) == 0);
+        CHECK(strcmp(d.ifname, "wfk0") == 0);
+        CHECK(d.flags == (WGNL_DEV_PRIVATE_KEY | WGNL_DEV_LISTEN_PORT)); /* MTU is rtnetlink's */
+        CHECK(d.private_key == t.private_key && d.listen_port == 51820);
+        CHECK(d.n_peers == 4);
+        if (d.n_peers == 4) {
+                const struct wgnl_peer_set *a = &d.peers[0], *b = &d.peers[1], *c = &d.peers[2], *x = &d.peers[3];
+
+                CHECK(a->public_key == pa.public_key);
+                CHECK(a->flags == (WGNL_PEER_REPLACE_ALLOWEDIPS | WGNL_PEER_PRESHARED_KEY | WGNL_PEER_ENDPOINT | WGNL_PEER_KEEPALIVE));
+                CHECK(a->preshared_key == tp[0].preshared_key && a->keepalive == 25);
+                CHECK(a->allowed_ips == ips_a && a->n_allowed_ips == 2);
+                CHECK(b->public_key == pb.public_key);
+                CHECK(b->flags == (WGNL_PEER_UPDATE_ONLY | WGNL_PEER_ENDPOINT));
+                CHECK(b->allowed_ips == add_b && b->n_allowed_ips == 1);
+                CHECK(c->flags == (WGNL_PEER_UPDATE_ONLY | WGNL_PEER_PRESHARED_KEY | WGNL_PEER_KEEPALIVE |
+                                   WGNL_PEER_REPLACE_ALLOWEDIPS));
+                CHECK(c->preshared_key == NULL && c->keepalive == 0);
+                CHECK(c->allowed_ips == ips_c && c->n_allowed_ips == 1);
+                CHECK(x->public_key == lx.public_key && x->flags == WGNL_PEER_REMOVE);
+        }
+        free((void *)d.peers);
+
+        /* Nothing for WireGuard in a routes-only plan. */
+        p.ops = &ops[5];
+        p.n_ops = 1;
+        CHECK(wgnl_plan_to_set(&p, &t, &d) == 0);
+        CHECK(d.flags == 0 && d.n_peers == 0);
+        free((void *)d.peers);
+}
+
 int main(void) {
         test_split(4096);
         test_split(1024);
         test_split(16384);
         test_nothing_to_send();
         test_malformed();
+        test_plan_to_set();
         return TAP_DONE();
 }
