@@ -56,7 +56,10 @@ struct agent {
         char **resolve_errors;         /* names failing right now (report lines) */
         size_t n_resolve_errors;
         struct reconcile_result res;   /* the last reconcile: owns the observations below */
-        struct wf_live_iface **live;   /* borrowed from res: last observation per interface */
+        struct wf_live_iface **live;   /* last observation per interface: from res, or obs */
+        struct wf_live_iface **obs;    /* owned: a fresher observation for reports and scrapes */
+        size_t n_obs;
+        uint64_t observed_usec;        /* CLOCK_MONOTONIC of the last observation */
         size_t n_live;
 
         /* Error slots: each is one line of the report's errors[] while set. */
@@ -103,10 +106,19 @@ static int strv_push(char ***v, size_t *n, const char *s) {
         return 0;
 }
 
+static void obs_free(struct agent *a) {
+        for (size_t i = 0; i < a->n_obs; i++)
+                wf_live_iface_free(a->obs[i]);
+        free(a->obs);
+        a->obs = NULL;
+        a->n_obs = 0;
+}
+
 static void live_free(struct agent *a) {
         free(a->live);
         a->live = NULL;
         a->n_live = 0;
+        obs_free(a);
         reconcile_result_done(&a->res);
         agentd_doc_shallow_free(a->rdoc);
         a->rdoc = NULL;
@@ -160,11 +172,58 @@ static enum status_state agent_state(const struct agent *a) {
         return STATUS_CONVERGED;
 }
 
+static uint64_t mono_usec(void) {
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t)ts.tv_sec * USEC_PER_SEC + (uint64_t)ts.tv_nsec / 1000;
+}
+
+/* Handshakes and counters move between cycles: a report or a scrape re-observes (read only)
+ * when the last observation is older than OBSERVE_MAX_AGE_USEC. */
+#define OBSERVE_MAX_AGE_USEC (5 * USEC_PER_SEC)
+static void refresh_live(struct agent *a) {
+        struct wf_live_iface **obs, **live;
+        size_t n = 0;
+
+        if (!a->doc || !a->backend || a->applying || mono_usec() - a->observed_usec < OBSERVE_MAX_AGE_USEC)
+                return;
+        obs = calloc(a->doc->n_ifaces + 1, sizeof(*obs));
+        live = calloc(a->doc->n_ifaces + 1, sizeof(*live));
+        if (!obs || !live) {
+                free(obs);
+                free(live);
+                return;
+        }
+        for (size_t i = 0; i < a->doc->n_ifaces; i++) {
+                struct wf_err e = {};
+
+                if (a->ops->observe(a->backend, a->doc->ifaces[i].name, &a->doc->ifaces[i], &obs[n], &e) < 0) {
+                        /* keep what the last cycle saw */
+                        for (size_t j = 0; j < n; j++)
+                                wf_live_iface_free(obs[j]);
+                        free(obs);
+                        free(live);
+                        return;
+                }
+                live[n] = obs[n];
+                n++;
+        }
+        obs_free(a);
+        free(a->live);
+        a->obs = obs;
+        a->n_obs = n;
+        a->live = live;
+        a->n_live = n;
+        a->observed_usec = mono_usec();
+}
+
 /* Fills r; the string array is malloc'd into *errs (free with free(), strings borrowed). */
 static int build_report(struct agent *a, struct status_report *r, const char ***errs) {
         const char **e;
         size_t n = 0;
 
+        refresh_live(a);
         strv_free(a->resolve_errors, a->n_resolve_errors);
         a->resolve_errors = NULL;
         a->n_resolve_errors = 0;
@@ -371,6 +430,7 @@ static int apply_doc(struct agent *a, enum apply_kind kind) {
 
                 if (ri->live)
                         a->live[a->n_live++] = ri->live;
+                a->observed_usec = mono_usec();
                 for (size_t j = 0; j < ri->n_notes; j++)
                         (void)strv_push(&a->notes, &a->n_notes, ri->notes[j]);
                 if (ri->error < 0 && !e.msg[0])
@@ -856,6 +916,8 @@ static int agent_main(struct agent_ctx *ctx, bool once) {
                 agentd_log(LOG_ERR, "sd_event: %s", strerror(-r));
                 return 1;
         }
+        /* A peer closing a TLS connection must not kill the agent (OpenSSL writes with write()). */
+        signal(SIGPIPE, SIG_IGN);
         sigemptyset(&mask);
         sigaddset(&mask, SIGTERM);
         sigaddset(&mask, SIGINT);

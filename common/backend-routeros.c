@@ -139,6 +139,7 @@ static int ros_call(struct backend *b, const char *const *words, struct rosconn_
 struct words {
         char *w[32];
         size_t n;
+        int err; /* sticky: a command missing a word (its comment!) is never sent */
 };
 
 static void words_done(struct words *w) {
@@ -148,24 +149,32 @@ static void words_done(struct words *w) {
                 free(w->w[i]);
         }
         w->n = 0;
+        w->err = 0;
 }
 
 static int words_add(struct words *w, const char *fmt, ...) _printf_(2, 3);
 static int words_add(struct words *w, const char *fmt, ...) {
         va_list ap;
+        if (w->err < 0)
+                return w->err;
         if (w->n + 1 >= ELEMENTSOF(w->w))
-                return -E2BIG;
+                return (w->err = -E2BIG);
         va_start(ap, fmt);
         int r = vasprintf(&w->w[w->n], fmt, ap);
         va_end(ap);
         if (r < 0)
-                return -ENOMEM;
+                return (w->err = -ENOMEM);
         w->n++;
         w->w[w->n] = NULL;
         return 0;
 }
 
 static int words_call(struct backend *b, struct words *w, struct rosconn_reply *rep, struct wf_err *e) {
+        if (w->err < 0) {
+                *rep = (struct rosconn_reply){};
+                rosapi_sentence_init(&rep->done);
+                return wf_err_set(e, w->err, "routeros: %s: cannot build the command", w->n ? w->w[0] : "?");
+        }
         w->w[w->n] = NULL;
         return ros_call(b, (const char *const *)w->w, rep, e);
 }
@@ -708,33 +717,96 @@ static int demote_state_add(struct backend *b, const char *iface, const char *me
         return 0;
 }
 
-/* Demotes foreign static routes to dst with a distance below ours. */
-static int demote_foreign(struct backend *b, const char *iface, const char *menu, const char *dst, struct wf_err *e) {
+/* The static routes of one menu, read once per apply: route adds check them for foreign routes
+ * to demote and for ours already in place without a print per route. */
+struct route_entry {
+        char id[32];
+        struct wf_prefix dst;
+        char *gw;
+        unsigned distance;
+        bool ours;
+};
+
+struct route_table {
+        bool loaded;
+        struct route_entry *v;
+        size_t n;
+};
+
+static void route_table_done(struct route_table *t) {
+        for (size_t i = 0; i < t->n; i++)
+                free(t->v[i].gw);
+        free(t->v);
+        *t = (struct route_table){};
+}
+
+static int route_table_load(struct backend *b, const char *menu, struct route_table *t, struct wf_err *e) {
         struct rosconn_reply rep;
-        _cleanup_free_ char *q = NULL;
         char cmd[64];
+
+        if (t->loaded)
+                return 0;
         snprintf(cmd, sizeof cmd, "%s/print", menu);
-        if (asprintf(&q, "?dst-address=%s", dst) < 0)
+        int r = CALL(b, &rep, e, cmd, "?dynamic=false", "=.proplist=.id,dst-address,gateway,distance,comment");
+        if (r < 0) {
+                rosconn_reply_done(&rep);
+                return r;
+        }
+        t->v = calloc(rep.n_re ? rep.n_re : 1, sizeof(*t->v));
+        if (!t->v) {
+                rosconn_reply_done(&rep);
                 return -ENOMEM;
-        int r = CALL(b, &rep, e, cmd, q, "?dynamic=false", "=.proplist=.id,gateway,distance,comment");
-        for (size_t i = 0; r >= 0 && i < rep.n_re; i++) {
-                uint64_t d = 1;
+        }
+        for (size_t i = 0; i < rep.n_re; i++) {
+                struct route_entry *x = &t->v[t->n];
+                const char *dst = rosconn_reply_get(&rep, i, "dst-address");
+                const char *gw = rosconn_reply_get(&rep, i, "gateway");
                 const char *ds = rosconn_reply_get(&rep, i, "distance");
-                if (is_ours(rosconn_reply_get(&rep, i, "comment")) || (ds && wf_parse_u64(ds, &d) < 0) ||
-                    d >= ROS_DEMOTE_BELOW)
+                const char *why;
+                if (!dst || wf_prefix_parse(dst, false, &x->dst, &why) < 0)
                         continue;
-                /* remember first: a crash between the two leaves a record, never a lost original */
-                r = demote_state_add(b, iface, menu, dst, rosconn_reply_get(&rep, i, "gateway"), (unsigned)d, e);
-                if (r < 0)
-                        break;
-                struct words w = {};
-                words_add(&w, "%s/set", menu);
-                words_add(&w, "=.id=%s", rosconn_reply_get(&rep, i, ".id"));
-                words_add(&w, "=distance=%u", ROS_DEMOTE_TO);
-                r = simple(b, &w, e);
+                wf_prefix_mask(&x->dst);
+                snprintf(x->id, sizeof x->id, "%s", rosconn_reply_get(&rep, i, ".id") ? rosconn_reply_get(&rep, i, ".id") : "");
+                x->gw = strdup(gw ? gw : "-");
+                x->distance = ds ? (unsigned)atoi(ds) : 1;
+                x->ours = is_ours(rosconn_reply_get(&rep, i, "comment"));
+                if (!x->gw) {
+                        rosconn_reply_done(&rep);
+                        return -ENOMEM;
+                }
+                t->n++;
         }
         rosconn_reply_done(&rep);
-        return r < 0 ? r : 0;
+        t->loaded = true;
+        return 0;
+}
+
+/* Demotes foreign static routes to dst with a distance below ours. */
+static int demote_foreign(struct backend *b, const char *iface, const char *menu, struct route_table *t,
+                          const struct wf_prefix *dst, struct wf_err *e) {
+        char ds[64];
+        int r = route_table_load(b, menu, t, e);
+        if (r < 0)
+                return r;
+        wf_prefix_format(dst, ds);
+        for (size_t i = 0; i < t->n; i++) {
+                struct route_entry *x = &t->v[i];
+                if (x->ours || x->distance >= ROS_DEMOTE_BELOW || !wf_prefix_equal(&x->dst, dst))
+                        continue;
+                /* remember first: a crash between the two leaves a record, never a lost original */
+                r = demote_state_add(b, iface, menu, ds, x->gw, x->distance, e);
+                if (r < 0)
+                        return r;
+                struct words w = {};
+                words_add(&w, "%s/set", menu);
+                words_add(&w, "=.id=%s", x->id);
+                words_add(&w, "=distance=%u", ROS_DEMOTE_TO);
+                r = simple(b, &w, e);
+                if (r < 0)
+                        return r;
+                x->distance = ROS_DEMOTE_TO;
+        }
+        return 0;
 }
 
 static const char *addr_menu(int family) {
@@ -755,27 +827,23 @@ static void fmt_endpoint(const struct sockaddr_storage *ss, char host[64], unsig
         }
 }
 
+/* "=key=a,b,c": the prefixes of a then b, each once (RouterOS takes the whole list). */
 static int add_prefix_list(struct words *w, const char *key, const struct wf_prefix *a, size_t na,
-                           const struct wf_prefix *b2, size_t nb, const struct wf_prefix *skip, size_t nskip) {
+                           const struct wf_prefix *b2, size_t nb) {
         size_t cap = (na + nb) * 64 + 1, o = 0;
         _cleanup_free_ char *s = calloc(1, cap);
         if (!s)
-                return -ENOMEM;
-        for (size_t pass = 0; pass < 2; pass++) {
-                const struct wf_prefix *v = pass ? b2 : a;
-                size_t n = pass ? nb : na;
-                for (size_t i = 0; i < n; i++) {
-                        bool drop = false;
-                        for (size_t k = 0; k < nskip; k++)
-                                drop |= wf_prefix_equal(&skip[k], &v[i]);
-                        if (drop)
-                                continue;
-                        char one[64];
-                        wf_prefix_format(&v[i], one);
-                        if (strstr(s, one) && (strstr(s, one)[strlen(one)] == ',' || strstr(s, one)[strlen(one)] == 0))
-                                continue;
-                        o += (size_t)snprintf(s + o, cap - o, "%s%s", o ? "," : "", one);
-                }
+                return (w->err = -ENOMEM);
+        for (size_t i = 0; i < na + nb; i++) {
+                const struct wf_prefix *p = i < na ? &a[i] : &b2[i - na];
+                bool seen = false;
+                for (size_t k = 0; k < i && !seen; k++)
+                        seen = wf_prefix_equal(k < na ? &a[k] : &b2[k - na], p);
+                if (seen)
+                        continue;
+                char one[64];
+                wf_prefix_format(p, one);
+                o += (size_t)snprintf(s + o, cap - o, "%s%s", o ? "," : "", one);
         }
         return words_add(w, "=%s=%s", key, s);
 }
@@ -790,7 +858,7 @@ static int op_peer_add(struct backend *b, const char *iface, const struct plan_o
         words_add(&w, "=interface=%s", iface);
         wf_key_to_b64(dp->public_key, key);
         words_add(&w, "=public-key=%s", key);
-        add_prefix_list(&w, "allowed-address", dp->allowed_ips, dp->n_allowed_ips, NULL, 0, NULL, 0);
+        add_prefix_list(&w, "allowed-address", dp->allowed_ips, dp->n_allowed_ips, NULL, 0);
         if (pp->endpoint.ss_family != 0) {
                 char host[64];
                 unsigned port;
@@ -849,11 +917,11 @@ static int op_peer_update(struct backend *b, const char *iface, const struct pla
         }
         /* RouterOS takes the whole list: the live one plus additions, minus what goes */
         if (op->flags & PLAN_PEER_ALLOWED_IPS_REPLACE)
-                add_prefix_list(&w, "allowed-address", pp->peer->allowed_ips, pp->peer->n_allowed_ips, NULL, 0, NULL, 0);
+                add_prefix_list(&w, "allowed-address", pp->peer->allowed_ips, pp->peer->n_allowed_ips, NULL, 0);
         else if (op->flags & PLAN_PEER_ALLOWED_IPS_ADD)
                 add_prefix_list(&w, "allowed-address", lp->allowed_ips, lp->n_allowed_ips, op->allowed_ips_add,
-                                op->n_allowed_ips_add, NULL, 0);
-        if (w.n == before) {
+                                op->n_allowed_ips_add);
+        if (w.err == 0 && w.n == before) {
                 words_done(&w);
                 return 0;
         }
@@ -895,49 +963,30 @@ static int op_iface(struct backend *b, const struct plan *p, const struct plan_o
         }
         if (!create && (op->flags & PLAN_SET_UP))
                 words_add(&w, "=disabled=no");
-        if (!create && w.n == before) {
+        if (!create && w.err == 0 && w.n == before) {
                 words_done(&w);
                 return 0;
         }
         return simple(b, &w, e);
 }
 
-/* 1 when our route to the queried destination exists at this distance. */
-static int have_route(struct backend *b, const char *menu, const char *q, const char *qg, unsigned distance,
-                      struct wf_err *e) {
-        struct rosconn_reply rep;
-        char cmd[64];
-        snprintf(cmd, sizeof cmd, "%s/print", menu);
-        int r = CALL(b, &rep, e, cmd, q, qg, "=.proplist=.id,distance,comment");
-        int found = 0;
-        for (size_t i = 0; r >= 0 && i < rep.n_re; i++) {
-                const char *d = rosconn_reply_get(&rep, i, "distance");
-                if (is_ours(rosconn_reply_get(&rep, i, "comment")) && d && (unsigned)atoi(d) == distance)
-                        found = 1;
-        }
-        rosconn_reply_done(&rep);
-        return r < 0 ? r : found;
-}
-
 static int op_route_add(struct backend *b, const char *iface, const struct plan *p, const struct plan_op *op,
-                        struct wf_err *e) {
+                        struct route_table *t, struct wf_err *e) {
         const char *menu = route_menu(op->prefix.family);
         char dst[64];
-        _cleanup_free_ char *q = NULL, *qg = NULL;
         struct words w = {};
 
-        wf_prefix_format(&op->prefix, dst);
-        if (asprintf(&q, "?dst-address=%s", dst) < 0 || asprintf(&qg, "?gateway=%s", iface) < 0)
-                return -ENOMEM;
-        int r = demote_foreign(b, iface, menu, dst, e);
+        int r = demote_foreign(b, iface, menu, t, &op->prefix, e);
         if (r < 0)
                 return r;
-        /* Ours at the wanted distance may be there already (shown missing because a foreign
-         * route beat it): then the demotion was all it took. One at another distance stays
-         * until its PLAN_ROUTE_DEL, after the new one is in: make before break. */
-        r = have_route(b, menu, q, qg, p->route_metric, e);
-        if (r != 0)
-                return r < 0 ? r : 0;
+        /* Ours at the wanted distance may be there already (left out of the observation because
+         * a foreign route beat it): then the demotion was all it took. One at another distance
+         * stays until its PLAN_ROUTE_DEL, after the new one is in: make before break. */
+        for (size_t i = 0; i < t->n; i++)
+                if (t->v[i].ours && t->v[i].distance == p->route_metric && strcmp(t->v[i].gw, iface) == 0 &&
+                    wf_prefix_equal(&t->v[i].dst, &op->prefix))
+                        return 0;
+        wf_prefix_format(&op->prefix, dst);
         words_add(&w, "%s/add", menu);
         words_add(&w, "=dst-address=%s", dst);
         words_add(&w, "=gateway=%s", iface);
@@ -946,17 +995,12 @@ static int op_route_add(struct backend *b, const char *iface, const struct plan 
         return simple(b, &w, e);
 }
 
-static int ros_apply(struct backend *b, const struct plan *p, const struct plan_target *t, struct wf_err *e) {
+static int apply_ops(struct backend *b, const struct plan *p, const struct plan_target *t,
+                     struct route_table rt[2], struct wf_err *e) {
         const char *iface = p->iface;
         bool created = false;
-        int r;
+        int r = 0;
 
-        r = check_lockout(b, t->iface, e);
-        if (r < 0)
-                return r;
-        r = ros_connect(b, e);
-        if (r < 0)
-                return r;
         for (size_t i = 0; i < p->n_ops; i++) {
                 const struct plan_op *op = &p->ops[i];
                 struct words w = {};
@@ -1009,7 +1053,7 @@ static int ros_apply(struct backend *b, const struct plan *p, const struct plan_
                         r = simple(b, &w, e);
                         break;
                 case PLAN_ROUTE_ADD:
-                        r = op_route_add(b, iface, p, op, e);
+                        r = op_route_add(b, iface, p, op, &rt[op->prefix.family == AF_INET6], e);
                         break;
                 case PLAN_ROUTE_DEL:
                         if (!op->live_route || !op->live_route->ours)
@@ -1019,10 +1063,9 @@ static int ros_apply(struct backend *b, const struct plan *p, const struct plan_
                         r = simple(b, &w, e);
                         break;
                 case PLAN_ROUTE_CONFLICT:
-                        if (op->live_route && op->live_route->metric < ROS_DEMOTE_BELOW) {
-                                wf_prefix_format(&op->prefix, a);
-                                r = demote_foreign(b, iface, route_menu(op->prefix.family), a, e);
-                        }
+                        if (op->live_route && op->live_route->metric < ROS_DEMOTE_BELOW)
+                                r = demote_foreign(b, iface, route_menu(op->prefix.family),
+                                                   &rt[op->prefix.family == AF_INET6], &op->prefix, e);
                         break;
                 default:
                         break;
@@ -1032,6 +1075,20 @@ static int ros_apply(struct backend *b, const struct plan *p, const struct plan_
                         return r;
         }
         return 0;
+}
+
+static int ros_apply(struct backend *b, const struct plan *p, const struct plan_target *t, struct wf_err *e) {
+        struct route_table rt[2] = {};
+        int r = check_lockout(b, t->iface, e);
+        if (r < 0)
+                return r;
+        r = ros_connect(b, e);
+        if (r < 0)
+                return r;
+        r = apply_ops(b, p, t, rt, e);
+        route_table_done(&rt[0]);
+        route_table_done(&rt[1]);
+        return r;
 }
 
 /* ---- probe ---- */
