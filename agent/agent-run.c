@@ -2,12 +2,14 @@
 /* `run` and `once`: the pull loop. One sd-event loop drives everything: the fetch and report
  * requests (libcurl multi), poll/report/confirm timers, signals, the metrics listener and the
  * watchdog. The backend calls (observe/apply) are the only synchronous work in the loop. */
+#include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <jansson.h>
 #include <limits.h>
 #include <signal.h>
 #include <sodium.h>
+#include <sys/file.h>
 #include <stdio.h>
 #include <string.h>
 #include <syslog.h>
@@ -56,7 +58,10 @@ struct agent {
         char **resolve_errors;         /* names failing right now (report lines) */
         size_t n_resolve_errors;
         struct reconcile_result res;   /* the last reconcile: owns the observations below */
-        struct wf_live_iface **live;   /* borrowed from res: last observation per interface */
+        struct wf_live_iface **live;   /* last observation per interface: from res, or obs */
+        struct wf_live_iface **obs;    /* owned: a fresher observation for reports and scrapes */
+        size_t n_obs;
+        uint64_t observed_usec;        /* CLOCK_MONOTONIC of the last observation */
         size_t n_live;
 
         /* Error slots: each is one line of the report's errors[] while set. */
@@ -103,10 +108,19 @@ static int strv_push(char ***v, size_t *n, const char *s) {
         return 0;
 }
 
+static void obs_free(struct agent *a) {
+        for (size_t i = 0; i < a->n_obs; i++)
+                wf_live_iface_free(a->obs[i]);
+        free(a->obs);
+        a->obs = NULL;
+        a->n_obs = 0;
+}
+
 static void live_free(struct agent *a) {
         free(a->live);
         a->live = NULL;
         a->n_live = 0;
+        obs_free(a);
         reconcile_result_done(&a->res);
         agentd_doc_shallow_free(a->rdoc);
         a->rdoc = NULL;
@@ -160,11 +174,58 @@ static enum status_state agent_state(const struct agent *a) {
         return STATUS_CONVERGED;
 }
 
+static uint64_t mono_usec(void) {
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t)ts.tv_sec * USEC_PER_SEC + (uint64_t)ts.tv_nsec / 1000;
+}
+
+/* Handshakes and counters move between cycles: a report or a scrape re-observes (read only)
+ * when the last observation is older than OBSERVE_MAX_AGE_USEC. */
+#define OBSERVE_MAX_AGE_USEC (5 * USEC_PER_SEC)
+static void refresh_live(struct agent *a) {
+        struct wf_live_iface **obs, **live;
+        size_t n = 0;
+
+        if (!a->doc || !a->backend || a->applying || mono_usec() - a->observed_usec < OBSERVE_MAX_AGE_USEC)
+                return;
+        obs = calloc(a->doc->n_ifaces + 1, sizeof(*obs));
+        live = calloc(a->doc->n_ifaces + 1, sizeof(*live));
+        if (!obs || !live) {
+                free(obs);
+                free(live);
+                return;
+        }
+        for (size_t i = 0; i < a->doc->n_ifaces; i++) {
+                struct wf_err e = {};
+
+                if (a->ops->observe(a->backend, a->doc->ifaces[i].name, &a->doc->ifaces[i], &obs[n], &e) < 0) {
+                        /* keep what the last cycle saw */
+                        for (size_t j = 0; j < n; j++)
+                                wf_live_iface_free(obs[j]);
+                        free(obs);
+                        free(live);
+                        return;
+                }
+                live[n] = obs[n];
+                n++;
+        }
+        obs_free(a);
+        free(a->live);
+        a->obs = obs;
+        a->n_obs = n;
+        a->live = live;
+        a->n_live = n;
+        a->observed_usec = mono_usec();
+}
+
 /* Fills r; the string array is malloc'd into *errs (free with free(), strings borrowed). */
 static int build_report(struct agent *a, struct status_report *r, const char ***errs) {
         const char **e;
         size_t n = 0;
 
+        refresh_live(a);
         strv_free(a->resolve_errors, a->n_resolve_errors);
         a->resolve_errors = NULL;
         a->n_resolve_errors = 0;
@@ -203,6 +264,7 @@ static int build_report(struct agent *a, struct status_report *r, const char ***
                 .last_fetch_ok = a->st.last_fetch_ok,
                 .last_apply = a->st.last_apply,
                 .expires_at = a->doc ? a->doc->expires_at : 0,
+                .unconfirmed_revision = a->st.confirm_revision,
                 .errors = e,
                 .n_errors = n,
                 .drift = (const char *const *)a->drift,
@@ -371,6 +433,7 @@ static int apply_doc(struct agent *a, enum apply_kind kind) {
 
                 if (ri->live)
                         a->live[a->n_live++] = ri->live;
+                a->observed_usec = mono_usec();
                 for (size_t j = 0; j < ri->n_notes; j++)
                         (void)strv_push(&a->notes, &a->n_notes, ri->notes[j]);
                 if (ri->error < 0 && !e.msg[0])
@@ -845,6 +908,7 @@ static int on_sighup(sd_event_source *s, const struct signalfd_siginfo *si, void
 
 static int agent_main(struct agent_ctx *ctx, bool once) {
         struct agent a = { .ctx = ctx, .once = once, .exit_code = 1 };
+        _cleanup_close_ int lock_fd = -1;
         sigset_t mask;
         struct wf_err e = {};
         int r;
@@ -881,6 +945,19 @@ static int agent_main(struct agent_ctx *ctx, bool once) {
         if (r < 0) {
                 agentd_log(LOG_ERR, "%s", e.msg);
                 goto finish;
+        }
+        /* One agent per state directory: two would fight over the interfaces and the cache. */
+        {
+                char lock[PATH_MAX];
+
+                snprintf(lock, sizeof(lock), "%s/agent.lock", ctx->cfg.state_dir);
+                lock_fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+                if (lock_fd < 0 || flock(lock_fd, LOCK_EX | LOCK_NB) < 0) {
+                        r = -errno;
+                        agentd_log(LOG_ERR, "%s: %s", lock, errno == EWOULDBLOCK ?
+                                   "another wgfleet-agent run/once is using this state directory" : strerror(errno));
+                        goto finish;
+                }
         }
         load_cache(&a);
         if (a.doc) {

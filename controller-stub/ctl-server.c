@@ -643,8 +643,10 @@ int ctl_server_start(struct ctl_server *s, struct wf_err *e) {
                 return wf_err_set(e, -EOPNOTSUPP, "libmicrohttpd was built without TLS support");
         if ((r = parse_listen(s->cfg.listen, &ss, e)) < 0)
                 return r;
+        /* [::] also takes IPv4 clients, as an operator listening on "any" expects */
         if (ss.ss_family == AF_INET6)
-                flags |= MHD_USE_IPv6;
+                flags |= IN6_IS_ADDR_UNSPECIFIED(&((struct sockaddr_in6 *)&ss)->sin6_addr) ? MHD_USE_DUAL_STACK
+                                                                                          : MHD_USE_IPv6;
         s->mhd = MHD_start_daemon(flags, 0, NULL, NULL, handle, s,
                                   MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
                                   MHD_OPTION_HTTPS_MEM_CERT, s->cert_pem,

@@ -179,6 +179,11 @@ expect_eq "s1: applied < current: stale" "$(f s1 '[.applied_revision < .current_
 expect_eq "cgn: never reported: stale, null report" "$(f cgn '[.stale, .last_report, .applied_revision]')" '[true,null,null]'
 
 # ---- the HTML page in headless Chromium ----
+# hub keeps reporting while Chromium starts (it can take longer than the 6 s staleness window)
+( while :; do "${C[@]}" "${AUTH[@]}" -o /dev/null --data-binary "$(status_body hub "$cur_hub" false)" \
+    "$base/v1/nodes/hub/status"; sleep 1; done ) &
+reporter=$!
+sleep 0.5
 if command -v chromium >/dev/null; then
   profile=$(mktemp -d "$tmp/chromium.XXXXXX")
   timeout 60 chromium --headless --no-sandbox --disable-gpu --disable-background-networking \
@@ -196,6 +201,8 @@ if command -v chromium >/dev/null; then
 else
   fail "chromium is not installed (scripts/deps installs it)"
 fi
+
+kill $reporter; wait $reporter 2>/dev/null
 
 # ---- staleness by age: no report within 3 poll intervals (2 s here) ----
 sleep 7
