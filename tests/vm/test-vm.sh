@@ -18,14 +18,16 @@ done
 [ -x "$agent" ] || { echo "test-vm: $agent not built"; exit 1; }
 "$agent" --help 2>&1 | grep -q '^ *apply ' || { echo "test-vm: wgfleet-agent has no apply command yet"; exit 77; }
 
-payload=$(mktemp -d "${TMPDIR:-/tmp}/wfk-vmtest.XXXXXX")
-log=$payload.log
-trap 'rm -rf "$payload"' EXIT
+# work/payload goes into the vm; the signing key stays outside it.
+work=$(mktemp -d "${TMPDIR:-/tmp}/wfk-vmtest.XXXXXX")
+payload=$work/payload
+sk=$work/sk.pem
+log=$work.log
+trap 'rm -rf "$work"' EXIT
+mkdir "$payload"
 cd "$payload"
 
-openssl genpkey -algorithm ed25519 -out "$payload/../$(basename "$payload").sk.pem" 2>/dev/null
-sk=$payload/../$(basename "$payload").sk.pem
-trap 'rm -rf "$payload" "$sk"' EXIT
+openssl genpkey -algorithm ed25519 -out "$sk" 2>/dev/null
 "$here/sign-doc" --trust "$sk" >trust.pub
 
 declare -A priv pub
