@@ -2,12 +2,14 @@
 /* `run` and `once`: the pull loop. One sd-event loop drives everything: the fetch and report
  * requests (libcurl multi), poll/report/confirm timers, signals, the metrics listener and the
  * watchdog. The backend calls (observe/apply) are the only synchronous work in the loop. */
+#include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <jansson.h>
 #include <limits.h>
 #include <signal.h>
 #include <sodium.h>
+#include <sys/file.h>
 #include <stdio.h>
 #include <string.h>
 #include <syslog.h>
@@ -262,6 +264,7 @@ static int build_report(struct agent *a, struct status_report *r, const char ***
                 .last_fetch_ok = a->st.last_fetch_ok,
                 .last_apply = a->st.last_apply,
                 .expires_at = a->doc ? a->doc->expires_at : 0,
+                .unconfirmed_revision = a->st.confirm_revision,
                 .errors = e,
                 .n_errors = n,
                 .drift = (const char *const *)a->drift,
@@ -905,6 +908,7 @@ static int on_sighup(sd_event_source *s, const struct signalfd_siginfo *si, void
 
 static int agent_main(struct agent_ctx *ctx, bool once) {
         struct agent a = { .ctx = ctx, .once = once, .exit_code = 1 };
+        _cleanup_close_ int lock_fd = -1;
         sigset_t mask;
         struct wf_err e = {};
         int r;
@@ -941,6 +945,19 @@ static int agent_main(struct agent_ctx *ctx, bool once) {
         if (r < 0) {
                 agentd_log(LOG_ERR, "%s", e.msg);
                 goto finish;
+        }
+        /* One agent per state directory: two would fight over the interfaces and the cache. */
+        {
+                char lock[PATH_MAX];
+
+                snprintf(lock, sizeof(lock), "%s/agent.lock", ctx->cfg.state_dir);
+                lock_fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+                if (lock_fd < 0 || flock(lock_fd, LOCK_EX | LOCK_NB) < 0) {
+                        r = -errno;
+                        agentd_log(LOG_ERR, "%s: %s", lock, errno == EWOULDBLOCK ?
+                                   "another wgfleet-agent run/once is using this state directory" : strerror(errno));
+                        goto finish;
+                }
         }
         load_cache(&a);
         if (a.doc) {

@@ -225,6 +225,9 @@ int status_metrics_text(const struct status_report *s, const struct status_count
         help(f, "wgfleet_seen_revision", "gauge", "Revision of the last document fetched, accepted or not.");
         fprintf(f, "wgfleet_seen_revision %" PRIu64 "\n", s->seen_revision);
 
+        help(f, "wgfleet_unconfirmed_revision", "gauge",
+             "Revision applied but not yet confirmed by a fetch or report (0 = none); reverted after confirm_timeout.");
+        fprintf(f, "wgfleet_unconfirmed_revision %" PRIu64 "\n", s->unconfirmed_revision);
         help(f, "wgfleet_fetch_total", "counter", "Document fetches by result.");
         for (int i = 0; i < _STATUS_FETCH_MAX; i++)
                 fprintf(f, "wgfleet_fetch_total{result=\"%s\"} %" PRIu64 "\n", fetch_names[i], c->fetch[i]);

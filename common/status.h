@@ -55,6 +55,7 @@ struct status_report {
         int64_t last_fetch_ok;    /* unix s; 0 = never (JSON null) */
         int64_t last_apply;       /* unix s; 0 = never (JSON null) */
         int64_t expires_at;       /* of the applied document; 0 = unknown */
+        uint64_t unconfirmed_revision; /* applied, waiting for a fetch or report (0 = none) */
         const char *const *errors;
         size_t n_errors;
         const char *const *drift;

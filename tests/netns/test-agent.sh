@@ -295,6 +295,10 @@ ip netns exec "$NA" "$AGENT" --config agent.conf status --json | jq -e '.applied
   fail "status --json"
 echo "$st" | sed 's/^/    /'
 ok "status table and --json"
+rc=0; ip netns exec "$NA" "$AGENT" --config agent.conf once >lock.log 2>&1 || rc=$?
+[ "$rc" = 1 ] && grep -q "another wgfleet-agent run/once is using this state directory" lock.log ||
+  fail "a second agent on the same state directory was not refused (rc $rc): $(cat lock.log)"
+ok "a second agent on the same state directory is refused"
 
 grep -q '^WATCHDOG=1' notify.txt || fail "no WATCHDOG=1 with WATCHDOG_USEC set"
 grep -q '^STATUS=converged, revision 3 applied' notify.txt || fail "no STATUS= line for revision 3"

@@ -78,6 +78,7 @@ int main(void) {
         CHECK_STR_CONTAINS(m, "wgfleet_fetch_total{result=\"not_modified\"} 10\n");
         CHECK_STR_CONTAINS(m, "wgfleet_apply_total{result=\"unchanged\"} 9\n");
         CHECK_STR_CONTAINS(m, "wgfleet_applied_revision 5\n");
+        CHECK_STR_CONTAINS(m, "wgfleet_unconfirmed_revision 0\n");
         CHECK_STR_CONTAINS(m, "wgfleet_state{state=\"converged\"} 1\n");
         CHECK_STR_CONTAINS(m, "wgfleet_state{state=\"degraded\"} 0\n");
         CHECK_STR_CONTAINS(m, "wgfleet_last_fetch_success_timestamp_seconds 1000\n");
