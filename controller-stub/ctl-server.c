@@ -27,7 +27,7 @@ struct ctl_server {
         struct ctl_server_config cfg;
         uint8_t sk[64];
         char *token;        /* bearer token for agents, NULL: none */
-        char *enroll_token; /* NULL: enrolment disabled */
+        char *enroll_token; /* the enrolment token file's text; NULL: enrolment disabled */
         char *cert_pem, *key_pem;
         char *envelope_dir;
         char *status_dir;
@@ -68,8 +68,8 @@ static void log_warning(void *userdata, const char *msg) {
         logf_(userdata, "warning: %s", msg);
 }
 
-/* A token file holds one line; surrounding whitespace is dropped. */
-static int load_token(const char *path, char **ret, struct wf_err *e) {
+/* Reads a secret file (refused when group or others can read it), trailing whitespace dropped. */
+static int load_secret_file(const char *path, char **ret, struct wf_err *e) {
         _cleanup_free_ char *text = NULL;
         struct stat st;
         size_t len;
@@ -79,14 +79,95 @@ static int load_token(const char *path, char **ret, struct wf_err *e) {
                 return wf_err_set(e, -errno, "%s: %s", path, strerror(errno));
         if (st.st_mode & 077)
                 return wf_err_set(e, -EPERM, "%s: readable by group or others (chmod 600)", path);
-        r = wf_read_file(path, 4096, &text, &len);
+        r = wf_read_file(path, 1024 * 1024, &text, &len);
         if (r < 0)
                 return wf_err_set(e, r, "%s: %s", path, strerror(-r));
         while (len > 0 && (text[len - 1] == '\n' || text[len - 1] == '\r' || text[len - 1] == ' ' || text[len - 1] == '\t'))
                 text[--len] = '\0';
-        if (len < 16)
-                return wf_err_set(e, -EINVAL, "%s: token shorter than 16 characters", path);
         *ret = TAKE_PTR(text);
+        return 0;
+}
+
+#define TOKEN_MIN 16
+#define TOKEN_MAX 255
+
+/* The agents' bearer token: one line, no blanks inside. */
+static int load_token(const char *path, char **ret, struct wf_err *e) {
+        char *text = NULL;
+        int r = load_secret_file(path, &text, e);
+
+        if (r < 0)
+                return r;
+        if (strlen(text) < TOKEN_MIN || strlen(text) > TOKEN_MAX || strpbrk(text, " \t\r\n")) {
+                sodium_memzero(text, strlen(text));
+                free(text);
+                return wf_err_set(e, -EINVAL, "%s: must hold one token of %d-%d characters", path, TOKEN_MIN, TOKEN_MAX);
+        }
+        *ret = text;
+        return 0;
+}
+
+/* Walks the enrolment token file: lines "TOKEN" (any node) or "NODE TOKEN" (that node only),
+ * blank lines and '#' comments. With node NULL it only checks the format. Otherwise it copies
+ * the token that applies to node (its own line wins over a fleet-wide one) into out[TOKEN_MAX+1]
+ * and returns 1, or returns 0 when no token applies. */
+static int enroll_token_for(const char *text, const char *node, char out[TOKEN_MAX + 1], unsigned *ret_line) {
+        bool have_global = false, have_own = false;
+        unsigned line = 0;
+
+        for (const char *p = text; *p;) {
+                const char *eol = strchrnul(p, '\n'), *f[3] = {}, *fe[3] = {};
+                size_t nf = 0;
+
+                line++;
+                for (const char *q = p; q < eol && nf <= 2;) {
+                        while (q < eol && (*q == ' ' || *q == '\t' || *q == '\r'))
+                                q++;
+                        if (q == eol || (*q == '#' && nf == 0))
+                                break;
+                        f[nf] = q;
+                        while (q < eol && *q != ' ' && *q != '\t' && *q != '\r')
+                                q++;
+                        fe[nf++] = q;
+                }
+                p = *eol ? eol + 1 : eol;
+                if (nf == 0)
+                        continue;
+                const char *tok = f[nf - 1];
+                size_t tl = (size_t)(fe[nf - 1] - tok);
+                if (nf > 2 || tl < TOKEN_MIN || tl > TOKEN_MAX) {
+                        *ret_line = line;
+                        return -EINVAL;
+                }
+                if (!node)
+                        continue;
+                if (nf == 2 && (size_t)(fe[0] - f[0]) == strlen(node) && strncmp(f[0], node, strlen(node)) == 0) {
+                        memcpy(out, tok, tl);
+                        out[tl] = '\0';
+                        have_own = true;
+                } else if (nf == 1 && !have_own) {
+                        memcpy(out, tok, tl);
+                        out[tl] = '\0';
+                        have_global = true;
+                }
+        }
+        return have_own || have_global;
+}
+
+static int load_enroll_tokens(const char *path, char **ret, struct wf_err *e) {
+        char *text = NULL;
+        unsigned line = 0;
+        int r = load_secret_file(path, &text, e);
+
+        if (r < 0)
+                return r;
+        if (enroll_token_for(text, NULL, NULL, &line) < 0) {
+                sodium_memzero(text, strlen(text));
+                free(text);
+                return wf_err_set(e, -EINVAL, "%s: line %u: not \"TOKEN\" or \"NODE TOKEN\" (tokens of %d-%d characters)",
+                                  path, line, TOKEN_MIN, TOKEN_MAX);
+        }
+        *ret = text;
         return 0;
 }
 
@@ -104,7 +185,7 @@ static int load_tokens(struct ctl_server *s, struct wf_err *e) {
 
         if (s->cfg.token_file && (r = load_token(s->cfg.token_file, &token, e)) < 0)
                 return r;
-        if (s->cfg.enroll_token_file && (r = load_token(s->cfg.enroll_token_file, &enroll, e)) < 0)
+        if (s->cfg.enroll_token_file && (r = load_enroll_tokens(s->cfg.enroll_token_file, &enroll, e)) < 0)
                 return r;
         free_secret(&s->token);
         free_secret(&s->enroll_token);
@@ -428,7 +509,8 @@ static enum MHD_Result post_enroll(struct ctl_server *s, struct MHD_Connection *
         const struct ctl_rendered *n;
         json_t *root, *pk, *tok;
         uint8_t key[32], old[32];
-        char key_b64[45];
+        char key_b64[45], want[TOKEN_MAX + 1] = "";
+        unsigned line;
         struct wf_err e = {};
         json_error_t jerr;
         enum MHD_Result ret;
@@ -452,13 +534,16 @@ static enum MHD_Result post_enroll(struct ctl_server *s, struct MHD_Connection *
                 ret = respond_error(c, MHD_HTTP_NOT_FOUND, "node %s: not in the inventory", node);
                 goto out;
         }
-        if (!s->enroll_token || !json_is_string(tok) || json_string_length(tok) != strlen(s->enroll_token) ||
-            sodium_memcmp(json_string_value(tok), s->enroll_token, strlen(s->enroll_token)) != 0) {
+        if (!s->enroll_token || enroll_token_for(s->enroll_token, node, want, &line) <= 0 ||
+            !json_is_string(tok) || json_string_length(tok) != strlen(want) ||
+            sodium_memcmp(json_string_value(tok), want, strlen(want)) != 0) {
+                sodium_memzero(want, sizeof(want));
                 logf_(s, "node %s: enrolment refused: %s", node, s->enroll_token ? "bad enrolment token" : "enrolment disabled");
                 ret = respond_error(c, MHD_HTTP_FORBIDDEN, "enrolment token missing or wrong%s",
                                     s->enroll_token ? "" : " (enrolment is disabled on this controller)");
                 goto out;
         }
+        sodium_memzero(want, sizeof(want));
         if ((inode->has_public_key && memcmp(inode->public_key, key, 32) != 0) ||
             (ctl_state_enrolled(s->st, node, old) > 0 && memcmp(old, key, 32) != 0)) {
                 logf_(s, "node %s: enrolment refused: already has a different key", node);

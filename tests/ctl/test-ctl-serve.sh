@@ -18,7 +18,8 @@ make_cert "$tmp" || skip "openssl cannot create a test certificate"
 check "keygen: signing.key is 0600" [ "$(stat -c %a "$tmp/keys/signing.key")" = 600 ]
 check "keygen: refuses to overwrite" bash -c "! '$ctl' keygen --out '$tmp/keys' 2>/dev/null"
 echo "agent-token-0123456789abcdef" > "$tmp/token"; chmod 600 "$tmp/token"
-echo "enrol-token-0123456789abcdef" > "$tmp/enroll"; chmod 600 "$tmp/enroll"
+printf '# fleet-wide, then one for late only\nenrol-token-0123456789abcdef\nlate  late-token-0123456789abcdef\n' > "$tmp/enroll"
+chmod 600 "$tmp/enroll"
 TOKEN=$(cat "$tmp/token")
 k_hub=$(wg genkey | wg pubkey); k_s1=$(wg genkey | wg pubkey); k_cgn=$(wg genkey | wg pubkey)
 k_late=$(wg genkey | wg pubkey)
@@ -36,6 +37,18 @@ write_inventory() { # $1: extra subnet for s1
 JSON
 }
 write_inventory ""
+
+printf 'ok-token-0123456789abcdef\nshort\n' > "$tmp/enroll-bad"; chmod 600 "$tmp/enroll-bad"
+"$ctl" serve --inventory "$tmp/inventory.json" --key "$tmp/keys/signing.key" --listen 127.0.0.1:8442 \
+  --tls-cert "$tmp/tls.crt" --tls-key "$tmp/tls.key" --state "$tmp/state-bad" --enroll-token-file "$tmp/enroll-bad" 2>"$tmp/bad.log"
+expect_eq "a malformed enrolment token file: serve exits 1" "$?" 1
+check "naming the file and line" grep -q 'enroll-bad: line 2: not "TOKEN" or "NODE TOKEN"' "$tmp/bad.log"
+chmod 644 "$tmp/token"
+"$ctl" serve --inventory "$tmp/inventory.json" --key "$tmp/keys/signing.key" --listen 127.0.0.1:8442 \
+  --tls-cert "$tmp/tls.crt" --tls-key "$tmp/tls.key" --state "$tmp/state-bad" --token-file "$tmp/token" 2>"$tmp/bad.log"
+expect_eq "a group/world-readable token file: serve exits 1" "$?" 1
+check "saying why" grep -q 'readable by group or others' "$tmp/bad.log"
+chmod 600 "$tmp/token"
 
 port=8443
 base=https://127.0.0.1:$port
@@ -102,14 +115,16 @@ expect_eq "enroll with a bad key is 400" \
 expect_eq "enroll of an unknown node is 404" \
   "$(req -X POST -d "{\"public_key\": \"$k_late\", \"enrollment_token\": \"enrol-token-0123456789abcdef\"}" "$base/v1/nodes/ghost/enroll")" 404
 expect_eq "enroll with another node's key is 409" \
-  "$(req -X POST -d "{\"public_key\": \"$k_s1\", \"enrollment_token\": \"enrol-token-0123456789abcdef\"}" "$base/v1/nodes/late/enroll")" 409
-expect_eq "enroll late is 200" \
-  "$(req -X POST -d "{\"public_key\": \"$k_late\", \"enrollment_token\": \"enrol-token-0123456789abcdef\"}" "$base/v1/nodes/late/enroll")" 200
+  "$(req -X POST -d "{\"public_key\": \"$k_s1\", \"enrollment_token\": \"late-token-0123456789abcdef\"}" "$base/v1/nodes/late/enroll")" 409
+expect_eq "enroll late with the fleet-wide token is 403 (late has its own)" \
+  "$(req -X POST -d "{\"public_key\": \"$k_late\", \"enrollment_token\": \"enrol-token-0123456789abcdef\"}" "$base/v1/nodes/late/enroll")" 403
+expect_eq "enroll late with its own token is 200" \
+  "$(req -X POST -d "{\"public_key\": \"$k_late\", \"enrollment_token\": \"late-token-0123456789abcdef\"}" "$base/v1/nodes/late/enroll")" 200
 expect_eq "enroll answer names the key" "$(jq -r .public_key "$tmp/body")" "$k_late"
 expect_eq "re-enrolling the same key is 200" \
-  "$(req -X POST -d "{\"public_key\": \"$k_late\", \"enrollment_token\": \"enrol-token-0123456789abcdef\"}" "$base/v1/nodes/late/enroll")" 200
+  "$(req -X POST -d "{\"public_key\": \"$k_late\", \"enrollment_token\": \"late-token-0123456789abcdef\"}" "$base/v1/nodes/late/enroll")" 200
 expect_eq "enrolling a different key for late is 409" \
-  "$(req -X POST -d "{\"public_key\": \"$(wg genkey | wg pubkey)\", \"enrollment_token\": \"enrol-token-0123456789abcdef\"}" "$base/v1/nodes/late/enroll")" 409
+  "$(req -X POST -d "{\"public_key\": \"$(wg genkey | wg pubkey)\", \"enrollment_token\": \"late-token-0123456789abcdef\"}" "$base/v1/nodes/late/enroll")" 409
 expect_eq "enrolling a key other than the inventory's is 409" \
   "$(req -X POST -d "{\"public_key\": \"$(wg genkey | wg pubkey)\", \"enrollment_token\": \"enrol-token-0123456789abcdef\"}" "$base/v1/nodes/hub/enroll")" 409
 

@@ -53,3 +53,17 @@ m=$(log_mark)
 drive apply "$T/doc.json" >/dev/null
 assert_eq "$(changes_since "$m" | wc -l)" 0 "converged"
 ok "converged again"
+
+# a new listen port moves the interface and its firewall accept together
+LISTEN=51999 REV=2 write_doc "$T/doc2.json"
+wid=$(val .id /interface/wireguard/print ?name=wfr0)
+drive apply "$T/doc2.json" >/dev/null 2>&1 || fail "apply with a new port"
+assert_eq "$(val listen-port /interface/wireguard/print ?name=wfr0)" 51999 "listen-port"
+assert_eq "$(val .id /interface/wireguard/print ?name=wfr0)" "$wid" "interface kept its .id"
+assert_eq "$(val dst-port /ip/firewall/filter/print "?comment=wgfleet:wfr0 allow udp")" 51999 "accept follows the port"
+assert_eq "$(val .id /ip/firewall/filter/print ?dst-port=51820 | wc -l)" 0 "no accept left for the old port"
+order=$(val comment /ip/firewall/filter/print ?chain=input)
+acc=$(grep -n "wgfleet:wfr0 allow udp" <<<"$order" | cut -d: -f1)
+drop=$(val action /ip/firewall/filter/print ?chain=input | grep -n '^drop$' | head -1 | cut -d: -f1)
+[ "$acc" -lt "$drop" ] || fail "accept for the new port after the drop: $order"
+ok "listen port 51820 -> 51999: interface set in place, accept rule moved with it, still before the drop"

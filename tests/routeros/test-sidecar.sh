@@ -21,9 +21,10 @@ printf 'tok-%s\n' "$RANDOM$RANDOM" > token; chmod 600 token
 "$SRV" keygen ctl.key ctl-trust.pub >/dev/null
 mkdir -p docs posts
 
-start_sim --defconf
+# the connection the daemon keeps is cut once, later on (the 40th command of one connection)
+start_sim --defconf --drop-after 40
 # the same configuration plus a controller
-sed -i "s|^trust_key = .*|trust_key = $T/ctl-trust.pub\nurl = https://127.0.0.1:8443/v1/nodes/router1/desired-state\nca_file = $T/ca.pem\ntoken_file = $T/token|" agent.conf
+sed -i "s|^trust_key = .*|trust_key = $T/ctl-trust.pub\nurl = https://127.0.0.1:8443/v1/nodes/router1/desired-state\nca_file = $T/ca.pem\ntoken_file = $T/token\npoll_interval = 1|; s|^backend = routeros|backend = routeros\nreport_interval = 1|" agent.conf
 write_doc "$T/payload.json"
 "$SRV" sign ctl.key payload.json docs/router1.env
 "$SRV" serve --listen 127.0.0.1:8443 --cert srv.pem --key srv.key --docs docs --log access.log --posts posts \
@@ -53,3 +54,37 @@ m=$(log_mark)
 agent once > once2.out 2> once2.err || fail "second once: $(cat once2.out once2.err)"
 assert_eq "$(changes_since "$m" | wc -l)" 0 "router changes on an unchanged document"
 ok "unchanged document: no change on the router"
+
+# the daemon: keeps one API connection across cycles, picks up a new revision, and reconnects
+# when the router cuts the connection
+agent run > run.log 2>&1 &
+APID=$!
+trap 'kill $APID $SRVPID 2>/dev/null; wait $APID $SRVPID 2>/dev/null; cleanup' EXIT
+idb=$(val .id /interface/wireguard/peers/print "?public-key=$(pub b)")
+m=$(log_mark)
+REV=2 B_EP=198.51.100.77:51820 write_doc "$T/payload2.json"
+"$SRV" sign ctl.key payload2.json docs/router1.env
+for _ in $(seq 100); do
+  [ "$(val endpoint-address /interface/wireguard/peers/print "?public-key=$(pub b)")" = 198.51.100.77 ] && break
+  sleep 0.1
+done
+assert_eq "$(val endpoint-address /interface/wireguard/peers/print "?public-key=$(pub b)")" 198.51.100.77 "revision 2 applied by the daemon"
+ch=$(changes_since "$m")
+assert_eq "$ch" "/interface/wireguard/peers/set .id=$idb endpoint-address=198.51.100.77 => done" "daemon changes"
+ok "daemon: revision 2 applied as one set on $idb"
+for _ in $(seq 100); do grep -q '^DROP' "$T/sim.log" && break; sleep 0.1; done
+grep -q '^DROP' "$T/sim.log" || fail "the simulator never cut the daemon's connection: $(tail -5 run.log)"
+m=$(log_mark)
+cli /interface/wireguard/peers/set "=.id=$idb" =endpoint-port=1111 >/dev/null   # drift while the daemon runs
+REV=3 B_EP=198.51.100.78:51820 write_doc "$T/payload3.json"
+"$SRV" sign ctl.key payload3.json docs/router1.env
+for _ in $(seq 100); do
+  [ "$(val endpoint-address /interface/wireguard/peers/print "?public-key=$(pub b)")" = 198.51.100.78 ] && break
+  sleep 0.1
+done
+assert_eq "$(val endpoint-address /interface/wireguard/peers/print "?public-key=$(pub b)")" 198.51.100.78 "revision 3 after the cut"
+assert_eq "$(val endpoint-port /interface/wireguard/peers/print "?public-key=$(pub b)")" 51820 "drifted port repaired"
+kill -0 $APID || fail "daemon died: $(tail -20 run.log)"
+for _ in $(seq 50); do [ "$(jq -r .applied_revision posts/latest.json)" = 3 ] && break; sleep 0.1; done
+assert_eq "$(jq -r .applied_revision posts/latest.json)" 3 "reported revision"
+ok "daemon: connection cut by the router, reconnected, revision 3 and the drifted port applied, reported"

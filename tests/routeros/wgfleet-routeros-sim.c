@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* wgfleet-routeros-sim: a RouterOS 7 API server for tests. Speaks the binary API on TCP or TLS,
  * both login methods, and keeps a configuration database (sim-db.c) with the menus the
- * RouterOS backend uses. One connection at a time; reconnects are accepted. Any RouterOS API
- * client works against it. */
+ * RouterOS backend uses. Up to 16 sessions at once, commands handled one at a time. Any
+ * RouterOS API client works against it. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
@@ -43,9 +43,15 @@ struct opts {
         int handshake_after; /* -1: peers never handshake */
 };
 
+/* One API session. RouterOS serves several at once (api max-sessions); so does this, from
+ * one poll loop: a daemon may keep its connection while a test inspects the state. */
 struct conn {
         int fd;
         SSL *ssl;
+        struct rosapi_decoder dec;
+        char challenge[33];
+        bool logged_in;
+        unsigned long n_cmds;
 };
 
 static int conn_send(struct conn *c, const struct rosapi_buf *b) {
@@ -144,61 +150,57 @@ static int do_login(const struct opts *o, const struct rosapi_sentence *cmd, con
         return 0;
 }
 
-static void serve(const struct opts *o, struct sim_db *db, struct conn *c, FILE *log, unsigned long *drops) {
-        unsigned long n_cmds = 0;
-        struct rosapi_decoder d;
+/* Reads what is there and answers every complete sentence. Returns -1 to close. */
+static int serve_readable(const struct opts *o, struct sim_db *db, struct conn *c, FILE *log, unsigned long *drops) {
         uint8_t buf[16384];
-        char challenge[33] = "";
-        bool logged_in = false;
 
-        rosapi_decoder_init(&d);
-        while (!stop) {
+        do {
                 ssize_t n = conn_recv(c, buf, sizeof buf);
                 if (n < 0)
-                        break;
+                        return -1;
                 size_t off = 0;
                 while (off < (size_t)n) {
                         size_t used;
-                        int r = rosapi_decoder_feed(&d, buf + off, (size_t)n - off, &used);
+                        int r = rosapi_decoder_feed(&c->dec, buf + off, (size_t)n - off, &used);
                         off += used;
                         if (r < 0) {
                                 struct rosapi_buf out = {};
                                 reply_fatal(&out, "malformed sentence");
                                 conn_send(c, &out);
                                 rosapi_buf_done(&out);
-                                goto end;
+                                return -1;
                         }
                         if (r == 0)
                                 break;
                         struct rosapi_sentence s;
                         rosapi_sentence_init(&s);
-                        rosapi_decoder_take(&d, &s);
+                        rosapi_decoder_take(&c->dec, &s);
                         const char *tag = rosapi_sentence_tag(&s);
                         struct rosapi_buf out = {};
                         int close_after = 0;
                         if (strcmp(s.words[0], "/login") == 0) {
-                                int l = do_login(o, &s, tag, challenge, &out);
+                                int l = do_login(o, &s, tag, c->challenge, &out);
                                 if (l > 0)
-                                        logged_in = true;
+                                        c->logged_in = true;
                                 if (log)
                                         fprintf(log, "/login name=%s => %s\n",
                                                 rosapi_sentence_attr(&s, "name") ? rosapi_sentence_attr(&s, "name") : "",
                                                 l > 0 ? "done" : "challenge or refused"), fflush(log);
-                        } else if (!logged_in) {
+                        } else if (!c->logged_in) {
                                 reply_fatal(&out, "not logged in");
                                 close_after = 1;
                         } else if (strcmp(s.words[0], "/cancel") == 0) {
                                 reply_simple(&out, tag, "!done", NULL, NULL);
                         } else {
-                                n_cmds++;
-                                if (o->drop_after && n_cmds == o->drop_after && *drops < o->drop_times) {
+                                c->n_cmds++;
+                                if (o->drop_after && c->n_cmds == o->drop_after && *drops < o->drop_times) {
                                         (*drops)++;
                                         /* fault injection: the connection dies before this command */
                                         if (log)
-                                                fprintf(log, "DROP before command %lu (%s)\n", n_cmds, s.words[0]), fflush(log);
+                                                fprintf(log, "DROP before command %lu (%s)\n", c->n_cmds, s.words[0]), fflush(log);
                                         rosapi_sentence_done(&s);
                                         rosapi_buf_done(&out);
-                                        goto end;
+                                        return -1;
                                 }
                                 close_after = sim_db_exec(db, &s, tag, &out, log);
                         }
@@ -206,11 +208,22 @@ static void serve(const struct opts *o, struct sim_db *db, struct conn *c, FILE 
                         int w = conn_send(c, &out);
                         rosapi_buf_done(&out);
                         if (w < 0 || close_after)
-                                goto end;
+                                return -1;
                 }
+        } while (c->ssl && SSL_pending(c->ssl) > 0);
+        return 0;
+}
+
+static void conn_free(struct conn *c, FILE *log) {
+        if (c->ssl) {
+                SSL_shutdown(c->ssl);
+                SSL_free(c->ssl);
         }
-end:
-        rosapi_decoder_done(&d);
+        close(c->fd);
+        rosapi_decoder_done(&c->dec);
+        free(c);
+        if (log)
+                fprintf(log, "DISCONNECT\n"), fflush(log);
 }
 
 static int parse_listen(const char *s, struct sockaddr_storage *ss, socklen_t *len) {
@@ -347,42 +360,66 @@ int main(int argc, char **argv) {
         sim_db_set_empty_reply(db, o.empty);
         unsigned long drops = 0;
         fprintf(stderr, "wgfleet-routeros-sim: listening on %s port %u%s\n", o.listen, port, ctx ? " (TLS)" : "");
+        enum { MAX_SESSIONS = 16 };
+        struct conn *conns[MAX_SESSIONS] = {};
         while (!stop) {
-                /* poll with a timeout: the stop flag is seen even where accept is restarted */
-                struct pollfd pfd = { .fd = lfd, .events = POLLIN };
-                if (poll(&pfd, 1, 500) <= 0)
+                /* poll with a timeout: the stop flag is seen even where a call is restarted */
+                struct pollfd pfd[MAX_SESSIONS + 1] = { { .fd = lfd, .events = POLLIN } };
+                for (int i = 0; i < MAX_SESSIONS; i++)
+                        pfd[i + 1] = (struct pollfd){ .fd = conns[i] ? conns[i]->fd : -1, .events = POLLIN };
+                if (poll(pfd, MAX_SESSIONS + 1, 500) <= 0)
+                        continue;
+                for (int i = 0; i < MAX_SESSIONS; i++)
+                        if (conns[i] && (pfd[i + 1].revents & (POLLIN | POLLHUP | POLLERR)) &&
+                            serve_readable(&o, db, conns[i], log, &drops) < 0) {
+                                conn_free(conns[i], log);
+                                conns[i] = NULL;
+                        }
+                if (!(pfd[0].revents & POLLIN))
                         continue;
                 int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
                 if (fd < 0)
                         continue;
+                int slot = -1;
+                for (int i = 0; i < MAX_SESSIONS && slot < 0; i++)
+                        if (!conns[i])
+                                slot = i;
+                if (slot < 0) {
+                        close(fd); /* too many sessions, as a full api service does */
+                        continue;
+                }
                 /* a silent client must not hold the simulator forever */
-                struct timeval tv = { .tv_sec = 60 };
+                struct timeval tv = { .tv_sec = 10 };
                 setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
                 setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-                struct conn c = { .fd = fd };
+                struct conn *c = calloc(1, sizeof *c);
+                if (!c) {
+                        close(fd);
+                        continue;
+                }
+                c->fd = fd;
+                rosapi_decoder_init(&c->dec);
                 if (ctx) {
-                        c.ssl = SSL_new(ctx);
-                        SSL_set_fd(c.ssl, fd);
-                        if (SSL_accept(c.ssl) != 1) {
+                        c->ssl = SSL_new(ctx);
+                        SSL_set_fd(c->ssl, fd);
+                        if (SSL_accept(c->ssl) != 1) {
                                 if (log)
                                         fprintf(log, "TLS handshake failed\n"), fflush(log);
                                 ERR_clear_error();
-                                SSL_free(c.ssl);
+                                SSL_free(c->ssl);
                                 close(fd);
+                                rosapi_decoder_done(&c->dec);
+                                free(c);
                                 continue;
                         }
                 }
                 if (log)
                         fprintf(log, "CONNECT\n"), fflush(log);
-                serve(&o, db, &c, log, &drops);
-                if (c.ssl) {
-                        SSL_shutdown(c.ssl);
-                        SSL_free(c.ssl);
-                }
-                close(fd);
-                if (log)
-                        fprintf(log, "DISCONNECT\n"), fflush(log);
+                conns[slot] = c;
         }
+        for (int i = 0; i < MAX_SESSIONS; i++)
+                if (conns[i])
+                        conn_free(conns[i], log);
         sim_db_free(db);
         if (ctx)
                 SSL_CTX_free(ctx);

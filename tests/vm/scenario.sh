@@ -141,12 +141,23 @@ t1=$(uptime_s)
 echo "# plan over $total peers took $(awk -v a=$t0 -v b=$t1 'BEGIN{print b - a}') s"
 check "ping a -> b still works" ping4 a 10.77.0.2
 
-# --- round 5: the 1001 peers go again
-check "apply rev5 on a (back to 1 peer)" apply a rev5
+# --- round 5: the big peer's list shrinks to 241 prefixes (replaced, across two messages)
+check "apply rev5 on a (big peer loses 10 prefixes)" /usr/sbin/ip netns exec wfk-a \
+  env WGFLEET_WGNL_STATS=/tmp/stats5 wgfleet-agent --config /data/a/agent.conf apply --trust-key /data/trust.pub /data/a/rev5.json
+echo "# rev5 netlink: $(cat /tmp/stats5 2>/dev/null | tr '\n' ' ')"
+check "a: the big peer has 241 allowed IPs" sh -c "/usr/sbin/ip netns exec wfk-a wg show wfk0 allowed-ips >/tmp/aips && awk '{print NF - 1}' /tmp/aips | grep -qx 241"
+check "a: the dropped prefixes are gone from WireGuard" lacks a "10\\.200\\.[0-9]\\.0/24" wg show wfk0 allowed-ips
+check "a: the kept prefixes are all there" sh -c "tr ' \\t' '\\n\\n' </tmp/aips | grep -c '^10\\.200\\.' | grep -qx 240"
+check "a: their routes are gone too" count_is a $((NPEERS + 240 + 2)) ip route show proto 211
+check "still $total peers" count_is a $((total + 1)) wg show wfk0 dump
+check "plan --json empty on a after rev5" plan_empty a rev5
+
+# --- round 6: the 1001 peers go again
+check "apply rev6 on a (back to 1 peer)" apply a rev6
 check "a: 1 peer left" count_is a 1 wg show wfk0 peers
 check "a: only peer b's IPv4 routes left" count_is a 2 ip route show proto 211
 check "a: only peer b's IPv6 route left" count_is a 1 ip -6 route show proto 211
-check "plan --json empty on a after rev5" plan_empty a rev5
+check "plan --json empty on a after rev6" plan_empty a rev6
 
 # --- clear: the agent removes what it created; the foreign route stays
 check "clear wfk0 on a" agent a clear wfk0

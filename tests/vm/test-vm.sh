@@ -109,9 +109,12 @@ npeers=${WFVM_PEERS:-1000}
   printf ',{"name":"big","public_key":"%s","allowed_ips":[%s,"fd00:200::/64"]}' "$(openssl rand -base64 32)" "$ips"
 } >peers4.json
 doc a 4 10.77.0.1/32 fd77::1/128 "$(cat peers4.json)" >t.json && sign t.json a/rev4.json
+# rev 5: the big peer drops 10 of its prefixes: its 241-prefix list is replaced, which spans
+# two SET messages (REPLACE_ALLOWEDIPS must be in the first chunk only, or only the last survives)
+doc a 5 10.77.0.1/32 fd77::1/128 "$(sed 's|"10\.200\.[0-9]\.0/24",||g' peers4.json)" >t.json && sign t.json a/rev5.json
 rm -f peers4.json
-# rev 5: back to one peer
-doc a 5 10.77.0.1/32 fd77::1/128 "$pa_b2" >t.json && sign t.json a/rev5.json
+# rev 6: back to one peer
+doc a 6 10.77.0.1/32 fd77::1/128 "$pa_b2" >t.json && sign t.json a/rev6.json
 
 printf 'NPEERS=%s\nPUB_A=%s\nPUB_B=%s\nPUB_C=%s\nPSK=%s\n' "$npeers" "${pub[a]}" "${pub[b]}" "${pub[c]}" "$psk" >env.sh
 cp "$here/scenario.sh" run.sh
