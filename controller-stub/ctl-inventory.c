@@ -7,19 +7,6 @@
 #include "ctl-inventory.h"
 #include "document.h"
 
-static void warnf(wf_warn_fn warn, void *userdata, const char *fmt, ...) _printf_(3, 4);
-static void warnf(wf_warn_fn warn, void *userdata, const char *fmt, ...) {
-        char buf[512];
-        va_list ap;
-
-        if (!warn)
-                return;
-        va_start(ap, fmt);
-        vsnprintf(buf, sizeof(buf), fmt, ap);
-        va_end(ap);
-        warn(userdata, buf);
-}
-
 static void warn_unknown(json_t *obj, const char *const *known, const char *where, wf_warn_fn warn,
                          void *userdata) {
         const char *k;
@@ -31,7 +18,7 @@ static void warn_unknown(json_t *obj, const char *const *known, const char *wher
                         if (strcmp(known[i], k) == 0)
                                 found = true;
                 if (!found)
-                        warnf(warn, userdata, "%s: unknown field \"%s\" ignored", where, k);
+                        wf_warnf(warn, userdata, "%s: unknown field \"%s\" ignored", where, k);
         }
 }
 
@@ -437,21 +424,21 @@ static int check_fleet(struct ctl_inventory *inv, struct wf_err *e, wf_warn_fn w
                         }
         }
         if (inv->topology == CTL_TOPOLOGY_HUB_SPOKE && hubs == 0) {
-                warnf(warn, userdata, "wan: topology hub-spoke but no node has role \"hub\": rendering a mesh");
+                wf_warnf(warn, userdata, "wan: topology hub-spoke but no node has role \"hub\": rendering a mesh");
                 inv->topology = CTL_TOPOLOGY_MESH;
         }
         if (inv->topology == CTL_TOPOLOGY_MESH && hubs > 0)
-                warnf(warn, userdata, "wan: topology mesh: role \"hub\" has no effect");
+                wf_warnf(warn, userdata, "wan: topology mesh: role \"hub\" has no effect");
         size_t cgnat = 0;
         for (size_t i = 0; i < inv->n_nodes; i++)
                 cgnat += !inv->nodes[i].endpoint;
         if (inv->topology == CTL_TOPOLOGY_MESH && cgnat > 1)
-                warnf(warn, userdata, "wan: %zu nodes without endpoint in a mesh cannot reach each other "
+                wf_warnf(warn, userdata, "wan: %zu nodes without endpoint in a mesh cannot reach each other "
                       "(neither can dial the other); a hub-spoke wan with a reachable hub can", cgnat);
         for (size_t i = 0; i < inv->n_nodes; i++) {
                 struct ctl_node *n = &inv->nodes[i];
                 if (n->hub && !n->endpoint)
-                        warnf(warn, userdata, "node %s: a hub without endpoint can only be reached by nodes it contacts first", n->name);
+                        wf_warnf(warn, userdata, "node %s: a hub without endpoint can only be reached by nodes it contacts first", n->name);
         }
         return 0;
 }
