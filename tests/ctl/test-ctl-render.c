@@ -235,6 +235,41 @@ static void test_hub_spoke_and_cgnat(void) {
         ctl_state_free(st);
 }
 
+static void test_two_hubs(void) {
+        struct ctl_state *st = NULL;
+        struct wf_err e = {};
+        struct ctl_render *r;
+        json_t *s1, *h2;
+
+        ctl_state_load(NULL, &st, &e);
+        r = render_at("{\"wan\": {\"tunnel_cidr\": \"10.8.0.0/29\", \"topology\": \"hub-spoke\"}, \"nodes\": ["
+                      " {\"name\": \"h1\", \"role\": \"hub\", \"public_key\": \"%K0\", \"endpoint\": \"192.0.2.1\"},"
+                      " {\"name\": \"h2\", \"role\": \"hub\", \"public_key\": \"%K1\", \"endpoint\": \"192.0.2.2\","
+                      "  \"subnets\": [\"172.20.0.0/16\"]},"
+                      " {\"name\": \"s1\", \"public_key\": \"%K2\", \"endpoint\": \"192.0.2.3\"},"
+                      " {\"name\": \"s2\", \"public_key\": \"%K3\", \"endpoint\": \"192.0.2.4\", \"subnets\": [\"172.21.0.0/16\"]}]}",
+                      st, NOW, &e);
+        CHECK(r != NULL);
+        if (!r) {
+                fprintf(stderr, "two hubs: %s\n", e.msg);
+                return;
+        }
+        check_envelopes(r);
+        s1 = doc(r, "s1"), h2 = doc(r, "h2");
+        /* the spoke peers both hubs; the first carries the transit range (without h2's address,
+         * so no allowed IP is on two peers), the second only its own prefixes */
+        CHECK(n_peers(s1) == 2);
+        CHECK_ALLOWED(s1, "h1", "10.8.0.0/32 10.8.0.1/32 10.8.0.4/30 172.21.0.0/16");
+        CHECK_ALLOWED(s1, "h2", "10.8.0.2/32 172.20.0.0/16");
+        /* hubs peer every node, each with its own prefixes */
+        CHECK(n_peers(h2) == 3);
+        CHECK_ALLOWED(h2, "h1", "10.8.0.1/32");
+        CHECK_ALLOWED(h2, "s2", "10.8.0.4/32 172.21.0.0/16");
+        json_decref(s1), json_decref(h2);
+        ctl_render_free(r);
+        ctl_state_free(st);
+}
+
 static void test_errors(void) {
         struct ctl_state *st = NULL;
         struct wf_err e = {};
@@ -556,6 +591,7 @@ int main(void) {
         }
         test_mesh();
         test_hub_spoke_and_cgnat();
+        test_two_hubs();
         test_errors();
         test_allocation_and_revisions();
         test_subnet_change_revisions();
