@@ -7,6 +7,7 @@
 #include <inttypes.h>
 #include <jansson.h>
 #include <limits.h>
+#include <malloc.h>
 #include <signal.h>
 #include <sodium.h>
 #include <sys/file.h>
@@ -765,6 +766,9 @@ static void on_fetch_done(struct http_request *req, int r, const struct http_res
                 maybe_exit_once(a);
                 return;
         }
+        /* Parsing a document and observing thousands of peers leaves the heap fragmented:
+         * hand the free pages back, so the resident size reflects what the agent holds. */
+        malloc_trim(0);
         timer_arm(a, &a->poll_timer, next_poll_usec(a), on_poll_timer);
 }
 

@@ -181,6 +181,41 @@ static int add_own_prefixes(struct wf_prefix **list, size_t *n, const struct nod
         return 0;
 }
 
+static int append_prefix(struct wf_prefix **list, size_t *n, const struct wf_prefix *p) {
+        struct wf_prefix *l = realloc(*list, (*n + 1) * sizeof(**list));
+
+        if (!l)
+                return -ENOMEM;
+        *list = l;
+        l[(*n)++] = *p;
+        return 0;
+}
+
+/* Appends the fewest prefixes that cover range except the addresses in excl: split in halves
+ * until a half holds none of them (at most one prefix per bit per excluded address). */
+static int cover(const struct wf_prefix *range, const struct wf_prefix *excl, size_t n_excl,
+                 struct wf_prefix **list, size_t *n) {
+        unsigned max = range->family == AF_INET ? 32 : 128;
+        struct wf_prefix half;
+        bool hit = false;
+        int r;
+
+        for (size_t i = 0; i < n_excl && !hit; i++)
+                hit = wf_prefix_contains(range, &excl[i]);
+        if (!hit)
+                return append_prefix(list, n, range);
+        if (range->len >= max)
+                return 0;
+        half = *range;
+        half.len++;
+        wf_prefix_mask(&half);
+        r = cover(&half, excl, n_excl, list, n);
+        if (r < 0)
+                return r;
+        half.addr[range->len / 8] |= (uint8_t)(0x80 >> (range->len % 8));
+        return cover(&half, excl, n_excl, list, n);
+}
+
 static int cmp_prefix(const void *a, const void *b) {
         return wf_prefix_cmp(a, b);
 }
@@ -194,14 +229,35 @@ static json_t *peer_json(const struct ctl_inventory *inv, const struct node_info
 
         if (add_own_prefixes(&ips, &n_ips, peer) < 0)
                 return NULL;
-        /* A spoke reaches the other spokes through its transit hub: their prefixes are that
-         * hub's allowed IPs (listed one by one, so the spoke's own address stays outside). */
-        for (size_t i = 0; transit && i < inv->n_nodes; i++) {
-                const struct node_info *o2 = &infos[i];
-                if (o2 == self || o2 == peer || o2->n->hub || !o2->has_key)
-                        continue;
-                if (add_own_prefixes(&ips, &n_ips, o2) < 0)
+        /* A spoke reaches the other spokes through its transit hub: the tunnel range minus its
+         * own address and the hubs' (each hub is a peer of its own), as the fewest prefixes,
+         * and the other spokes' routed subnets. A new spoke without subnets then changes only
+         * the hubs' documents, and no spoke's document grows with the fleet. */
+        if (transit) {
+                _cleanup_free_ struct wf_prefix *excl = NULL;
+                size_t n_excl = 0;
+
+                excl = calloc(2 * (inv->n_nodes + 1), sizeof(*excl));
+                if (!excl)
                         return NULL;
+                for (unsigned k = 0; k < 2; k++)
+                        if (self->addr[k].family)
+                                excl[n_excl++] = self->addr[k];
+                for (size_t i = 0; i < inv->n_nodes; i++)
+                        for (unsigned k = 0; infos[i].n->hub && infos[i].has_key && k < 2; k++)
+                                if (infos[i].addr[k].family)
+                                        excl[n_excl++] = infos[i].addr[k];
+                if (cover(&inv->tunnel_cidr, excl, n_excl, &ips, &n_ips) < 0 ||
+                    (inv->has_tunnel_cidr6 && cover(&inv->tunnel_cidr6, excl, n_excl, &ips, &n_ips) < 0))
+                        return NULL;
+                for (size_t i = 0; i < inv->n_nodes; i++) {
+                        const struct ctl_node *o2 = infos[i].n;
+                        if (&infos[i] == self || o2->hub || !infos[i].has_key)
+                                continue;
+                        for (size_t j = 0; j < o2->n_subnets; j++)
+                                if (o2->subnets[j].routed && append_prefix(&ips, &n_ips, &o2->subnets[j].prefix) < 0)
+                                        return NULL;
+                }
         }
         qsort(ips, n_ips, sizeof(*ips), cmp_prefix);
 

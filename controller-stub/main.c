@@ -24,6 +24,7 @@ static void usage(FILE *f) {
               "  serve  --inventory FILE --key KEY --listen ADDR:PORT --tls-cert FILE --tls-key FILE\n"
               "         --state DIR [--token-file FILE] [--enroll-token-file FILE] [--max-status-size BYTES]\n"
               "                                        serve documents, enrolment, status and fleet health\n"
+              "  --version, --help\n"
               "See docs/controller.md and docs/inventory.md.\n", f);
 }
 
@@ -186,6 +187,10 @@ int main(int argc, char **argv) {
         if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
                 usage(argc < 2 ? stderr : stdout);
                 return argc < 2 ? 2 : 0;
+        }
+        if (strcmp(argv[1], "--version") == 0) {
+                printf("wgfleet-controller %s\n", WGFLEET_VERSION);
+                return 0;
         }
         if (sodium_init() < 0) {
                 log_line(NULL, "libsodium failed to initialise");

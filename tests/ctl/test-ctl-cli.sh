@@ -12,6 +12,7 @@ trap 'rm -rf "$tmp"' EXIT
 expect_eq "no command: usage, exit 2" "$?" 2
 "$ctl" render --inventory x > /dev/null 2>&1
 expect_eq "render without --key/--out: exit 2" "$?" 2
+check "--version names the program and version" bash -c "\"$ctl\" --version | grep -Eq '^wgfleet-controller [0-9]+\\.[0-9]+'"
 "$ctl" frobnicate > /dev/null 2>&1
 expect_eq "unknown command: exit 2" "$?" 2
 

@@ -199,11 +199,17 @@ static void test_hub_spoke_and_cgnat(void) {
         CHECK(n_peers(hub) == 3);
         CHECK_ALLOWED(hub, "s1", "10.2.0.1/32 172.16.1.0/24");
         CHECK_ALLOWED(hub, "cgn", "10.2.0.4/32");
-        /* spokes peer only the hub, and reach the other spokes through it, never their own prefixes */
+        /* spokes peer only the hub, and reach the other spokes through it: the tunnel range
+         * minus their own address (s1 is 10.2.0.1, the hub 10.2.0.2, s2 .3, cgn .4), and the
+         * other spokes' routed subnets; never their own subnet */
         CHECK(n_peers(s1) == 1 && peer(s1, "hub") && !peer(s1, "s2"));
-        CHECK_ALLOWED(s1, "hub", "10.2.0.2/32 10.2.0.3/32 10.2.0.4/32 172.16.0.0/24 172.16.2.0/24");
-        CHECK_ALLOWED(s2, "hub", "10.2.0.1/32 10.2.0.2/32 10.2.0.4/32 172.16.0.0/24 172.16.1.0/24");
-        CHECK_ALLOWED(cgn, "hub", "10.2.0.1/32 10.2.0.2/32 10.2.0.3/32 172.16.0.0/24 172.16.1.0/24 172.16.2.0/24");
+        CHECK_ALLOWED(s1, "hub", "10.2.0.0/32 10.2.0.2/32 10.2.0.3/32 10.2.0.4/30 10.2.0.8/29 10.2.0.16/28 "
+                                 "10.2.0.32/27 10.2.0.64/26 10.2.0.128/25 172.16.0.0/24 172.16.2.0/24");
+        CHECK_ALLOWED(s2, "hub", "10.2.0.0/31 10.2.0.2/32 10.2.0.4/30 10.2.0.8/29 10.2.0.16/28 10.2.0.32/27 "
+                                 "10.2.0.64/26 10.2.0.128/25 172.16.0.0/24 172.16.1.0/24");
+        CHECK_ALLOWED(cgn, "hub", "10.2.0.0/31 10.2.0.2/32 10.2.0.3/32 10.2.0.5/32 10.2.0.6/31 10.2.0.8/29 "
+                                  "10.2.0.16/28 10.2.0.32/27 10.2.0.64/26 10.2.0.128/25 172.16.0.0/24 "
+                                  "172.16.1.0/24 172.16.2.0/24");
         /* CGNAT: nobody has an endpoint for it; it keeps its NAT mapping open, others do not */
         CHECK(peer(hub, "cgn") && !json_object_get(peer(hub, "cgn"), "endpoint"));
         CHECK(!json_object_get(peer(hub, "cgn"), "persistent_keepalive"));
@@ -225,6 +231,41 @@ static void test_hub_spoke_and_cgnat(void) {
                 CHECK(n_peers(x) == 2);
                 json_decref(x);
         }
+        ctl_render_free(r);
+        ctl_state_free(st);
+}
+
+static void test_two_hubs(void) {
+        struct ctl_state *st = NULL;
+        struct wf_err e = {};
+        struct ctl_render *r;
+        json_t *s1, *h2;
+
+        ctl_state_load(NULL, &st, &e);
+        r = render_at("{\"wan\": {\"tunnel_cidr\": \"10.8.0.0/29\", \"topology\": \"hub-spoke\"}, \"nodes\": ["
+                      " {\"name\": \"h1\", \"role\": \"hub\", \"public_key\": \"%K0\", \"endpoint\": \"192.0.2.1\"},"
+                      " {\"name\": \"h2\", \"role\": \"hub\", \"public_key\": \"%K1\", \"endpoint\": \"192.0.2.2\","
+                      "  \"subnets\": [\"172.20.0.0/16\"]},"
+                      " {\"name\": \"s1\", \"public_key\": \"%K2\", \"endpoint\": \"192.0.2.3\"},"
+                      " {\"name\": \"s2\", \"public_key\": \"%K3\", \"endpoint\": \"192.0.2.4\", \"subnets\": [\"172.21.0.0/16\"]}]}",
+                      st, NOW, &e);
+        CHECK(r != NULL);
+        if (!r) {
+                fprintf(stderr, "two hubs: %s\n", e.msg);
+                return;
+        }
+        check_envelopes(r);
+        s1 = doc(r, "s1"), h2 = doc(r, "h2");
+        /* the spoke peers both hubs; the first carries the transit range (without h2's address,
+         * so no allowed IP is on two peers), the second only its own prefixes */
+        CHECK(n_peers(s1) == 2);
+        CHECK_ALLOWED(s1, "h1", "10.8.0.0/32 10.8.0.1/32 10.8.0.4/30 172.21.0.0/16");
+        CHECK_ALLOWED(s1, "h2", "10.8.0.2/32 172.20.0.0/16");
+        /* hubs peer every node, each with its own prefixes */
+        CHECK(n_peers(h2) == 3);
+        CHECK_ALLOWED(h2, "h1", "10.8.0.1/32");
+        CHECK_ALLOWED(h2, "s2", "10.8.0.4/32 172.21.0.0/16");
+        json_decref(s1), json_decref(h2);
         ctl_render_free(r);
         ctl_state_free(st);
 }
@@ -428,6 +469,32 @@ static void test_subnet_change_revisions(void) {
         }
         ctl_render_free(r1);
         ctl_render_free(r2);
+
+        /* a new spoke without subnets: only the hub's document changes (the spokes already
+         * route the whole tunnel range through it), plus the new spoke's own */
+        r1 = render_at(hubspoke_fmt, st, NOW + 100, &e);
+        char *fmt3 = strdup(hubspoke_fmt);
+        fmt3[strlen(fmt3) - 2] = '\0'; /* drop the closing "]}" */
+        char *fmt4 = NULL;
+        CHECK(asprintf(&fmt4, "%s, {\"name\": \"s9\", \"public_key\": \"%%K7\", \"endpoint\": \"198.51.100.19\"}]}", fmt3) > 0);
+        r2 = render_at(fmt4, st, NOW + 160, &e);
+        free(fmt3);
+        free(fmt4);
+        CHECK(r1 && r2);
+        if (r1 && r2) {
+                CHECK(ctl_render_find(r2, "hub")->changed);
+                CHECK(ctl_render_find(r2, "s9")->changed);
+                CHECK(!ctl_render_find(r2, "s1")->changed && !ctl_render_find(r2, "s2")->changed &&
+                      !ctl_render_find(r2, "cgn")->changed);
+                json_t *s9 = doc(r2, "s9");
+                CHECK(n_peers(s9) == 1);
+                CHECK_ALLOWED(s9, "hub", "10.2.0.0/31 10.2.0.2/32 10.2.0.3/32 10.2.0.4/32 10.2.0.6/31 10.2.0.8/29 "
+                                         "10.2.0.16/28 10.2.0.32/27 10.2.0.64/26 10.2.0.128/25 172.16.0.0/24 "
+                                         "172.16.1.0/24 172.16.2.0/24");
+                json_decref(s9);
+        }
+        ctl_render_free(r1);
+        ctl_render_free(r2);
         ctl_state_free(st);
 }
 
@@ -524,6 +591,7 @@ int main(void) {
         }
         test_mesh();
         test_hub_spoke_and_cgnat();
+        test_two_hubs();
         test_errors();
         test_allocation_and_revisions();
         test_subnet_change_revisions();
