@@ -42,6 +42,7 @@ void rosconn_close(struct rosconn *c) {
         if (c->fd >= 0)
                 close(c->fd);
         rosapi_decoder_done(&c->dec);
+        explicit_bzero(c->rbuf, sizeof c->rbuf); /* raw replies: keys in print output */
         free(c);
 }
 
@@ -400,7 +401,8 @@ int rosconn_legacy_response(const char *password, const char *challenge_hex, cha
 }
 
 static int login(struct rosconn *c, const struct rosconn_opts *o, struct wf_err *e) {
-        _cleanup_free_ char *wname = NULL, *wpass = NULL;
+        _cleanup_free_ char *wname = NULL;
+        _cleanup_erase_ char *wpass = NULL;
         struct rosconn_reply rep;
         struct wf_err sub = {};
         int r;
