@@ -20,6 +20,18 @@ int wf_err_set(struct wf_err *e, int r, const char *fmt, ...) {
         return r;
 }
 
+void wf_warnf(wf_warn_fn warn, void *userdata, const char *fmt, ...) {
+        char buf[512];
+        va_list ap;
+
+        if (!warn)
+                return;
+        va_start(ap, fmt);
+        vsnprintf(buf, sizeof(buf), fmt, ap);
+        va_end(ap);
+        warn(userdata, buf);
+}
+
 int wf_b64_decode(const char *s, uint8_t *out, size_t out_max, size_t *ret_len) {
         size_t len;
         const char *end;

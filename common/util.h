@@ -37,6 +37,8 @@ int wf_err_set(struct wf_err *e, int r, const char *fmt, ...) _printf_(3, 4);
 
 /* Warnings (unknown fields, unknown config keys): the caller decides where they go. */
 typedef void (*wf_warn_fn)(void *userdata, const char *msg);
+/* Formats one warning and hands it to warn; nothing when warn is NULL. */
+void wf_warnf(wf_warn_fn warn, void *userdata, const char *fmt, ...) _printf_(3, 4);
 
 /* Base64 (standard alphabet, padded), through libsodium. */
 int wf_b64_decode(const char *s, uint8_t *out, size_t out_max, size_t *ret_len);
