@@ -293,6 +293,16 @@ for c in state-garbage state-truncated state-types; do
   check "agent-state.json $c: rewritten good (accepted and applied revision 11 from the cached document)" \
     eval '[ "$(state_field accepted_revision)" = 11 ] && [ "$(state_field applied_revision)" = 11 ]'
 done
+# a damaged node key is never replaced by a new one (that would change the node's identity)
+for c in garbage empty; do
+  restore_state
+  if [ "$c" = garbage ]; then printf 'not a key\n' >state/private.key; else : >state/private.key; fi
+  cp state/private.key key-before
+  rc=0; agent once >"cache-key-$c.log" 2>&1 || rc=$?
+  snap after
+  check "private.key $c: once exits $rc ($(grep -m1 -o 'private.key.*' "cache-key-$c.log" | cut -c1-70)), node byte-identical, key file kept" \
+    eval '[ "$rc" = 1 ] && same before-B after && cmp -s state/private.key key-before'
+done
 # controller back: a garbage cache is replaced by what the controller serves
 start_ctl
 restore_state
@@ -409,7 +419,22 @@ t0=$(ms)
 wait_for 20 eval 'snap_cfg after && cmp -s before-D after'
 t1=$(ms)
 check "wireguard-go killed -9 and restarted empty: reconfigured in $((t1 - t0)) ms" eval 'same before-D after && converged r14'
+# a new revision arrives while the device is gone: accepted, applied once the device is back
+ip -n "$NS" link del "$IF"
+wait_for 10 wg_gone || die "wireguard-go did not exit"
+wait "$WG_PID" 2>/dev/null; WG_PID=
+mkdoc r15 15 small.jsonl
+publish r15
+check "revision 15 while the device is gone: accepted, not applied (applied 14, degraded)" \
+  wait_for 10 eval '[ "$(state_field accepted_revision)" = 15 ] && report ".state == \"degraded\" and .applied_revision == 14"'
+start_wg
+t0=$(ms)
+wait_for 20 eval 'converged r15 >/dev/null'
+t1=$(ms)
+check "device back: revision 15 applied in $((t1 - t0)) ms, reported converged on 15" \
+  eval 'converged r15 && wait_for 5 report ".state == \"converged\" and .applied_revision == 15"'
 stop_run || bad "run exited non-zero on SIGTERM"
+snap_cfg before-D
 ip -n "$NS" link del "$IF"
 wait_for 10 wg_gone || die "wireguard-go did not exit"
 wait "$WG_PID" 2>/dev/null; WG_PID=
@@ -417,7 +442,7 @@ start_wg
 rc=0; agent once >once-D.log 2>&1 || rc=$?
 snap_cfg after
 check "link deleted and recreated between runs: once exits $rc, reconfigured fully" \
-  eval '[ "$rc" = 0 ] && same before-D after && converged r14'
+  eval '[ "$rc" = 0 ] && same before-D after && converged r15'
 
 # ==== E. kill -9 in the middle of a large apply ====
 echo "# E. kill -9 during an apply of $BULK peers"
@@ -426,8 +451,10 @@ peers "$BULK" 101 b >bulk-b.jsonl
 "$SRV" notify "$T/notify.sock" "$T/notify.txt" &
 NOTIFY_PID=$!
 wait_for 5 test -S "$T/notify.sock" || die "notify reader did not start"
-delays=(0 0.05 0.1 0.15 0.2 0.3)
-recover=(once once-offline once run once once-offline)
+# who is killed, how long after it said "applying" (apply: after it started), what recovers
+victim=(once once once run apply once run)
+delays=(0 0.05 0.1 0.1 0.3 0.2 0.25)
+recover=(once once-offline once run apply once-offline once)
 partial=0
 for i in "${!delays[@]}"; do
   rev=$((20 + i)) name=big$i
@@ -437,20 +464,27 @@ for i in "${!delays[@]}"; do
   start_ctl
   publish "$name"
   : >notify.txt
-  ip netns exec "$NS" env NOTIFY_SOCKET="$T/notify.sock" "$AGENT" --config "$T/agent.conf" once >"kill-$i.log" 2>&1 &
-  kpid=$!
-  wait_for 30 grep -q "^STATUS=applying revision $rev" notify.txt || die "round $i: the agent never started applying $rev"
+  if [ "${victim[$i]}" = apply ]; then
+    ip netns exec "$NS" "$AGENT" --config "$T/agent.conf" apply --trust-key trust.pub "$name.env" >"kill-$i.log" 2>&1 &
+    kpid=$!
+  else
+    ip netns exec "$NS" env NOTIFY_SOCKET="$T/notify.sock" "$AGENT" --config "$T/agent.conf" "${victim[$i]}" \
+      >"kill-$i.log" 2>&1 &
+    kpid=$!
+    wait_for 30 grep -q "^STATUS=applying revision $rev" notify.txt || die "round $i: the agent never started applying $rev"
+  fi
   t0=$(ms)
   sleep "${delays[$i]}"
   kill -9 "$kpid" 2>/dev/null; wait "$kpid" 2>/dev/null
   t1=$(ms)
   np=$(npeers) nr=$(nroutes)
   if converged "$name" >/dev/null; then what="already complete"; else what="partial"; partial=$((partial + 1)); fi
-  echo "# round $i: killed $((t1 - t0)) ms into applying revision $rev (set $set): $np peers, $nr proto 211 routes live ($what; want $((BULK + 3)) and $((BULK + 6)))"
+  echo "# round $i: ${victim[$i]} killed $((t1 - t0)) ms into applying revision $rev (set $set): $np peers, $nr proto 211 routes live ($what; want $((BULK + 3)) and $((BULK + 6)))"
   t0=$(ms)
   case ${recover[$i]} in
     once) rc=0; agent once >"recover-$i.log" 2>&1 || rc=$? ;;
     once-offline) stop_ctl; rc=0; agent once >"recover-$i.log" 2>&1 || rc=$? ;;
+    apply) rc=0; agent apply --trust-key trust.pub "$name.env" >"recover-$i.log" 2>&1 || rc=$? ;;
     run) start_run "recover-$i.log"; rc=0
          wait_for 30 eval 'converged "$name" >/dev/null' || rc=1
          stop_run || rc=1 ;;
@@ -458,6 +492,7 @@ for i in "${!delays[@]}"; do
   t1=$(ms)
   check "round $i: ${recover[$i]} after the kill converges in $((t1 - t0)) ms (exit $rc): $(npeers) peers, $(nroutes) routes, no duplicate or stray proto 211 route" \
     eval '[ "$rc" = 0 ] && converged "$name"'
+  [ "${victim[$i]}" = apply ] && continue   # a one-off apply keeps no state
   check "round $i: accepted and applied revision $rev on disk" \
     eval '[ "$(state_field accepted_revision)" = "$rev" ] && [ "$(state_field applied_revision)" = "$rev" ] && [ "$(env_revision state/current.env)" = "$rev" ]'
 done

@@ -153,7 +153,11 @@ check "still $total peers" count_is a $((total + 1)) wg show wfk0 dump
 check "plan --json empty on a after rev5" plan_empty a rev5
 
 # --- round 6: the 1001 peers go again
+t0=$(uptime_s)
 check "apply rev6 on a (back to 1 peer)" apply a rev6
+t1=$(uptime_s)
+# The kernel waits for an RCU grace period per removed peer (REMOVE_ME), unlike REPLACE_PEERS.
+echo "# rev6 apply (removing $((NPEERS + 1)) peers one by one) took $(awk -v a=$t0 -v b=$t1 'BEGIN{print b - a}') s"
 check "a: 1 peer left" count_is a 1 wg show wfk0 peers
 check "a: only peer b's IPv4 routes left" count_is a 2 ip route show proto 211
 check "a: only peer b's IPv6 route left" count_is a 1 ip -6 route show proto 211
