@@ -78,6 +78,9 @@ check "a: preshared key for b from secrets_dir" hasf a "$PUB_B	$PSK" wg show wfk
 check "a: no preshared key for c" hasf a "$PUB_C	(none)" wg show wfk0 preshared-keys
 check "a: explicit routes proto 211" has a "^10.78.3.0/24 dev wfk0" ip route show proto 211
 check "a: explicit IPv6 routes" has a "^fd78:3::/64 dev wfk0" ip -6 route show proto 211
+check "c: fwmark from the document" has c '^0x1234$' wg show wfk0 fwmark
+check "c: MTU from the document" has c ' mtu 1380 ' ip link show wfk0
+check "c: link is up" has c 'state (UP|UNKNOWN)' ip link show wfk0
 check "a: address is /32" has a "inet 10.77.0.1/32" ip -4 addr show wfk0
 for n in a b c; do check "plan --json empty on $n after apply" plan_empty $n rev1; done
 check "ping a -> b over the tunnel" ping4 a 10.77.0.2
