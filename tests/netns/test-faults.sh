@@ -405,6 +405,10 @@ wait_for 10 wg_gone || die "wireguard-go did not exit when its link was deleted"
 wait "$WG_PID" 2>/dev/null; WG_PID=
 check "link deleted (wireguard-go exited): the agent keeps running and reports what to start" \
   wait_for 10 eval 'kill -0 "$RUN_PID" && report ".state == \"degraded\" and (.errors | any(test(\"no userspace WireGuard serves\")))"'
+st=$(agent status 2>&1); rc=$?
+echo "$st" | sed 's/^/    /'
+check "status while the device is gone: exit $rc, says degraded and what to start" \
+  eval 'grep -q "degraded" <<<"$st" && grep -q "no userspace WireGuard serves" <<<"$st"'
 start_wg
 t0=$(ms)
 wait_for 20 eval 'snap_cfg after && cmp -s before-D after'
