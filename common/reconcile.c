@@ -224,9 +224,30 @@ static int build_target(const struct config *cfg, const struct wf_iface *iface,
         return 0;
 }
 
+/* Exit selection on the first observation: the chosen exit keeps or gets the /0 allowed IPs,
+ * the other candidates lose them, all through the normal plan (in-place allowed-IP updates). */
+static int exit_select(const struct config *cfg, const struct wf_live_iface *live,
+                       struct reconcile_iface *ri) {
+        struct exit_target *x = &ri->exit;
+        int r;
+
+        r = exit_target_build(&ri->target, live, (int64_t)time(NULL), cfg->failover_after, x);
+        if (r < 0 || x->active < 0)
+                return r;
+        ri->exit_active = x->iface.peers[x->active].name;
+        if (x->previous >= 0 && x->previous != x->active)
+                return note_add(&ri->notes, &ri->n_notes,
+                                "exit: default route moves from peer %s (last handshake %s%lld s ago) to peer %s",
+                                x->iface.peers[x->previous].name,
+                                x->previous_handshake ? "" : "never; ",
+                                x->previous_handshake ? (long long)(time(NULL) - x->previous_handshake) : 0LL,
+                                ri->exit_active);
+        return 0;
+}
+
 static int reconcile_iface_run(const struct backend_ops *ops, struct backend *b,
-                               const struct wf_iface *iface, unsigned flags,
-                               struct reconcile_iface *ri) {
+                               const struct config *cfg, const struct wf_iface *iface,
+                               unsigned flags, struct reconcile_iface *ri) {
         struct wf_err e = {};
         int last = 0;
 
@@ -246,8 +267,15 @@ static int reconcile_iface_run(const struct backend_ops *ops, struct backend *b,
                 if (ri->live != ri->observed)
                         wf_live_iface_free(ri->live);
                 ri->live = live;
-                if (attempt == 0)
+                if (attempt == 0) {
                         ri->observed = live;
+                        r = exit_select(cfg, live, ri);
+                        if (r < 0) {
+                                snprintf(ri->error_msg, sizeof(ri->error_msg), "%s: exit selection: %s",
+                                         iface->name, strerror(-r));
+                                return r;
+                        }
+                }
                 r = plan_compute(&ri->target, live, &p);
                 if (r < 0) {
                         snprintf(ri->error_msg, sizeof(ri->error_msg), "%s: plan: %s", iface->name, strerror(-r));
@@ -282,6 +310,52 @@ static int reconcile_iface_run(const struct backend_ops *ops, struct backend *b,
                                  e.msg[0] ? e.msg : strerror(-r));
                 } else
                         last = 0;
+        }
+}
+
+/* Policy routing for the exits of the whole document at once: rules are per host, so an
+ * interface without exits must not remove another one's. Runs on every reconcile, so a host
+ * whose rules were removed by hand gets them back on the next cycle. */
+static void exit_sync_doc(const struct backend_ops *ops, struct backend *b, const struct wf_doc *doc,
+                          unsigned flags, struct reconcile_result *res, struct wf_err *e) {
+        _cleanup_free_ struct exit_route *want = NULL;
+        struct wf_err xe = {};
+        size_t changes = 0;
+        int r;
+
+        if (!ops->exit_sync)
+                return;
+        want = calloc(doc->n_ifaces + 1, sizeof(*want));
+        if (!want) {
+                r = -ENOMEM;
+                goto fail;
+        }
+        for (size_t i = 0; i < res->n_ifaces; i++) {
+                const struct exit_target *x = &res->ifaces[i].exit;
+                want[i] = (struct exit_route){
+                        .ifname = doc->ifaces[i].name,
+                        .v4 = x->active >= 0 && x->v4,
+                        .v6 = x->active >= 0 && x->v6,
+                        .mark = x->mark,
+                        .metric = doc->ifaces[i].route_metric,
+                };
+        }
+        r = ops->exit_sync(b, want, res->n_ifaces, flags & RECONCILE_DRY_RUN, &changes, &xe);
+        res->exit_changes = changes;
+        res->changes += changes;
+        if (r >= 0)
+                return;
+fail:
+        if (res->n_ifaces > 0) {
+                struct reconcile_iface *ri = &res->ifaces[0];
+                snprintf(ri->error_msg, sizeof(ri->error_msg), "exit policy routing: %.400s",
+                         xe.msg[0] ? xe.msg : strerror(-r));
+                if (!ri->error)
+                        ri->error = r;
+        }
+        if (!res->error) {
+                res->error = r;
+                wf_err_set(e, r, "exit policy routing: %s", xe.msg[0] ? xe.msg : strerror(-r));
         }
 }
 
@@ -322,7 +396,7 @@ int reconcile_doc(const struct backend_ops *ops, struct backend *b, const struct
                 if (r < 0)
                         snprintf(ri->error_msg, sizeof(ri->error_msg), "%s", ie.msg[0] ? ie.msg : strerror(-r));
                 else
-                        r = reconcile_iface_run(ops, b, iface, flags, ri);
+                        r = reconcile_iface_run(ops, b, cfg, iface, flags, ri);
                 /* The others converged; a peer held back for its key is still a failure. */
                 for (size_t k = 0; r >= 0 && k < ri->target.n_peers; k++)
                         if (ri->target.peers[k].hold) {
@@ -347,6 +421,8 @@ int reconcile_doc(const struct backend_ops *ops, struct backend *b, const struct
                 r = 0;
         }
         sodium_memzero(priv, sizeof(priv));
+        if (r >= 0)
+                exit_sync_doc(ops, b, doc, flags, &res, e);
         *ret = res;
         if (r < 0) /* out of memory mid-way */
                 return r;
@@ -367,6 +443,7 @@ void reconcile_result_done(struct reconcile_result *r) {
                         free(ri->notes[j]);
                 free(ri->notes);
                 target_done(&ri->target);
+                exit_target_done(&ri->exit);
         }
         free(r->ifaces);
         *r = (struct reconcile_result){};
