@@ -101,8 +101,9 @@ static int linux_clear(struct backend *b, const char *iface, struct wf_err *e) {
 }
 
 static int linux_exit_sync(struct backend *b, const struct exit_route *want, size_t n,
-                             bool dry_run, size_t *changes, struct wf_err *e) {
-        return route_exit_sync(b->rt, want, n, dry_run, changes, e);
+                             const struct wf_prefix *mgmt, size_t n_mgmt, bool dry_run,
+                             size_t *changes, struct wf_err *e) {
+        return route_exit_sync(b->rt, want, n, mgmt, n_mgmt, dry_run, changes, e);
 }
 
 const struct backend_ops backend_linux_ops = {

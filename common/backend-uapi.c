@@ -159,8 +159,9 @@ static int uapi_backend_clear(struct backend *b, const char *iface, struct wf_er
 }
 
 static int uapi_backend_exit_sync(struct backend *b, const struct exit_route *want, size_t n,
-                             bool dry_run, size_t *changes, struct wf_err *e) {
-        return route_exit_sync(b->rt, want, n, dry_run, changes, e);
+                             const struct wf_prefix *mgmt, size_t n_mgmt, bool dry_run,
+                             size_t *changes, struct wf_err *e) {
+        return route_exit_sync(b->rt, want, n, mgmt, n_mgmt, dry_run, changes, e);
 }
 
 const struct backend_ops backend_uapi_ops = {

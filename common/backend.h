@@ -31,8 +31,10 @@ struct backend_ops {
         int (*probe)(struct backend *b, const char *iface, struct wf_err *e);
         /* Optional (linux, uapi; NULL elsewhere): makes the exit policy routing (rules and
          * default routes, docs/backends.md "Exit selection") match want[], one entry per
-         * interface of the document. *changes: what changed (dry_run: what would). */
-        int (*exit_sync)(struct backend *b, const struct exit_route *want, size_t n, bool dry_run,
+         * interface of the document; mgmt[]: controller addresses kept on the main table.
+         * *changes: what changed (dry_run: what would). */
+        int (*exit_sync)(struct backend *b, const struct exit_route *want, size_t n,
+                         const struct wf_prefix *mgmt, size_t n_mgmt, bool dry_run,
                          size_t *changes, struct wf_err *e);
 };
 

@@ -5,8 +5,18 @@
 #include "exit.h"
 #include "util.h"
 
-bool exit_healthy(int64_t last_handshake, int64_t now, uint32_t failover_after) {
-        return last_handshake > 0 && now - last_handshake <= (int64_t)failover_after;
+uint32_t exit_stale_after(uint32_t failover_after, uint16_t keepalive) {
+        uint32_t floor = EXIT_REKEY_S + keepalive + EXIT_REKEY_SLACK_S;
+
+        return failover_after > floor ? failover_after : floor;
+}
+
+bool exit_healthy(int64_t last_handshake, int64_t now, uint32_t stale_after) {
+        return last_handshake > 0 && now - last_handshake <= (int64_t)stale_after;
+}
+
+static bool healthy(const struct exit_candidate *c, int64_t now, uint32_t failover_after) {
+        return exit_healthy(c->last_handshake, now, exit_stale_after(failover_after, c->keepalive));
 }
 
 int exit_choose(const struct exit_candidate *c, size_t n, int64_t now, uint32_t failover_after) {
@@ -19,10 +29,10 @@ int exit_choose(const struct exit_candidate *c, size_t n, int64_t now, uint32_t 
                         cur = (int)i;
         /* Sticky: a healthy active exit is never replaced, so a recovered earlier one does not
          * take the default route back and sessions do not flap. */
-        if (cur >= 0 && exit_healthy(c[cur].last_handshake, now, failover_after))
+        if (cur >= 0 && healthy(&c[cur], now, failover_after))
                 return cur;
         for (size_t i = 0; i < n; i++)
-                if (exit_healthy(c[i].last_handshake, now, failover_after))
+                if (healthy(&c[i], now, failover_after))
                         return (int)i;
         return cur >= 0 ? cur : 0;
 }
@@ -78,6 +88,7 @@ int exit_target_build(struct plan_target *t, const struct wf_live_iface *live, i
                         cand[n] = (struct exit_candidate){
                                 .active = lp && has_default(lp->allowed_ips, lp->n_allowed_ips, AF_UNSPEC),
                                 .last_handshake = lp ? lp->last_handshake : 0,
+                                .keepalive = p->persistent_keepalive > 0 ? (uint16_t)p->persistent_keepalive : 0,
                         };
                         idx[n++] = i;
                         break;

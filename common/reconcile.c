@@ -313,14 +313,69 @@ static int reconcile_iface_run(const struct backend_ops *ops, struct backend *b,
         }
 }
 
+/* The controller's host from an http(s) URL ("https://host:port/path", "https://[v6]/"). */
+static char *url_host(const char *url) {
+        const char *h = strstr(url, "://"), *end;
+
+        h = h ? h + 3 : url;
+        if (strchr(h, '@') && strchr(h, '@') < h + strcspn(h, "/"))
+                h = strchr(h, '@') + 1;
+        if (*h == '[') {
+                end = strchr(++h, ']');
+                if (!end)
+                        return NULL;
+        } else
+                end = h + strcspn(h, ":/?#");
+        return end > h ? strndup(h, (size_t)(end - h)) : NULL;
+}
+
+/* The management path: the addresses the agent reaches its controller at, so the exit's
+ * default route cannot capture them. Resolved like endpoints (bounded); a name that does not
+ * resolve is left out (the HTTP client would not reach it either). */
+static int mgmt_addresses(const struct config *cfg, struct wf_prefix *ret, size_t *ret_n) {
+        const char *urls[] = { cfg->url, cfg->status_url };
+        size_t n = 0;
+
+        for (size_t i = 0; i < 2; i++) {
+                _cleanup_free_ char *host = urls[i] ? url_host(urls[i]) : NULL;
+                struct wf_peer fake = { .name = (char *)"controller", .endpoint_host = host, .endpoint_port = 443 };
+                struct plan_peer pp = { .peer = &fake };
+                struct plan_target t = { .peers = &pp, .n_peers = 1 };
+                char **notes = NULL;
+                size_t n_notes = 0;
+                int r;
+
+                if (!host)
+                        continue;
+                r = reconcile_resolve(&t, RECONCILE_RESOLVE_TIMEOUT_MS, &notes, &n_notes);
+                for (size_t k = 0; k < n_notes; k++)
+                        free(notes[k]);
+                free(notes);
+                if (r < 0)
+                        return r;
+                if (pp.endpoint.ss_family == AF_INET) {
+                        ret[n] = (struct wf_prefix){ .family = AF_INET, .len = 32 };
+                        memcpy(ret[n++].addr, &((struct sockaddr_in *)&pp.endpoint)->sin_addr, 4);
+                } else if (pp.endpoint.ss_family == AF_INET6) {
+                        ret[n] = (struct wf_prefix){ .family = AF_INET6, .len = 128 };
+                        memcpy(ret[n++].addr, &((struct sockaddr_in6 *)&pp.endpoint)->sin6_addr, 16);
+                }
+        }
+        *ret_n = n;
+        return 0;
+}
+
 /* Policy routing for the exits of the whole document at once: rules are per host, so an
  * interface without exits must not remove another one's. Runs on every reconcile, so a host
  * whose rules were removed by hand gets them back on the next cycle. */
-static void exit_sync_doc(const struct backend_ops *ops, struct backend *b, const struct wf_doc *doc,
-                          unsigned flags, struct reconcile_result *res, struct wf_err *e) {
+static void exit_sync_doc(const struct backend_ops *ops, struct backend *b, const struct config *cfg,
+                          const struct wf_doc *doc, unsigned flags, struct reconcile_result *res,
+                          struct wf_err *e) {
         _cleanup_free_ struct exit_route *want = NULL;
+        struct wf_prefix mgmt[2];
         struct wf_err xe = {};
-        size_t changes = 0;
+        size_t changes = 0, n_mgmt = 0;
+        bool any = false;
         int r;
 
         if (!ops->exit_sync)
@@ -339,8 +394,12 @@ static void exit_sync_doc(const struct backend_ops *ops, struct backend *b, cons
                         .mark = x->mark,
                         .metric = doc->ifaces[i].route_metric,
                 };
+                any |= want[i].v4 || want[i].v6;
         }
-        r = ops->exit_sync(b, want, res->n_ifaces, flags & RECONCILE_DRY_RUN, &changes, &xe);
+        r = any ? mgmt_addresses(cfg, mgmt, &n_mgmt) : 0;
+        if (r < 0)
+                goto fail;
+        r = ops->exit_sync(b, want, res->n_ifaces, mgmt, n_mgmt, flags & RECONCILE_DRY_RUN, &changes, &xe);
         res->exit_changes = changes;
         res->changes += changes;
         if (r >= 0)
@@ -422,7 +481,7 @@ int reconcile_doc(const struct backend_ops *ops, struct backend *b, const struct
         }
         sodium_memzero(priv, sizeof(priv));
         if (r >= 0)
-                exit_sync_doc(ops, b, doc, flags, &res, e);
+                exit_sync_doc(ops, b, cfg, doc, flags, &res, e);
         *ret = res;
         if (r < 0) /* out of memory mid-way */
                 return r;

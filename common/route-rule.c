@@ -18,6 +18,7 @@
 
 struct rule {
         int family;
+        uint8_t dst[16], dst_len;
         uint32_t prio, table, mark, mask, suppress;
         bool invert;
         uint8_t protocol;
@@ -45,7 +46,8 @@ static bool rules_push(struct rules *rs, const struct rule *r) {
 static bool rule_equal(const struct rule *a, const struct rule *b) {
         return a->family == b->family && a->prio == b->prio && a->table == b->table &&
                a->mark == b->mark && a->mask == b->mask && a->suppress == b->suppress &&
-               a->invert == b->invert;
+               a->invert == b->invert && a->dst_len == b->dst_len &&
+               memcmp(a->dst, b->dst, sizeof(a->dst)) == 0;
 }
 
 static int rule_parse(struct nl_msg *msg, void *arg) {
@@ -61,6 +63,9 @@ static int rule_parse(struct nl_msg *msg, void *arg) {
         if (!tb[FRA_PROTOCOL] || nla_get_u8(tb[FRA_PROTOCOL]) != WF_RTPROT)
                 return NL_SKIP;
         r.family = frh->family;
+        r.dst_len = frh->dst_len;
+        if (tb[FRA_DST] && nla_len(tb[FRA_DST]) <= (int)sizeof(r.dst))
+                memcpy(r.dst, nla_data(tb[FRA_DST]), (size_t)nla_len(tb[FRA_DST]));
         r.protocol = WF_RTPROT;
         r.invert = frh->flags & FIB_RULE_INVERT;
         r.table = tb[FRA_TABLE] ? nla_get_u32(tb[FRA_TABLE]) : frh->table;
@@ -96,6 +101,7 @@ static int rules_dump(struct nl_sock *sk, int family, struct rules *rs, struct w
 static int rule_change(struct nl_sock *sk, const struct rule *ru, bool add, struct wf_err *e) {
         struct fib_rule_hdr frh = {
                 .family = (uint8_t)ru->family,
+                .dst_len = ru->dst_len,
                 .action = FR_ACT_TO_TBL,
                 .table = ru->table < 256 ? (uint8_t)ru->table : RT_TABLE_UNSPEC,
                 .flags = ru->invert ? FIB_RULE_INVERT : 0,
@@ -109,6 +115,7 @@ static int rule_change(struct nl_sock *sk, const struct rule *ru, bool add, stru
         if (nlmsg_append(msg, &frh, sizeof(frh), NLMSG_ALIGNTO) < 0 ||
             nla_put_u32(msg, FRA_PRIORITY, ru->prio) < 0 ||
             nla_put_u32(msg, FRA_TABLE, ru->table) < 0 ||
+            (ru->dst_len && nla_put(msg, FRA_DST, ru->family == AF_INET ? 4 : 16, ru->dst) < 0) ||
             (ru->mark && (nla_put_u32(msg, FRA_FWMARK, ru->mark) < 0 ||
                           nla_put_u32(msg, FRA_FWMASK, ru->mask) < 0)) ||
             (ru->suppress != NO_SUPPRESS && nla_put_u32(msg, FRA_SUPPRESS_PREFIXLEN, ru->suppress) < 0) ||
@@ -128,9 +135,14 @@ static int rule_change(struct nl_sock *sk, const struct rule *ru, bool add, stru
         return 0;
 }
 
+static bool is_suppress(const struct rule *r) {
+        return r->suppress != NO_SUPPRESS && r->mark == 0;
+}
+
 static int sync_rules(struct nl_sock *sk, int family, const struct exit_route *want, size_t n,
-                      bool dry_run, size_t *changes, struct wf_err *e) {
-        _cleanup_free_ struct rule *desired = calloc(n + 1, sizeof(*desired));
+                      const struct wf_prefix *mgmt, size_t n_mgmt, bool dry_run, size_t *changes,
+                      struct wf_err *e) {
+        _cleanup_free_ struct rule *desired = calloc(n + n_mgmt + 1, sizeof(*desired));
         struct rules have = {};
         size_t nd = 0;
         int r;
@@ -143,6 +155,18 @@ static int sync_rules(struct nl_sock *sk, int family, const struct exit_route *w
                 struct rule m = { .family = family, .prio = EXIT_RULE_PRIO_MARK, .table = want[i].mark,
                                   .mark = want[i].mark, .mask = UINT32_MAX, .invert = true,
                                   .suppress = NO_SUPPRESS };
+                bool dup = false;
+                for (size_t k = 0; k < nd; k++)
+                        dup |= rule_equal(&desired[k], &m);
+                if (!dup)
+                        desired[nd++] = m;
+        }
+        for (size_t i = 0; nd > 0 && i < n_mgmt; i++) {
+                if (mgmt[i].family != family)
+                        continue;
+                struct rule m = { .family = family, .prio = EXIT_RULE_PRIO_MGMT, .table = RT_TABLE_MAIN,
+                                  .suppress = NO_SUPPRESS, .dst_len = mgmt[i].len };
+                memcpy(m.dst, mgmt[i].addr, family == AF_INET ? 4 : 16);
                 bool dup = false;
                 for (size_t k = 0; k < nd; k++)
                         dup |= rule_equal(&desired[k], &m);
@@ -174,7 +198,7 @@ static int sync_rules(struct nl_sock *sk, int family, const struct exit_route *w
                 bool keep = false;
                 for (size_t k = 0; k < no; k++)
                         keep |= rule_equal(&have.v[i], &order[k]);
-                if (keep || (have.v[i].suppress != NO_SUPPRESS && have.v[i].mark == 0))
+                if (keep || is_suppress(&have.v[i]))
                         continue;
                 (*changes)++;
                 if (!dry_run)
@@ -191,7 +215,7 @@ static int sync_rules(struct nl_sock *sk, int family, const struct exit_route *w
                         r = rule_change(sk, &order[k], true, e);
         }
         for (size_t i = 0; r >= 0 && i < have.n; i++) {
-                if (!(have.v[i].suppress != NO_SUPPRESS && have.v[i].mark == 0) ||
+                if (!is_suppress(&have.v[i]) ||
                     (no > 0 && rule_equal(&have.v[i], &sup)))
                         continue;
                 (*changes)++;
@@ -253,7 +277,8 @@ out:
         return r;
 }
 
-int route_exit_sync(struct route_ctx *c, const struct exit_route *want, size_t n, bool dry_run,
+int route_exit_sync(struct route_ctx *c, const struct exit_route *want, size_t n,
+                    const struct wf_prefix *mgmt, size_t n_mgmt, bool dry_run,
                     size_t *ret_changes, struct wf_err *e) {
         struct nl_sock *sk = route_ctx_sock(c);
         size_t changes = 0;
@@ -265,9 +290,9 @@ int route_exit_sync(struct route_ctx *c, const struct exit_route *want, size_t n
                 if (r < 0)
                         return r;
         }
-        r = sync_rules(sk, AF_INET, want, n, dry_run, &changes, e);
+        r = sync_rules(sk, AF_INET, want, n, mgmt, n_mgmt, dry_run, &changes, e);
         if (r >= 0)
-                r = sync_rules(sk, AF_INET6, want, n, dry_run, &changes, e);
+                r = sync_rules(sk, AF_INET6, want, n, mgmt, n_mgmt, dry_run, &changes, e);
         if (r < 0)
                 return r;
         *ret_changes = changes;

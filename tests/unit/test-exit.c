@@ -3,12 +3,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "document.h"
 #include "exit.h"
 #include "plan.h"
 #include "tap.h"
 
 #define NOW 1000000
-#define FAILOVER 120
+#define FAILOVER 300 /* above the rekey floor */
 
 static struct wf_prefix P(const char *s) {
         struct wf_prefix p = {};
@@ -78,6 +79,21 @@ static void test_choose(void) {
         c[1].active = c[2].active = true;
         c[1].last_handshake = c[2].last_handshake = NOW - 1;
         CHECK(exit_choose(c, 3, NOW, FAILOVER) == 1);
+
+        /* A threshold below WireGuard's rekey interval is raised: a live session's handshake
+         * is renewed only every 120 s (+ keepalive), it must not look stale in between. */
+        CHECK(exit_stale_after(5, 0) == EXIT_REKEY_S + EXIT_REKEY_SLACK_S);
+        CHECK(exit_stale_after(5, 25) == EXIT_REKEY_S + 25 + EXIT_REKEY_SLACK_S);
+        CHECK(exit_stale_after(120, 25) == 155);
+        CHECK(exit_stale_after(400, 25) == 400);
+        memset(c, 0, sizeof(c));
+        c[0].active = true;
+        c[0].keepalive = 25;
+        c[0].last_handshake = NOW - 150; /* rekey pending: still healthy */
+        c[1].last_handshake = NOW - 1;
+        CHECK(exit_choose(c, 2, NOW, 5) == 0);
+        c[0].last_handshake = NOW - 156;
+        CHECK(exit_choose(c, 2, NOW, 5) == 1);
 
         CHECK(!exit_healthy(0, NOW, FAILOVER));
         CHECK(exit_healthy(NOW, NOW, 0));
@@ -240,7 +256,41 @@ static void test_target(void) {
         exit_target_done(&et);
 }
 
+#define DOC(aips_b, exits)                                                                      \
+        "{\"schema\": \"wgfleet/desired-state/v1\", \"node\": \"n1\", \"revision\": 1,"           \
+        " \"issued_at\": \"2026-11-22T00:00:00Z\", \"expires_at\": \"2036-11-22T00:00:00Z\","      \
+        " \"interfaces\": [{\"name\": \"wg0\", \"listen_port\": 51820, \"addresses\": [\"10.0.0.1/32\"]," \
+        "  \"peers\": ["                                                                         \
+        "   {\"name\": \"a\", \"public_key\": \"AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=\","   \
+        "    \"endpoint\": \"192.0.2.1:51820\", \"allowed_ips\": [\"10.0.0.2/32\", \"0.0.0.0/0\"]}," \
+        "   {\"name\": \"b\", \"public_key\": \"AgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgI=\","   \
+        "    \"endpoint\": \"192.0.2.2:51820\", \"allowed_ips\": [" aips_b "]}],"               \
+        "  \"exit\": [" exits "]}]}"
+
+/* Several exits may offer the same default route; other prefixes stay one peer's. */
+static void test_document(void) {
+        static const char two[] = DOC("\"10.0.0.3/32\", \"0.0.0.0/0\"", "\"a\", \"b\"");
+        static const char not_exit[] = DOC("\"10.0.0.3/32\", \"0.0.0.0/0\"", "\"a\"");
+        static const char twice[] = DOC("\"0.0.0.0/0\", \"0.0.0.0/0\"", "\"a\", \"b\"");
+        static const char shared[] = DOC("\"10.0.0.2/32\"", "\"a\", \"b\"");
+        struct wf_doc *d = NULL;
+        struct wf_err e = {};
+
+        CHECK(doc_parse(two, sizeof(two) - 1, &d, &e, NULL, NULL) == 0);
+        if (!d)
+                fprintf(stderr, "%s\n", e.msg);
+        wf_doc_free(d);
+        d = NULL;
+        CHECK(doc_parse(not_exit, sizeof(not_exit) - 1, &d, &e, NULL, NULL) < 0);
+        CHECK_STR_CONTAINS(e.msg, "list peer \"b\"");
+        CHECK(doc_parse(twice, sizeof(twice) - 1, &d, &e, NULL, NULL) < 0);
+        CHECK_STR_CONTAINS(e.msg, "is listed twice");
+        CHECK(doc_parse(shared, sizeof(shared) - 1, &d, &e, NULL, NULL) < 0);
+        CHECK_STR_CONTAINS(e.msg, "one prefix, one peer");
+}
+
 int main(void) {
+        test_document();
         test_choose();
         test_mark();
         test_target();
