@@ -61,10 +61,17 @@ for n in "${NODES[@]}" k; do
   i=$((i + 1))
 done
 # The "internet" behind each exit: the same address, as a real exit would offer.
-ip -n $NS-a addr add 198.51.100.1/32 dev lo
-ip -n $NS-b addr add 198.51.100.1/32 dev lo
+for n in a b; do
+  ip -n $NS-$n addr add 198.51.100.1/32 dev lo
+  ip -n $NS-$n addr add 2001:db8:ff::1/128 dev lo
+done
 
 mkdir -p /var/run/wireguard
+# Started directly (not through a shell function) so that $! is wireguard-go itself.
+start_wg() {
+  ip netns exec "$NS-$1" env WG_PROCESS_FOREGROUND=1 wireguard-go "wfe${ID}$1" >>"$TMP/wg-$1.log" 2>&1 &
+  echo $! > "$TMP/wg-$1.pid"
+}
 declare -A PUB IP EP
 for n in "${NODES[@]}"; do
   mkdir -p "$TMP/$n/state"
@@ -77,12 +84,12 @@ failover_after = 5
 [controller]
 url = https://192.168.75.2:8443/
 EOF
-  inns "$n" env WG_PROCESS_FOREGROUND=1 wireguard-go "wfe${ID}${n}" >"$TMP/wg-$n.log" 2>&1 &
-  echo $! > "$TMP/wg-$n.pid"
+  start_wg "$n"
   PUB[$n]=$("$AGENT" --config "$TMP/$n.conf" keygen | tail -n1)
   [ ${#PUB[$n]} -eq 44 ] || { echo "keygen for $n printed '${PUB[$n]}'"; exit 1; }
 done
 IP=([c]=10.66.0.1 [a]=10.66.0.2 [b]=10.66.0.3 [m]=10.66.0.4)
+declare -A IP6=([c]=fd66::1 [a]=fd66::2 [b]=fd66::3 [m]=fd66::4)
 EP=([c]=192.168.71.2 [a]=192.168.72.2 [b]=192.168.73.2 [m]=192.168.74.2)
 for n in "${NODES[@]}"; do
   for _ in $(seq 50); do [ -S "/var/run/wireguard/wfe${ID}${n}.sock" ] && break; sleep 0.1; done
@@ -96,7 +103,7 @@ EXP=$(date -u -d '+1 day' +%Y-%m-%dT%H:%M:%SZ)
 peer() {
   local n=$1 name=$2 ka=$3 ips extra=""
   shift 3
-  ips="\"${IP[$n]}/32\""
+  ips="\"${IP[$n]}/32\",\"${IP6[$n]}/128\""
   for x in "$@"; do ips="$ips,\"$x\""; done
   [ "$ka" != 0 ] && extra=",\"persistent_keepalive\":$ka"
   printf '{"name":"%s","public_key":"%s","endpoint":"%s:51820","allowed_ips":[%s]%s}\n' \
@@ -105,10 +112,10 @@ peer() {
 # doc NODE REV PEERS_FILE EXITS_JSON
 doc() {
   jq -n --arg node "$1" --argjson rev "$2" --arg now "$NOW" --arg exp "$EXP" \
-    --arg name "wfe${ID}$1" --arg addr "${IP[$1]}/32" --arg pub "${PUB[$1]}" \
+    --arg name "wfe${ID}$1" --arg addr "${IP[$1]}/32" --arg addr6 "${IP6[$1]}/128" --arg pub "${PUB[$1]}" \
     --slurpfile peers "$3" --argjson exits "$4" \
     '{schema: "wgfleet/desired-state/v1", node: $node, revision: $rev, issued_at: $now,
-      expires_at: $exp, interfaces: [{name: $name, listen_port: 51820, addresses: [$addr],
+      expires_at: $exp, interfaces: [{name: $name, listen_port: 51820, addresses: [$addr, $addr6],
       public_key: $pub, peers: $peers} + (if ($exits | length) > 0 then {exit: $exits} else {} end)]}' \
     > "$TMP/$1-$2.json"
   "$SIGN" sign "$TMP/signing.key" "$TMP/$1-$2.json" > "$TMP/$1-$2.env"
@@ -126,18 +133,19 @@ session() { dump_peer "$1" "$2" | awk '{print $5, $6, $7}'; }
 handshake() { dump_peer "$1" "$2" | awk '{print $5}'; }
 allowed() { wg show "$1" allowed-ips | awk -v k="$2" '$1 == k {$1 = ""; print}'; }
 rx_of() { wg show "wfe${ID}$1" transfer | awk '{print $2}'; } # each exit has one peer: c
-# ping_lands_on EXIT: 5 big pings to the internet address; the exit's received bytes show it
+# ping_lands_on EXIT [-6]: 5 big pings to the internet address; the exit's received bytes show it
 ping_lands_on() {
-  local ra rb
+  local ra rb dst=198.51.100.1
+  [ "${2:-}" = -6 ] && dst=2001:db8:ff::1
   ra=$(rx_of a 2>/dev/null || echo 0); rb=$(rx_of b 2>/dev/null || echo 0)
-  inns c ping -c 5 -i 0.2 -W 3 -q -s 1000 198.51.100.1 >/dev/null || return 1
+  inns c ping ${2:-} -c 5 -i 0.2 -W 3 -q -s 1000 $dst >/dev/null || return 1
   ra=$(( $(rx_of a 2>/dev/null || echo "$ra") - ra )); rb=$(( $(rx_of b 2>/dev/null || echo "$rb") - rb ))
   echo "# rx on a +$ra, on b +$rb bytes"
   if [ "$1" = a ]; then [ "$ra" -ge 5000 ] && [ "$rb" -lt 5000 ]; else [ "$rb" -ge 5000 ] && [ "$ra" -lt 5000 ]; fi
 }
 
 # ---- revision 1: c has exits a, b (keepalive 1 s, so both keep a session) and mesh peer m ----
-{ peer a exit-a 1 0.0.0.0/0; peer b exit-b 1 0.0.0.0/0; peer m mesh 0; } > "$TMP/c-peers-1"
+{ peer a exit-a 1 0.0.0.0/0 ::/0; peer b exit-b 1 0.0.0.0/0 ::/0; peer m mesh 0; } > "$TMP/c-peers-1"
 doc c 1 "$TMP/c-peers-1" '["exit-a","exit-b"]'
 for n in a b m; do
   peer c client 0 > "$TMP/$n-peers-1"
@@ -151,12 +159,15 @@ check "c: apply names the active exit" grep -q "exit: peer exit-a carries the de
 check "c: fwmark is the listen port (0xca6c) for policy routing" [ "$(wg show $WGC fwmark)" = 0xca6c ]
 check "c: only exit-a holds 0.0.0.0/0" [ "$(wg show $WGC allowed-ips | grep -c '0\.0\.0\.0/0')" = 1 ] 
 check "c: exit-a's allowed IPs" grep -q "0.0.0.0/0" <(allowed $WGC "${PUB[a]}")
-check "c: exit-b has its other allowed IPs only" [ "$(allowed $WGC "${PUB[b]}" | xargs)" = "10.66.0.3/32" ]
+check "c: exit-a holds ::/0 too" grep -q "::/0" <(allowed $WGC "${PUB[a]}")
+check "c: exit-b has its other allowed IPs only" [ "$(allowed $WGC "${PUB[b]}" | xargs -n1 | sort | xargs)" = "10.66.0.3/32 fd66::3/128" ]
 inns c ip rule show > "$TMP/rules"; cat "$TMP/rules"
 check "c: rule: main without default routes, proto 211" grep -qE "^32000:.*lookup main suppress_prefixlength 0 proto 211" "$TMP/rules"
 check "c: rule: not fwmark 0xca6c -> table 51820, proto 211" grep -qE "^32001:.*not from all fwmark 0xca6c lookup 51820 proto 211" "$TMP/rules"
 check "c: rule: the controller stays on main, proto 211" grep -qE "^31999:.*from all to 192.168.75.2 lookup main proto 211" "$TMP/rules"
-check "c: no IPv6 rules (no ::/0 exit)" [ -z "$(inns c ip -6 rule show | grep 'proto 211')" ]
+inns c ip -6 rule show > "$TMP/rules6"; cat "$TMP/rules6"
+check "c: IPv6 rules: suppress and not fwmark, proto 211" [ "$(grep -cE "^3200[01]:.*(suppress_prefixlength 0|not from all fwmark 0xca6c lookup 51820) proto 211" "$TMP/rules6")" = 2 ]
+check "c: table 51820 holds the IPv6 default too" grep -q "^default dev $WGC proto 211" <(ip -n $NS-c -6 route show table 51820)
 ip -n $NS-c route show table 51820 > "$TMP/t"; cat "$TMP/t"
 check "c: table 51820 holds default dev $WGC proto 211" grep -q "^default dev $WGC proto 211 scope link" "$TMP/t"
 check "c: main holds no default route of ours" [ -z "$(ip -n $NS-c route show default proto 211)" ]
@@ -168,8 +179,10 @@ for _ in $(seq 30); do [ "$(handshake $WGC "${PUB[b]}")" != 0 ] && [ "$(handshak
 both_handshaked() { [ "$(handshake $WGC "${PUB[a]}")" != 0 ] && [ "$(handshake $WGC "${PUB[b]}")" != 0 ]; }
 check "c: both exits handshaked" both_handshaked
 check "c: ping 198.51.100.1 lands on exit a" ping_lands_on a
-check "c: ping the controller over the underlay" inns c ping -c 2 -i 0.2 -W 2 -q 192.168.75.2
-check "c: ping the mesh peer" inns c ping -c 2 -i 0.2 -W 2 -q 10.66.0.4
+check "c: ping -6 2001:db8:ff::1 lands on exit a" ping_lands_on a -6
+ping_q() { inns c ping -c 2 -i 0.2 -W 2 -q "$@" >/dev/null; }
+check "c: ping the controller over the underlay" ping_q 192.168.75.2
+check "c: ping the mesh peer" ping_q 10.66.0.4
 check "plan --json after apply has no operations" [ "$(plan_ops c 1)" = 0 ]
 apply c 1
 nothing_changed() { grep -q "no changes" "$TMP/out" && ! grep -q "exit policy routing" "$TMP/out"; }
@@ -186,8 +199,10 @@ check "the route is back" grep -q "^default dev $WGC proto 211" <(ip -n $NS-c ro
 # ---- exit a dies ----
 hs_a=$(handshake $WGC "${PUB[a]}")
 pid_a=$(cat "$TMP/wg-a.pid"); kill "$pid_a"; rm -f "$TMP/wg-a.pid"
-for _ in $(seq 50); do kill -0 "$pid_a" 2>/dev/null || break; sleep 0.1; done
-check "c: with a dead, 198.51.100.1 is unreachable" not inns c ping -c 1 -W 1 -q 198.51.100.1
+wait "$pid_a" 2>/dev/null
+link_gone() { ! ip -n $NS-a link show "wfe${ID}a" >/dev/null 2>&1; }
+check "exit a's interface is gone with its wireguard-go" link_gone
+check "c: with a dead, 198.51.100.1 is unreachable" not ping_q 198.51.100.1
 apply c 1
 check "a dead for seconds only: exit-a stays (a handshake is only renewed every 120 s)" grep -q "0.0.0.0/0" <(allowed $WGC "${PUB[a]}")
 sleep 11 # passive keepalives after the pings settle
@@ -207,16 +222,17 @@ check "the note says the default route moved" grep -q "note: exit: default route
 one_update_of_b() { [ "$(grep -cE '(add|update|remove) peer' "$TMP/out")" = 1 ] && grep -q "update peer exit-b" "$TMP/out"; }
 check "exactly one peer operation: an in-place update of exit-b" one_update_of_b
 check "c: exit-b now holds 0.0.0.0/0" grep -q "0.0.0.0/0" <(allowed $WGC "${PUB[b]}")
-check "c: exit-a no longer does" [ "$(allowed $WGC "${PUB[a]}" | xargs)" = "10.66.0.2/32" ]
+check "c: exit-b holds ::/0 too" grep -q "::/0" <(allowed $WGC "${PUB[b]}")
+check "c: exit-a no longer has a /0" [ "$(allowed $WGC "${PUB[a]}" | xargs -n1 | sort | xargs)" = "10.66.0.2/32 fd66::2/128" ]
 check "c: ping 198.51.100.1 lands on exit b" ping_lands_on b
+check "c: ping -6 2001:db8:ff::1 lands on exit b" ping_lands_on b -6
 m_untouched() { [ -n "$before_m" ] && [ "${before_m%% *}" != 0 ] && [ "$before_m" = "$(session $WGC "${PUB[m]}")" ]; }
 check "c: the mesh peer's session is untouched by the failover" m_untouched
 check "c: rules and table unchanged by the failover" grep -q "^default dev $WGC proto 211" <(ip -n $NS-c route show table 51820)
 check "c: the controller still routes outside the tunnel" grep -q "via 192.168.71.1 dev wfe-vc$ID" <(ip -n $NS-c route get 192.168.75.2)
 
 # ---- a comes back: healthy again, but b stays (no flap) ----
-inns a env WG_PROCESS_FOREGROUND=1 wireguard-go "wfe${ID}a" >"$TMP/wg-a.log" 2>&1 &
-echo $! > "$TMP/wg-a.pid"
+start_wg a
 for _ in $(seq 50); do [ -S "/var/run/wireguard/wfe${ID}a.sock" ] && break; sleep 0.1; done
 apply a 1
 for _ in $(seq 50); do [ "$(handshake $WGC "${PUB[a]}")" != "$hs_a" ] && break; sleep 0.2; done
@@ -231,9 +247,9 @@ doc c 2 "$TMP/c-peers-2" '[]'
 apply c 2; st=$?
 cat "$TMP/out"
 check "apply c (rev 2, no exits) exits 0" [ $st -eq 0 ]
-check "no rule of ours left" [ -z "$(inns c ip rule show | grep 'proto 211')" ]
-check "table 51820 is empty" [ -z "$(ip -n $NS-c route show table 51820 2>/dev/null)" ]
-check "no /0 in wg" not grep -q "0.0.0.0/0" <(wg show $WGC allowed-ips)
+check "no rule of ours left" [ -z "$(inns c ip rule show | grep 'proto 211')$(inns c ip -6 rule show | grep 'proto 211')" ]
+check "table 51820 is empty" [ -z "$(ip -n $NS-c route show table 51820 2>/dev/null)$(ip -n $NS-c -6 route show table 51820 2>/dev/null)" ]
+check "no /0 in wg" not grep -qE "0.0.0.0/0|::/0" <(wg show $WGC allowed-ips)
 check "fwmark back to off" [ "$(wg show $WGC fwmark)" = off ]
 check "plan --json empty" [ "$(plan_ops c 2)" = 0 ]
 
