@@ -306,6 +306,7 @@ int agent_cmd_revert(struct agent_ctx *ctx, int argc, char **argv) {
                  cur ? cur->revision : st.applied_revision, doc->revision);
         st.reverted_revision = cur ? cur->revision : st.applied_revision;
         st.applied_revision = doc->revision;
+        st.confirm_revision = 0; /* nothing left to confirm: the operator chose */
         st.last_apply = (int64_t)time(NULL);
         (void)state_set_error(&st, why);
         r = state_save(cfg->state_dir, &st, &e);

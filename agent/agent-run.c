@@ -524,6 +524,21 @@ static void retire(struct agent *a, struct wf_doc *old) {
         wf_doc_free(old);
 }
 
+/* Whether current.env holds a revision to go back to: verified and for this node, expired or not. */
+static bool current_usable(struct agent *a) {
+        _cleanup_free_ char *env = NULL;
+        struct wf_doc *doc = NULL;
+        struct wf_err e = {};
+        size_t len;
+
+        if (state_read_envelope(a->ctx->cfg.state_dir, STATE_CURRENT, a->ctx->cfg.max_document_size,
+                                &env, &len, &e) < 0 ||
+            agentd_open_envelope(&a->ctx->cfg, &a->trust, env, len, now_s(), false, &doc, &e) < 0)
+                return false;
+        wf_doc_free(doc);
+        return true;
+}
+
 static void handle_document(struct agent *a, const struct http_response *resp) {
         const char *body = resp->body, *etag = resp->etag;
         size_t len = resp->len;
@@ -572,7 +587,12 @@ static void handle_document(struct agent *a, const struct http_response *resp) {
                 (void)state_save(a->ctx->cfg.state_dir, &a->st, NULL);
                 return;
         }
-        r = state_store_accepted(a->ctx->cfg.state_dir, body, len, &e);
+        /* A corrupt current.env is nothing to go back to: it must not become previous.env, which
+         * revert and commit-confirmed restore. */
+        if (a->doc || current_usable(a))
+                r = state_store_accepted(a->ctx->cfg.state_dir, body, len, &e);
+        else
+                r = state_replace_current(a->ctx->cfg.state_dir, body, len, &e);
         if (r < 0)
                 agentd_log(LOG_ERR, "cannot persist revision %" PRIu64 ": %s", rev, e.msg);
         a->counters.fetch[STATUS_FETCH_OK]++;

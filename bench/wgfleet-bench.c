@@ -6,6 +6,7 @@
  *                                            observe + plan + apply the same peers through the
  *                                            linux backend; prints phase timings
  *   wgfleet-bench observe IFACE              times the WireGuard dump and the route part apart
+ *   wgfleet-bench dump IFACE                 peer and allowed-IP totals as wg-netlink parses them
  *   wgfleet-bench time CMD [ARG...]          runs CMD, prints its wall time in ms
  * Peers are derived from their index, so conf and apply describe exactly the same peers; with
  * --change I, peer I has another endpoint (port + V, default 1). */
@@ -229,6 +230,37 @@ static int cmd_observe(const char *ifname) {
         return r;
 }
 
+/* What our own parser makes of a dump: totals to compare with `wg show`. */
+static int cmd_dump(const char *ifname) {
+        _cleanup_wgnl_ struct wgnl *wg = NULL;
+        struct wf_live_iface *l = calloc(1, sizeof(*l));
+        struct wgnl_stats st;
+        struct wf_err e = {};
+        size_t total = 0, max = 0;
+        int r;
+
+        if (!l)
+                return -ENOMEM;
+        r = wgnl_open(&wg, &e);
+        if (r >= 0)
+                r = wgnl_get_device(wg, ifname, l, &e);
+        if (r < 0) {
+                fprintf(stderr, "wgfleet-bench: %s\n", e.msg);
+                wf_live_iface_free(l);
+                return r;
+        }
+        for (size_t i = 0; i < l->n_peers; i++) {
+                total += l->peers[i].n_allowed_ips;
+                if (l->peers[i].n_allowed_ips > max)
+                        max = l->peers[i].n_allowed_ips;
+        }
+        wgnl_get_stats(wg, &st);
+        printf("peers=%zu allowed_ips=%zu max_per_peer=%zu get_messages=%llu\n", l->n_peers, total, max,
+               (unsigned long long)st.get_messages);
+        wf_live_iface_free(l);
+        return 0;
+}
+
 static int cmd_time(char **argv) {
         double t0 = now_ms();
         pid_t pid = fork();
@@ -292,6 +324,8 @@ int main(int argc, char **argv) {
         argc -= optind;
         if (argc == 2 && strcmp(argv[0], "conf") == 0)
                 return cmd_conf((size_t)atol(argv[1]), change) < 0 ? 1 : 0;
+        if (argc == 2 && strcmp(argv[0], "dump") == 0)
+                return cmd_dump(argv[1]) < 0 ? 1 : 0;
         if (argc == 2 && strcmp(argv[0], "observe") == 0)
                 return cmd_observe(argv[1]) < 0 ? 1 : 0;
         if (argc == 3 && strcmp(argv[0], "apply") == 0)

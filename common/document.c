@@ -257,12 +257,13 @@ bool doc_name_valid(const char *s, size_t max) {
 bool doc_ifname_valid(const char *s) {
         size_t n = strlen(s);
 
-        /* The kernel's dev_valid_name(). */
+        /* The kernel's dev_valid_name(), and ASCII only: the name also goes into RouterOS words,
+         * wireguard-go socket paths and log lines. */
         if (n < 1 || n >= WF_IFNAMSIZ || strcmp(s, ".") == 0 || strcmp(s, "..") == 0)
                 return false;
         for (size_t i = 0; i < n; i++) {
                 unsigned char ch = (unsigned char)s[i];
-                if (ch == '/' || ch == ':' || ch <= ' ' || ch == 0x7f)
+                if (ch == '/' || ch == ':' || ch <= ' ' || ch >= 0x7f)
                         return false;
         }
         return true;
@@ -290,10 +291,10 @@ static int check_string_elem(struct pctx *c, const json_t *a, size_t i, const ch
         return 0;
 }
 
-/* Prefixes no tunnel can carry: the kernel keeps loopback and multicast to itself, and an
- * IPv4-mapped IPv6 prefix never matches a packet (write the IPv4 prefix). Link-local stays
- * allowed: routing daemons run over fe80:: on tunnels. */
-static const char *prefix_special(const struct wf_prefix *p) {
+/* The kernel keeps loopback and multicast to itself, and an IPv4-mapped IPv6 prefix never
+ * matches a packet (write the IPv4 prefix). Link-local stays allowed: routing daemons run over
+ * fe80:: on tunnels. */
+const char *doc_prefix_special(const struct wf_prefix *p) {
         static const struct {
                 struct wf_prefix p;
                 const char *why;
@@ -327,7 +328,7 @@ static int parse_prefix_list(struct pctx *c, const json_t *a, const char *parent
                 json_t *v = json_array_get(a, i);
 
                 if (!json_is_string(v) || wf_prefix_parse(json_string_value(v), strict, &list[i], &why) < 0 ||
-                    (!strict && list[i].len == 0) || (why = prefix_special(&list[i]))) {
+                    (!strict && list[i].len == 0) || (why = doc_prefix_special(&list[i]))) {
                         free(list);
                         path_key(ap, parent, key);
                         if (!json_is_string(v))
@@ -410,9 +411,8 @@ static const char *const peer_fields[] = {
         "preshared_key_ref", NULL,
 };
 
-/* An IPv4 literal, or a DNS name: labels of 1-63 of [A-Za-z0-9_-], not starting or ending
- * with '-', 253 characters at most (a trailing dot allowed), not all digits. */
-static bool host_name_valid(const char *h) {
+/* A trailing dot is allowed. */
+bool doc_host_valid(const char *h) {
         struct in_addr a;
         size_t n = strlen(h), label = 0;
         bool alpha = false;
@@ -454,7 +454,7 @@ static int parse_endpoint(struct pctx *c, const json_t *v, const char *path, cha
                 return r;
         if (r < 0)
                 return fail(c, path, v, "%s", why);
-        if (json_string_value(v)[0] != '[' && !host_name_valid(*ret_host)) {
+        if (json_string_value(v)[0] != '[' && !doc_host_valid(*ret_host)) {
                 bool numeric = strspn(*ret_host, "0123456789.") == strlen(*ret_host);
                 free(*ret_host);
                 *ret_host = NULL;
@@ -952,7 +952,7 @@ static int parse_iface(struct pctx *c, const json_t *o, const char *path, struct
                 return r;
         path_key(q, path, "name");
         if (!doc_ifname_valid(json_string_value(v)))
-                return fail(c, q, v, "is not an interface name (1-15 bytes, no '/', ':' or whitespace)");
+                return fail(c, q, v, "is not an interface name (1-15 printable ASCII bytes, no '/' or ':')");
         r = dup_string(v, &f->name);
         if (r < 0)
                 return r;
@@ -1074,7 +1074,7 @@ static int parse_iface(struct pctx *c, const json_t *o, const char *path, struct
                                 return r;
                         path_key(q, rp, "dst");
                         if (wf_prefix_parse(json_string_value(s), true, &f->routes[i].dst, &why) < 0 ||
-                            (why = prefix_special(&f->routes[i].dst)))
+                            (why = doc_prefix_special(&f->routes[i].dst)))
                                 return fail(c, q, s, "%s", why);
                         r = get_string(c, ro, rp, "via", true, &s);
                         if (r < 0)

@@ -14,8 +14,14 @@
 #define DOC_NODE_NAME_MAX 253
 #define DOC_PEER_NAME_MAX 63
 bool doc_name_valid(const char *s, size_t max);
-/* Linux interface names: 1-15 bytes, not "." or "..", no '/', ':', whitespace or control. */
+/* Linux interface names: 1-15 printable ASCII bytes, not "." or "..", no '/' or ':'. */
 bool doc_ifname_valid(const char *s);
+/* Endpoint hosts: an IPv4 literal, or a DNS name (labels of 1-63 of A-Z a-z 0-9 '-' '_', not
+ * starting or ending with '-', 253 bytes at most, not all digits: "10.0.0.300" is no name). */
+bool doc_host_valid(const char *h);
+/* Why no tunnel can carry p (loopback, multicast, IPv4-mapped), as a phrase such as "is a
+ * multicast prefix (...)"; NULL when it can. The controller applies the same rule. */
+const char *doc_prefix_special(const struct wf_prefix *p);
 
 /* Parses and validates one document (the DSSE payload). On error returns -EINVAL (-ENOMEM) and
  * e->msg is one line that names the JSON path and the value. Unknown fields are reported

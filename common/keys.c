@@ -47,20 +47,6 @@ static int mkdir_parents(const char *dir, mode_t mode) {
         return 0;
 }
 
-/* Secret files must be ours alone: a key others can read is a key others may have. */
-static int check_private_mode(int fd, const char *path, struct wf_err *e) {
-        struct stat st;
-
-        if (fstat(fd, &st) < 0)
-                return wf_err_set(e, -errno, "%s: %s", path, strerror(errno));
-        if (!S_ISREG(st.st_mode))
-                return wf_err_set(e, -EINVAL, "%s: is not a regular file", path);
-        if (st.st_mode & 0077)
-                return wf_err_set(e, -EPERM, "%s: mode %04o is readable by group or others "
-                                  "(chmod 0600 it)", path, (unsigned)(st.st_mode & 07777));
-        return 0;
-}
-
 /* Reads one base64 key from a secret file, wiping every copy of it on the way. */
 static int load_secret_key(const char *path, uint8_t ret[32], struct wf_err *e) {
         _cleanup_close_ int fd = -1;
@@ -72,7 +58,7 @@ static int load_secret_key(const char *path, uint8_t ret[32], struct wf_err *e) 
         fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
         if (fd < 0)
                 return wf_err_set(e, -errno, "%s: %s", path, strerror(errno));
-        r = check_private_mode(fd, path, e);
+        r = wf_check_secret_fd(fd, path, e);
         if (r < 0)
                 return r;
         n = read(fd, buf, sizeof(buf) - 1);

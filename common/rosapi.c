@@ -76,15 +76,22 @@ int rosapi_len_decode(const uint8_t *buf, size_t n, uint32_t *ret_len) {
         return k;
 }
 
+static void erase_free(char *w, size_t len) {
+        explicit_bzero(w, len);
+        free(w);
+}
+
 void rosapi_sentence_init(struct rosapi_sentence *s) {
         *s = (struct rosapi_sentence){};
 }
 
+/* Words and buffers carry secrets both ways (the login password, private-key= and
+ * preshared-key= in set commands and print replies): wiped before they are freed. */
 void rosapi_sentence_done(struct rosapi_sentence *s) {
         if (!s)
                 return;
         for (size_t i = 0; i < s->n_words; i++)
-                free(s->words[i]);
+                erase_free(s->words[i], s->lens[i]);
         free(s->words);
         free(s->lens);
         *s = (struct rosapi_sentence){};
@@ -93,18 +100,18 @@ void rosapi_sentence_done(struct rosapi_sentence *s) {
 /* Takes ownership of w (len bytes plus a NUL). */
 static int sentence_push(struct rosapi_sentence *s, char *w, uint32_t len) {
         if (s->n_words >= ROSAPI_MAX_SENTENCE_WORDS || s->bytes + len > ROSAPI_MAX_SENTENCE_BYTES) {
-                free(w);
+                erase_free(w, len);
                 return -EMSGSIZE;
         }
         char **nw = realloc(s->words, (s->n_words + 1) * sizeof(*nw));
         if (!nw) {
-                free(w);
+                erase_free(w, len);
                 return -ENOMEM;
         }
         s->words = nw;
         uint32_t *nl = realloc(s->lens, (s->n_words + 1) * sizeof(*nl));
         if (!nl) {
-                free(w);
+                erase_free(w, len);
                 return -ENOMEM;
         }
         s->lens = nl;
@@ -149,6 +156,8 @@ int rosapi_sentence_addkv(struct rosapi_sentence *s, char prefix, const char *ke
 void rosapi_buf_done(struct rosapi_buf *b) {
         if (!b)
                 return;
+        if (b->data)
+                explicit_bzero(b->data, b->cap);
         free(b->data);
         *b = (struct rosapi_buf){};
 }
@@ -159,9 +168,15 @@ static int buf_reserve(struct rosapi_buf *b, size_t more) {
         size_t cap = b->cap ? b->cap : 256;
         while (cap < b->len + more)
                 cap *= 2;
-        uint8_t *d = realloc(b->data, cap);
+        /* not realloc(): it would leave the old copy behind */
+        uint8_t *d = malloc(cap);
         if (!d)
                 return -ENOMEM;
+        if (b->data) {
+                memcpy(d, b->data, b->len);
+                explicit_bzero(b->data, b->cap);
+                free(b->data);
+        }
         b->data = d;
         b->cap = cap;
         return 0;
@@ -200,7 +215,8 @@ void rosapi_decoder_init(struct rosapi_decoder *d) {
 void rosapi_decoder_done(struct rosapi_decoder *d) {
         if (!d)
                 return;
-        free(d->word);
+        if (d->word)
+                erase_free(d->word, d->wordpos);
         rosapi_sentence_done(&d->cur);
         *d = (struct rosapi_decoder){ .state = ROSAPI_DEC_LEN };
 }

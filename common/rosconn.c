@@ -11,7 +11,6 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <sys/time.h>
 
 #include <openssl/err.h>
@@ -43,6 +42,7 @@ void rosconn_close(struct rosconn *c) {
         if (c->fd >= 0)
                 close(c->fd);
         rosapi_decoder_done(&c->dec);
+        explicit_bzero(c->rbuf, sizeof c->rbuf); /* raw replies: keys in print output */
         free(c);
 }
 
@@ -401,7 +401,8 @@ int rosconn_legacy_response(const char *password, const char *challenge_hex, cha
 }
 
 static int login(struct rosconn *c, const struct rosconn_opts *o, struct wf_err *e) {
-        _cleanup_free_ char *wname = NULL, *wpass = NULL;
+        _cleanup_free_ char *wname = NULL;
+        _cleanup_erase_ char *wpass = NULL;
         struct rosconn_reply rep;
         struct wf_err sub = {};
         int r;
@@ -476,22 +477,16 @@ int rosconn_open(struct rosconn **ret, const struct rosconn_opts *o, struct wf_e
 }
 
 int rosconn_read_password(const char *path, char **ret, struct wf_err *e) {
-        struct stat st;
+        struct wf_err sub = {};
         char *s = NULL;
         size_t len;
+        int r;
 
         if (!path)
                 return wf_err_set(e, -EINVAL, "[routeros] password_file: not set");
-        if (stat(path, &st) < 0)
-                return wf_err_set(e, -errno, "[routeros] password_file: %s: %s", path, strerror(errno));
-        if (!S_ISREG(st.st_mode))
-                return wf_err_set(e, -EINVAL, "[routeros] password_file: %s is not a regular file", path);
-        if (st.st_mode & 077)
-                return wf_err_set(e, -EPERM, "[routeros] password_file: %s has mode %04o, must be 0600",
-                                  path, (unsigned)(st.st_mode & 07777));
-        int r = wf_read_file(path, 4096, &s, &len);
+        r = wf_read_secret_file(path, 4096, &s, &len, &sub);
         if (r < 0)
-                return wf_err_set(e, r, "[routeros] password_file: %s: %s", path, strerror(-r));
+                return wf_err_set(e, r, "[routeros] password_file: %s", sub.msg);
         while (len > 0 && (s[len - 1] == '\n' || s[len - 1] == '\r'))
                 s[--len] = 0;
         if (len == 0) {

@@ -56,7 +56,7 @@ int rosconn_write_sentence(struct rosconn *c, const struct rosapi_sentence *s);
 int rosconn_read_sentence(struct rosconn *c, struct rosapi_sentence *ret);
 
 /* Reads a password file: must be a regular file not readable by group or others (0600 or
- * stricter); a trailing newline is dropped. *ret is malloc'd. */
+ * stricter); a trailing newline is dropped. *ret: free with wf_erase_free(). */
 int rosconn_read_password(const char *path, char **ret, struct wf_err *e);
 
 /* The legacy login answer: "00" + hex(md5(0x00 + password + challenge)). challenge_hex is the

@@ -165,8 +165,19 @@ static int copy_file(const char *dir, const char *from, const char *to, size_t m
         return 0;
 }
 
-int state_store_accepted(const char *dir, const char *env, size_t len, struct wf_err *e) {
+int state_replace_current(const char *dir, const char *env, size_t len, struct wf_err *e) {
         char path[PATH_MAX];
+        int r;
+
+        r = path_join(dir, STATE_CURRENT, path);
+        if (r >= 0)
+                r = wf_write_file_atomic(path, env, len, 0600);
+        if (r < 0)
+                return wf_err_set(e, r, "%s/%s: %s", dir, STATE_CURRENT, strerror(-r));
+        return 0;
+}
+
+int state_store_accepted(const char *dir, const char *env, size_t len, struct wf_err *e) {
         int r;
 
         /* The copy keeps current.env in place until the new one replaces it atomically, so a
@@ -174,12 +185,7 @@ int state_store_accepted(const char *dir, const char *env, size_t len, struct wf
         r = copy_file(dir, STATE_CURRENT, STATE_PREVIOUS, SIZE_MAX / 2, e);
         if (r < 0 && r != -ENOENT)
                 return r;
-        r = path_join(dir, STATE_CURRENT, path);
-        if (r >= 0)
-                r = wf_write_file_atomic(path, env, len, 0600);
-        if (r < 0)
-                return wf_err_set(e, r, "%s/%s: %s", dir, STATE_CURRENT, strerror(-r));
-        return 0;
+        return state_replace_current(dir, env, len, e);
 }
 
 int state_swap_previous(const char *dir, size_t max, struct wf_err *e) {

@@ -39,6 +39,9 @@ int state_read_envelope(const char *dir, const char *name, size_t max, char **re
                         struct wf_err *e);
 /* Keeps current.env as previous.env, then writes env as current.env. */
 int state_store_accepted(const char *dir, const char *env, size_t len, struct wf_err *e);
+/* Writes env as current.env and leaves previous.env alone: for a current.env that holds nothing
+ * to go back to (corrupt, not verifiable). */
+int state_replace_current(const char *dir, const char *env, size_t len, struct wf_err *e);
 /* previous.env becomes current.env; the old current.env is kept as reverted.env.
  * -ENOENT when there is no previous.env. */
 int state_swap_previous(const char *dir, size_t max, struct wf_err *e);

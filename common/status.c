@@ -51,12 +51,48 @@ static const struct wf_iface *doc_iface(const struct wf_doc *d, const char *name
         return NULL;
 }
 
-static const char *peer_name(const struct wf_iface *di, const uint8_t key[WF_KEY_LEN]) {
-        if (!di)
-                return NULL;
+/* Peer names by public key: sorted once per interface, so 10k peers cost n log n, not n^2. */
+struct names {
+        const struct wf_iface *di;
+        const struct wf_peer **v;  /* NULL: fall back to a linear search */
+};
+
+static int cmp_peers(const void *a, const void *b) {
+        return memcmp((*(const struct wf_peer *const *)a)->public_key,
+                      (*(const struct wf_peer *const *)b)->public_key, WF_KEY_LEN);
+}
+
+static int cmp_key_peer(const void *key, const void *elem) {
+        return memcmp(key, (*(const struct wf_peer *const *)elem)->public_key, WF_KEY_LEN);
+}
+
+static void names_init(struct names *x, const struct wf_iface *di) {
+        x->di = di;
+        x->v = di && di->n_peers ? malloc(di->n_peers * sizeof(*x->v)) : NULL;
+        if (!x->v)
+                return;
         for (size_t i = 0; i < di->n_peers; i++)
-                if (memcmp(di->peers[i].public_key, key, WF_KEY_LEN) == 0)
-                        return di->peers[i].name;
+                x->v[i] = &di->peers[i];
+        qsort(x->v, di->n_peers, sizeof(*x->v), cmp_peers);
+}
+
+static void names_done(struct names *x) {
+        free(x->v);
+        x->v = NULL;
+}
+
+static const char *peer_name(const struct names *x, const uint8_t key[WF_KEY_LEN]) {
+        const struct wf_peer *const *p;
+
+        if (!x->di)
+                return NULL;
+        if (x->v) {
+                p = bsearch(key, x->v, x->di->n_peers, sizeof(*x->v), cmp_key_peer);
+                return p ? (*p)->name : NULL;
+        }
+        for (size_t i = 0; i < x->di->n_peers; i++)
+                if (memcmp(x->di->peers[i].public_key, key, WF_KEY_LEN) == 0)
+                        return x->di->peers[i].name;
         return NULL;
 }
 
@@ -81,15 +117,17 @@ static json_t *strings_array(const char *const *v, size_t n) {
 
 static json_t *iface_json(const struct status_report *s, const struct wf_live_iface *l) {
         const struct wf_iface *di = doc_iface(s->doc, l->name);
+        struct names nx;
         json_t *o, *peers;
         char key[45];
 
         peers = json_array();
         if (!peers)
                 return NULL;
+        names_init(&nx, di);
         for (size_t i = 0; i < l->n_peers; i++) {
                 const struct wf_live_peer *p = &l->peers[i];
-                const char *name = peer_name(di, p->public_key);
+                const char *name = peer_name(&nx, p->public_key);
                 char ep[64];
                 json_t *po;
 
@@ -107,10 +145,12 @@ static json_t *iface_json(const struct status_report *s, const struct wf_live_if
                                "tx_bytes", (json_int_t)p->tx_bytes,
                                "healthy", peer_healthy(p, s->now));
                 if (!po || json_array_append_new(peers, po) < 0) {
+                        names_done(&nx);
                         json_decref(peers);
                         return NULL;
                 }
         }
+        names_done(&nx);
         if (l->has_private_key)
                 wf_key_to_b64(l->public_key, key);
         else if (di && di->has_public_key)
@@ -263,14 +303,14 @@ int status_metrics_text(const struct status_report *s, const struct status_count
                 help(f, peer_metrics[m][0], peer_metrics[m][1], peer_metrics[m][2]);
                 for (size_t i = 0; i < s->n_live; i++) {
                         const struct wf_live_iface *l = s->live[i];
-                        const struct wf_iface *di;
+                        struct names nx;
 
                         if (!l)
                                 continue;
-                        di = doc_iface(s->doc, l->name);
+                        names_init(&nx, doc_iface(s->doc, l->name));
                         for (size_t j = 0; j < l->n_peers; j++) {
                                 const struct wf_live_peer *p = &l->peers[j];
-                                const char *name = peer_name(di, p->public_key);
+                                const char *name = peer_name(&nx, p->public_key);
                                 char key[45];
 
                                 wf_key_to_b64(p->public_key, key);
@@ -288,6 +328,7 @@ int status_metrics_text(const struct status_report *s, const struct status_count
                                 else
                                         fprintf(f, "%d\n", peer_healthy(p, s->now));
                         }
+                        names_done(&nx);
                 }
         }
         if (fclose(f) != 0) {
@@ -356,20 +397,20 @@ void status_print_table(const struct status_report *s, FILE *f) {
                 "INTERFACE", "PEER", "ENDPOINT", "HANDSHAKE", "RX", "TX", "HEALTHY");
         for (size_t i = 0; i < s->n_live; i++) {
                 const struct wf_live_iface *l = s->live[i];
-                const struct wf_iface *di;
+                struct names nx;
 
                 if (!l)
                         continue;
-                di = doc_iface(s->doc, l->name);
                 if (!l->exists) {
                         fprintf(f, "%-15s (missing)\n", l->name);
                         continue;
                 }
                 if (l->n_peers == 0)
                         fprintf(f, "%-15s (no peers)\n", l->name);
+                names_init(&nx, doc_iface(s->doc, l->name));
                 for (size_t j = 0; j < l->n_peers; j++) {
                         const struct wf_live_peer *p = &l->peers[j];
-                        const char *name = peer_name(di, p->public_key);
+                        const char *name = peer_name(&nx, p->public_key);
                         char key[45], ep[64], age[32], rx[32], tx[32];
 
                         wf_key_to_b64(p->public_key, key);
@@ -385,6 +426,7 @@ void status_print_table(const struct status_report *s, FILE *f) {
                         fprintf(f, "%-15s %-20s %-28s %-10s %10s %10s %s\n", l->name, name ? name : key,
                                 ep[0] ? ep : "-", age, rx, tx, peer_healthy(p, s->now) ? "yes" : "no");
                 }
+                names_done(&nx);
         }
 }
 

@@ -20,6 +20,18 @@ int wf_err_set(struct wf_err *e, int r, const char *fmt, ...) {
         return r;
 }
 
+void wf_warnf(wf_warn_fn warn, void *userdata, const char *fmt, ...) {
+        char buf[512];
+        va_list ap;
+
+        if (!warn)
+                return;
+        va_start(ap, fmt);
+        vsnprintf(buf, sizeof(buf), fmt, ap);
+        va_end(ap);
+        warn(userdata, buf);
+}
+
 int wf_b64_decode(const char *s, uint8_t *out, size_t out_max, size_t *ret_len) {
         size_t len;
         const char *end;
@@ -102,6 +114,96 @@ int wf_read_file(const char *path, size_t max, char **ret, size_t *ret_len) {
         }
         buf[len] = '\0';
         *ret = TAKE_PTR(buf);
+        if (ret_len)
+                *ret_len = len;
+        return 0;
+}
+
+int wf_check_secret_fd(int fd, const char *path, struct wf_err *e) {
+        struct stat st;
+
+        if (fstat(fd, &st) < 0)
+                return wf_err_set(e, -errno, "%s: %s", path, strerror(errno));
+        if (!S_ISREG(st.st_mode))
+                return wf_err_set(e, -EINVAL, "%s: is not a regular file", path);
+        /* A secret others can read is a secret others may have. */
+        if (st.st_mode & 0077)
+                return wf_err_set(e, -EPERM, "%s: mode %04o is readable by group or others "
+                                  "(chmod 0600 it)", path, (unsigned)(st.st_mode & 07777));
+        return 0;
+}
+
+void wf_erase_free(char *s) {
+        if (!s)
+                return;
+        sodium_memzero(s, strlen(s));
+        free(s);
+}
+
+/* realloc() would leave the old copy in freed memory. */
+static int grow_erased(char **buf, size_t len, size_t *cap, size_t ncap) {
+        char *n = malloc(ncap);
+
+        if (!n)
+                return -ENOMEM;
+        if (*buf) {
+                memcpy(n, *buf, len);
+                sodium_memzero(*buf, *cap);
+                free(*buf);
+        }
+        *buf = n;
+        *cap = ncap;
+        return 0;
+}
+
+int wf_read_secret_file(const char *path, size_t max, char **ret, size_t *ret_len, struct wf_err *e) {
+        _cleanup_close_ int fd = -1;
+        char *buf = NULL;
+        size_t len = 0, cap = 0;
+        struct stat st;
+        int r;
+
+        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0)
+                return wf_err_set(e, -errno, "%s: %s", path, strerror(errno));
+        r = wf_check_secret_fd(fd, path, e);
+        if (r < 0)
+                return r;
+        if (fstat(fd, &st) < 0)
+                return wf_err_set(e, -errno, "%s: %s", path, strerror(errno));
+        /* Sized from the file, so it is normally read into one buffer; room for one byte
+         * more than max shows a file that is too large. */
+        r = grow_erased(&buf, 0, &cap, ((size_t)st.st_size < max ? (size_t)st.st_size : max) + 2);
+        for (;;) {
+                ssize_t n;
+
+                if (r < 0)
+                        break;
+                n = read(fd, buf + len, cap - len - 1);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0) {
+                        r = wf_err_set(e, -errno, "%s: %s", path, strerror(errno));
+                        break;
+                }
+                if (n == 0)
+                        break;
+                len += (size_t)n;
+                if (len > max) {
+                        r = wf_err_set(e, -EFBIG, "%s: larger than %zu bytes", path, max);
+                        break;
+                }
+                if (len + 1 == cap)
+                        r = grow_erased(&buf, len, &cap, cap * 2 < max + 2 ? cap * 2 : max + 2);
+        }
+        if (r < 0) {
+                if (buf)
+                        sodium_memzero(buf, cap);
+                free(buf);
+                return r == -ENOMEM ? wf_err_set(e, r, "%s: out of memory", path) : r;
+        }
+        buf[len] = '\0';
+        *ret = buf;
         if (ret_len)
                 *ret_len = len;
         return 0;

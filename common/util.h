@@ -37,6 +37,8 @@ int wf_err_set(struct wf_err *e, int r, const char *fmt, ...) _printf_(3, 4);
 
 /* Warnings (unknown fields, unknown config keys): the caller decides where they go. */
 typedef void (*wf_warn_fn)(void *userdata, const char *msg);
+/* Formats one warning and hands it to warn; nothing when warn is NULL. */
+void wf_warnf(wf_warn_fn warn, void *userdata, const char *fmt, ...) _printf_(3, 4);
 
 /* Base64 (standard alphabet, padded), through libsodium. */
 int wf_b64_decode(const char *s, uint8_t *out, size_t out_max, size_t *ret_len);
@@ -47,6 +49,17 @@ void wf_key_to_b64(const uint8_t key[32], char out[45]);
 
 /* Reads a whole file (up to max bytes, else -EFBIG). *ret is NUL-terminated, malloc'd. */
 int wf_read_file(const char *path, size_t max, char **ret, size_t *ret_len);
+/* Secret files (keys, tokens, passwords) must be ours alone: a regular file that group and
+ * others cannot read. The check is on the open fd, so the file checked is the file read. */
+int wf_check_secret_fd(int fd, const char *path, struct wf_err *e);
+/* Reads a secret file checked as above (up to max bytes, else -EFBIG). *ret is NUL-terminated
+ * and malloc'd, and no copy of it is left in freed memory: free it with wf_erase_free(). */
+int wf_read_secret_file(const char *path, size_t max, char **ret, size_t *ret_len, struct wf_err *e);
+/* Zeroes a NUL-terminated secret, then frees it. Takes NULL. */
+void wf_erase_free(char *s);
+static inline void erase_freep(char **p) { wf_erase_free(*p); }
+#define _cleanup_erase_ _cleanup_(erase_freep)
+
 /* Atomic replace: temp file in the same dir, fsync, rename, fsync dir. */
 int wf_write_file_atomic(const char *path, const void *data, size_t len, unsigned mode);
 

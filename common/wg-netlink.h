@@ -89,7 +89,10 @@ int wgnl_parse_device_msg(const struct nlmsghdr *nlh, struct wf_live_iface *live
 /* Opens the generic netlink socket and resolves the "wireguard" family. -ENOENT (with e) when
  * the kernel has no WireGuard. */
 int wgnl_open(struct wgnl **ret, struct wf_err *e);
-struct wgnl *wgnl_close(struct wgnl *c); /* takes NULL, returns NULL */
+/* Takes NULL, returns NULL. With WGFLEET_WGNL_STATS=FILE in the environment (a debug hook for
+ * the benchmarks and the vm suite), appends this context's counters to FILE as one line
+ * "set_messages=N set_bytes=N get_requests=N get_messages=N link_messages=N". */
+struct wgnl *wgnl_close(struct wgnl *c);
 static inline void wgnl_closep(struct wgnl **c) { wgnl_close(*c); }
 #define _cleanup_wgnl_ _cleanup_(wgnl_closep)
 

@@ -1,24 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 #include <arpa/inet.h>
-#include <ctype.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "ctl-inventory.h"
-
-static void warnf(wf_warn_fn warn, void *userdata, const char *fmt, ...) _printf_(3, 4);
-static void warnf(wf_warn_fn warn, void *userdata, const char *fmt, ...) {
-        char buf[512];
-        va_list ap;
-
-        if (!warn)
-                return;
-        va_start(ap, fmt);
-        vsnprintf(buf, sizeof(buf), fmt, ap);
-        va_end(ap);
-        warn(userdata, buf);
-}
+#include "document.h"
 
 static void warn_unknown(json_t *obj, const char *const *known, const char *where, wf_warn_fn warn,
                          void *userdata) {
@@ -31,80 +18,13 @@ static void warn_unknown(json_t *obj, const char *const *known, const char *wher
                         if (strcmp(known[i], k) == 0)
                                 found = true;
                 if (!found)
-                        warnf(warn, userdata, "%s: unknown field \"%s\" ignored", where, k);
+                        wf_warnf(warn, userdata, "%s: unknown field \"%s\" ignored", where, k);
         }
 }
 
 bool ctl_node_name_valid(const char *name) {
-        size_t n = strlen(name);
-
-        if (n == 0 || n > 63 || !isalnum((unsigned char)name[0]))
-                return false;
-        for (size_t i = 0; i < n; i++) {
-                unsigned char c = (unsigned char)name[i];
-                if (!isalnum(c) && c != '-' && c != '_' && c != '.')
-                        return false;
-        }
-        return true;
-}
-
-/* Linux interface names: 1-15 printable ASCII bytes, no '/', ':', not "." or "..". */
-static bool ifname_valid(const char *s) {
-        size_t n = strlen(s);
-
-        if (n == 0 || n >= WF_IFNAMSIZ || strcmp(s, ".") == 0 || strcmp(s, "..") == 0)
-                return false;
-        for (size_t i = 0; i < n; i++)
-                if ((unsigned char)s[i] <= ' ' || (unsigned char)s[i] >= 0x7f || s[i] == '/' || s[i] == ':')
-                        return false;
-        return true;
-}
-
-/* An IPv4 literal or a DNS name (labels of 1-63 letters, digits, '-', '_', not all digits):
- * the same rule the agent applies, so "10.0.0.300" is refused here, not on every node. */
-static bool endpoint_host_valid(const char *h) {
-        size_t n = strlen(h), label = 0;
-        struct in_addr a;
-        bool letters = false;
-
-        if (inet_pton(AF_INET, h, &a) == 1)
-                return true;
-        if (n > 0 && h[n - 1] == '.')
-                n--;
-        if (n == 0 || n > 253)
-                return false;
-        for (size_t i = 0; i <= n; i++) {
-                char c = i < n ? h[i] : '.';
-                if (c == '.') {
-                        if (label == 0 || label > 63 || h[i - 1] == '-')
-                                return false;
-                        label = 0;
-                } else if (isalnum((unsigned char)c) || c == '_' || (c == '-' && label > 0)) {
-                        letters = letters || !isdigit((unsigned char)c);
-                        label++;
-                } else
-                        return false;
-        }
-        return letters;
-}
-
-/* Ranges a tunnel cannot carry and the agent refuses in allowed IPs and addresses. */
-static const char *prefix_unroutable(const struct wf_prefix *p) {
-        static const struct {
-                struct wf_prefix range;
-                const char *what;
-        } bad[] = {
-                { { AF_INET, { 127 }, 8 }, "loopback" },
-                { { AF_INET, { 224 }, 4 }, "multicast" },
-                { { AF_INET6, { [15] = 1 }, 128 }, "loopback" },
-                { { AF_INET6, { 0xff }, 8 }, "multicast" },
-                { { AF_INET6, { [10] = 0xff, [11] = 0xff }, 96 }, "IPv4-mapped" },
-        };
-
-        for (size_t i = 0; i < ELEMENTSOF(bad); i++)
-                if (wf_prefix_contains(&bad[i].range, p))
-                        return bad[i].what;
-        return NULL;
+        /* A node is a peer in the other nodes' documents. */
+        return doc_name_valid(name, DOC_PEER_NAME_MAX);
 }
 
 static void node_done(struct ctl_node *n) {
@@ -192,9 +112,8 @@ static int parse_wan(json_t *wan, struct ctl_inventory *inv, struct wf_err *e, w
         s = json_string_value(v);
         if (wf_prefix_parse(s, true, &inv->tunnel_cidr, &why) < 0)
                 return wf_err_set(e, -EINVAL, "wan.tunnel_cidr: \"%s\" %s", s, why);
-        if (prefix_unroutable(&inv->tunnel_cidr))
-                return wf_err_set(e, -EINVAL, "wan.tunnel_cidr: \"%s\" is a %s range", s,
-                                  prefix_unroutable(&inv->tunnel_cidr));
+        if ((why = doc_prefix_special(&inv->tunnel_cidr)))
+                return wf_err_set(e, -EINVAL, "wan.tunnel_cidr: \"%s\" %s", s, why);
         if ((inv->tunnel_cidr.family == AF_INET && inv->tunnel_cidr.len > 30) ||
             (inv->tunnel_cidr.family == AF_INET6 && inv->tunnel_cidr.len > 126))
                 return wf_err_set(e, -EINVAL, "wan.tunnel_cidr: \"%s\" is too small for a fleet", s);
@@ -203,7 +122,7 @@ static int parse_wan(json_t *wan, struct ctl_inventory *inv, struct wf_err *e, w
         if (v && !json_is_null(v)) {
                 s = json_is_string(v) ? json_string_value(v) : "?";
                 if (wf_prefix_parse(s, true, &inv->tunnel_cidr6, &why) < 0 || inv->tunnel_cidr6.family != AF_INET6 ||
-                    inv->tunnel_cidr6.len > 126 || prefix_unroutable(&inv->tunnel_cidr6))
+                    inv->tunnel_cidr6.len > 126 || doc_prefix_special(&inv->tunnel_cidr6))
                         return wf_err_set(e, -EINVAL, "wan.tunnel_cidr6: \"%s\" is not a unicast IPv6 range (at most /126)", s);
                 if (inv->tunnel_cidr.family != AF_INET)
                         return wf_err_set(e, -EINVAL, "wan.tunnel_cidr6: only with an IPv4 tunnel_cidr");
@@ -223,7 +142,7 @@ static int parse_wan(json_t *wan, struct ctl_inventory *inv, struct wf_err *e, w
                 return r;
         if (!inv->iface && !(inv->iface = strdup("wg0")))
                 return -ENOMEM;
-        if (!ifname_valid(inv->iface))
+        if (!doc_ifname_valid(inv->iface))
                 return wf_err_set(e, -EINVAL, "wan.interface: \"%s\" is not an interface name", inv->iface);
 
         inv->listen_port = CTL_DEFAULT_PORT;
@@ -321,7 +240,7 @@ static int parse_node(json_t *o, size_t idx, const struct ctl_inventory *inv, st
                         return wf_err_set(e, -EINVAL, "%s: endpoint must be a string", where);
                 s = json_string_value(v);
                 if (wf_endpoint_split(s, &host, &port, &why) == 0) {
-                        if (s[0] != '[' && !endpoint_host_valid(host))
+                        if (s[0] != '[' && !doc_host_valid(host))
                                 return wf_err_set(e, -EINVAL, "%s: endpoint \"%s\" has an invalid host", where, s);
                         if (!(n->endpoint = strdup(s)))
                                 return -ENOMEM;
@@ -329,7 +248,7 @@ static int parse_node(json_t *o, size_t idx, const struct ctl_inventory *inv, st
                         /* a bare address or name gets the node's listen port */
                         if (asprintf(&n->endpoint, "[%s]:%u", s, n->listen_port) < 0)
                                 return -ENOMEM;
-                } else if (endpoint_host_valid(s)) {
+                } else if (doc_host_valid(s)) {
                         if (asprintf(&n->endpoint, "%s:%u", s, n->listen_port) < 0)
                                 return -ENOMEM;
                 } else
@@ -419,7 +338,7 @@ static int parse_node(json_t *o, size_t idx, const struct ctl_inventory *inv, st
                 return r;
         if (!n->iface && !(n->iface = strdup(inv->iface)))
                 return -ENOMEM;
-        if (!ifname_valid(n->iface))
+        if (!doc_ifname_valid(n->iface))
                 return wf_err_set(e, -EINVAL, "%s: interface \"%s\" is not an interface name", where, n->iface);
         return 0;
 }
@@ -428,6 +347,7 @@ static int parse_node(json_t *o, size_t idx, const struct ctl_inventory *inv, st
  * routed subnets disjoint (they become allowed IPs, which must not overlap between peers). */
 static int check_fleet(struct ctl_inventory *inv, struct wf_err *e, wf_warn_fn warn, void *userdata) {
         char a[64], b[64], t[64];
+        const char *why;
         size_t hubs = 0;
 
         wf_prefix_format(&inv->tunnel_cidr, t);
@@ -467,9 +387,8 @@ static int check_fleet(struct ctl_inventory *inv, struct wf_err *e, wf_warn_fn w
                                                   n->name, a);
                         if (!s->routed)
                                 continue;
-                        if (prefix_unroutable(&s->prefix))
-                                return wf_err_set(e, -EINVAL, "node %s: routed subnet %s is a %s range",
-                                                  n->name, a, prefix_unroutable(&s->prefix));
+                        if ((why = doc_prefix_special(&s->prefix)))
+                                return wf_err_set(e, -EINVAL, "node %s: routed subnet %s %s", n->name, a, why);
                         for (size_t j = 0; j <= i; j++) {
                                 struct ctl_node *m = &inv->nodes[j];
                                 for (size_t l = 0; l < (j == i ? k : m->n_subnets); l++) {
@@ -488,7 +407,6 @@ static int check_fleet(struct ctl_inventory *inv, struct wf_err *e, wf_warn_fn w
                 struct ctl_node *m = &inv->nodes[i];
                 _cleanup_free_ char *host = NULL;
                 struct wf_prefix ep;
-                const char *why;
                 uint16_t port;
 
                 if (!m->endpoint || wf_endpoint_split(m->endpoint, &host, &port, &why) < 0 ||
@@ -506,21 +424,21 @@ static int check_fleet(struct ctl_inventory *inv, struct wf_err *e, wf_warn_fn w
                         }
         }
         if (inv->topology == CTL_TOPOLOGY_HUB_SPOKE && hubs == 0) {
-                warnf(warn, userdata, "wan: topology hub-spoke but no node has role \"hub\": rendering a mesh");
+                wf_warnf(warn, userdata, "wan: topology hub-spoke but no node has role \"hub\": rendering a mesh");
                 inv->topology = CTL_TOPOLOGY_MESH;
         }
         if (inv->topology == CTL_TOPOLOGY_MESH && hubs > 0)
-                warnf(warn, userdata, "wan: topology mesh: role \"hub\" has no effect");
+                wf_warnf(warn, userdata, "wan: topology mesh: role \"hub\" has no effect");
         size_t cgnat = 0;
         for (size_t i = 0; i < inv->n_nodes; i++)
                 cgnat += !inv->nodes[i].endpoint;
         if (inv->topology == CTL_TOPOLOGY_MESH && cgnat > 1)
-                warnf(warn, userdata, "wan: %zu nodes without endpoint in a mesh cannot reach each other "
+                wf_warnf(warn, userdata, "wan: %zu nodes without endpoint in a mesh cannot reach each other "
                       "(neither can dial the other); a hub-spoke wan with a reachable hub can", cgnat);
         for (size_t i = 0; i < inv->n_nodes; i++) {
                 struct ctl_node *n = &inv->nodes[i];
                 if (n->hub && !n->endpoint)
-                        warnf(warn, userdata, "node %s: a hub without endpoint can only be reached by nodes it contacts first", n->name);
+                        wf_warnf(warn, userdata, "node %s: a hub without endpoint can only be reached by nodes it contacts first", n->name);
         }
         return 0;
 }

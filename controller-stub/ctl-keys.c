@@ -61,22 +61,16 @@ int ctl_keys_generate(const char *dir, struct wf_err *e) {
 }
 
 int ctl_keys_load(const char *path, uint8_t ret_sk[64], struct wf_err *e) {
-        _cleanup_free_ char *text = NULL;
-        struct stat s;
+        _cleanup_erase_ char *text = NULL;
         size_t len;
         int r;
 
-        if (stat(path, &s) < 0)
-                return wf_err_set(e, -errno, "%s: %s", path, strerror(errno));
-        if (s.st_mode & 077)
-                return wf_err_set(e, -EPERM, "%s: readable by group or others (chmod 600)", path);
-        r = wf_read_file(path, 4096, &text, &len);
+        r = wf_read_secret_file(path, 4096, &text, &len, e);
         if (r < 0)
-                return wf_err_set(e, r, "%s: %s", path, strerror(-r));
+                return r;
         while (len > 0 && (text[len - 1] == '\n' || text[len - 1] == '\r' || text[len - 1] == ' '))
                 text[--len] = '\0';
         r = wf_b64_decode_exact(text, ret_sk, 64);
-        sodium_memzero(text, len);
         if (r < 0)
                 return wf_err_set(e, -EINVAL, "%s: not a base64 ed25519 secret key (64 bytes)", path);
         return 0;

@@ -18,19 +18,6 @@ struct node_info {
         struct wf_prefix addr[2]; /* host prefixes from tunnel_cidr and tunnel_cidr6 (family 0: none) */
 };
 
-static void warnf(wf_warn_fn warn, void *userdata, const char *fmt, ...) _printf_(3, 4);
-static void warnf(wf_warn_fn warn, void *userdata, const char *fmt, ...) {
-        char buf[512];
-        va_list ap;
-
-        if (!warn)
-                return;
-        va_start(ap, fmt);
-        vsnprintf(buf, sizeof(buf), fmt, ap);
-        va_end(ap);
-        warn(userdata, buf);
-}
-
 static size_t alen(int family) {
         return family == AF_INET ? 4 : 16;
 }
@@ -124,7 +111,7 @@ static int allocate(const struct ctl_inventory *inv, struct ctl_state *st, struc
                 if (wf_prefix_parse(prev, false, &p, &why) < 0 || !usable_host(cidr, &p))
                         continue; /* the range changed: allocate anew */
                 if (addr_taken(infos, inv->n_nodes, k, &p)) {
-                        warnf(warn, userdata, "node %s: allocated address %s is now taken by an explicit %s; reallocating",
+                        wf_warnf(warn, userdata, "node %s: allocated address %s is now taken by an explicit %s; reallocating",
                               n->name, prev, field);
                         continue;
                 }
@@ -452,13 +439,13 @@ int ctl_render_all(const struct ctl_inventory *inv, struct ctl_state *st, int64_
                 infos[i].n = n;
                 if (n->has_public_key) {
                         if (ctl_state_enrolled(st, n->name, k) > 0 && memcmp(k, n->public_key, 32) != 0)
-                                warnf(warn, userdata, "node %s: inventory public_key overrides the enrolled key", n->name);
+                                wf_warnf(warn, userdata, "node %s: inventory public_key overrides the enrolled key", n->name);
                         memcpy(infos[i].key, n->public_key, 32);
                         infos[i].has_key = true;
                 } else if (ctl_state_enrolled(st, n->name, infos[i].key) > 0)
                         infos[i].has_key = true;
                 else
-                        warnf(warn, userdata, "node %s: no public key yet (not enrolled): left out of other nodes' documents",
+                        wf_warnf(warn, userdata, "node %s: no public key yet (not enrolled): left out of other nodes' documents",
                               n->name);
         }
         for (size_t i = 0; i < inv->n_nodes; i++)

@@ -70,21 +70,16 @@ static void log_warning(void *userdata, const char *msg) {
 
 /* Reads a secret file (refused when group or others can read it), trailing whitespace dropped. */
 static int load_secret_file(const char *path, char **ret, struct wf_err *e) {
-        _cleanup_free_ char *text = NULL;
-        struct stat st;
+        char *text = NULL;
         size_t len;
         int r;
 
-        if (stat(path, &st) < 0)
-                return wf_err_set(e, -errno, "%s: %s", path, strerror(errno));
-        if (st.st_mode & 077)
-                return wf_err_set(e, -EPERM, "%s: readable by group or others (chmod 600)", path);
-        r = wf_read_file(path, 1024 * 1024, &text, &len);
+        r = wf_read_secret_file(path, 1024 * 1024, &text, &len, e);
         if (r < 0)
-                return wf_err_set(e, r, "%s: %s", path, strerror(-r));
+                return r;
         while (len > 0 && (text[len - 1] == '\n' || text[len - 1] == '\r' || text[len - 1] == ' ' || text[len - 1] == '\t'))
                 text[--len] = '\0';
-        *ret = TAKE_PTR(text);
+        *ret = text;
         return 0;
 }
 
@@ -99,8 +94,7 @@ static int load_token(const char *path, char **ret, struct wf_err *e) {
         if (r < 0)
                 return r;
         if (strlen(text) < TOKEN_MIN || strlen(text) > TOKEN_MAX || strpbrk(text, " \t\r\n")) {
-                sodium_memzero(text, strlen(text));
-                free(text);
+                wf_erase_free(text);
                 return wf_err_set(e, -EINVAL, "%s: must hold one token of %d-%d characters", path, TOKEN_MIN, TOKEN_MAX);
         }
         *ret = text;
@@ -162,8 +156,7 @@ static int load_enroll_tokens(const char *path, char **ret, struct wf_err *e) {
         if (r < 0)
                 return r;
         if (enroll_token_for(text, NULL, NULL, &line) < 0) {
-                sodium_memzero(text, strlen(text));
-                free(text);
+                wf_erase_free(text);
                 return wf_err_set(e, -EINVAL, "%s: line %u: not \"TOKEN\" or \"NODE TOKEN\" (tokens of %d-%d characters)",
                                   path, line, TOKEN_MIN, TOKEN_MAX);
         }
@@ -171,24 +164,16 @@ static int load_enroll_tokens(const char *path, char **ret, struct wf_err *e) {
         return 0;
 }
 
-static void free_secret(char **p) {
-        if (*p) {
-                sodium_memzero(*p, strlen(*p));
-                free(*p);
-                *p = NULL;
-        }
-}
-
 static int load_tokens(struct ctl_server *s, struct wf_err *e) {
-        _cleanup_free_ char *token = NULL, *enroll = NULL;
+        _cleanup_erase_ char *token = NULL, *enroll = NULL;
         int r;
 
         if (s->cfg.token_file && (r = load_token(s->cfg.token_file, &token, e)) < 0)
                 return r;
         if (s->cfg.enroll_token_file && (r = load_enroll_tokens(s->cfg.enroll_token_file, &enroll, e)) < 0)
                 return r;
-        free_secret(&s->token);
-        free_secret(&s->enroll_token);
+        wf_erase_free(s->token);
+        wf_erase_free(s->enroll_token);
         s->token = TAKE_PTR(token);
         s->enroll_token = TAKE_PTR(enroll);
         return 0;
@@ -759,9 +744,9 @@ void ctl_server_free(struct ctl_server *s) {
                 MHD_stop_daemon(s->mhd);
         }
         sodium_memzero(s->sk, sizeof(s->sk));
-        free_secret(&s->token);
-        free_secret(&s->enroll_token);
-        free_secret(&s->key_pem);
+        wf_erase_free(s->token);
+        wf_erase_free(s->enroll_token);
+        wf_erase_free(s->key_pem);
         free(s->cert_pem);
         free(s->envelope_dir);
         free(s->status_dir);

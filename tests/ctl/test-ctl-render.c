@@ -340,7 +340,7 @@ static void test_errors(void) {
         r = render_at("{\"wan\": {\"tunnel_cidr\": \"10.3.0.0/24\"}, \"nodes\": [{\"name\": \"m\", \"subnets\": [\"233.16.1.0/24\"]}]}",
                       st, NOW, &e);
         CHECK(r == NULL);
-        CHECK_STR_CONTAINS(e.msg, "node m: routed subnet 233.16.1.0/24 is a multicast range");
+        CHECK_STR_CONTAINS(e.msg, "node m: routed subnet 233.16.1.0/24 is a multicast prefix (WireGuard carries unicast only)");
         r = render_at("{\"wan\": {\"tunnel_cidr\": \"10.3.0.0/24\", \"route_table\": 255}, \"nodes\": []}", st, NOW, &e);
         CHECK(r == NULL);
         CHECK_STR_CONTAINS(e.msg, "wan.route_table: 255 is the kernel's local table");

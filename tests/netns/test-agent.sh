@@ -258,6 +258,25 @@ sleep 2
 jq -e '.state == "rejected"' posts/latest.json >/dev/null || fail "refusal forgotten on 304"
 ok "older revision refused, node stays on revision 2; idle polls of the refused document are 304"
 
+# --- more documents that must change nothing: an untrusted signer, another node, expired
+"$SRV" keygen rogue.key rogue.pub
+jq '.revision = 50' payload-1.json >rogue.json
+"$SRV" sign rogue.key rogue.json "docs/$NODE.env"
+wait_for 10 jq -e '.errors | any(test("no valid signature by a trusted key"))' posts/latest.json ||
+  fail "untrusted signer not refused: $(jq -c .errors posts/latest.json)"
+jq '.revision = 51 | .node = "someone-else"' payload-1.json >other.json
+"$SRV" sign signing.key other.json "docs/$NODE.env"
+wait_for 10 jq -e '.errors | any(test("someone-else"))' posts/latest.json ||
+  fail "another node's document not refused: $(jq -c .errors posts/latest.json)"
+jq --arg t "$(date -u -d '-1 hour' +%FT%TZ)" '.revision = 52 | .expires_at = $t' payload-1.json >expired.json
+"$SRV" sign signing.key expired.json "docs/$NODE.env"
+wait_for 10 jq -e '.errors | any(test("expires_at"))' posts/latest.json ||
+  fail "expired document not refused: $(jq -c .errors posts/latest.json)"
+wg_a peers | grep -qx "$PC_PUB" || fail "a refused document changed the peers"
+jq -e '.applied_revision == 2 and .accepted_revision == 2' state/agent-state.json >/dev/null ||
+  fail "a refused document moved the revisions: $(cat state/agent-state.json)"
+ok "untrusted signer, another node's document and an expired one refused; node stays on revision 2"
+
 # --- revision 3 drops beta and adds gamma, whose endpoint is a DNS name
 GAMMA=1 publish 3 0
 wait_for 10 sh -c "! ip netns exec $NA wg show $IFA peers | grep -qx '$PC_PUB'" || fail "revision 3 did not remove beta"

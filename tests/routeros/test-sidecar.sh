@@ -57,7 +57,8 @@ ok "unchanged document: no change on the router"
 
 # the daemon: keeps one API connection across cycles, picks up a new revision, and reconnects
 # when the router cuts the connection
-agent run > run.log 2>&1 &
+# not through the agent() function: $! must be the agent itself, or kill leaves it running
+${AGENT_WRAPPER:-} "$AGENT" --config "$T/agent.conf" run > run.log 2>&1 &
 APID=$!
 trap 'kill $APID $SRVPID 2>/dev/null; wait $APID $SRVPID 2>/dev/null; cleanup' EXIT
 idb=$(val .id /interface/wireguard/peers/print "?public-key=$(pub b)")

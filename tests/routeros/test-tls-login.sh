@@ -80,6 +80,6 @@ printf '%s\n' "$PW" > "$T/password"
 chmod 644 "$T/password"
 m=$(log_mark)
 if drive plan "$T/doc.json" >/dev/null 2>"$T/err"; then fail "0644 password file accepted"; fi
-grep -q "has mode 0644, must be 0600" "$T/err" || fail "mode message: $(cat "$T/err")"
+grep -q "password_file: .*: mode 0644 is readable by group or others" "$T/err" || fail "mode message: $(cat "$T/err")"
 assert_eq "$(log_since "$m" | wc -l)" 0 "connection made with a bad password file"
 ok "password_file readable by others refused before connecting"

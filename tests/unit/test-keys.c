@@ -155,6 +155,46 @@ static void test_psk(void) {
         CHECK_STR_CONTAINS(e.msg, "is not a regular file");
 }
 
+/* wf_read_secret_file: the same checks for passwords and tokens, on the fd that is read; sizes
+ * around the limit. */
+static void test_secret_file(void) {
+        char path[300], big[9000];
+        struct wf_err e = {};
+        char *s = NULL;
+        size_t len = 0;
+
+        snprintf(path, sizeof(path), "%s/secret", tmpdir);
+        CHECK(wf_read_secret_file(path, 4096, &s, &len, &e) == -ENOENT);
+        CHECK_STR_CONTAINS(e.msg, "secret: No such file or directory");
+        CHECK(wf_write_file_atomic(path, "pw\n", 3, 0640) == 0);
+        CHECK(wf_read_secret_file(path, 4096, &s, &len, &e) == -EPERM);
+        CHECK_STR_CONTAINS(e.msg, "secret: mode 0640 is readable by group or others (chmod 0600 it)");
+        CHECK(chmod(path, 0600) == 0);
+        CHECK(wf_read_secret_file(path, 4096, &s, &len, &e) == 0);
+        CHECK(len == 3 && strcmp(s, "pw\n") == 0);
+        wf_erase_free(s);
+        s = NULL;
+        CHECK(wf_read_secret_file(tmpdir, 4096, &s, &len, &e) == -EINVAL);
+        CHECK_STR_CONTAINS(e.msg, "is not a regular file");
+
+        memset(big, 'x', sizeof(big));
+        CHECK(wf_write_file_atomic(path, big, 4096, 0600) == 0);
+        CHECK(wf_read_secret_file(path, 4096, &s, &len, &e) == 0);
+        CHECK(len == 4096 && strlen(s) == 4096);
+        wf_erase_free(s);
+        s = NULL;
+        CHECK(wf_write_file_atomic(path, big, 4097, 0600) == 0);
+        CHECK(wf_read_secret_file(path, 4096, &s, &len, &e) == -EFBIG);
+        CHECK_STR_CONTAINS(e.msg, "secret: larger than 4096 bytes");
+        CHECK(!s);
+        CHECK(wf_write_file_atomic(path, big, sizeof(big), 0600) == 0);
+        CHECK(wf_read_secret_file(path, sizeof(big), &s, &len, &e) == 0);
+        CHECK(len == sizeof(big) && s && s[sizeof(big) - 1] == 'x' && s[sizeof(big)] == 0);
+        wf_erase_free(s);
+        s = NULL;
+        wf_erase_free(NULL);
+}
+
 int main(void) {
         char cmd[300];
 
@@ -165,6 +205,7 @@ int main(void) {
         test_ensure();
         test_concurrent();
         test_psk();
+        test_secret_file();
         snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);
         if (system(cmd) != 0)
                 return 1;

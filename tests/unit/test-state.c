@@ -86,6 +86,21 @@ int main(void) {
         CHECK(t && strcmp(t, "one") == 0);
         free(t);
 
+        /* replacing a corrupt current.env keeps previous.env */
+        CHECK(state_replace_current(dir, "three", 5, &e) == 0);
+        t = get(STATE_CURRENT);
+        CHECK(t && strcmp(t, "three") == 0);
+        free(t);
+        t = get(STATE_PREVIOUS);
+        CHECK(t && strcmp(t, "one") == 0);
+        free(t);
+        CHECK(state_store_accepted(dir, "two", 3, &e) == 0);
+        t = get(STATE_PREVIOUS);
+        CHECK(t && strcmp(t, "three") == 0);
+        free(t);
+        CHECK(state_replace_current(dir, "one", 3, &e) == 0);
+        CHECK(state_store_accepted(dir, "two", 3, &e) == 0);
+
         /* revert: previous becomes current, the bad one is kept aside */
         CHECK(state_swap_previous(dir, 1024, &e) == 0);
         t = get(STATE_CURRENT);

@@ -153,11 +153,25 @@ check "still $total peers" count_is a $((total + 1)) wg show wfk0 dump
 check "plan --json empty on a after rev5" plan_empty a rev5
 
 # --- round 6: the 1001 peers go again
+t0=$(uptime_s)
 check "apply rev6 on a (back to 1 peer)" apply a rev6
+t1=$(uptime_s)
+# The kernel waits for an RCU grace period per removed peer (REMOVE_ME), unlike REPLACE_PEERS.
+echo "# rev6 apply (removing $((NPEERS + 1)) peers one by one) took $(awk -v a=$t0 -v b=$t1 'BEGIN{print b - a}') s"
 check "a: 1 peer left" count_is a 1 wg show wfk0 peers
 check "a: only peer b's IPv4 routes left" count_is a 2 ip route show proto 211
 check "a: only peer b's IPv6 route left" count_is a 1 ip -6 route show proto 211
 check "plan --json empty on a after rev6" plan_empty a rev6
+
+# --- a peer with 3000 allowed IPs (84 KB of attributes): the SET spans many messages and the
+# dump splits the peer across parts; wg-netlink's parser must put it back together
+check "wfk9: a peer with 3000 allowed IPs applied" ns a wgfleet-bench apply wfk9 3 --big 3000 --no-routes --port 51899
+dump=$(ns a wgfleet-bench dump wfk9)
+wgtotal=$(ns a wg show wfk9 allowed-ips | awk '{n += NF - 1} END {print n}')
+echo "# wg-netlink dump: $dump; wg show: $wgtotal allowed IPs"
+check "wfk9: wg show has all 3006 allowed IPs" [ "$wgtotal" = 3006 ]
+check "wfk9: wg-netlink parses the same 4 peers and 3006 allowed IPs" sh -c "echo '$dump' | grep -q '^peers=4 allowed_ips=3006 max_per_peer=3000 '"
+check "wfk9: the dump came in several parts" sh -c "[ \"\$(echo '$dump' | sed -n 's/.*get_messages=\([0-9]*\).*/\1/p')\" -ge 2 ]"
 
 # --- clear: the agent removes what it created; the foreign route stays
 check "clear wfk0 on a" agent a clear wfk0

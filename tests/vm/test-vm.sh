@@ -15,7 +15,7 @@ for t in openssl wg jq cpio qemu-system-x86_64; do
   command -v $t >/dev/null || { echo "test-vm: $t not installed (scripts/deps)"; exit 77; }
 done
 
-[ -x "$agent" ] || { echo "test-vm: $agent not built"; exit 1; }
+[ -x "$agent" ] && [ -x "$build/bench/wgfleet-bench" ] || { echo "test-vm: $agent or bench/wgfleet-bench not built"; exit 1; }
 "$agent" --help 2>&1 | grep -q '^ *apply ' || { echo "test-vm: wgfleet-agent has no apply command yet"; exit 77; }
 
 # work/payload goes into the vm; the signing key stays outside it.
@@ -119,9 +119,9 @@ doc a 6 10.77.0.1/32 fd77::1/128 "$pa_b2" >t.json && sign t.json a/rev6.json
 printf 'NPEERS=%s\nPUB_A=%s\nPUB_B=%s\nPUB_C=%s\nPSK=%s\n' "$npeers" "${pub[a]}" "${pub[b]}" "${pub[c]}" "$psk" >env.sh
 cp "$here/scenario.sh" run.sh
 
-[ -x "$agent" ] || { echo "test-vm: $agent not built"; exit 1; }
+[ -x "$agent" ] && [ -x "$build/bench/wgfleet-bench" ] || { echo "test-vm: $agent or bench/wgfleet-bench not built"; exit 1; }
 set +e
-"$here/vm-run" "$payload" "$log" "${WFVM_TIMEOUT:-900}" "$agent" "$(command -v jq)"
+"$here/vm-run" "$payload" "$log" "${WFVM_TIMEOUT:-900}" "$agent" "$build/bench/wgfleet-bench" "$(command -v jq)"
 status=$?
 set -e
 [ $status -eq 77 ] && exit 77
