@@ -232,8 +232,11 @@ static int exit_select(const struct config *cfg, const struct wf_live_iface *liv
         int r;
 
         r = exit_target_build(&ri->target, live, (int64_t)time(NULL), cfg->failover_after, x);
-        if (r < 0 || x->active < 0)
+        if (r < 0)
                 return r;
+        ri->exit_selected = true;
+        if (x->active < 0)
+                return 0;
         ri->exit_active = x->iface.peers[x->active].name;
         if (x->previous >= 0 && x->previous != x->active)
                 return note_add(&ri->notes, &ri->n_notes,
@@ -269,7 +272,8 @@ static int reconcile_iface_run(const struct backend_ops *ops, struct backend *b,
                 ri->live = live;
                 if (attempt == 0) {
                         ri->observed = live;
-                        r = exit_select(cfg, live, ri);
+                        /* Only backends that can policy-route the default route select exits. */
+                        r = ops->exit_sync ? exit_select(cfg, live, ri) : 0;
                         if (r < 0) {
                                 snprintf(ri->error_msg, sizeof(ri->error_msg), "%s: exit selection: %s",
                                          iface->name, strerror(-r));
@@ -387,6 +391,10 @@ static void exit_sync_doc(const struct backend_ops *ops, struct backend *b, cons
         }
         for (size_t i = 0; i < res->n_ifaces; i++) {
                 const struct exit_target *x = &res->ifaces[i].exit;
+                /* An interface with exits that could not even be observed: its exit is unknown,
+                 * so the policy routing stays as it is rather than being torn down. */
+                if (doc->ifaces[i].n_exit > 0 && !res->ifaces[i].exit_selected)
+                        return;
                 want[i] = (struct exit_route){
                         .ifname = doc->ifaces[i].name,
                         .v4 = x->active >= 0 && x->v4,
@@ -407,10 +415,11 @@ static void exit_sync_doc(const struct backend_ops *ops, struct backend *b, cons
 fail:
         if (res->n_ifaces > 0) {
                 struct reconcile_iface *ri = &res->ifaces[0];
-                snprintf(ri->error_msg, sizeof(ri->error_msg), "exit policy routing: %.400s",
-                         xe.msg[0] ? xe.msg : strerror(-r));
-                if (!ri->error)
+                if (!ri->error) {
+                        snprintf(ri->error_msg, sizeof(ri->error_msg), "exit policy routing: %.400s",
+                                 xe.msg[0] ? xe.msg : strerror(-r));
                         ri->error = r;
+                }
         }
         if (!res->error) {
                 res->error = r;

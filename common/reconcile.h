@@ -29,6 +29,7 @@ struct reconcile_iface {
         struct plan_target target;
         struct wf_live_iface *observed;
         struct exit_target exit;
+        bool exit_selected;           /* exit_target_build ran on an observation */
 };
 
 struct reconcile_result {
