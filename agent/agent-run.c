@@ -648,25 +648,40 @@ static int load_current(struct agent *a, bool check_expiry, struct wf_err *e) {
 
 static int on_confirm_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
         struct agent *a = userdata;
-        struct wf_doc *old;
+        const char *dir = a->ctx->cfg.state_dir;
+        _cleanup_free_ char *env = NULL;
+        struct wf_doc *old, *prev = NULL;
         uint64_t bad = a->st.confirm_revision;
         char why[512];
         struct wf_err e = {};
+        size_t len;
         int r;
 
         if (!bad)
                 return 0;
         a->st.confirm_revision = 0;
-        live_free(a);
-        old = TAKE_PTR(a->doc);
-        r = state_swap_previous(a->ctx->cfg.state_dir, a->ctx->cfg.max_document_size, &e);
+        /* previous.env is verified before anything moves: swapping in a corrupt one would leave
+         * garbage as current.env and nothing to start from. */
+        r = state_read_envelope(dir, STATE_PREVIOUS, a->ctx->cfg.max_document_size, &env, &len, &e);
         if (r >= 0)
-                r = load_current(a, false, &e);
+                r = agentd_open_envelope(&a->ctx->cfg, &a->trust, env, len, now_s(), false, &prev, &e);
+        if (r >= 0)
+                r = state_swap_previous(dir, a->ctx->cfg.max_document_size, &e);
         if (r < 0) {
-                agentd_log(LOG_ERR, "commit-confirmed: cannot revert revision %" PRIu64 ": %s", bad, e.msg);
-                a->doc = old;
+                char msg[sizeof(e.msg) + 128];
+
+                wf_doc_free(prev);
+                snprintf(msg, sizeof(msg), "commit-confirmed: cannot revert revision %" PRIu64
+                         ", the previous revision is unusable: %s", bad, e.msg);
+                agentd_log(LOG_ERR, "%s", msg);
+                (void)state_set_error(&a->st, msg);
+                (void)state_save(dir, &a->st, NULL);
+                send_report(a);
                 return 0;
         }
+        live_free(a); /* the last reconcile borrows from the document */
+        old = TAKE_PTR(a->doc);
+        a->doc = prev;
         snprintf(why, sizeof(why), "reverted revision %" PRIu64 " to %" PRIu64 ": neither a fetch nor a status "
                  "report succeeded within confirm_timeout (%" PRIu32 " s) after the apply",
                  bad, a->doc->revision, a->ctx->cfg.confirm_timeout);

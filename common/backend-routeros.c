@@ -57,10 +57,7 @@ static void ros_close(struct backend *b) {
         if (!b)
                 return;
         rosconn_close(b->conn);
-        if (b->password) {
-                sodium_memzero(b->password, strlen(b->password));
-                free(b->password);
-        }
+        wf_erase_free(b->password);
         free(b->host);
         free(b->ca_file);
         free(b->user);

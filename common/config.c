@@ -259,27 +259,43 @@ static int handler(void *user, const char *section, const char *name, const char
                 }
                 return 1;
         }
-        if (l->warn) {
-                char msg[256];
-                snprintf(msg, sizeof(msg), "[%s] %s: unknown %s, ignored", section, name,
-                         section_known ? "key" : "section");
-                l->warn(l->userdata, msg);
-        }
+        wf_warnf(l->warn, l->userdata, "[%s] %s: unknown %s, ignored", section, name,
+                 section_known ? "key" : "section");
         return 1;
+}
+
+/* inih reads a longer line in pieces: the value would be cut and the rest read as another
+ * line, so such a line is refused here, by number. */
+static int check_line_lengths(const char *text, unsigned *ret_line) {
+        unsigned line = 0;
+
+        for (const char *p = text; *p;) {
+                const char *eol = strchrnul(p, '\n');
+
+                line++;
+                if ((size_t)(eol - p) > INI_MAX_LINE - 1) {
+                        *ret_line = line;
+                        return -EINVAL;
+                }
+                p = *eol ? eol + 1 : eol;
+        }
+        return 0;
 }
 
 int config_load(struct config *c, const char *path, struct wf_err *e, wf_warn_fn warn, void *userdata) {
         struct load_ctx l = { .c = c, .e = e, .warn = warn, .userdata = userdata };
+        _cleanup_free_ char *text = NULL;
         struct wf_err sub = {};
-        FILE *f;
+        unsigned line;
         int r;
 
-        f = fopen(path, "re");
-        if (!f)
-                return wf_err_set(e, -errno, "%s: %s", path, strerror(errno));
+        r = wf_read_file(path, 1024 * 1024, &text, NULL);
+        if (r < 0)
+                return wf_err_set(e, r, "%s: %s", path, strerror(-r));
+        if (check_line_lengths(text, &line) < 0)
+                return wf_err_set(e, -EINVAL, "%s:%u: line longer than %d bytes", path, line, INI_MAX_LINE - 1);
         l.e = &sub;
-        r = ini_parse_file(f, handler, &l);
-        fclose(f);
+        r = ini_parse_string(text, handler, &l);
         if (l.error < 0)
                 return wf_err_set(e, l.error, "%s: %s", path, sub.msg);
         if (r > 0)

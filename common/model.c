@@ -52,6 +52,8 @@ void wf_live_iface_free(struct wf_live_iface *l) {
                 free(l->peers[i].backend_id);
                 free(l->peers[i].comment);
         }
+        if (l->peers) /* observed preshared keys */
+                explicit_bzero(l->peers, l->n_peers * sizeof(*l->peers));
         free(l->peers);
         for (size_t i = 0; i < l->n_routes; i++)
                 free(l->routes[i].backend_id);

@@ -157,6 +157,8 @@ int reconcile_resolve(struct plan_target *t, int timeout_ms, char ***notes, size
 /* ---- one interface ---- */
 
 static void target_done(struct plan_target *t) {
+        if (t->peers) /* preshared keys */
+                sodium_memzero(t->peers, t->n_peers * sizeof(*t->peers));
         free(t->peers);
         sodium_memzero(t, sizeof(*t));
 }

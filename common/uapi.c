@@ -83,9 +83,15 @@ static int parse_endpoint(const char *s, struct sockaddr_storage *ret) {
 static struct wf_live_peer *peer_push(struct wf_live_iface *live, size_t *cap) {
         if (live->n_peers == *cap) {
                 size_t nc = *cap ? *cap * 2 : 16;
-                struct wf_live_peer *x = realloc(live->peers, nc * sizeof(*x));
+                /* not realloc(): the old block holds preshared keys */
+                struct wf_live_peer *x = malloc(nc * sizeof(*x));
                 if (!x)
                         return NULL;
+                if (live->peers) {
+                        memcpy(x, live->peers, live->n_peers * sizeof(*x));
+                        sodium_memzero(live->peers, live->n_peers * sizeof(*x));
+                        free(live->peers);
+                }
                 live->peers = x;
                 *cap = nc;
         }

@@ -215,11 +215,13 @@ int wf_write_file_atomic(const char *path, const void *data, size_t len, unsigne
         const char *p = data;
         int r;
 
-        if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int)getpid()) >= sizeof(tmp))
+        if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp.XXXXXX", path) >= sizeof(tmp))
                 return -ENAMETOOLONG;
         snprintf(dir, sizeof(dir), "%s", path);
 
-        fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
+        /* A unique name (O_EXCL, 0600 until fchmod): threads of one process (the controller
+         * storing two reports for a node) must not write into the same temp file. */
+        fd = mkostemp(tmp, O_CLOEXEC);
         if (fd < 0)
                 return -errno;
         if (fchmod(fd, mode) < 0)

@@ -27,7 +27,8 @@ static int write_new(const char *path, const char *text, unsigned mode, struct w
 
 int ctl_keys_generate(const char *dir, struct wf_err *e) {
         uint8_t pk[32], sk[64];
-        _cleanup_free_ char *kpath = NULL, *ppath = NULL, *sk_b64 = NULL, *pub_text = NULL;
+        _cleanup_free_ char *kpath = NULL, *ppath = NULL, *pub_text = NULL;
+        _cleanup_erase_ char *sk_b64 = NULL;
         char pk_b64[45], keyid[17];
         int r;
 
@@ -44,12 +45,9 @@ int ctl_keys_generate(const char *dir, struct wf_err *e) {
                 return -ENOMEM;
         wf_key_to_b64(pk, pk_b64);
         dsse_keyid(pk, keyid);
-        if (asprintf(&pub_text, "# wgfleet controller signing key, keyid %s\n%s\n", keyid, pk_b64) < 0) {
-                sodium_memzero(sk_b64, strlen(sk_b64));
+        if (asprintf(&pub_text, "# wgfleet controller signing key, keyid %s\n%s\n", keyid, pk_b64) < 0)
                 return -ENOMEM;
-        }
         r = write_new(kpath, sk_b64, 0600, e);
-        sodium_memzero(sk_b64, strlen(sk_b64));
         if (r < 0)
                 return r;
         r = write_new(ppath, pub_text, 0644, e);

@@ -43,3 +43,8 @@ wait_for_https() {
 }
 
 payload() { jq -r .payload "$1" | base64 -d; }
+
+# req URL [curl options]: the status code; body in $tmp/body, headers in $tmp/hdr (curl
+# command line in the array C); etag: the ETag of the last answer
+req() { rm -f "$tmp/body" "$tmp/hdr"; "${C[@]}" -o "$tmp/body" -D "$tmp/hdr" -w '%{http_code}' "$@"; }
+etag() { sed -n 's/^[Ee][Tt][Aa][Gg]: *\(.*\)\r$/\1/p' "$tmp/hdr"; }

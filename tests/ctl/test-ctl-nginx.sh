@@ -73,8 +73,6 @@ url=https://127.0.0.1:8444/v1/nodes/edge/desired-state
 wait_for_https "$url" || fail "nginx does not answer"
 
 C=(curl -s --cacert "$tmp/tls.crt" --max-time 10)
-req() { rm -f "$tmp/body" "$tmp/hdr"; "${C[@]}" -o "$tmp/body" -D "$tmp/hdr" -w '%{http_code}' "$@"; }
-etag() { sed -n 's/^[Ee][Tt][Aa][Gg]: *\(.*\)\r$/\1/p' "$tmp/hdr"; }
 
 expect_eq "nginx serves the envelope" "$(req "$url")" 200
 check "served bytes are the rendered envelope" cmp -s "$tmp/body" "$tmp/www/edge.env"

@@ -64,8 +64,6 @@ check "serve starts and answers over HTTPS" start
 C=(curl -s --cacert "$tmp/tls.crt" --max-time 20)
 AUTH=(-H "Authorization: Bearer $TOKEN")
 # req ARGS...: prints the HTTP status; body in $tmp/body, headers in $tmp/hdr
-req() { rm -f "$tmp/body" "$tmp/hdr"; "${C[@]}" -o "$tmp/body" -D "$tmp/hdr" -w '%{http_code}' "$@"; }
-etag() { sed -n 's/^[Ee][Tt][Aa][Gg]: *\(.*\)\r$/\1/p' "$tmp/hdr"; }
 
 # ---- desired-state ----
 expect_eq "desired-state without token is 401" "$(req "$base/v1/nodes/hub/desired-state")" 401

@@ -112,14 +112,14 @@ EOF
 NODE_PUB=$(agent keygen | tail -n1)
 [ ${#NODE_PUB} -eq 44 ] || die "keygen printed '$NODE_PUB'"
 
-start_ctl() {
+start_ctl() { # [wfd-testsrv options]
   [ -z "$CTL_PID" ] || return 0
   ip netns exec "$NS" "$SRV" serve --listen 127.0.0.1:8443 --cert srv.pem --key srv.key --docs docs \
-    --log access.log --posts posts 2>>ctl.err &
+    --log access.log --posts posts "$@" 2>>ctl.err &
   CTL_PID=$!
   wait_for 10 inns curl -sk -o /dev/null https://127.0.0.1:8443/ && kill -0 "$CTL_PID" || die "test controller did not start"
 }
-stop_ctl() { kill "$CTL_PID"; wait "$CTL_PID" 2>/dev/null; CTL_PID=; }
+stop_ctl() { kill "$CTL_PID" 2>/dev/null; wait "$CTL_PID" 2>/dev/null; CTL_PID=; }
 
 # ---- documents ----
 EXP=$(date -u -d '+1 day' +%FT%TZ)
@@ -443,6 +443,32 @@ rc=0; agent once >once-D.log 2>&1 || rc=$?
 snap_cfg after
 check "link deleted and recreated between runs: once exits $rc, reconfigured fully" \
   eval '[ "$rc" = 0 ] && same before-D after && converged r15'
+
+# ==== commit-confirmed must roll back, but previous.env is corrupt ====
+echo "# B2. commit-confirmed rollback onto a corrupt previous.env"
+sed 's/^confirm_timeout = .*/confirm_timeout = 3/' agent.conf >agent-confirm.conf
+mkdoc r16 16 small2.jsonl
+publish r16
+stop_ctl
+touch die
+start_ctl --die-file "$T/die"    # the controller vanishes right after serving revision 16
+ip netns exec "$NS" "$AGENT" --config "$T/agent-confirm.conf" run >>run-B2.log 2>&1 &
+RUN_PID=$!
+wait_for 15 eval '[ "$(npeers)" = 4 ]' || bad "revision 16 not applied"
+printf 'garbage' >state/previous.env
+wait_for 15 grep -q "commit-confirmed: cannot revert revision 16" run-B2.log
+snap_cfg after
+check "rollback impossible ($(grep -m1 -o 'unusable: .*' run-B2.log | cut -c1-70)): the node stays on revision 16, reported" \
+  eval 'converged r16 && wait_for 5 report ".errors | any(test(\"cannot revert revision 16\"))"'
+check "and the cache still holds revision 16 (current.env verifies), not the garbage" \
+  eval 'valid_env state/current.env && [ "$(env_revision state/current.env)" = 16 ]'
+stop_run || bad "run exited non-zero on SIGTERM"
+rm -f die
+stop_ctl
+rc=0; agent once >once-B2.log 2>&1 || rc=$?
+snap_cfg after2
+check "restart without the controller: once exits $rc from the cached revision 16, node unchanged" \
+  eval '[ "$rc" = 0 ] && same after after2'
 
 # ==== E. kill -9 in the middle of a large apply ====
 echo "# E. kill -9 during an apply of $BULK peers"

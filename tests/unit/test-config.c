@@ -148,6 +148,25 @@ static void test_errors(void) {
         CHECK_STR_CONTAINS(e.msg, ":3: not a valid INI line (want key = value, or [section])");
         config_done(&c);
 
+        /* a line inih would read in two pieces (cut value, rest as a line of its own) */
+        {
+                char text[400];
+                int n = snprintf(text, sizeof(text), "[controller]\nurl = https://ctl.example/%0*d\n", 190, 0);
+                CHECK(n > 210);
+                write_conf(text);
+                config_init(&c);
+                CHECK(config_load(&c, path, &e, NULL, NULL) == -EINVAL);
+                CHECK_STR_CONTAINS(e.msg, "agent.conf:2: line longer than 199 bytes");
+                CHECK(c.url == NULL);
+                config_done(&c);
+                snprintf(text, sizeof(text), "[controller]\nurl = https://ctl.example/%0*d\n", 199 - 26, 0);
+                write_conf(text);
+                config_init(&c);
+                CHECK(config_load(&c, path, &e, NULL, NULL) == 0);
+                CHECK(c.url && strlen(c.url) == 199 - 6);
+                config_done(&c);
+        }
+
         snprintf(missing, sizeof(missing), "%s/none.conf", tmpdir);
         config_init(&c);
         CHECK(config_load(&c, missing, &e, NULL, NULL) == -ENOENT);

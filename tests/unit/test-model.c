@@ -1,6 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 #include <arpa/inet.h>
+#include <dirent.h>
+#include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 
 #include "model.h"
 #include "tap.h"
@@ -75,10 +79,63 @@ static void test_b64(void) {
         CHECK(wf_b64_decode_exact("not base64!", k, 32) == -EINVAL);
 }
 
+static char atomic_path[300];
+
+struct writer {
+        char fill;
+        int failures;
+};
+
+static void *write_many(void *arg) {
+        struct writer *w = arg;
+        static char bufs[2][32768];
+        char *buf = bufs[w->fill == 'b'];
+
+        memset(buf, w->fill, sizeof(bufs[0]));
+        for (int i = 0; i < 200; i++)
+                if (wf_write_file_atomic(atomic_path, buf, sizeof(bufs[0]), 0640) < 0)
+                        w->failures++;
+        return NULL;
+}
+
+/* wf_write_file_atomic from two threads at once (the controller's HTTP threads storing
+ * reports): every call succeeds and the file is always one whole version, no temp file left. */
+static void test_write_atomic(void) {
+        char dir[] = "/tmp/wff-model-XXXXXX", *text = NULL, cmd[64];
+        struct writer w[2] = { { .fill = 'a' }, { .fill = 'b' } };
+        pthread_t t[2];
+        struct stat st;
+        size_t len = 0, entries = 0;
+        DIR *d;
+
+        CHECK(mkdtemp(dir) != NULL);
+        snprintf(atomic_path, sizeof(atomic_path), "%s/f", dir);
+        CHECK(wf_write_file_atomic(atomic_path, "x", 1, 0640) == 0);
+        CHECK(stat(atomic_path, &st) == 0 && (st.st_mode & 07777) == 0640);
+        for (int i = 0; i < 2; i++)
+                CHECK(pthread_create(&t[i], NULL, write_many, &w[i]) == 0);
+        for (int i = 0; i < 2; i++)
+                pthread_join(t[i], NULL);
+        CHECK(w[0].failures == 0 && w[1].failures == 0);
+        CHECK(wf_read_file(atomic_path, 1 << 20, &text, &len) == 0);
+        CHECK(len == 32768 && text && (text[0] == 'a' || text[0] == 'b') && text[0] == text[len - 1] &&
+              strspn(text, text[0] == 'a' ? "a" : "b") == len);
+        free(text);
+        d = opendir(dir);
+        for (struct dirent *de; d && (de = readdir(d));)
+                entries += de->d_name[0] != '.';
+        if (d)
+                closedir(d);
+        CHECK(entries == 1);
+        snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+        CHECK(system(cmd) == 0);
+}
+
 int main(void) {
         test_prefix();
         test_endpoint();
         test_time();
         test_b64();
+        test_write_atomic();
         return TAP_DONE();
 }

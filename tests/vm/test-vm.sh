@@ -83,7 +83,8 @@ pc_b=$(peer b "${pub[b]}" 192.168.23.2:51820 10.77.0.2/32 fd77::2/128)
 
 doc a 1 10.77.0.1/32 fd77::1/128 "$pa_b,$pa_c" >t.json && sign t.json a/rev1.json
 doc b 1 10.77.0.2/32 fd77::2/128 "$pb_a,$pb_c" >t.json && sign t.json b/rev1.json
-doc c 1 10.77.0.3/32 fd77::3/128 "$pc_a,$pc_b" >t.json && sign t.json c/rev1.json
+doc c 1 10.77.0.3/32 fd77::3/128 "$pc_a,$pc_b" | sed 's/"listen_port":51820,/&"mtu":1380,"fwmark":4660,/' >t.json
+grep -q '"fwmark":4660' t.json && sign t.json c/rev1.json
 # b rev 2: a second interface, wfk1, whose name the vm gives to a dummy link: refused, untouched
 pb_x=$(peer a "${pub[a]}" 192.168.12.1:51821 10.88.0.1/32)
 doc b 2 10.77.0.2/32 fd77::2/128 "$pb_a,$pb_c" |
