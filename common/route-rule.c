@@ -176,6 +176,13 @@ static int sync_rules(struct nl_sock *sk, int family, const struct exit_route *w
         r = rules_dump(sk, family, &have, e);
         if (r < 0) {
                 free(have.v);
+                /* A kernel without policy routing (or IPv6) holds no rules of ours either:
+                 * only a wanted rule makes that an error. */
+                if (nd == 0 && r != -ENOMEM) {
+                        if (e)
+                                e->msg[0] = '\0';
+                        return 0;
+                }
                 return r;
         }
         /* The kernel reports an absent suppress_prefixlength as -1, absent marks as 0. */
