@@ -356,7 +356,7 @@ inns wg set "$IF" peer "$p2" remove
 ip -n "$NS" route del 10.71.5.0/24 dev "$IF" proto 211
 check "drift while offline (a peer and a route removed by hand): repaired from memory" \
   wait_for 15 eval 'snap after && cmp -s before-C after'
-sleep 2
+wait_for 15 eval '[ "$(grep -c "fetch https://127.0.0.1:8443/.*: " run-C.log)" -ge 2 ]'
 snap after
 nfail=$(grep -c "fetch https://127.0.0.1:8443/.*: " run-C.log)
 check "controller down for $(($(ms) / 1000 - t0 / 1000)) s ($nfail failed fetches): wg show, ip addr, ip route byte-identical" \
@@ -365,7 +365,7 @@ check "the agent is still running" kill -0 "$RUN_PID"
 
 # a document that expires while the controller is down: kept running, never applied from the cache
 start_ctl
-EXP_SHORT=$(date -u -d '+8 seconds' +%FT%TZ)
+EXP_SHORT=$(date -u -d '+10 seconds' +%FT%TZ)
 mkdoc r13 13 small2.jsonl ".expires_at = \"$EXP_SHORT\""
 publish r13
 wait_for 15 eval 'report ".applied_revision == 13" && [ "$(state_field confirm_revision)" = 0 ]' ||
@@ -405,6 +405,10 @@ wait_for 10 wg_gone || die "wireguard-go did not exit when its link was deleted"
 wait "$WG_PID" 2>/dev/null; WG_PID=
 check "link deleted (wireguard-go exited): the agent keeps running and reports what to start" \
   wait_for 10 eval 'kill -0 "$RUN_PID" && report ".state == \"degraded\" and (.errors | any(test(\"no userspace WireGuard serves\")))"'
+st=$(agent status 2>&1); rc=$?
+echo "$st" | sed 's/^/    /'
+check "status while the device is gone: exit $rc, says degraded and what to start" \
+  eval 'grep -q "degraded" <<<"$st" && grep -q "no userspace WireGuard serves" <<<"$st"'
 start_wg
 t0=$(ms)
 wait_for 20 eval 'snap_cfg after && cmp -s before-D after'
