@@ -473,6 +473,11 @@ rc=0; agent once >once-B2.log 2>&1 || rc=$?
 snap_cfg after2
 check "restart without the controller: once exits $rc from the cached revision 16, node unchanged" \
   eval '[ "$rc" = 0 ] && same after after2'
+rc=0; agent revert >revert-B2.log 2>&1 || rc=$?
+snap_cfg after2
+check "revert by hand onto the corrupt previous.env: refused (exit $rc), node and current.env unchanged" \
+  eval '[ "$rc" = 1 ] && grep -q "previous revision unusable" revert-B2.log && same after after2 &&
+        [ "$(env_revision state/current.env)" = 16 ]'
 
 # ==== E. kill -9 in the middle of a large apply ====
 echo "# E. kill -9 during an apply of $BULK peers"
