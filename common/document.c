@@ -164,7 +164,7 @@ static int check_fields(struct pctx *c, const json_t *obj, const char *path, con
                                     "(the node generates its private key; use preshared_key_ref)");
                 }
                 if (c->warn) {
-                        char msg[PATH_MAX_LEN + 128], name[96];
+                        char name[96];
 
                         /* The name is foreign text: anything but a plain identifier is quoted
                          * and escaped like a value, so the warning stays one line. */
@@ -179,8 +179,7 @@ static int check_fields(struct pctx *c, const json_t *obj, const char *path, con
                                 json_decref(k);
                                 path_key(p, path, name);
                         }
-                        snprintf(msg, sizeof(msg), "%s: unknown field, ignored", p);
-                        c->warn(c->userdata, msg);
+                        wf_warnf(c->warn, c->userdata, "%s: unknown field, ignored", p);
                 }
         }
         return 0;
