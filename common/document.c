@@ -164,7 +164,7 @@ static int check_fields(struct pctx *c, const json_t *obj, const char *path, con
                                     "(the node generates its private key; use preshared_key_ref)");
                 }
                 if (c->warn) {
-                        char msg[PATH_MAX_LEN + 128], name[96];
+                        char name[96];
 
                         /* The name is foreign text: anything but a plain identifier is quoted
                          * and escaped like a value, so the warning stays one line. */
@@ -179,8 +179,7 @@ static int check_fields(struct pctx *c, const json_t *obj, const char *path, con
                                 json_decref(k);
                                 path_key(p, path, name);
                         }
-                        snprintf(msg, sizeof(msg), "%s: unknown field, ignored", p);
-                        c->warn(c->userdata, msg);
+                        wf_warnf(c->warn, c->userdata, "%s: unknown field, ignored", p);
                 }
         }
         return 0;
@@ -656,9 +655,15 @@ static int cmp_peer_key(const void *ctx, size_t a, size_t b) {
         return memcmp(f->peers[a].public_key, f->peers[b].public_key, WF_KEY_LEN);
 }
 
+/* A default route may be offered by several exit peers (the exit selection gives it to one at a
+ * time); any other prefix belongs to one peer. */
 static int cmp_aip(const void *ctx, size_t a, size_t b) {
         const struct aip *l = ctx;
-        return wf_prefix_cmp(&l[a].p, &l[b].p);
+        int r = wf_prefix_cmp(&l[a].p, &l[b].p);
+
+        if (r != 0 || l[a].p.len != 0)
+                return r;
+        return l[a].peer < l[b].peer ? -1 : l[a].peer > l[b].peer;
 }
 
 static int cmp_route(const void *ctx, size_t a, size_t b) {

@@ -412,7 +412,8 @@ static int plan_routes(const struct wf_iface *iface, const struct wf_live_iface 
                 const struct wf_live_route *r = lr[k].r;
                 while (j < n_want && wf_prefix_cmp(&want[j], &r->dst) < 0)
                         j++;
-                if (!r->ours)
+                /* Our default routes are the exit selection's (common/route-rule.c). */
+                if (!r->ours || r->dst.len == 0)
                         continue;
                 if (r->table == iface->route_table && r->metric == iface->route_metric &&
                     j < n_want && wf_prefix_cmp(&want[j], &r->dst) == 0)

@@ -434,7 +434,7 @@ static int check_fleet(struct ctl_inventory *inv, struct wf_err *e, wf_warn_fn w
                 cgnat += !inv->nodes[i].endpoint;
         if (inv->topology == CTL_TOPOLOGY_MESH && cgnat > 1)
                 wf_warnf(warn, userdata, "wan: %zu nodes without endpoint in a mesh cannot reach each other "
-                      "(neither can dial the other); a hub-spoke wan with a reachable hub can", cgnat);
+                         "(neither can dial the other); a hub-spoke wan with a reachable hub can", cgnat);
         for (size_t i = 0; i < inv->n_nodes; i++) {
                 struct ctl_node *n = &inv->nodes[i];
                 if (n->hub && !n->endpoint)

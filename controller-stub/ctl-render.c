@@ -112,7 +112,7 @@ static int allocate(const struct ctl_inventory *inv, struct ctl_state *st, struc
                         continue; /* the range changed: allocate anew */
                 if (addr_taken(infos, inv->n_nodes, k, &p)) {
                         wf_warnf(warn, userdata, "node %s: allocated address %s is now taken by an explicit %s; reallocating",
-                              n->name, prev, field);
+                                 n->name, prev, field);
                         continue;
                 }
                 infos[i].addr[k] = p;
@@ -446,7 +446,7 @@ int ctl_render_all(const struct ctl_inventory *inv, struct ctl_state *st, int64_
                         infos[i].has_key = true;
                 else
                         wf_warnf(warn, userdata, "node %s: no public key yet (not enrolled): left out of other nodes' documents",
-                              n->name);
+                                 n->name);
         }
         for (size_t i = 0; i < inv->n_nodes; i++)
                 for (size_t j = 0; j < i; j++)

@@ -1,24 +1,15 @@
 /* SPDX-License-Identifier: MIT */
-/* Corpus replay of fuzz-uapi for the normal test suite: every file of argv[1], plus generated
- * replies too large to commit (10 000 peers, one peer with 100 000 allowed IPs, an overlong
+/* Generated inputs for the fuzz-uapi replay (replay-main.c), after the corpus: replies too
+ * large to commit (10 000 peers, one peer with 100 000 allowed IPs, an overlong
  * line). A crash or sanitizer report fails the test. */
-#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz.h"
 #include "util.h"
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-static size_t fed;
-
-static void feed(const char *buf, size_t len) {
-        LLVMFuzzerTestOneInput((const uint8_t *)buf, len);
-        fed++;
-}
-
-static char *generated(size_t peers, size_t aips_per_peer, size_t *ret_len) {
+static char *reply(size_t peers, size_t aips_per_peer, size_t *ret_len) {
         size_t cap = 256 + peers * (200 + aips_per_peer * 32), o = 0;
         char *s = malloc(cap);
 
@@ -37,49 +28,21 @@ static char *generated(size_t peers, size_t aips_per_peer, size_t *ret_len) {
         return s;
 }
 
-int main(int argc, char **argv) {
-        DIR *d;
-        struct dirent *de;
+void fuzz_generated(void) {
         size_t len;
         char *s;
 
-        if (argc != 2) {
-                fprintf(stderr, "usage: %s CORPUS_DIR\n", argv[0]);
-                return 2;
-        }
-        d = opendir(argv[1]);
-        if (!d) {
-                perror(argv[1]);
-                return 1;
-        }
-        while ((de = readdir(d))) {
-                char path[4096], *buf = NULL;
-                size_t n = 0;
-
-                if (de->d_name[0] == '.')
-                        continue;
-                snprintf(path, sizeof(path), "%s/%s", argv[1], de->d_name);
-                if (wf_read_file(path, 16 << 20, &buf, &n) < 0) {
-                        fprintf(stderr, "%s: unreadable\n", path);
-                        closedir(d);
-                        return 1;
-                }
-                feed(buf, n);
-                free(buf);
-        }
-        closedir(d);
-
-        s = generated(10000, 1, &len);
-        feed(s, len);
+        s = reply(10000, 1, &len);
+        fuzz_feed("10000 peers", (const uint8_t *)s, len);
         free(s);
-        s = generated(1, 100000, &len);
-        feed(s, len);
+        s = reply(1, 100000, &len);
+        fuzz_feed("100000 allowed IPs", (const uint8_t *)s, len);
         free(s);
         s = malloc(1 << 20);
+        if (!s)
+                abort();
         memset(s, 'a', 1 << 20);
         s[1] = '=';
-        feed(s, 1 << 20);
+        fuzz_feed("1 MiB line", (const uint8_t *)s, 1 << 20);
         free(s);
-        printf("fed %zu inputs\n", fed);
-        return 0;
 }

@@ -7,3 +7,8 @@
 /* The fixed ed25519 key the fuzz target trusts; the corpus is signed with it. */
 void fuzz_key(uint8_t pk[32], uint8_t sk[64]);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+/* Corpus replay (replay-main.c): one input to LLVMFuzzerTestOneInput, timed (what names it
+ * when it is slow), and the inputs each target generates after its corpus. */
+void fuzz_feed(const char *what, const uint8_t *data, size_t size);
+void fuzz_generated(void);

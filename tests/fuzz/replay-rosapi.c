@@ -1,25 +1,19 @@
 /* SPDX-License-Identifier: MIT */
-/* Corpus replay for fuzz-rosapi in the normal test suite: every corpus file, then generated
- * inputs (each length class at its boundaries, announced lengths beyond the limits, many words,
+/* Generated inputs for the fuzz-rosapi replay (replay-main.c), after the corpus (each length class at its boundaries, announced lengths beyond the limits, many words,
  * control bytes). A crash, abort or sanitizer report fails the test. */
-#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz.h"
 #include "rosapi.h"
 #include "util.h"
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-static size_t fed;
-
 static void feed(const uint8_t *buf, size_t len) {
-        LLVMFuzzerTestOneInput(buf, len);
-        fed++;
+        fuzz_feed("generated", buf, len);
 }
 
-static void generated(void) {
+void fuzz_generated(void) {
         static const uint32_t lens[] = { 0, 1, 0x7F, 0x80, 0x3FFF, 0x4000, 0xFFFF, 0x10000, 0x1FFFFF,
                                          0x200000, 0xFFFFFFF, 0x10000000, 0xFFFFFFFF };
         for (size_t i = 0; i < ELEMENTSOF(lens); i++)
@@ -49,31 +43,4 @@ static void generated(void) {
                 uint8_t x[3] = { 0, (uint8_t)c, 0 };
                 feed(x, sizeof x);
         }
-}
-
-int main(int argc, char **argv) {
-        const char *dir = argc > 1 ? argv[1] : "tests/fuzz/corpus-rosapi";
-        struct dirent **ents;
-        size_t files = 0;
-        int n = scandir(dir, &ents, NULL, alphasort);
-
-        if (n < 0) {
-                fprintf(stderr, "%s: cannot read the corpus\n", dir);
-                return 1;
-        }
-        for (int i = 0; i < n; i++) {
-                char path[4096], *buf = NULL;
-                size_t len;
-                snprintf(path, sizeof(path), "%s/%s", dir, ents[i]->d_name);
-                if (ents[i]->d_name[0] != '.' && wf_read_file(path, 16u << 20, &buf, &len) == 0) {
-                        feed((const uint8_t *)buf, len);
-                        files++;
-                }
-                free(buf);
-                free(ents[i]);
-        }
-        free(ents);
-        generated();
-        printf("replayed %zu corpus files and %zu inputs in all\n", files, fed);
-        return files > 0 ? 0 : 1;
 }

@@ -1,29 +1,16 @@
 /* SPDX-License-Identifier: MIT */
-/* Corpus replay for the normal test suite: feeds every file of the corpus directory (argv[1])
- * and a few generated inputs too big or too deep to commit to the fuzz target. A crash or a
- * sanitizer report fails the test; there is nothing else to assert. */
-#include <dirent.h>
+/* Generated inputs for the envelope replay (replay-main.c): too big or too deep to commit to
+ * the corpus. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "dsse.h"
 #include "fuzz.h"
 #include "util.h"
 
-static size_t fed;
-
 static void feed(const char *what, const char *buf, size_t len) {
-        struct timespec a, b;
-
-        clock_gettime(CLOCK_MONOTONIC, &a);
-        LLVMFuzzerTestOneInput((const uint8_t *)buf, len);
-        clock_gettime(CLOCK_MONOTONIC, &b);
-        fed++;
-        double ms = (double)(b.tv_sec - a.tv_sec) * 1e3 + (double)(b.tv_nsec - a.tv_nsec) / 1e6;
-        if (ms > 100)
-                printf("%s: %zu bytes, %.0f ms\n", what, len, ms);
+        fuzz_feed(what, (const uint8_t *)buf, len);
 }
 
 static void feed_signed(const char *what, const char *payload, size_t len) {
@@ -79,7 +66,7 @@ static char *many_peers(size_t n) {
         return s;
 }
 
-static void generated(void) {
+void fuzz_generated(void) {
         char *s;
 
         s = repeat("", "[", 100000, "");
@@ -118,33 +105,4 @@ static void generated(void) {
         s = many_peers(10000);
         feed_signed("10000 distinct peers", s, strlen(s));
         free(s);
-}
-
-int main(int argc, char **argv) {
-        const char *dir = argc > 1 ? argv[1] : "tests/fuzz/corpus";
-        struct dirent **ents;
-        size_t files = 0;
-        int n;
-
-        n = scandir(dir, &ents, NULL, alphasort);
-        if (n < 0) {
-                fprintf(stderr, "%s: cannot read the corpus\n", dir);
-                return 1;
-        }
-        for (int i = 0; i < n; i++) {
-                char path[4096], *buf = NULL;
-                size_t len;
-
-                snprintf(path, sizeof(path), "%s/%s", dir, ents[i]->d_name);
-                if (ents[i]->d_name[0] != '.' && wf_read_file(path, 64u << 20, &buf, &len) == 0) {
-                        feed(path, buf, len);
-                        files++;
-                }
-                free(buf);
-                free(ents[i]);
-        }
-        free(ents);
-        generated();
-        printf("replayed %zu corpus files and %zu inputs in all\n", files, fed);
-        return files > 0 ? 0 : 1;
 }

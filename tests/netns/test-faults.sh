@@ -22,6 +22,7 @@ for t in wireguard-go wg ip jq openssl curl perl; do
   command -v "$t" >/dev/null || skip "$t is not installed"
 done
 [ -c /dev/net/tun ] || skip "no /dev/net/tun"
+perl -MMIME::Base64 -e 1 2>/dev/null || skip "perl without MIME::Base64 (scripts/deps installs perl)"
 AGENT=${WFX_AGENT:-${WGFLEET_BUILD:?}/agent/wgfleet-agent}
 SRV=${WFX_TESTSRV:-${WGFLEET_BUILD:?}/tests/netns/wfd-testsrv}
 [ -x "$AGENT" ] && [ -x "$SRV" ] || { echo "missing $AGENT or $SRV"; exit 1; }

@@ -24,15 +24,6 @@ static char *run(const char *cmd) {
         return out;
 }
 
-static struct wf_prefix P(const char *s) {
-        struct wf_prefix p = {};
-        const char *why;
-
-        if (wf_prefix_parse(s, false, &p, &why) < 0)
-                abort();
-        return p;
-}
-
 int main(void) {
         _cleanup_route_ctx_ struct route_ctx *c = NULL;
         struct wf_err e = {};
@@ -63,7 +54,7 @@ int main(void) {
         CHECK(route_link_get(c, "wflr0", &l, &e) == 0);
         CHECK(l.up && l.mtu == 1380);
 
-        struct wf_prefix a4 = P("10.77.0.1/32"), a6 = P("fd77::1/128");
+        struct wf_prefix a4 = tap_prefix("10.77.0.1/32"), a6 = tap_prefix("fd77::1/128");
         CHECK(route_addr_add(c, l.ifindex, &a4, &e) == 0);
         CHECK(route_addr_add(c, l.ifindex, &a6, &e) == 0);
         CHECK_STR_CONTAINS(run("ip -4 addr show dev wflr0"), "inet 10.77.0.1/32");
@@ -72,7 +63,7 @@ int main(void) {
         CHECK(n_addrs >= 2);
         free(addrs);
 
-        struct wf_prefix d1 = P("10.78.0.0/24"), d2 = P("fd78::/64"), d3 = P("10.79.0.0/16");
+        struct wf_prefix d1 = tap_prefix("10.78.0.0/24"), d2 = tap_prefix("fd78::/64"), d3 = tap_prefix("10.79.0.0/16");
         CHECK(route_add(c, l.ifindex, &d1, 254, 10, &e) == 0);
         CHECK(route_add(c, l.ifindex, &d2, 254, 10, &e) == 0);
         CHECK(route_add(c, l.ifindex, &d3, 100, 20, &e) == 0);

@@ -42,7 +42,9 @@ ok "plan names the peer and the prefix"
 
 # the sane document still deploys, and a later lockout leaves it as it was
 drive apply "$T/doc.json" >/dev/null || fail "apply of the sane document"
-before=$(cli /interface/wireguard/peers/print | sort)
+# the configuration only: handshake age and counters move on their own
+peer_config() { cli /interface/wireguard/peers/print =.proplist=.id,interface,public-key,allowed-address,endpoint-address,endpoint-port,persistent-keepalive,preshared-key,comment,disabled | sort; }
+before=$(peer_config)
 check_refused "lockout after a deploy" "$T/peer.json" "inside allowed IP 198.18.0.0/16 of peer site-b"
-assert_eq "$(cli /interface/wireguard/peers/print | sort)" "$before" "peers changed by a refused document"
+assert_eq "$(peer_config)" "$before" "peers changed by a refused document"
 ok "refused document left the deployed state alone"

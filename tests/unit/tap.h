@@ -5,7 +5,10 @@
  * location; main returns the failure count (0 = pass). */
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include "model.h"
 
 static int tap_failures;
 
@@ -28,3 +31,13 @@ static int tap_failures;
         } while (0)
 
 #define TAP_DONE() (tap_failures ? 1 : 0)
+
+/* A prefix from a literal the test knows to be valid ("10.0.0.0/24"); aborts otherwise. */
+static inline struct wf_prefix tap_prefix(const char *s) {
+        struct wf_prefix p = {};
+        const char *why;
+
+        if (wf_prefix_parse(s, false, &p, &why) < 0)
+                abort();
+        return p;
+}

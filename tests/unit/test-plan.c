@@ -13,15 +13,6 @@
 
 #define NPEERS 4
 
-static struct wf_prefix P(const char *s) {
-        struct wf_prefix p = {};
-        const char *why;
-
-        if (wf_prefix_parse(s, false, &p, &why) < 0)
-                abort();
-        return p;
-}
-
 static void sa4(struct sockaddr_storage *ss, const char *ip, uint16_t port) {
         struct sockaddr_in *s = (struct sockaddr_in *)ss;
 
@@ -55,8 +46,8 @@ static void fx_init(struct fx *f) {
         f->iface.listen_port = 51820;
         f->iface.route_table = 254;
         f->iface.route_metric = 10;
-        f->addrs[0] = P("10.200.0.1/32");
-        f->addrs[1] = P("fd00:200::1/128");
+        f->addrs[0] = tap_prefix("10.200.0.1/32");
+        f->addrs[1] = tap_prefix("fd00:200::1/128");
         f->iface.addresses = f->addrs;
         f->iface.n_addresses = 2;
         f->iface.peers = f->peers;
@@ -91,9 +82,9 @@ static void fx_init(struct fx *f) {
                 memset(p->public_key, 0xf0 - i, 32);
                 p->persistent_keepalive = -1;
                 snprintf(buf, sizeof(buf), "10.%d.0.0/24", i + 1);
-                f->aips[i][0] = P(buf);
+                f->aips[i][0] = tap_prefix(buf);
                 snprintf(buf, sizeof(buf), "fd00:%d::/64", i + 1);
-                f->aips[i][1] = P(buf);
+                f->aips[i][1] = tap_prefix(buf);
                 p->allowed_ips = f->aips[i];
                 p->n_allowed_ips = 2;
                 f->tpeers[i].peer = p;
@@ -260,7 +251,7 @@ static void test_allowed_ips(void) {
         struct fx f;
         struct plan p;
         const struct plan_op *op;
-        struct wf_prefix extra = P("10.99.0.0/24");
+        struct wf_prefix extra = tap_prefix("10.99.0.0/24");
 
         /* additions only: incremental, no replace */
         fx_init(&f);
@@ -364,10 +355,10 @@ static void test_routes(void) {
 
         /* routes[] adds a destination; a default-route allowed IP is never routed in the table */
         fx_init(&f);
-        struct wf_route extra = { .dst = P("172.16.0.0/12"), .via = (char *)"p1" };
+        struct wf_route extra = { .dst = tap_prefix("172.16.0.0/12"), .via = (char *)"p1" };
         f.iface.routes = &extra;
         f.iface.n_routes = 1;
-        f.aips[0][2] = P("0.0.0.0/0");
+        f.aips[0][2] = tap_prefix("0.0.0.0/0");
         f.peers[0].n_allowed_ips = 3;
         f.laips[0][2] = f.aips[0][2];
         f.lpeers[NPEERS - 1].n_allowed_ips = 3;
@@ -401,7 +392,7 @@ static void test_iface(void) {
         /* another private key live */
         fx_init(&f);
         f.live.public_key[0] ^= 1;
-        f.laddrs[1] = P("fd00:200::2/128");
+        f.laddrs[1] = tap_prefix("fd00:200::2/128");
         CHECK(plan_compute(&f.t, &f.live, &p) == 0);
         op = find(&p, PLAN_IFACE_SET);
         CHECK(op && op->flags == PLAN_SET_PRIVATE_KEY);

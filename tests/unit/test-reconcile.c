@@ -87,14 +87,6 @@ static const struct backend_ops fake_ops = {
 static char dir[] = "/tmp/wfl-reconcile-XXXXXX";
 static char state[128], secrets[128];
 
-static struct wf_prefix P(const char *s) {
-        struct wf_prefix p = {};
-        const char *why;
-        if (wf_prefix_parse(s, false, &p, &why) < 0)
-                abort();
-        return p;
-}
-
 struct fixture {
         struct wf_doc doc;
         struct wf_iface iface;
@@ -111,7 +103,7 @@ static void fx_init(struct fixture *f) {
         memset(f, 0, sizeof(*f));
         f->cfg.state_dir = state;
         f->cfg.secrets_dir = secrets;
-        f->addr = P("10.70.0.1/32");
+        f->addr = tap_prefix("10.70.0.1/32");
         f->iface = (struct wf_iface){ .name = (char *)"wflr0", .listen_port = 51820, .addresses = &f->addr,
                                       .n_addresses = 1, .route_table = 254, .route_metric = 10,
                                       .peers = f->peers, .n_peers = 2 };
@@ -119,7 +111,7 @@ static void fx_init(struct fixture *f) {
                 f->peers[i].name = (char *)(i ? "p1" : "p0");
                 memset(f->peers[i].public_key, 0x40 + i, 32);
                 f->peers[i].persistent_keepalive = -1;
-                f->aips[i][0] = P(i ? "10.70.2.0/24" : "10.70.1.0/24");
+                f->aips[i][0] = tap_prefix(i ? "10.70.2.0/24" : "10.70.1.0/24");
                 f->peers[i].allowed_ips = f->aips[i];
                 f->peers[i].n_allowed_ips = 1;
         }

@@ -90,22 +90,14 @@ static void test_parse_errors(void) {
         CHECK(uapi_parse_errno("garbage\n\n", 9, &en) == -EBADMSG);
 }
 
-static struct wf_prefix P(const char *s) {
-        struct wf_prefix p = {};
-        const char *why;
-        if (wf_prefix_parse(s, false, &p, &why) < 0)
-                abort();
-        return p;
-}
-
 static void test_format_set(void) {
         struct wf_iface iface = { .name = (char *)"wflu0", .listen_port = 51821, .fwmark = 7 };
         struct wf_peer peers[2] = {};
-        struct wf_prefix a0[] = { P("10.1.0.0/24") }, a1[] = { P("10.2.0.0/24"), P("fd00:2::/64") };
+        struct wf_prefix a0[] = { tap_prefix("10.1.0.0/24") }, a1[] = { tap_prefix("10.2.0.0/24"), tap_prefix("fd00:2::/64") };
         struct plan_peer tp[2] = {};
         struct plan_target t = { .iface = &iface, .has_private_key = true, .peers = tp, .n_peers = 2 };
         struct wf_live_peer gone = {};
-        struct wf_prefix add[] = { P("10.9.0.0/16") };
+        struct wf_prefix add[] = { tap_prefix("10.9.0.0/16") };
         struct plan_op ops[5] = {
                 { .kind = PLAN_IFACE_SET, .flags = PLAN_SET_PRIVATE_KEY | PLAN_SET_LISTEN_PORT | PLAN_SET_FWMARK | PLAN_SET_UP },
                 { .kind = PLAN_PEER_ADD, .peer = &tp[0], .flags = PLAN_PEER_ENDPOINT | PLAN_PEER_ALLOWED_IPS_ADD },
