@@ -121,7 +121,7 @@ int main(void) {
 
         /* every field read back from a dump: a table above 255 (only in RTA_TABLE), the metric,
          * and a foreign multipath route (no single output interface) to the same destination */
-        struct wf_prefix d4 = P("10.92.0.0/24");
+        struct wf_prefix d4 = tap_prefix("10.92.0.0/24");
         CHECK(route_add(c, l.ifindex, &d4, 1000, 7, &e) == 0);
         CHECK(system("ip route add 10.92.0.0/24 table 1000 proto static metric 3 "
                      "nexthop dev wflr0 nexthop dev wflr2") == 0);
