@@ -113,6 +113,9 @@ static void print_text(const struct reconcile_result *res, bool applied) {
                 plan_print_text(&ri->plan, stdout);
                 for (size_t j = 0; j < ri->n_notes; j++)
                         printf("%s: note: %s\n", ri->name, ri->notes[j]);
+                if (ri->exit_active)
+                        printf("%s: exit: peer %s carries the default route (table %u)\n", ri->name,
+                               ri->exit_active, ri->exit.mark);
                 if (ri->error)
                         fprintf(stderr, "error: %s\n", ri->error_msg);
                 else if (!applied)
@@ -123,6 +126,9 @@ static void print_text(const struct reconcile_result *res, bool applied) {
                         printf("%s: converged (%zu change%s, %u apply%s)\n", ri->name, ri->changes,
                                ri->changes == 1 ? "" : "s", ri->attempts, ri->attempts == 1 ? "" : " attempts");
         }
+        if (res->exit_changes)
+                printf("exit policy routing: %zu rule and default-route change%s%s\n", res->exit_changes,
+                       res->exit_changes == 1 ? "" : "s", applied ? "" : " to make");
 }
 
 static int print_json(const struct reconcile_result *res) {

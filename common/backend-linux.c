@@ -7,6 +7,7 @@
 
 #include "backend.h"
 #include "route.h"
+#include "route-rule.h"
 #include "wg-netlink.h"
 
 struct backend {
@@ -99,6 +100,12 @@ static int linux_clear(struct backend *b, const char *iface, struct wf_err *e) {
         return r;
 }
 
+static int linux_exit_sync(struct backend *b, const struct exit_route *want, size_t n,
+                             const struct wf_prefix *mgmt, size_t n_mgmt, bool dry_run,
+                             size_t *changes, struct wf_err *e) {
+        return route_exit_sync(b->rt, want, n, mgmt, n_mgmt, dry_run, changes, e);
+}
+
 const struct backend_ops backend_linux_ops = {
         .name = "linux",
         .open = linux_open,
@@ -106,4 +113,5 @@ const struct backend_ops backend_linux_ops = {
         .observe = linux_observe,
         .apply = linux_apply,
         .clear = linux_clear,
+        .exit_sync = linux_exit_sync,
 };

@@ -8,6 +8,7 @@
 
 #include "backend.h"
 #include "route.h"
+#include "route-rule.h"
 #include "uapi.h"
 
 #define UAPI_TIMEOUT_MS 10000
@@ -157,6 +158,12 @@ static int uapi_backend_clear(struct backend *b, const char *iface, struct wf_er
         return r;
 }
 
+static int uapi_backend_exit_sync(struct backend *b, const struct exit_route *want, size_t n,
+                             const struct wf_prefix *mgmt, size_t n_mgmt, bool dry_run,
+                             size_t *changes, struct wf_err *e) {
+        return route_exit_sync(b->rt, want, n, mgmt, n_mgmt, dry_run, changes, e);
+}
+
 const struct backend_ops backend_uapi_ops = {
         .name = "uapi",
         .open = uapi_backend_open,
@@ -164,4 +171,5 @@ const struct backend_ops backend_uapi_ops = {
         .observe = uapi_backend_observe,
         .apply = uapi_backend_apply,
         .clear = uapi_backend_clear,
+        .exit_sync = uapi_backend_exit_sync,
 };

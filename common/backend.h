@@ -5,6 +5,7 @@
  * plan/apply code talks only to this table. */
 
 #include "config.h"
+#include "exit.h"
 #include "model.h"
 #include "plan.h"
 #include "util.h"
@@ -28,6 +29,13 @@ struct backend_ops {
          * bounded time for any managed peer of iface to handshake. 1: one did; 0: none did and e
          * holds the warning to show (not a failure); -errno on error. */
         int (*probe)(struct backend *b, const char *iface, struct wf_err *e);
+        /* Optional (linux, uapi; NULL elsewhere): makes the exit policy routing (rules and
+         * default routes, docs/backends.md "Exit selection") match want[], one entry per
+         * interface of the document; mgmt[]: controller addresses kept on the main table.
+         * *changes: what changed (dry_run: what would). */
+        int (*exit_sync)(struct backend *b, const struct exit_route *want, size_t n,
+                         const struct wf_prefix *mgmt, size_t n_mgmt, bool dry_run,
+                         size_t *changes, struct wf_err *e);
 };
 
 extern const struct backend_ops backend_linux_ops;

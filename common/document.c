@@ -655,9 +655,15 @@ static int cmp_peer_key(const void *ctx, size_t a, size_t b) {
         return memcmp(f->peers[a].public_key, f->peers[b].public_key, WF_KEY_LEN);
 }
 
+/* A default route may be offered by several exit peers (the exit selection gives it to one at a
+ * time); any other prefix belongs to one peer. */
 static int cmp_aip(const void *ctx, size_t a, size_t b) {
         const struct aip *l = ctx;
-        return wf_prefix_cmp(&l[a].p, &l[b].p);
+        int r = wf_prefix_cmp(&l[a].p, &l[b].p);
+
+        if (r != 0 || l[a].p.len != 0)
+                return r;
+        return l[a].peer < l[b].peer ? -1 : l[a].peer > l[b].peer;
 }
 
 static int cmp_route(const void *ctx, size_t a, size_t b) {

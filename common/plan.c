@@ -351,7 +351,8 @@ static int plan_routes(const struct wf_iface *iface, const struct wf_live_iface 
         }
         for (size_t k = 0; k < n_live; k++) {
                 const struct wf_live_route *r = lr[k].r;
-                if (!r->ours)
+                /* Our default routes are the exit selection's (common/route-rule.c). */
+                if (!r->ours || r->dst.len == 0)
                         continue;
                 if (r->table == iface->route_table && r->metric == iface->route_metric &&
                     prefix_in(want, n_want, &r->dst))

@@ -226,9 +226,33 @@ static int build_target(const struct config *cfg, const struct wf_iface *iface,
         return 0;
 }
 
+/* Exit selection on the first observation: the chosen exit keeps or gets the /0 allowed IPs,
+ * the other candidates lose them, all through the normal plan (in-place allowed-IP updates). */
+static int exit_select(const struct config *cfg, const struct wf_live_iface *live,
+                       struct reconcile_iface *ri) {
+        struct exit_target *x = &ri->exit;
+        int r;
+
+        r = exit_target_build(&ri->target, live, (int64_t)time(NULL), cfg->failover_after, x);
+        if (r < 0)
+                return r;
+        ri->exit_selected = true;
+        if (x->active < 0)
+                return 0;
+        ri->exit_active = x->iface.peers[x->active].name;
+        if (x->previous >= 0 && x->previous != x->active)
+                return note_add(&ri->notes, &ri->n_notes,
+                                "exit: default route moves from peer %s (last handshake %s%lld s ago) to peer %s",
+                                x->iface.peers[x->previous].name,
+                                x->previous_handshake ? "" : "never; ",
+                                x->previous_handshake ? (long long)(time(NULL) - x->previous_handshake) : 0LL,
+                                ri->exit_active);
+        return 0;
+}
+
 static int reconcile_iface_run(const struct backend_ops *ops, struct backend *b,
-                               const struct wf_iface *iface, unsigned flags,
-                               struct reconcile_iface *ri) {
+                               const struct config *cfg, const struct wf_iface *iface,
+                               unsigned flags, struct reconcile_iface *ri) {
         struct wf_err e = {};
         int last = 0;
 
@@ -248,8 +272,16 @@ static int reconcile_iface_run(const struct backend_ops *ops, struct backend *b,
                 if (ri->live != ri->observed)
                         wf_live_iface_free(ri->live);
                 ri->live = live;
-                if (attempt == 0)
+                if (attempt == 0) {
                         ri->observed = live;
+                        /* Only backends that can policy-route the default route select exits. */
+                        r = ops->exit_sync ? exit_select(cfg, live, ri) : 0;
+                        if (r < 0) {
+                                snprintf(ri->error_msg, sizeof(ri->error_msg), "%s: exit selection: %s",
+                                         iface->name, strerror(-r));
+                                return r;
+                        }
+                }
                 r = plan_compute(&ri->target, live, &p);
                 if (r < 0) {
                         snprintf(ri->error_msg, sizeof(ri->error_msg), "%s: plan: %s", iface->name, strerror(-r));
@@ -284,6 +316,116 @@ static int reconcile_iface_run(const struct backend_ops *ops, struct backend *b,
                                  e.msg[0] ? e.msg : strerror(-r));
                 } else
                         last = 0;
+        }
+}
+
+/* The controller's host from an http(s) URL ("https://host:port/path", "https://[v6]/"). */
+static char *url_host(const char *url) {
+        const char *h = strstr(url, "://"), *end;
+
+        h = h ? h + 3 : url;
+        if (strchr(h, '@') && strchr(h, '@') < h + strcspn(h, "/"))
+                h = strchr(h, '@') + 1;
+        if (*h == '[') {
+                end = strchr(++h, ']');
+                if (!end)
+                        return NULL;
+        } else
+                end = h + strcspn(h, ":/?#");
+        return end > h ? strndup(h, (size_t)(end - h)) : NULL;
+}
+
+/* The management path: the addresses the agent reaches its controller at, so the exit's
+ * default route cannot capture them. Resolved like endpoints (bounded); a name that does not
+ * resolve is left out (the HTTP client would not reach it either). */
+static int mgmt_addresses(const struct config *cfg, struct wf_prefix *ret, size_t *ret_n) {
+        const char *urls[] = { cfg->url, cfg->status_url };
+        size_t n = 0;
+
+        for (size_t i = 0; i < 2; i++) {
+                _cleanup_free_ char *host = urls[i] ? url_host(urls[i]) : NULL;
+                struct wf_peer fake = { .name = (char *)"controller", .endpoint_host = host, .endpoint_port = 443 };
+                struct plan_peer pp = { .peer = &fake };
+                struct plan_target t = { .peers = &pp, .n_peers = 1 };
+                char **notes = NULL;
+                size_t n_notes = 0;
+                int r;
+
+                if (!host)
+                        continue;
+                r = reconcile_resolve(&t, RECONCILE_RESOLVE_TIMEOUT_MS, &notes, &n_notes);
+                for (size_t k = 0; k < n_notes; k++)
+                        free(notes[k]);
+                free(notes);
+                if (r < 0)
+                        return r;
+                if (pp.endpoint.ss_family == AF_INET) {
+                        ret[n] = (struct wf_prefix){ .family = AF_INET, .len = 32 };
+                        memcpy(ret[n++].addr, &((struct sockaddr_in *)&pp.endpoint)->sin_addr, 4);
+                } else if (pp.endpoint.ss_family == AF_INET6) {
+                        ret[n] = (struct wf_prefix){ .family = AF_INET6, .len = 128 };
+                        memcpy(ret[n++].addr, &((struct sockaddr_in6 *)&pp.endpoint)->sin6_addr, 16);
+                }
+        }
+        *ret_n = n;
+        return 0;
+}
+
+/* Policy routing for the exits of the whole document at once: rules are per host, so an
+ * interface without exits must not remove another one's. Runs on every reconcile, so a host
+ * whose rules were removed by hand gets them back on the next cycle. */
+static void exit_sync_doc(const struct backend_ops *ops, struct backend *b, const struct config *cfg,
+                          const struct wf_doc *doc, unsigned flags, struct reconcile_result *res,
+                          struct wf_err *e) {
+        _cleanup_free_ struct exit_route *want = NULL;
+        struct wf_prefix mgmt[2];
+        struct wf_err xe = {};
+        size_t changes = 0, n_mgmt = 0;
+        bool any = false;
+        int r;
+
+        if (!ops->exit_sync)
+                return;
+        want = calloc(doc->n_ifaces + 1, sizeof(*want));
+        if (!want) {
+                r = -ENOMEM;
+                goto fail;
+        }
+        for (size_t i = 0; i < res->n_ifaces; i++) {
+                const struct exit_target *x = &res->ifaces[i].exit;
+                /* An interface with exits that could not even be observed: its exit is unknown,
+                 * so the policy routing stays as it is rather than being torn down. */
+                if (doc->ifaces[i].n_exit > 0 && !res->ifaces[i].exit_selected)
+                        return;
+                want[i] = (struct exit_route){
+                        .ifname = doc->ifaces[i].name,
+                        .v4 = x->active >= 0 && x->v4,
+                        .v6 = x->active >= 0 && x->v6,
+                        .mark = x->mark,
+                        .metric = doc->ifaces[i].route_metric,
+                };
+                any |= want[i].v4 || want[i].v6;
+        }
+        r = any ? mgmt_addresses(cfg, mgmt, &n_mgmt) : 0;
+        if (r < 0)
+                goto fail;
+        r = ops->exit_sync(b, want, res->n_ifaces, mgmt, n_mgmt, flags & RECONCILE_DRY_RUN, &changes, &xe);
+        res->exit_changes = changes;
+        res->changes += changes;
+        if (r >= 0)
+                return;
+fail:
+        if (res->n_ifaces > 0) {
+                struct reconcile_iface *ri = &res->ifaces[0];
+                if (!ri->error) {
+                        snprintf(ri->error_msg, sizeof(ri->error_msg), "exit policy routing: %.400s",
+                                 xe.msg[0] ? xe.msg : strerror(-r));
+                        ri->error = r;
+                }
+        }
+        if (!res->error) {
+                res->error = r;
+                wf_err_set(e, r, "exit policy routing: %s", xe.msg[0] ? xe.msg : strerror(-r));
         }
 }
 
@@ -324,7 +466,7 @@ int reconcile_doc(const struct backend_ops *ops, struct backend *b, const struct
                 if (r < 0)
                         snprintf(ri->error_msg, sizeof(ri->error_msg), "%s", ie.msg[0] ? ie.msg : strerror(-r));
                 else
-                        r = reconcile_iface_run(ops, b, iface, flags, ri);
+                        r = reconcile_iface_run(ops, b, cfg, iface, flags, ri);
                 /* The others converged; a peer held back for its key is still a failure. */
                 for (size_t k = 0; r >= 0 && k < ri->target.n_peers; k++)
                         if (ri->target.peers[k].hold) {
@@ -349,6 +491,8 @@ int reconcile_doc(const struct backend_ops *ops, struct backend *b, const struct
                 r = 0;
         }
         sodium_memzero(priv, sizeof(priv));
+        if (r >= 0)
+                exit_sync_doc(ops, b, cfg, doc, flags, &res, e);
         *ret = res;
         if (r < 0) /* out of memory mid-way */
                 return r;
@@ -369,6 +513,7 @@ void reconcile_result_done(struct reconcile_result *r) {
                         free(ri->notes[j]);
                 free(ri->notes);
                 target_done(&ri->target);
+                exit_target_done(&ri->exit);
         }
         free(r->ifaces);
         *r = (struct reconcile_result){};

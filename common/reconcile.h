@@ -8,6 +8,7 @@
 
 #include "backend.h"
 #include "config.h"
+#include "exit.h"
 #include "model.h"
 #include "plan.h"
 
@@ -21,15 +22,21 @@ struct reconcile_iface {
         int error;                    /* 0 or -errno */
         char error_msg[512];
         unsigned attempts;            /* applies done */
+        /* Exit selection: the peer that carries the default route (borrowed from the document),
+         * NULL when the interface has no exits. */
+        const char *exit_active;
         /* private: what plan borrows from (the target is wiped of its private key on return) */
         struct plan_target target;
         struct wf_live_iface *observed;
+        struct exit_target exit;
+        bool exit_selected;           /* exit_target_build ran on an observation */
 };
 
 struct reconcile_result {
         struct reconcile_iface *ifaces;
         size_t n_ifaces;
-        size_t changes;               /* total */
+        size_t changes;               /* total, policy-routing changes for exits included */
+        size_t exit_changes;          /* exit rules and default routes added or deleted */
         int error;                    /* first error, 0 when every interface converged */
 };
 

@@ -565,3 +565,7 @@ int route_apply(struct route_ctx *c, const char *ifname, const struct plan *p,
                 }
         return 0;
 }
+
+struct nl_sock *route_ctx_sock(struct route_ctx *c) {
+        return c->sk;
+}

@@ -18,6 +18,10 @@ struct route_ctx;
 int route_ctx_new(struct route_ctx **ret, struct wf_err *e);
 struct route_ctx *route_ctx_free(struct route_ctx *c); /* takes NULL, returns NULL */
 
+/* The context's rtnetlink socket (borrowed), for route-rule.c. */
+struct nl_sock;
+struct nl_sock *route_ctx_sock(struct route_ctx *c);
+
 static inline void route_ctx_freep(struct route_ctx **c) { route_ctx_free(*c); }
 #define _cleanup_route_ctx_ _cleanup_(route_ctx_freep)
 
