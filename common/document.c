@@ -44,30 +44,10 @@ static void path_idx(char out[PATH_MAX_LEN], const char *parent, size_t i) {
 static void describe(const json_t *v, char out[96]) {
         switch (json_typeof(v)) {
         case JSON_STRING: {
-                const char *s = json_string_value(v);
-                size_t n = json_string_length(v), o = 0, i;
+                size_t o = 1;
 
-                out[o++] = '"';
-                for (i = 0; i < n && o < 80; i++) {
-                        unsigned char c = (unsigned char)s[i];
-                        if (c == '"' || c == '\\') {
-                                out[o++] = '\\';
-                                out[o++] = (char)c;
-                        } else if (c < 0x20 || c == 0x7f)
-                                o += (size_t)snprintf(out + o, 96 - o, "\\x%02x", c);
-                        else
-                                out[o++] = (char)c;
-                }
-                if (i < n) {
-                        /* cut on a UTF-8 character boundary */
-                        if (((unsigned char)s[i] & 0xc0) == 0x80)
-                                while (o > 1 && ((unsigned char)out[o - 1] & 0xc0) == 0x80)
-                                        o--;
-                        if (o > 1 && ((unsigned char)out[o - 1] & 0xc0) == 0xc0 && ((unsigned char)s[i] & 0xc0) == 0x80)
-                                o--;
-                        memcpy(out + o, "...", 3);
-                        o += 3;
-                }
+                out[0] = '"';
+                o += wf_escape(json_string_value(v), json_string_length(v), out + 1, 79);
                 out[o++] = '"';
                 out[o] = '\0';
                 break;

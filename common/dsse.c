@@ -7,22 +7,6 @@
 #include "dsse.h"
 #include "model.h"
 
-/* Foreign text in a message stays on one printable line: control bytes as \xNN, cut at 80. */
-static void esc(const char *s, size_t n, char out[128]) {
-        size_t o = 0;
-
-        for (size_t i = 0; i < n && o < 80; i++) {
-                unsigned char ch = (unsigned char)s[i];
-                if (ch < 0x20 || ch == 0x7f || ch == '"' || ch == '\\')
-                        o += (size_t)snprintf(out + o, 128 - o, "\\x%02x", ch);
-                else
-                        out[o++] = (char)ch;
-        }
-        if (o >= 80)
-                o += (size_t)snprintf(out + o, 128 - o, "...");
-        out[o] = '\0';
-}
-
 void dsse_trust_done(struct dsse_trust *t) {
         if (!t)
                 return;
@@ -71,7 +55,7 @@ int dsse_trust_parse(const char *text, struct dsse_trust *ret, struct wf_err *e)
                 if (wf_b64_decode_exact(buf, t.keys[t.n_keys], 32) < 0) {
                         char shown[128];
 
-                        esc(b, (size_t)(end - b), shown);
+                        wf_escape(b, (size_t)(end - b), shown, 80);
                         dsse_trust_done(&t);
                         return wf_err_set(e, -EINVAL, "line %u: \"%s\" is not a base64 ed25519 public "
                                           "key (44 characters, 32 bytes)", line, shown);
@@ -214,7 +198,7 @@ int dsse_verify(const char *envelope, size_t len, size_t max_size, const struct 
             json_string_length(jtype) != strlen(WF_PAYLOAD_TYPE)) {
                 char shown[128];
 
-                esc(json_string_value(jtype), json_string_length(jtype), shown);
+                wf_escape(json_string_value(jtype), json_string_length(jtype), shown, 80);
                 return wf_err_set(e, -EMEDIUMTYPE, "envelope: payloadType \"%s\" is not \"%s\"",
                                   shown, WF_PAYLOAD_TYPE);
         }
@@ -281,8 +265,8 @@ int dsse_verify(const char *envelope, size_t len, size_t max_size, const struct 
                         size_t o = strlen(seen);
                         char shown[128];
 
-                        esc(json_string_value(jkeyid), json_string_length(jkeyid) < 16 ?
-                            json_string_length(jkeyid) : 16, shown);
+                        wf_escape(json_string_value(jkeyid), json_string_length(jkeyid) < 16 ?
+                                  json_string_length(jkeyid) : 16, shown, 80);
                         snprintf(seen + o, sizeof(seen) - o, "%s%.16s", o ? ", " : "", shown);
                 }
         }

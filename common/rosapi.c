@@ -411,7 +411,10 @@ static int parse_clock(const char *p, uint64_t acc, uint64_t *ret_ms) {
                 return -EINVAL;
         if (h > UINT32_MAX)
                 return -ERANGE;
-        *ret_ms = acc + ((h * 60 + m) * 60 + sec) * 1000 + frac;
+        uint64_t clock_ms = ((h * 60 + m) * 60 + sec) * 1000 + frac;
+        if (acc > UINT64_MAX - clock_ms)
+                return -ERANGE;
+        *ret_ms = acc + clock_ms;
         return 0;
 }
 

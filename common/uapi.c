@@ -136,12 +136,17 @@ int uapi_parse_errno(const char *text, size_t len, int *ret_errno) {
         return -EBADMSG;
 }
 
+/* The line buffer held private_key= or preshared_key= lines: wiped on every way out. */
+static void line_wipe(char (*b)[256]) {
+        sodium_memzero(*b, sizeof(*b));
+}
+
 int uapi_parse_get(const char *text, size_t len, struct wf_live_iface *live, struct wf_err *e) {
         const char *end = text + len, *line = text;
         struct wf_live_peer *peer = NULL;
         size_t cap = live->n_peers, lineno = 0;
         bool saw_errno = false;
-        char buf[256];
+        _cleanup_(line_wipe) char buf[256];
         int r;
 
         while (line < end) {
@@ -175,14 +180,13 @@ int uapi_parse_get(const char *text, size_t len, struct wf_live_iface *live, str
                         uint8_t priv[WF_KEY_LEN];
                         r = hex_key(val, strlen(val), priv);
                         if (r < 0) {
-                                sodium_memzero(buf, sizeof(buf));
+                                sodium_memzero(priv, sizeof(priv));
                                 return wf_err_set(e, -EBADMSG, "uapi reply line %zu: bad private key", lineno);
                         }
                         live->has_private_key = !sodium_is_zero(priv, WF_KEY_LEN);
                         if (live->has_private_key)
                                 crypto_scalarmult_curve25519_base(live->public_key, priv);
                         sodium_memzero(priv, sizeof(priv));
-                        sodium_memzero(buf, sizeof(buf));
                 } else if (KEY("listen_port") && !peer) {
                         if (parse_u64(val, 65535, &v) < 0)
                                 return wf_err_set(e, -EBADMSG, "uapi reply line %zu: bad listen_port %s", lineno, val);
@@ -203,7 +207,6 @@ int uapi_parse_get(const char *text, size_t len, struct wf_live_iface *live, str
                         if (hex_key(val, strlen(val), peer->preshared_key) < 0)
                                 return wf_err_set(e, -EBADMSG, "uapi reply line %zu: bad preshared key", lineno);
                         peer->has_preshared_key = !sodium_is_zero(peer->preshared_key, WF_KEY_LEN);
-                        sodium_memzero(buf, sizeof(buf));
                 } else if (KEY("endpoint")) {
                         if (parse_endpoint(val, &peer->endpoint) < 0)
                                 return wf_err_set(e, -EBADMSG, "uapi reply line %zu: bad endpoint %s", lineno, val);

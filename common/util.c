@@ -32,6 +32,35 @@ void wf_warnf(wf_warn_fn warn, void *userdata, const char *fmt, ...) {
         warn(userdata, buf);
 }
 
+size_t wf_escape(const char *s, size_t n, char *out, size_t max) {
+        size_t o = 0, i;
+
+        for (i = 0; i < n && o < max; i++) {
+                unsigned char c = (unsigned char)s[i];
+
+                if (c == '"' || c == '\\') {
+                        out[o++] = '\\';
+                        out[o++] = (char)c;
+                } else if (c < 0x20 || c == 0x7f)
+                        o += (size_t)sprintf(out + o, "\\x%02x", c);
+                else
+                        out[o++] = (char)c;
+        }
+        if (i < n) {
+                /* cut mid-character: drop its first bytes too */
+                if (((unsigned char)s[i] & 0xc0) == 0x80) {
+                        while (o > 0 && ((unsigned char)out[o - 1] & 0xc0) == 0x80)
+                                o--;
+                        if (o > 0 && ((unsigned char)out[o - 1] & 0xc0) == 0xc0)
+                                o--;
+                }
+                memcpy(out + o, "...", 3);
+                o += 3;
+        }
+        out[o] = '\0';
+        return o;
+}
+
 int wf_b64_decode(const char *s, uint8_t *out, size_t out_max, size_t *ret_len) {
         size_t len;
         const char *end;

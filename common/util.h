@@ -40,6 +40,11 @@ typedef void (*wf_warn_fn)(void *userdata, const char *msg);
 /* Formats one warning and hands it to warn; nothing when warn is NULL. */
 void wf_warnf(wf_warn_fn warn, void *userdata, const char *fmt, ...) _printf_(3, 4);
 
+/* Foreign text (a value from a document, an envelope, a router) for a one-line message: '"'
+ * and '\\' backslash-escaped, control bytes as \xNN, cut after about max bytes (on a UTF-8
+ * character boundary) with "...". out must hold max + 7 bytes. Returns the length written. */
+size_t wf_escape(const char *s, size_t n, char *out, size_t max);
+
 /* Base64 (standard alphabet, padded), through libsodium. */
 int wf_b64_decode(const char *s, uint8_t *out, size_t out_max, size_t *ret_len);
 int wf_b64_decode_exact(const char *s, uint8_t *out, size_t len); /* -EINVAL unless exactly len bytes */

@@ -57,8 +57,10 @@ int ctl_status_parse(const char *json, size_t len, const char *node, int64_t now
                 goto out;
         }
         if (strcmp(json_string_value(v), node) != 0) {
-                r = wf_err_set(e, -EINVAL, "node: \"%.64s\" does not match the URL's node \"%s\"",
-                               json_string_value(v), node);
+                char shown[64 + 7];
+
+                wf_escape(json_string_value(v), json_string_length(v), shown, 64);
+                r = wf_err_set(e, -EINVAL, "node: \"%s\" does not match the URL's node \"%s\"", shown, node);
                 goto out;
         }
         v = json_object_get(root, "state");
@@ -66,7 +68,12 @@ int ctl_status_parse(const char *json, size_t len, const char *node, int64_t now
         for (size_t i = 0; s && states[i]; i++)
                 ok = ok || strcmp(states[i], s) == 0;
         if (!ok) {
-                r = wf_err_set(e, -EINVAL, "state: must be one of converged, applying, degraded, offline, rejected");
+                char shown[32 + 7] = "";
+
+                if (s)
+                        wf_escape(s, json_string_length(v), shown, 32);
+                r = wf_err_set(e, -EINVAL, "state: %s%s%smust be one of converged, applying, degraded, offline, rejected",
+                               s ? "\"" : "", shown, s ? "\" " : "");
                 goto out;
         }
         snprintf(rep.state, sizeof(rep.state), "%s", s);

@@ -167,7 +167,7 @@ expect_eq "status for another node's URL is 400" \
 check "node mismatch answer names the field" grep -q '"node: ' "$tmp/body"
 expect_eq "status with a bad state is 400" \
   "$(req "${AUTH[@]}" -X POST --data-binary "$(status_body hub 1 true | sed 's/"converged"/"happy"/')" "$base/v1/nodes/hub/status")" 400
-check "bad state answer names the field" grep -q 'state: must be one of' "$tmp/body"
+check "bad state answer names the field and the value" grep -qF 'state: \"happy\" must be one of' "$tmp/body"
 expect_eq "status with a bad peer key is 400" \
   "$(req "${AUTH[@]}" -X POST --data-binary "$(status_body hub 1 true | sed "s|$k_s1|notakey|")" "$base/v1/nodes/hub/status")" 400
 check "bad key answer names the path" grep -q 'interfaces\[0\].peers\[0\].public_key' "$tmp/body"

@@ -41,3 +41,17 @@ static inline struct wf_prefix tap_prefix(const char *s) {
                 abort();
         return p;
 }
+
+/* A wf_warn_fn that collects warnings, one line each, for assertions on their text. */
+struct tap_warnings {
+        size_t n;
+        char all[1024];
+};
+
+static inline void tap_collect(void *userdata, const char *msg) {
+        struct tap_warnings *w = userdata;
+        size_t o = strlen(w->all);
+
+        w->n++;
+        snprintf(w->all + o, sizeof(w->all) - o, "%s\n", msg);
+}

@@ -14,18 +14,6 @@ static void write_conf(const char *text) {
         CHECK(wf_write_file_atomic(path, text, strlen(text), 0644) == 0);
 }
 
-struct warnings {
-        size_t n;
-        char all[1024];
-};
-
-static void collect(void *userdata, const char *msg) {
-        struct warnings *w = userdata;
-        size_t o = strlen(w->all);
-        w->n++;
-        snprintf(w->all + o, sizeof(w->all) - o, "%s\n", msg);
-}
-
 static void test_defaults(void) {
         struct config c;
 
@@ -43,7 +31,7 @@ static void test_defaults(void) {
 static void test_full(void) {
         struct config c;
         struct wf_err e = {};
-        struct warnings w = {};
+        struct tap_warnings w = {};
 
         write_conf("; every key\n"
                    "[agent]\n"
@@ -79,7 +67,7 @@ static void test_full(void) {
                    "[metrics]\n"
                    "x = 1\n");
         config_init(&c);
-        CHECK(config_load(&c, path, &e, collect, &w) == 0);
+        CHECK(config_load(&c, path, &e, tap_collect, &w) == 0);
         CHECK(strcmp(c.node, "edge-1.example") == 0 && strcmp(c.state_dir, "/var/lib/wgf") == 0);
         CHECK(c.backend == CONFIG_BACKEND_ROUTEROS && strcmp(c.metrics_listen, "[::1]:9586") == 0);
         CHECK(c.resolve_interval == 300 && c.confirm_timeout == 0 && c.failover_after == 90);

@@ -320,19 +320,6 @@ static bool msg_matches(const char *msg, const char *expect) {
         return strcmp(msg, expect) == 0;
 }
 
-struct warnings {
-        size_t n;
-        char all[1024];
-};
-
-static void collect(void *userdata, const char *msg) {
-        struct warnings *w = userdata;
-        size_t o = strlen(w->all);
-
-        w->n++;
-        snprintf(w->all + o, sizeof(w->all) - o, "%s\n", msg);
-}
-
 static void test_rules(void) {
         for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
                 const struct rule_case *c = &cases[i];
@@ -360,10 +347,10 @@ static void test_valid(void) {
         _cleanup_free_ char *text = build(&none);
         struct wf_doc *d = NULL;
         struct wf_err e = {};
-        struct warnings w = {};
+        struct tap_warnings w = {};
         const struct wf_iface *f;
 
-        CHECK(doc_parse(text, strlen(text), &d, &e, collect, &w) == 0);
+        CHECK(doc_parse(text, strlen(text), &d, &e, tap_collect, &w) == 0);
         if (!d) {
                 fprintf(stderr, "base document rejected: %s\n", e.msg);
                 tap_failures++;
@@ -406,7 +393,7 @@ static void test_variants(void) {
                                   { "interfaces[1].peers[0]", "{\"name\": \"x\", \"public_key\": \"" K5 "\", \"allowed_ips\": [\"192.168.0.0/16\"]}" } } };
         struct wf_doc *d = NULL;
         struct wf_err e = {};
-        struct warnings w = {};
+        struct tap_warnings w = {};
         char *t;
 
         t = build(&c1);
@@ -418,7 +405,7 @@ static void test_variants(void) {
         free(t);
 
         t = build(&c2);
-        CHECK(doc_parse(t, strlen(t), &d, &e, collect, &w) == 0);
+        CHECK(doc_parse(t, strlen(t), &d, &e, tap_collect, &w) == 0);
         CHECK(w.n == 3);
         CHECK(strstr(w.all, "future_field: unknown field, ignored\n"));
         CHECK(strstr(w.all, "interfaces[0].peers[0].color: unknown field, ignored\n"));

@@ -190,7 +190,7 @@ static void test_reject(void) {
                       &kat_trust, -EMEDIUMTYPE, "envelope: payloadType \"application/vnd.in-toto+json\" is "
                       "not \"application/vnd.wgfleet.desired-state+json\"");
         expect_reject("payloadType stays one line", env_with("payloadType", json_string("a\nb\"c")),
-                      &kat_trust, -EMEDIUMTYPE, "envelope: payloadType \"a\\x0ab\\x22c\" is not "
+                      &kat_trust, -EMEDIUMTYPE, "envelope: payloadType \"a\\x0ab\\\"c\" is not "
                       "\"application/vnd.wgfleet.desired-state+json\"");
         /* jansson refuses \u0000, so a payloadType cannot hide a suffix behind a NUL */
         expect_reject("payloadType with NUL", env_with("payloadType", json_stringn(WF_PAYLOAD_TYPE "\0x", strlen(WF_PAYLOAD_TYPE) + 2)),

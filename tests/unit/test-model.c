@@ -79,6 +79,16 @@ static void test_b64(void) {
         CHECK(wf_b64_decode_exact("not base64!", k, 32) == -EINVAL);
 }
 
+static void test_escape(void) {
+        char out[16 + 7];
+
+        CHECK(wf_escape("a\nb\"c\\", 6, out, 16) == 11 && strcmp(out, "a\\x0ab\\\"c\\\\") == 0);
+        /* cut after 16 bytes; "\xc3\xa9" (é) is not split */
+        CHECK(wf_escape("123456789012345\xc3\xa9xyz", 20, out, 16) == 18 && strcmp(out, "123456789012345...") == 0);
+        CHECK(wf_escape("1234567890123456", 16, out, 16) == 16 && strcmp(out, "1234567890123456") == 0);
+        CHECK(wf_escape("", 0, out, 16) == 0 && out[0] == 0);
+}
+
 static char atomic_path[300];
 
 struct writer {
@@ -136,6 +146,7 @@ int main(void) {
         test_endpoint();
         test_time();
         test_b64();
+        test_escape();
         test_write_atomic();
         return TAP_DONE();
 }

@@ -252,6 +252,9 @@ static void test_durations(void) {
                 { "1h 2m", -EINVAL, 0 },
                 { "1:2:3", -EINVAL, 0 },
                 { "99999999999999999999s", -ERANGE, 0 },
+                /* weeks up to just below 2^64 ms, then a clock part that would wrap */
+                { "30500568904w200:00:00", -ERANGE, 0 },
+                { "30500568904w100:00:00", 0, 30500568904ull * 604800000ull + 360000000ull },
         };
         for (size_t i = 0; i < ELEMENTSOF(v); i++) {
                 uint64_t ms = 12345;
