@@ -133,10 +133,10 @@ static void print_text(const struct reconcile_result *res, bool applied) {
 
 static int print_json(const struct reconcile_result *res) {
         json_t *root = json_object(), *ops = json_array(), *conflicts = json_array(),
-               *notes = json_array(), *errors = json_array();
+               *notes = json_array(), *errors = json_array(), *exits = json_array();
         int r = 0;
 
-        if (!root || !ops || !conflicts || !notes || !errors)
+        if (!root || !ops || !conflicts || !notes || !errors || !exits)
                 r = -ENOMEM;
         for (size_t i = 0; r >= 0 && i < res->n_ifaces; i++) {
                 const struct reconcile_iface *ri = &res->ifaces[i];
@@ -148,6 +148,11 @@ static int print_json(const struct reconcile_result *res) {
                         if (json_array_append_new(notes, json_pack("{s:s, s:s}", "interface", ri->name,
                                                                    "note", ri->notes[j])) < 0)
                                 r = -ENOMEM;
+                if (r >= 0 && ri->exit_active &&
+                    json_array_append_new(exits, json_pack("{s:s, s:s, s:I}", "interface", ri->name,
+                                                           "active", ri->exit_active,
+                                                           "table", (json_int_t)ri->exit.mark)) < 0)
+                        r = -ENOMEM;
                 if (r >= 0 && ri->error &&
                     json_array_append_new(errors, json_pack("{s:s, s:s}", "interface", ri->name,
                                                             "error", ri->error_msg)) < 0)
@@ -158,6 +163,8 @@ static int print_json(const struct reconcile_result *res) {
                 json_object_set(root, "conflicts", conflicts);
                 json_object_set(root, "notes", notes);
                 json_object_set(root, "errors", errors);
+                json_object_set(root, "exits", exits);
+                json_object_set_new(root, "exit_routing_changes", json_integer((json_int_t)res->exit_changes));
                 if (json_dumpf(root, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER) < 0)
                         r = -EIO;
                 putchar('\n');
@@ -166,6 +173,7 @@ static int print_json(const struct reconcile_result *res) {
         json_decref(conflicts);
         json_decref(notes);
         json_decref(errors);
+        json_decref(exits);
         json_decref(root);
         return r;
 }

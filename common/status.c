@@ -115,6 +115,20 @@ static json_t *strings_array(const char *const *v, size_t n) {
         return a;
 }
 
+static bool is_exit_peer(const struct wf_iface *di, const char *name) {
+        for (size_t i = 0; di && i < di->n_exit; i++)
+                if (strcmp(di->exit[i], name) == 0)
+                        return true;
+        return false;
+}
+
+static bool holds_default(const struct wf_live_peer *p) {
+        for (size_t i = 0; i < p->n_allowed_ips; i++)
+                if (p->allowed_ips[i].len == 0)
+                        return true;
+        return false;
+}
+
 static json_t *iface_json(const struct status_report *s, const struct wf_live_iface *l) {
         const struct wf_iface *di = doc_iface(s->doc, l->name);
         struct names nx;
@@ -144,6 +158,12 @@ static json_t *iface_json(const struct status_report *s, const struct wf_live_if
                                "rx_bytes", (json_int_t)p->rx_bytes,
                                "tx_bytes", (json_int_t)p->tx_bytes,
                                "healthy", peer_healthy(p, s->now));
+                /* Exit peers: which one carries the default route (holds a /0 live). */
+                if (po && name && is_exit_peer(di, name) &&
+                    json_object_set_new(po, "exit", json_string(holds_default(p) ? "active" : "standby")) < 0) {
+                        json_decref(po);
+                        po = NULL;
+                }
                 if (!po || json_array_append_new(peers, po) < 0) {
                         names_done(&nx);
                         json_decref(peers);

@@ -184,6 +184,8 @@ ping_q() { inns c ping -c 2 -i 0.2 -W 2 -q "$@" >/dev/null; }
 check "c: ping the controller over the underlay" ping_q 192.168.75.2
 check "c: ping the mesh peer" ping_q 10.66.0.4
 check "plan --json after apply has no operations" [ "$(plan_ops c 1)" = 0 ]
+check "plan --json names the active exit and its table" [ "$(jq -c '.exits' "$TMP/plan.json")" = '[{"interface":"'$WGC'","active":"exit-a","table":51820}]' ]
+check "plan --json: no policy-routing change to make" [ "$(jq '.exit_routing_changes' "$TMP/plan.json")" = 0 ]
 apply c 1
 nothing_changed() { grep -q "no changes" "$TMP/out" && ! grep -q "exit policy routing" "$TMP/out"; }
 check "second apply changes nothing (rules, route, peers)" nothing_changed

@@ -3,9 +3,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
+
 #include "document.h"
 #include "exit.h"
 #include "plan.h"
+#include "status.h"
 #include "tap.h"
 
 #define NOW 1000000
@@ -289,8 +292,51 @@ static void test_document(void) {
         CHECK_STR_CONTAINS(e.msg, "one prefix, one peer");
 }
 
+/* The status report marks exit peers active (holding /0 live) or standby. */
+static void test_status(void) {
+        struct fx x;
+        struct wf_doc doc = {};
+        struct wf_live_iface *live[1];
+        struct status_report r = { .node = "n1", .state = STATUS_CONVERGED, .now = NOW };
+        json_t *o, *peers;
+        int seen = 0;
+
+        fx_init(&x);
+        live_give_default(&x, 2);
+        doc.ifaces = &x.iface;
+        doc.n_ifaces = 1;
+        live[0] = &x.live;
+        r.doc = &doc;
+        r.live = live;
+        r.n_live = 1;
+        o = status_to_json(&r);
+        CHECK(o);
+        peers = json_object_get(json_array_get(json_object_get(o, "interfaces"), 0), "peers");
+        for (size_t i = 0; i < json_array_size(peers); i++) {
+                json_t *p = json_array_get(peers, i);
+                const char *name = json_string_value(json_object_get(p, "name"));
+                const char *ex = json_string_value(json_object_get(p, "exit"));
+
+                if (!name)
+                        continue;
+                if (strcmp(name, "mesh") == 0) {
+                        CHECK(!json_object_get(p, "exit"));
+                        seen |= 1;
+                } else if (strcmp(name, "exit-a") == 0) {
+                        CHECK(ex && strcmp(ex, "standby") == 0);
+                        seen |= 2;
+                } else if (strcmp(name, "exit-b") == 0) {
+                        CHECK(ex && strcmp(ex, "active") == 0);
+                        seen |= 4;
+                }
+        }
+        CHECK(seen == 7);
+        json_decref(o);
+}
+
 int main(void) {
         test_document();
+        test_status();
         test_choose();
         test_mark();
         test_target();
