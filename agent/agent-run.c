@@ -404,6 +404,7 @@ static void collect_plan_lines(const struct plan *p, char ***v, size_t *n) {
 /* Brings the node to a->doc. Returns the number of changes or -errno. */
 static int apply_doc(struct agent *a, enum apply_kind kind) {
         struct reconcile_result res = {};
+        size_t exit_moves = 0;
         struct wf_doc *rdoc = NULL;
         struct wf_err e = {};
         size_t changes;
@@ -439,7 +440,13 @@ static int apply_doc(struct agent *a, enum apply_kind kind) {
                         (void)strv_push(&a->notes, &a->n_notes, ri->notes[j]);
                 if (ri->error < 0 && !e.msg[0])
                         slot_printf(e.msg, sizeof(e.msg), "%s: %s", ri->name, ri->error_msg);
-                if (kind == APPLY_CHECK && ri->changes > 0 && a->n_drift < DRIFT_MAX)
+                /* An exit failover is the exit selection at work, not drift. */
+                if (ri->exit_moved) {
+                        exit_moves += ri->changes;
+                        for (size_t j = 0; j < ri->n_notes; j++)
+                                if (strncmp(ri->notes[j], "exit:", 5) == 0)
+                                        agentd_log(LOG_NOTICE, "%s: %s", ri->name, ri->notes[j]);
+                } else if (kind == APPLY_CHECK && ri->changes > 0 && a->n_drift < DRIFT_MAX)
                         collect_plan_lines(&ri->plan, &a->drift, &a->n_drift);
         }
         changes = res.changes;
@@ -461,7 +468,7 @@ static int apply_doc(struct agent *a, enum apply_kind kind) {
                 if (kind == APPLY_RESOLVE && changes) {
                         a->counters.resolve_changes++;
                         agentd_log(LOG_INFO, "endpoint re-resolved: %zu change(s) applied", changes);
-                } else if (kind == APPLY_CHECK && changes) {
+                } else if (kind == APPLY_CHECK && changes > exit_moves) {
                         a->counters.drift++;
                         agentd_log(LOG_WARNING, "drift: the live state changed underneath revision %" PRIu64
                                    ", %zu change(s) re-applied", a->doc->revision, changes);
