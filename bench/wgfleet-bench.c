@@ -8,6 +8,9 @@
  *   wgfleet-bench observe IFACE              times the WireGuard dump and the route part apart
  *   wgfleet-bench dump IFACE                 peer and allowed-IP totals as wg-netlink parses them
  *   wgfleet-bench time CMD [ARG...]          runs CMD, prints its wall time in ms
+ *   wgfleet-bench plan N [--change I]        (host, no module) plan_compute alone, in memory
+ *   wgfleet-bench routes IFACE N             (host) route_observe with the conflict check; the
+ *                                            apply command's routes must be on IFACE
  * Peers are derived from their index, so conf and apply describe exactly the same peers; with
  * --change I, peer I has another endpoint (port + V, default 1). */
 #include <arpa/inet.h>
@@ -261,6 +264,106 @@ static int cmd_dump(const char *ifname) {
         return 0;
 }
 
+/* Host-side profiling without the kernel module: the plan of one changed peer among n against
+ * an in-memory live state that holds exactly the other peers and their 2n routes. */
+static int cmd_plan(size_t n, long change, int reps) {
+        struct wf_iface iface = { .name = (char *)"wfp0", .listen_port = listen_port, .route_table = 254,
+                                  .route_metric = 10 };
+        struct plan_target t = { .iface = &iface };
+        struct wf_live_iface live = { .exists = true, .up = true, .listen_port = listen_port };
+        struct wf_prefix *pre = calloc(2 * n + 1, sizeof(*pre));
+        double best = 1e18;
+        size_t ops = 0;
+
+        iface.peers = calloc(n + 1, sizeof(*iface.peers));
+        t.peers = calloc(n + 1, sizeof(*t.peers));
+        live.peers = calloc(n + 1, sizeof(*live.peers));
+        live.routes = calloc(2 * n + 1, sizeof(*live.routes));
+        if (!pre || !iface.peers || !t.peers || !live.peers || !live.routes)
+                return -ENOMEM;
+        for (size_t i = 0; i < n; i++) {
+                struct wf_peer *wp = &iface.peers[i];
+                struct wf_live_peer *lp = &live.peers[n - 1 - i]; /* kernel order differs */
+
+                derive_key(i, wp->public_key);
+                wp->persistent_keepalive = -1;
+                peer_prefixes(i, &pre[2 * i]);
+                wp->allowed_ips = &pre[2 * i];
+                wp->n_allowed_ips = 2;
+                t.peers[i].peer = wp;
+                peer_endpoint(i, change, &t.peers[i].endpoint);
+                memcpy(lp->public_key, wp->public_key, 32);
+                lp->allowed_ips = &pre[2 * i];
+                lp->n_allowed_ips = 2;
+                peer_endpoint(i, -1, &lp->endpoint);
+                for (int k = 0; k < 2; k++)
+                        live.routes[2 * (n - 1 - i) + k] = (struct wf_live_route){
+                                .dst = pre[2 * i + k], .table = 254, .metric = 10, .protocol = WF_RTPROT,
+                                .ours = true };
+        }
+        iface.n_peers = t.n_peers = live.n_peers = n;
+        live.n_routes = 2 * n;
+        for (int k = 0; k < reps; k++) {
+                struct plan p = {};
+                double t0 = now_ms();
+                if (plan_compute(&t, &live, &p) < 0)
+                        return -ENOMEM;
+                double dt = now_ms() - t0;
+                best = dt < best ? dt : best;
+                ops = plan_changes(&p);
+                plan_done(&p);
+        }
+        printf("peers=%zu changes=%zu plan_ms=%.2f (best of %d)\n", n, ops, best, reps);
+        free(pre);
+        free(iface.peers);
+        free(t.peers);
+        free(live.peers);
+        free(live.routes);
+        return 0;
+}
+
+/* Host-side profiling of the route part of an observation, with the conflict check: the
+ * desired state is the apply command's n peers (their routes must already be on ifname). */
+static int cmd_routes(const char *ifname, size_t n, int reps) {
+        _cleanup_route_ctx_ struct route_ctx *rt = NULL;
+        struct wf_iface iface = { .route_table = 254, .route_metric = 10 };
+        struct wf_prefix *pre = calloc(2 * n + 1, sizeof(*pre));
+        struct wf_err e = {};
+        double best = 1e18;
+        size_t routes = 0;
+        int r;
+
+        iface.peers = calloc(n + 1, sizeof(*iface.peers));
+        if (!pre || !iface.peers)
+                return -ENOMEM;
+        for (size_t i = 0; i < n; i++) {
+                peer_prefixes(i, &pre[2 * i]);
+                iface.peers[i].allowed_ips = &pre[2 * i];
+                iface.peers[i].n_allowed_ips = 2;
+        }
+        iface.n_peers = n;
+        r = route_ctx_new(&rt, &e);
+        for (int k = 0; r >= 0 && k < reps; k++) {
+                struct wf_live_iface *l = calloc(1, sizeof(*l));
+                double t0 = now_ms();
+                if (!l)
+                        return -ENOMEM;
+                r = route_observe(rt, ifname, &iface, l, &e);
+                double dt = now_ms() - t0;
+                best = dt < best ? dt : best;
+                routes = l->n_routes;
+                wf_live_iface_free(l);
+        }
+        if (r < 0)
+                fprintf(stderr, "wgfleet-bench: %s\n", e.msg[0] ? e.msg : strerror(-r));
+        else
+                printf("routes=%zu route_observe_ms=%.2f (best of %d, with the conflict check)\n", routes,
+                       best, reps);
+        free(pre);
+        free(iface.peers);
+        return r;
+}
+
 static int cmd_time(char **argv) {
         double t0 = now_ms();
         pid_t pid = fork();
@@ -328,6 +431,10 @@ int main(int argc, char **argv) {
                 return cmd_dump(argv[1]) < 0 ? 1 : 0;
         if (argc == 2 && strcmp(argv[0], "observe") == 0)
                 return cmd_observe(argv[1]) < 0 ? 1 : 0;
+        if (argc == 2 && strcmp(argv[0], "plan") == 0)
+                return cmd_plan((size_t)atol(argv[1]), change, 5) < 0 ? 1 : 0;
+        if (argc == 3 && strcmp(argv[0], "routes") == 0)
+                return cmd_routes(argv[1], (size_t)atol(argv[2]), 5) < 0 ? 1 : 0;
         if (argc == 3 && strcmp(argv[0], "apply") == 0)
                 return cmd_apply(argv[1], (size_t)atol(argv[2]), change, routes, big) < 0 ? 1 : 0;
         fprintf(stderr, "usage: wgfleet-bench conf|apply ... [--change I [--variant V]] [--offset K] [--port P] [--no-routes] [--big K]; see bench/README.md\n");

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include <arpa/inet.h>
+#include <endian.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -160,14 +161,26 @@ bool wf_prefix_overlap(const struct wf_prefix *a, const struct wf_prefix *b) {
         return wf_prefix_contains(a, b) || wf_prefix_contains(b, a);
 }
 
+/* The order of memcmp over the address bytes, read as big-endian words: sorting and searching
+ * 10 000-peer documents compares prefixes a few hundred thousand times per plan. */
 int wf_prefix_cmp(const struct wf_prefix *a, const struct wf_prefix *b) {
-        int r;
-
         if (a->family != b->family)
                 return a->family < b->family ? -1 : 1;
-        r = memcmp(a->addr, b->addr, addr_len(a->family));
-        if (r != 0)
-                return r < 0 ? -1 : 1;
+        if (a->family == AF_INET) {
+                uint32_t x, y;
+                memcpy(&x, a->addr, 4);
+                memcpy(&y, b->addr, 4);
+                if (x != y)
+                        return be32toh(x) < be32toh(y) ? -1 : 1;
+        } else {
+                for (size_t i = 0; i < 16; i += 8) {
+                        uint64_t x, y;
+                        memcpy(&x, a->addr + i, 8);
+                        memcpy(&y, b->addr + i, 8);
+                        if (x != y)
+                                return be64toh(x) < be64toh(y) ? -1 : 1;
+                }
+        }
         return a->len < b->len ? -1 : a->len > b->len ? 1 : 0;
 }
 

@@ -32,20 +32,57 @@ static int prefix_cmp_void(const void *a, const void *b) {
         return wf_prefix_cmp(a, b);
 }
 
+/* Sorts a in place and drops duplicates; returns the new count. Peers hold one or two prefixes
+ * and the kernel dumps tables in order, so the small and the sorted cases skip qsort. */
+static size_t prefixes_sort_unique(struct wf_prefix *a, size_t n) {
+        size_t k = 0;
+        bool sorted = true;
+
+        for (size_t i = 1; sorted && i < n; i++)
+                sorted = wf_prefix_cmp(&a[i - 1], &a[i]) <= 0;
+        if (!sorted && n <= 8) {
+                for (size_t i = 1; i < n; i++) {
+                        struct wf_prefix x = a[i];
+                        size_t j = i;
+                        for (; j > 0 && wf_prefix_cmp(&a[j - 1], &x) > 0; j--)
+                                a[j] = a[j - 1];
+                        a[j] = x;
+                }
+        } else if (!sorted)
+                qsort(a, n, sizeof(*a), prefix_cmp_void);
+        for (size_t i = 0; i < n; i++)
+                if (k == 0 || wf_prefix_cmp(&a[k - 1], &a[i]) != 0)
+                        a[k++] = a[i];
+        return k;
+}
+
 static struct wf_prefix *prefixes_sorted(const struct wf_prefix *in, size_t n, size_t *ret_n) {
         struct wf_prefix *out = malloc((n ? n : 1) * sizeof(*out));
-        size_t k = 0;
 
         if (!out)
                 return NULL;
         if (n)
                 memcpy(out, in, n * sizeof(*out));
-        qsort(out, n, sizeof(*out), prefix_cmp_void);
-        for (size_t i = 0; i < n; i++)
-                if (k == 0 || !wf_prefix_equal(&out[k - 1], &out[i]))
-                        out[k++] = out[i];
-        *ret_n = k;
+        *ret_n = prefixes_sort_unique(out, n);
         return out;
+}
+
+/* Every allowed IP of every desired peer, sorted and unique: computed once per plan, used by
+ * the peer diff (a prefix moving to another peer) and the route diff. */
+static struct wf_prefix *allowed_ips_all(const struct plan_target *t, size_t *ret_n) {
+        struct wf_prefix *flat;
+        size_t n = 0, k = 0;
+
+        for (size_t i = 0; i < t->n_peers; i++)
+                n += t->peers[i].peer->n_allowed_ips;
+        flat = malloc((n ? n : 1) * sizeof(*flat));
+        if (!flat)
+                return NULL;
+        for (size_t i = 0; i < t->n_peers; i++)
+                for (size_t j = 0; j < t->peers[i].peer->n_allowed_ips; j++)
+                        flat[k++] = t->peers[i].peer->allowed_ips[j];
+        *ret_n = prefixes_sort_unique(flat, k);
+        return flat;
 }
 
 static bool prefix_in(const struct wf_prefix *set, size_t n, const struct wf_prefix *p) {
@@ -74,9 +111,11 @@ static const uint8_t zero_key[WF_KEY_LEN];
  * itself when the other peer adds it, so it needs no removal here. */
 static int peer_diff(const struct plan_peer *t, const struct wf_live_peer *l,
                      const struct wf_prefix *all_wanted, size_t n_all_wanted, struct plan_op *op) {
+        enum { SMALL = 8 }; /* most peers: no allocation unless something changes */
         const struct wf_peer *dp = t->peer;
-        _cleanup_free_ struct wf_prefix *want = NULL, *have = NULL, *add = NULL, *del = NULL;
-        size_t n_want, n_have, n_add = 0, n_del = 0;
+        struct wf_prefix want_s[SMALL], have_s[SMALL], *want, *have;
+        _cleanup_free_ struct wf_prefix *want_h = NULL, *have_h = NULL, *add = NULL, *del = NULL;
+        size_t n_want = dp->n_allowed_ips, n_have = l->n_allowed_ips, n_add = 0, n_del = 0, i, j;
         uint16_t ka = dp->persistent_keepalive > 0 ? (uint16_t)dp->persistent_keepalive : 0;
         unsigned flags = 0;
 
@@ -91,19 +130,37 @@ static int peer_diff(const struct plan_peer *t, const struct wf_live_peer *l,
                         flags |= PLAN_PEER_PRESHARED_KEY;
         }
 
-        want = prefixes_sorted(dp->allowed_ips, dp->n_allowed_ips, &n_want);
-        have = prefixes_sorted(l->allowed_ips, l->n_allowed_ips, &n_have);
-        add = malloc((n_want ? n_want : 1) * sizeof(*add));
-        del = malloc((n_have ? n_have : 1) * sizeof(*del));
-        if (!want || !have || !add || !del)
+        want = n_want <= SMALL ? want_s : (want_h = malloc(n_want * sizeof(*want)));
+        have = n_have <= SMALL ? have_s : (have_h = malloc(n_have * sizeof(*have)));
+        if (!want || !have)
                 return -ENOMEM;
-        for (size_t i = 0; i < n_want; i++)
-                if (!prefix_in(have, n_have, &want[i]))
-                        add[n_add++] = want[i];
-        for (size_t i = 0; i < n_have; i++)
-                if (!prefix_in(want, n_want, &have[i]) &&
-                    !prefix_in(all_wanted, n_all_wanted, &have[i]))
-                        del[n_del++] = have[i];
+        if (n_want)
+                memcpy(want, dp->allowed_ips, n_want * sizeof(*want));
+        if (n_have)
+                memcpy(have, l->allowed_ips, n_have * sizeof(*have));
+        n_want = prefixes_sort_unique(want, n_want);
+        n_have = prefixes_sort_unique(have, n_have);
+        /* One merge pass: a wanted prefix not held is added; a held one not wanted by this peer
+         * (nor by any other, which would move it by adding it) is dropped. */
+        for (i = 0, j = 0; i < n_want || j < n_have;) {
+                int c = i >= n_want ? 1 : j >= n_have ? -1 : wf_prefix_cmp(&want[i], &have[j]);
+                if (c == 0) {
+                        i++, j++;
+                        continue;
+                }
+                if (c < 0) {
+                        if (!add && !(add = malloc(n_want * sizeof(*add))))
+                                return -ENOMEM;
+                        add[n_add++] = want[i++];
+                        continue;
+                }
+                if (!prefix_in(all_wanted, n_all_wanted, &have[j])) {
+                        if (!del && !(del = malloc(n_have * sizeof(*del))))
+                                return -ENOMEM;
+                        del[n_del++] = have[j];
+                }
+                j++;
+        }
         if (n_del > 0)
                 flags |= PLAN_PEER_ALLOWED_IPS_REPLACE;
         else if (n_add > 0)
@@ -129,13 +186,12 @@ static void op_free_lists(struct plan_op *op) {
 /* Peer operations in execution order: new peers and add-only updates first, then updates that
  * drop prefixes, then removals. A prefix moving between peers is thus always held by one. */
 static int plan_peers(const struct plan_target *t, const struct wf_live_iface *live,
-                      struct ops_buf *b) {
+                      const struct wf_prefix *all, size_t n_all, struct ops_buf *b) {
         _cleanup_free_ struct tpeer_ref *tp = NULL;
         _cleanup_free_ struct lpeer_ref *lp = NULL;
-        _cleanup_free_ struct wf_prefix *all = NULL;
         _cleanup_free_ struct plan_op *replace = NULL, *removes = NULL;
-        size_t n_t = t->n_peers, n_l = live->exists ? live->n_peers : 0, n_all = 0, n_rep = 0,
-               n_rem = 0, i = 0, j = 0;
+        size_t n_t = t->n_peers, n_l = live->exists ? live->n_peers : 0, n_rep = 0, n_rem = 0, i = 0,
+               j = 0;
         int r = 0;
 
         tp = calloc(n_t + 1, sizeof(*tp));
@@ -144,26 +200,12 @@ static int plan_peers(const struct plan_target *t, const struct wf_live_iface *l
         removes = calloc(n_l + 1, sizeof(*removes));
         if (!tp || !lp || !replace || !removes)
                 return -ENOMEM;
-        for (size_t k = 0; k < n_t; k++) {
+        for (size_t k = 0; k < n_t; k++)
                 tp[k].p = &t->peers[k];
-                n_all += t->peers[k].peer->n_allowed_ips;
-        }
         for (size_t k = 0; k < n_l; k++)
                 lp[k].p = &live->peers[k];
         qsort(tp, n_t, sizeof(*tp), tpeer_cmp);
         qsort(lp, n_l, sizeof(*lp), lpeer_cmp);
-        {
-                _cleanup_free_ struct wf_prefix *flat = malloc((n_all ? n_all : 1) * sizeof(*flat));
-                size_t k = 0;
-                if (!flat)
-                        return -ENOMEM;
-                for (size_t x = 0; x < n_t; x++)
-                        for (size_t y = 0; y < t->peers[x].peer->n_allowed_ips; y++)
-                                flat[k++] = t->peers[x].peer->allowed_ips[y];
-                all = prefixes_sorted(flat, k, &n_all);
-                if (!all)
-                        return -ENOMEM;
-        }
 
         while (i < n_t || j < n_l) {
                 int c;
@@ -306,19 +348,34 @@ static int lroute_cmp(const void *a, const void *b) {
 
 /* Both sides sorted by destination, one merge pass: linear in routes, whatever the fleet size. */
 static int plan_routes(const struct wf_iface *iface, const struct wf_live_iface *live,
-                       struct ops_buf *b) {
+                       const struct wf_prefix *all, size_t n_all, struct ops_buf *b) {
         _cleanup_free_ struct wf_prefix *want = NULL;
         _cleanup_free_ struct lroute_ref *lr = NULL;
-        size_t n_want, n_live = live->exists ? live->n_routes : 0, j = 0;
+        size_t n_want = 0, n_live = live->exists ? live->n_routes : 0, j = 0;
+        bool sorted = true;
 
-        if (plan_routes_wanted(iface, &want, &n_want) < 0)
+        /* plan_routes_wanted's set, from the allowed IPs already sorted: no /0, plus routes[]. */
+        want = malloc((n_all + iface->n_routes + 1) * sizeof(*want));
+        if (!want)
                 return -ENOMEM;
+        for (size_t k = 0; k < n_all; k++)
+                if (all[k].len > 0)
+                        want[n_want++] = all[k];
+        for (size_t k = 0; k < iface->n_routes; k++)
+                if (iface->routes[k].dst.len > 0)
+                        want[n_want++] = iface->routes[k].dst;
+        if (iface->n_routes > 0)
+                n_want = prefixes_sort_unique(want, n_want);
         lr = calloc(n_live + 1, sizeof(*lr));
         if (!lr)
                 return -ENOMEM;
-        for (size_t k = 0; k < n_live; k++)
+        for (size_t k = 0; k < n_live; k++) {
                 lr[k].r = &live->routes[k];
-        qsort(lr, n_live, sizeof(*lr), lroute_cmp);
+                if (k > 0 && sorted)
+                        sorted = lroute_cmp(&lr[k - 1], &lr[k]) <= 0;
+        }
+        if (!sorted)
+                qsort(lr, n_live, sizeof(*lr), lroute_cmp);
 
         for (size_t i = 0; i < n_want; i++) {
                 bool have = false, blocked = false;
@@ -349,13 +406,17 @@ static int plan_routes(const struct wf_iface *iface, const struct wf_live_iface 
                         op->prefix = want[i];
                 }
         }
+        /* Live routes in order again, against want with a second cursor. */
+        j = 0;
         for (size_t k = 0; k < n_live; k++) {
                 const struct wf_live_route *r = lr[k].r;
+                while (j < n_want && wf_prefix_cmp(&want[j], &r->dst) < 0)
+                        j++;
                 /* Our default routes are the exit selection's (common/route-rule.c). */
                 if (!r->ours || r->dst.len == 0)
                         continue;
                 if (r->table == iface->route_table && r->metric == iface->route_metric &&
-                    prefix_in(want, n_want, &r->dst))
+                    j < n_want && wf_prefix_cmp(&want[j], &r->dst) == 0)
                         continue;
                 struct plan_op *op = ops_push(b, PLAN_ROUTE_DEL);
                 if (!op)
@@ -368,8 +429,10 @@ static int plan_routes(const struct wf_iface *iface, const struct wf_live_iface 
 
 int plan_compute(const struct plan_target *target, const struct wf_live_iface *live, struct plan *ret) {
         const struct wf_iface *iface = target->iface;
+        _cleanup_free_ struct wf_prefix *all = NULL;
         struct plan p = {};
         struct ops_buf b = {};
+        size_t n_all = 0;
         unsigned set = 0;
         int r;
 
@@ -400,11 +463,20 @@ int plan_compute(const struct plan_target *target, const struct wf_live_iface *l
                 op->flags = set;
         }
 
+        all = allowed_ips_all(target, &n_all);
+        if (!all)
+                goto oom;
         r = plan_addresses(iface, live, &b);
         if (r >= 0)
-                r = plan_peers(target, live, &b);
+                r = plan_peers(target, live, all, n_all, &b);
+        /* target->peers mirror iface->peers (plan.h); anything else: the routes' own set. */
+        if (r >= 0 && target->n_peers != iface->n_peers) {
+                free(all);
+                all = NULL;
+                r = plan_routes_wanted(iface, &all, &n_all);
+        }
         if (r >= 0)
-                r = plan_routes(iface, live, &b);
+                r = plan_routes(iface, live, all, n_all, &b);
         p.ops = b.ops;
         p.n_ops = b.n;
         if (r < 0) {

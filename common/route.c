@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include <arpa/inet.h>
+#include <errno.h>
+#include <libmnl/libmnl.h>
 #include <net/if.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,9 +27,15 @@ struct route_ctx {
         /* owned: route dumps with kernel-side filtering (NETLINK_GET_STRICT_CHK, Linux 4.20+),
          * so a full routing table is not copied out on every observation. A separate socket:
          * strict checking rejects libnl's legacy link and address dump requests. NULL when
-         * the kernel has no strict checking: full dumps, filtered here. */
-        struct nl_sock *dump_sk;
+         * the kernel has no strict checking: full dumps, filtered here. Read with libmnl into
+         * dump_buf and parsed in place: libnl's per-route objects cost more than the kernel's
+         * side of a 20 000-route dump. */
+        struct mnl_socket *dump;
+        uint8_t *dump_buf;       /* owned, DUMP_BUF_SIZE */
+        uint32_t dump_seq;
 };
+
+enum { DUMP_BUF_SIZE = 64 * 1024 };
 
 /* libnl speaks -NLE_*; everything above this file speaks -errno. */
 static int nlerr_to_errno(int nle) {
@@ -111,18 +119,20 @@ int route_ctx_new(struct route_ctx **ret, struct wf_err *e) {
         /* Dumps of large routing tables arrive in bursts; a small buffer drops them. */
         (void)nl_socket_set_buffer_size(c->sk, 4 * 1024 * 1024, 0);
 
-        c->dump_sk = nl_socket_alloc();
-        if (!c->dump_sk) {
+        c->dump_buf = malloc(DUMP_BUF_SIZE);
+        if (!c->dump_buf) {
                 route_ctx_free(c);
                 return -ENOMEM;
         }
-        int one = 1;
-        if (nl_connect(c->dump_sk, NETLINK_ROUTE) < 0 ||
-            setsockopt(nl_socket_get_fd(c->dump_sk), SOL_NETLINK, NETLINK_GET_STRICT_CHK, &one, sizeof(one)) < 0) {
-                nl_socket_free(c->dump_sk);
-                c->dump_sk = NULL;
-        } else
-                (void)nl_socket_set_buffer_size(c->dump_sk, 4 * 1024 * 1024, 0);
+        int one = 1, rcvbuf = 4 * 1024 * 1024;
+        c->dump = mnl_socket_open(NETLINK_ROUTE);
+        if (c->dump && (mnl_socket_bind(c->dump, 0, MNL_SOCKET_AUTOPID) < 0 ||
+                        mnl_socket_setsockopt(c->dump, NETLINK_GET_STRICT_CHK, &one, sizeof(one)) < 0)) {
+                mnl_socket_close(c->dump);
+                c->dump = NULL;
+        }
+        if (c->dump)
+                (void)setsockopt(mnl_socket_get_fd(c->dump), SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
         *ret = c;
         return 0;
 }
@@ -132,8 +142,9 @@ struct route_ctx *route_ctx_free(struct route_ctx *c) {
                 return NULL;
         if (c->sk)
                 nl_socket_free(c->sk);
-        if (c->dump_sk)
-                nl_socket_free(c->dump_sk);
+        if (c->dump)
+                mnl_socket_close(c->dump);
+        free(c->dump_buf);
         free(c);
         return NULL;
 }
@@ -277,6 +288,26 @@ struct collect {
 
 enum { COLLECT_OURS = 1, COLLECT_FOREIGN = 2 };
 
+/* Keeps lr when it is one of ours on k->ifindex, or a foreign route to a wanted destination. */
+static int collect_live(const struct wf_live_route *lr, struct collect *k) {
+        if (lr->ours) {
+                if (!(k->which & COLLECT_OURS) || lr->ifindex != k->ifindex)
+                        return 0;
+        } else if (!(k->which & COLLECT_FOREIGN) || lr->table != k->table || k->n_want == 0 ||
+                   !bsearch(&lr->dst, k->want, k->n_want, sizeof(*k->want), prefix_cmp_void))
+                return 0;
+        if (*k->n_routes == k->cap) {
+                size_t nc = k->cap ? k->cap * 2 : 16;
+                struct wf_live_route *x = realloc(*k->routes, nc * sizeof(**k->routes));
+                if (!x)
+                        return -ENOMEM;
+                *k->routes = x;
+                k->cap = nc;
+        }
+        (*k->routes)[(*k->n_routes)++] = *lr;
+        return 0;
+}
+
 static int collect_route(struct rtnl_route *rt, struct collect *k) {
         struct wf_live_route lr = {};
 
@@ -289,68 +320,116 @@ static int collect_route(struct rtnl_route *rt, struct collect *k) {
         lr.protocol = rtnl_route_get_protocol(rt);
         lr.ifindex = route_oif(rt);
         lr.ours = lr.protocol == WF_RTPROT;
-        if (lr.ours) {
-                if (!(k->which & COLLECT_OURS) || lr.ifindex != k->ifindex)
-                        return 0;
-        } else if (!(k->which & COLLECT_FOREIGN) || lr.table != k->table || k->n_want == 0 ||
-                   !bsearch(&lr.dst, k->want, k->n_want, sizeof(*k->want), prefix_cmp_void))
-                return 0;
-        if (*k->n_routes == k->cap) {
-                size_t nc = k->cap ? k->cap * 2 : 16;
-                struct wf_live_route *x = realloc(*k->routes, nc * sizeof(**k->routes));
-                if (!x)
-                        return -ENOMEM;
-                *k->routes = x;
-                k->cap = nc;
-        }
-        (*k->routes)[(*k->n_routes)++] = lr;
-        return 0;
+        return collect_live(&lr, k);
 }
 
-static int dump_valid(struct nl_msg *msg, void *arg) {
-        struct collect *k = arg;
-        struct rtnl_route *rt = NULL;
+/* One RTM_NEWROUTE of a dump, read in place (what libnl's parser would make of it: the table
+ * from RTA_TABLE or the header, the output interface only for a single path). */
+static int collect_msg(const struct nlmsghdr *nlh, struct collect *k) {
+        const struct rtmsg *rtm = mnl_nlmsg_get_payload(nlh);
+        struct wf_live_route lr = {};
+        const struct nlattr *a;
+        size_t alen = rtm->rtm_family == AF_INET ? 4 : 16;
 
-        if (rtnl_route_parse(nlmsg_hdr(msg), &rt) < 0)
-                return NL_SKIP;
-        k->error = collect_route(rt, k);
-        rtnl_route_put(rt);
-        return k->error < 0 ? NL_STOP : NL_OK;
+        if (nlh->nlmsg_len < NLMSG_LENGTH(sizeof(*rtm)))
+                return 0;
+        if (rtm->rtm_type != RTN_UNICAST || (rtm->rtm_family != AF_INET && rtm->rtm_family != AF_INET6))
+                return 0;
+        lr.protocol = rtm->rtm_protocol;
+        lr.ours = lr.protocol == WF_RTPROT;
+        /* Cheap exits before any attribute is read: most of a table is neither. */
+        if (lr.ours ? !(k->which & COLLECT_OURS) : !(k->which & COLLECT_FOREIGN) || k->n_want == 0)
+                return 0;
+        lr.dst.family = rtm->rtm_family;
+        lr.dst.len = rtm->rtm_dst_len;
+        lr.table = rtm->rtm_table;
+        mnl_attr_for_each(a, nlh, sizeof(*rtm)) {
+                uint16_t len = mnl_attr_get_payload_len(a);
+
+                switch (mnl_attr_get_type(a)) {
+                case RTA_DST:
+                        if (len > alen)
+                                return 0;
+                        memcpy(lr.dst.addr, mnl_attr_get_payload(a), len);
+                        break;
+                case RTA_TABLE:
+                        if (len >= 4)
+                                lr.table = mnl_attr_get_u32(a);
+                        break;
+                case RTA_PRIORITY:
+                        if (len >= 4)
+                                lr.metric = mnl_attr_get_u32(a);
+                        break;
+                case RTA_OIF:
+                        if (len >= 4)
+                                lr.ifindex = (int)mnl_attr_get_u32(a);
+                        break;
+                case RTA_MULTIPATH: {
+                        const struct rtnexthop *nh = mnl_attr_get_payload(a);
+                        /* One hop is a single path; more have no single output interface. */
+                        lr.ifindex = len >= sizeof(*nh) && nh->rtnh_len >= sizeof(*nh) &&
+                                     RTNH_ALIGN(nh->rtnh_len) >= len ? nh->rtnh_ifindex : 0;
+                        break;
+                }
+                default:
+                        break;
+                }
+        }
+        return collect_live(&lr, k);
 }
 
 /* One RTM_GETROUTE dump the kernel filters by table (0: all), protocol (0: any) and output
- * interface (0: any). A table that does not exist yet is simply empty. */
+ * interface (0: any). A table that does not exist yet is simply empty. An interrupted dump
+ * (the table changed meanwhile) is read to its end and reported as -EAGAIN. */
 static int dump_filtered(struct route_ctx *c, int family, uint32_t table, uint8_t protocol,
                          int oif, struct collect *k) {
-        struct rtmsg rtm = {
-                .rtm_family = (uint8_t)family,
-                .rtm_table = table < 256 ? (uint8_t)table : RT_TABLE_UNSPEC,
-                .rtm_protocol = protocol,
-        };
-        struct nl_msg *m = nlmsg_alloc_simple(RTM_GETROUTE, NLM_F_DUMP);
-        int r;
+        uint8_t req[256] __attribute__((aligned(NLMSG_ALIGNTO)));
+        struct nlmsghdr *nlh = mnl_nlmsg_put_header(req);
+        struct rtmsg *rtm;
+        uint32_t seq = ++c->dump_seq, portid = mnl_socket_get_portid(c->dump);
+        int r = 0;
+        bool done = false;
 
-        if (!m)
-                return -ENOMEM;
-        if (nlmsg_append(m, &rtm, sizeof(rtm), NLMSG_ALIGNTO) < 0 ||
-            (table && nla_put_u32(m, RTA_TABLE, table) < 0) ||
-            (oif && nla_put_u32(m, RTA_OIF, (uint32_t)oif) < 0)) {
-                nlmsg_free(m);
-                return -ENOMEM;
+        nlh->nlmsg_type = RTM_GETROUTE;
+        nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+        nlh->nlmsg_seq = seq;
+        rtm = mnl_nlmsg_put_extra_header(nlh, sizeof(*rtm));
+        rtm->rtm_family = (uint8_t)family;
+        rtm->rtm_table = table < 256 ? (uint8_t)table : RT_TABLE_UNSPEC;
+        rtm->rtm_protocol = protocol;
+        if (table)
+                mnl_attr_put_u32(nlh, RTA_TABLE, table);
+        if (oif)
+                mnl_attr_put_u32(nlh, RTA_OIF, (uint32_t)oif);
+        if (mnl_socket_sendto(c->dump, nlh, nlh->nlmsg_len) < 0)
+                return -errno;
+        while (!done) {
+                ssize_t n = mnl_socket_recvfrom(c->dump, c->dump_buf, DUMP_BUF_SIZE);
+                int len;
+
+                if (n < 0)
+                        return -errno;
+                len = (int)n;
+                for (const struct nlmsghdr *h = (const void *)c->dump_buf; mnl_nlmsg_ok(h, len);
+                     h = mnl_nlmsg_next(h, &len)) {
+                        if (h->nlmsg_seq != seq || (h->nlmsg_pid && h->nlmsg_pid != portid))
+                                continue; /* not this request's */
+                        if (h->nlmsg_flags & NLM_F_DUMP_INTR)
+                                r = r < 0 ? r : -EAGAIN;
+                        if (h->nlmsg_type == NLMSG_DONE || h->nlmsg_type == NLMSG_ERROR) {
+                                const int *err = mnl_nlmsg_get_payload(h);
+                                if (h->nlmsg_len >= NLMSG_LENGTH(sizeof(int)) && *err < 0 && r >= 0)
+                                        r = *err;
+                                done = true;
+                                break;
+                        }
+                        if (h->nlmsg_type == RTM_NEWROUTE && r >= 0 && k->error >= 0)
+                                k->error = collect_msg(h, k);
+                }
         }
-        r = nl_socket_modify_cb(c->dump_sk, NL_CB_VALID, NL_CB_CUSTOM, dump_valid, k);
-        if (r >= 0)
-                r = nl_send_auto(c->dump_sk, m);
-        nlmsg_free(m);
-        if (r >= 0)
-                r = nl_recvmsgs_default(c->dump_sk);
         if (k->error < 0)
                 return k->error;
-        if (r < 0) {
-                r = nlerr_to_errno(r);
-                return r == -ENOENT ? 0 : r;
-        }
-        return 0;
+        return r == -ENOENT ? 0 : r;
 }
 
 int route_list(struct route_ctx *c, int ifindex, uint32_t table, const struct wf_prefix *want,
@@ -364,7 +443,7 @@ int route_list(struct route_ctx *c, int ifindex, uint32_t table, const struct wf
         size_t n0 = *n_routes;
         int r;
 
-        if (c->dump_sk) {
+        if (c->dump) {
                 r = 0;
                 for (size_t i = 0; r >= 0 && i < ELEMENTSOF(families); i++) {
                         k.which = COLLECT_OURS;

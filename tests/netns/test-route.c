@@ -2,6 +2,7 @@
 /* route.c against a real kernel: a private network namespace with a dummy link. Checks what
  * `ip` reports after each call, not what route.c returned. */
 #include <errno.h>
+#include <linux/rtnetlink.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -117,6 +118,31 @@ int main(void) {
         CHECK_STR_CONTAINS(run("ip -4 route show proto static"), "10.78.0.0/24 dev wflr0 scope link metric 5");
         CHECK_STR_CONTAINS(run("ip -4 route show proto static"), "10.90.0.0/24");
         free(routes);
+
+        /* every field read back from a dump: a table above 255 (only in RTA_TABLE), the metric,
+         * and a foreign multipath route (no single output interface) to the same destination */
+        struct wf_prefix d4 = tap_prefix("10.92.0.0/24");
+        CHECK(route_add(c, l.ifindex, &d4, 1000, 7, &e) == 0);
+        CHECK(system("ip route add 10.92.0.0/24 table 1000 proto static metric 3 "
+                     "nexthop dev wflr0 nexthop dev wflr2") == 0);
+        struct wf_prefix want4[] = { d4 };
+        r2 = NULL;
+        n2 = 0;
+        CHECK(route_list(c, l.ifindex, 1000, want4, 1, &r2, &n2, &e) == 0);
+        size_t seen_ours = 0, seen_foreign = 0;
+        for (size_t i = 0; i < n2; i++) {
+                if (r2[i].ours && wf_prefix_equal(&r2[i].dst, &d4)) {
+                        seen_ours++;
+                        CHECK(r2[i].table == 1000 && r2[i].metric == 7 && r2[i].ifindex == l.ifindex &&
+                              r2[i].protocol == WF_RTPROT);
+                } else if (!r2[i].ours) {
+                        seen_foreign++;
+                        CHECK(wf_prefix_equal(&r2[i].dst, &d4) && r2[i].table == 1000 && r2[i].metric == 3 &&
+                              r2[i].protocol == RTPROT_STATIC && r2[i].ifindex == 0);
+                }
+        }
+        CHECK(seen_ours == 1 && seen_foreign == 1);
+        free(r2);
 
         CHECK(route_addr_del(c, l.ifindex, &a4, &e) == 0);
         CHECK(strstr(run("ip -4 addr show dev wflr0"), "10.77.0.1") == NULL);
