@@ -265,6 +265,13 @@ const char *rosconn_reply_get(const struct rosconn_reply *r, size_t i, const cha
         return rosapi_sentence_attr(&r->re[i], key);
 }
 
+/* The router's text goes into our messages on one line. */
+#define TRAP_SHOWN_SIZE (sizeof(((struct rosconn_reply *)0)->trap) + 7)
+static const char *trap_shown(const struct rosconn_reply *r, char out[TRAP_SHOWN_SIZE]) {
+        wf_escape(r->trap, strlen(r->trap), out, sizeof(r->trap) - 1);
+        return out;
+}
+
 static int call_fail(struct rosconn *c, int r, const char *cmd, struct wf_err *e) {
         c->dead = true;
         if (r == -ETIMEDOUT)
@@ -306,7 +313,9 @@ int rosconn_call(struct rosconn *c, const struct rosapi_sentence *cmd, struct ro
                 enum rosapi_reply t = rosapi_reply_type(&s);
                 if (t == ROSAPI_REPLY_FATAL) {
                         /* The reason is the second word, without "=message=". */
-                        const char *why = s.n_words > 1 ? s.words[1] : "";
+                        char why[128 + 7] = "";
+                        if (s.n_words > 1)
+                                wf_escape(s.words[1], strlen(s.words[1]), why, 128);
                         wf_err_set(e, -ECONNRESET, "routeros: %s: fatal: %s", name, why);
                         rosapi_sentence_done(&s);
                         c->dead = true;
@@ -339,8 +348,10 @@ int rosconn_call(struct rosconn *c, const struct rosapi_sentence *cmd, struct ro
                         ret->done = s;
                         if (t == ROSAPI_REPLY_EMPTY)
                                 continue; /* !empty is followed by !done */
-                        if (ret->trap[0])
-                                return wf_err_set(e, -EREMOTEIO, "routeros: %s: %s", name, ret->trap);
+                        if (ret->trap[0]) {
+                                char shown[TRAP_SHOWN_SIZE];
+                                return wf_err_set(e, -EREMOTEIO, "routeros: %s: %s", name, trap_shown(ret, shown));
+                        }
                         return 0;
                 }
                 rosapi_sentence_done(&s);
@@ -411,7 +422,8 @@ static int login(struct rosconn *c, const struct rosconn_opts *o, struct wf_err 
                 return wf_err_set(e, -ENOMEM, "routeros: out of memory");
         r = rosconn_callv(c, &rep, &sub, "/login", wname, wpass, NULL);
         if (r == -EREMOTEIO) {
-                r = wf_err_set(e, -EACCES, "routeros: login as %s refused: %s", o->user, rep.trap);
+                char shown[TRAP_SHOWN_SIZE];
+                r = wf_err_set(e, -EACCES, "routeros: login as %s refused: %s", o->user, trap_shown(&rep, shown));
                 rosconn_reply_done(&rep);
                 return r;
         }
@@ -435,7 +447,9 @@ static int login(struct rosconn *c, const struct rosconn_opts *o, struct wf_err 
         explicit_bzero(resp, sizeof resp);
         explicit_bzero(wresp, sizeof wresp);
         if (r == -EREMOTEIO) {
-                r = wf_err_set(e, -EACCES, "routeros: login as %s (challenge) refused: %s", o->user, rep.trap);
+                char shown[TRAP_SHOWN_SIZE];
+                r = wf_err_set(e, -EACCES, "routeros: login as %s (challenge) refused: %s", o->user,
+                               trap_shown(&rep, shown));
                 rosconn_reply_done(&rep);
                 return r;
         }
