@@ -871,6 +871,28 @@ static int agent_open(struct agent *a) {
         return 0;
 }
 
+/* A lost or corrupt agent-state.json must not make a reverted revision acceptable again:
+ * reverted.env, when it verifies (expired or not), keeps the replay floor and the refusal. */
+static void restore_reverted_floor(struct agent *a) {
+        _cleanup_free_ char *env = NULL;
+        struct wf_doc *doc = NULL;
+        struct wf_err e = {};
+        size_t len;
+
+        if (state_read_envelope(a->ctx->cfg.state_dir, STATE_REVERTED, a->ctx->cfg.max_document_size,
+                                &env, &len, &e) < 0)
+                return;
+        if (agentd_open_envelope(&a->ctx->cfg, &a->trust, env, len, now_s(), false, &doc, &e) < 0)
+                return;
+        if (doc->revision > a->st.accepted_revision) {
+                agentd_log(LOG_NOTICE, "revision %" PRIu64 " was reverted: it stays refused until a newer one",
+                           doc->revision);
+                a->st.accepted_revision = doc->revision;
+                a->st.reverted_revision = doc->revision;
+        }
+        wf_doc_free(doc);
+}
+
 /* Loads persisted state and the cached document (verified, not expired, our node). */
 static void load_cache(struct agent *a) {
         struct wf_err e = {};
@@ -895,6 +917,7 @@ static void load_cache(struct agent *a) {
         }
         if (a->doc->revision > a->st.accepted_revision)
                 a->st.accepted_revision = a->doc->revision;
+        restore_reverted_floor(a);
 }
 
 static int on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
