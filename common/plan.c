@@ -29,6 +29,10 @@ static struct plan_op *ops_push(struct ops_buf *b, enum plan_op_kind kind) {
         return &b->ops[b->n++];
 }
 
+static void ops_buf_freep(struct ops_buf *b) {
+        free(b->ops); /* the lists of its ops have moved on, or been freed */
+}
+
 static int prefix_cmp_void(const void *a, const void *b) {
         return wf_prefix_cmp(a, b);
 }
@@ -226,16 +230,15 @@ static int plan_peers(const struct plan_target *t, const struct wf_live_iface *l
                       const struct wf_prefix *all, size_t n_all, struct ops_buf *b) {
         _cleanup_free_ struct tpeer_ref *tp = NULL;
         _cleanup_free_ struct lpeer_ref *lp = NULL;
-        _cleanup_free_ struct plan_op *replace = NULL, *removes = NULL;
-        size_t n_t = t->n_peers, n_l = live->exists ? live->n_peers : 0, n_rep = 0, n_rem = 0, i = 0,
+        /* Grown as needed: sized for every live peer they cost megabytes of zeroed pages. */
+        _cleanup_(ops_buf_freep) struct ops_buf replace = {}, removes = {};
+        size_t n_t = t->n_peers, n_l = live->exists ? live->n_peers : 0, i = 0,
                j = 0;
         int r = 0;
 
         tp = calloc(n_t + 1, sizeof(*tp));
         lp = calloc(n_l + 1, sizeof(*lp));
-        replace = calloc(n_l + 1, sizeof(*replace));
-        removes = calloc(n_l + 1, sizeof(*removes));
-        if (!tp || !lp || !replace || !removes)
+        if (!tp || !lp)
                 return -ENOMEM;
         for (size_t k = 0; k < n_t; k++)
                 tp[k].p = &t->peers[k];
@@ -274,10 +277,12 @@ static int plan_peers(const struct plan_target *t, const struct wf_live_iface *l
                         if (pp->peer->n_allowed_ips > 0)
                                 op->flags |= PLAN_PEER_ALLOWED_IPS_ADD;
                 } else if (c > 0) {
-                        removes[n_rem++] = (struct plan_op){
-                                .kind = PLAN_PEER_REMOVE,
-                                .live_peer = lp[j++].p,
-                        };
+                        struct plan_op *x = ops_push(&removes, PLAN_PEER_REMOVE);
+                        if (!x) {
+                                r = -ENOMEM;
+                                break;
+                        }
+                        x->live_peer = lp[j++].p;
                 } else {
                         struct plan_op op = {
                                 .kind = PLAN_PEER_UPDATE,
@@ -294,7 +299,13 @@ static int plan_peers(const struct plan_target *t, const struct wf_live_iface *l
                         if (op.flags == 0)
                                 continue;
                         if (op.flags & PLAN_PEER_ALLOWED_IPS_REPLACE) {
-                                replace[n_rep++] = op;
+                                struct plan_op *x = ops_push(&replace, PLAN_PEER_UPDATE);
+                                if (!x) {
+                                        op_free_lists(&op);
+                                        r = -ENOMEM;
+                                        break;
+                                }
+                                *x = op;
                                 continue;
                         }
                         struct plan_op *slot = ops_push(b, PLAN_PEER_UPDATE);
@@ -306,20 +317,20 @@ static int plan_peers(const struct plan_target *t, const struct wf_live_iface *l
                         *slot = op;
                 }
         }
-        for (size_t k = 0; k < n_rep; k++) {
+        for (size_t k = 0; k < replace.n; k++) {
                 struct plan_op *slot = r < 0 ? NULL : ops_push(b, PLAN_PEER_UPDATE);
                 if (!slot) {
-                        op_free_lists(&replace[k]);
-                        r = -ENOMEM;
+                        op_free_lists(&replace.ops[k]);
+                        r = r < 0 ? r : -ENOMEM;
                         continue;
                 }
-                *slot = replace[k];
+                *slot = replace.ops[k];
         }
-        for (size_t k = 0; k < n_rem && r >= 0; k++) {
+        for (size_t k = 0; k < removes.n && r >= 0; k++) {
                 struct plan_op *slot = ops_push(b, PLAN_PEER_REMOVE);
                 if (!slot)
                         return -ENOMEM;
-                *slot = removes[k];
+                *slot = removes.ops[k];
         }
         return r;
 }
