@@ -404,6 +404,7 @@ static void collect_plan_lines(const struct plan *p, char ***v, size_t *n) {
 /* Brings the node to a->doc. Returns the number of changes or -errno. */
 static int apply_doc(struct agent *a, enum apply_kind kind) {
         struct reconcile_result res = {};
+        size_t exit_moves = 0;
         struct wf_doc *rdoc = NULL;
         struct wf_err e = {};
         size_t changes;
@@ -439,7 +440,13 @@ static int apply_doc(struct agent *a, enum apply_kind kind) {
                         (void)strv_push(&a->notes, &a->n_notes, ri->notes[j]);
                 if (ri->error < 0 && !e.msg[0])
                         slot_printf(e.msg, sizeof(e.msg), "%s: %s", ri->name, ri->error_msg);
-                if (kind == APPLY_CHECK && ri->changes > 0 && a->n_drift < DRIFT_MAX)
+                /* An exit failover is the exit selection at work, not drift. */
+                if (ri->exit_moved) {
+                        exit_moves += ri->changes;
+                        for (size_t j = 0; j < ri->n_notes; j++)
+                                if (strncmp(ri->notes[j], "exit:", 5) == 0)
+                                        agentd_log(LOG_NOTICE, "%s: %s", ri->name, ri->notes[j]);
+                } else if (kind == APPLY_CHECK && ri->changes > 0 && a->n_drift < DRIFT_MAX)
                         collect_plan_lines(&ri->plan, &a->drift, &a->n_drift);
         }
         changes = res.changes;
@@ -461,7 +468,7 @@ static int apply_doc(struct agent *a, enum apply_kind kind) {
                 if (kind == APPLY_RESOLVE && changes) {
                         a->counters.resolve_changes++;
                         agentd_log(LOG_INFO, "endpoint re-resolved: %zu change(s) applied", changes);
-                } else if (kind == APPLY_CHECK && changes) {
+                } else if (kind == APPLY_CHECK && changes > exit_moves) {
                         a->counters.drift++;
                         agentd_log(LOG_WARNING, "drift: the live state changed underneath revision %" PRIu64
                                    ", %zu change(s) re-applied", a->doc->revision, changes);
@@ -864,6 +871,28 @@ static int agent_open(struct agent *a) {
         return 0;
 }
 
+/* A lost or corrupt agent-state.json must not make a reverted revision acceptable again:
+ * reverted.env, when it verifies (expired or not), keeps the replay floor and the refusal. */
+static void restore_reverted_floor(struct agent *a) {
+        _cleanup_free_ char *env = NULL;
+        struct wf_doc *doc = NULL;
+        struct wf_err e = {};
+        size_t len;
+
+        if (state_read_envelope(a->ctx->cfg.state_dir, STATE_REVERTED, a->ctx->cfg.max_document_size,
+                                &env, &len, &e) < 0)
+                return;
+        if (agentd_open_envelope(&a->ctx->cfg, &a->trust, env, len, now_s(), false, &doc, &e) < 0)
+                return;
+        if (doc->revision > a->st.accepted_revision) {
+                agentd_log(LOG_NOTICE, "revision %" PRIu64 " was reverted: it stays refused until a newer one",
+                           doc->revision);
+                a->st.accepted_revision = doc->revision;
+                a->st.reverted_revision = doc->revision;
+        }
+        wf_doc_free(doc);
+}
+
 /* Loads persisted state and the cached document (verified, not expired, our node). */
 static void load_cache(struct agent *a) {
         struct wf_err e = {};
@@ -888,6 +917,7 @@ static void load_cache(struct agent *a) {
         }
         if (a->doc->revision > a->st.accepted_revision)
                 a->st.accepted_revision = a->doc->revision;
+        restore_reverted_floor(a);
 }
 
 static int on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {

@@ -240,7 +240,8 @@ static int exit_select(const struct config *cfg, const struct wf_live_iface *liv
         if (x->active < 0)
                 return 0;
         ri->exit_active = x->iface.peers[x->active].name;
-        if (x->previous >= 0 && x->previous != x->active)
+        ri->exit_moved = x->previous >= 0 && x->previous != x->active;
+        if (ri->exit_moved)
                 return note_add(&ri->notes, &ri->n_notes,
                                 "exit: default route moves from peer %s (last handshake %s%lld s ago) to peer %s",
                                 x->iface.peers[x->previous].name,

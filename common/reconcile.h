@@ -25,6 +25,7 @@ struct reconcile_iface {
         /* Exit selection: the peer that carries the default route (borrowed from the document),
          * NULL when the interface has no exits. */
         const char *exit_active;
+        bool exit_moved;              /* this reconcile moves the default route to exit_active */
         /* private: what plan borrows from (the target is wiped of its private key on return) */
         struct plan_target target;
         struct wf_live_iface *observed;

@@ -439,6 +439,14 @@ ip netns exec "$NA" "$AGENT" --config agent.conf once >once7.log 2>&1 || fail "o
 wg_a persistent-keepalive | grep -q 'off$' || fail "revision 6 re-applied after a manual revert"
 ok "revert: $(head -1 revert.log)"
 
+# --- losing agent-state.json does not make the reverted revision 6 acceptable again
+rm -f state/agent-state.json
+ip netns exec "$NA" "$AGENT" --config agent.conf once >once8.log 2>&1 || fail "once without agent-state.json: $(cat once8.log)"
+wg_a persistent-keepalive | grep -q 'off$' || fail "revision 6 re-applied after agent-state.json was lost"
+jq -e '.reverted_revision == 6' state/agent-state.json >/dev/null ||
+  fail "reverted revision not rebuilt from reverted.env: $(cat state/agent-state.json)"
+ok "agent-state.json lost: revision 6 stays refused (floor rebuilt from reverted.env)"
+
 # --- a controller that requires a client certificate (fresh state: nothing cached)
 kill "$SRV_PID" 2>/dev/null || true; wait "$SRV_PID" 2>/dev/null || true
 start_server --client-ca "$T/ca.pem"
