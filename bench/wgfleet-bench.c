@@ -296,8 +296,9 @@ static int cmd_plan(size_t n, long change, int reps) {
                 lp->allowed_ips = &pre[2 * i];
                 lp->n_allowed_ips = 2;
                 peer_endpoint(i, -1, &lp->endpoint);
+                /* route_list's order: the IPv4 dump, then the IPv6 one, each in address order */
                 for (int k = 0; k < 2; k++)
-                        live.routes[2 * (n - 1 - i) + k] = (struct wf_live_route){
+                        live.routes[k * n + i] = (struct wf_live_route){
                                 .dst = pre[2 * i + k], .table = 254, .metric = 10, .protocol = WF_RTPROT,
                                 .ours = true };
         }

@@ -376,6 +376,64 @@ static int find_dup(size_t n, dup_cmp_fn cmp, const void *ctx, size_t *ret_later
         return 1;
 }
 
+/* The same answer as find_dup in one pass: elements in document order into an open-addressing
+ * table; the first one already present is the later element that comes first, and the one it
+ * meets is the earliest of its group. hash must agree with cmp (equal => same hash). For the
+ * 10k-element lists (peer names and keys, allowed IPs) this replaces a sort through two
+ * callbacks. Falls back to the sort when probing runs long (crafted collisions). */
+typedef uint64_t (*dup_hash_fn)(const void *ctx, size_t a);
+
+static uint64_t mix64(uint64_t z) {
+        z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+        z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+        return z ^ (z >> 31);
+}
+
+static uint64_t hash_bytes(uint64_t h, const void *p, size_t n) {
+        const uint8_t *b = p;
+
+        for (size_t i = 0; i < n; i++)
+                h = (h ^ b[i]) * 0x100000001b3ull;
+        return h;
+}
+
+static uint64_t hash_prefix(const struct wf_prefix *p) {
+        uint64_t h = 0xcbf29ce484222325ull ^ ((uint64_t)p->family << 8) ^ p->len;
+
+        return hash_bytes(h, p->addr, p->family == AF_INET ? 4 : 16);
+}
+
+static int find_dup_hashed(size_t n, dup_cmp_fn cmp, dup_hash_fn hash, const void *ctx,
+                           size_t *ret_later, size_t *ret_earlier) {
+        _cleanup_free_ size_t *slot = NULL;
+        size_t cap = 16, mask, probes = 0;
+
+        if (n < 2)
+                return 0;
+        while (cap < 2 * n)
+                cap <<= 1;
+        mask = cap - 1;
+        slot = malloc(cap * sizeof(*slot));
+        if (!slot)
+                return -ENOMEM;
+        memset(slot, 0xff, cap * sizeof(*slot));
+        for (size_t i = 0; i < n; i++) {
+                size_t h = (size_t)mix64(hash(ctx, i)) & mask;
+
+                for (; slot[h] != SIZE_MAX; h = (h + 1) & mask) {
+                        if (cmp(ctx, slot[h], i) == 0) {
+                                *ret_later = i;
+                                *ret_earlier = slot[h];
+                                return 1;
+                        }
+                        if (++probes > 16 * n)
+                                return find_dup(n, cmp, ctx, ret_later, ret_earlier);
+                }
+                slot[h] = i;
+        }
+        return 0;
+}
+
 static int cmp_addr(const void *ctx, size_t a, size_t b) {
         const struct wf_prefix *l = ctx;
 
@@ -646,6 +704,24 @@ static int cmp_aip(const void *ctx, size_t a, size_t b) {
         return l[a].peer < l[b].peer ? -1 : l[a].peer > l[b].peer;
 }
 
+static uint64_t hash_peer_name(const void *ctx, size_t a) {
+        const struct wf_iface *f = ctx;
+        return hash_bytes(0xcbf29ce484222325ull, f->peers[a].name, strlen(f->peers[a].name));
+}
+
+static uint64_t hash_peer_key(const void *ctx, size_t a) {
+        const struct wf_iface *f = ctx;
+        uint64_t h;
+
+        memcpy(&h, f->peers[a].public_key, sizeof(h));
+        return h;
+}
+
+static uint64_t hash_aip(const void *ctx, size_t a) {
+        const struct aip *l = ctx;
+        return hash_prefix(&l[a].p) ^ (l[a].p.len == 0 ? mix64(l[a].peer + 1) : 0);
+}
+
 static int cmp_route(const void *ctx, size_t a, size_t b) {
         const struct wf_route *l = ctx;
         return wf_prefix_cmp(&l[a].dst, &l[b].dst);
@@ -786,13 +862,13 @@ static int check_iface(struct pctx *c, const json_t *o, const char *path, struct
                 return r < 0 ? r : fail(c, q, json_array_get(json_object_get(o, "addresses"), i),
                                         "is listed twice (also [%zu])", j);
         }
-        r = find_dup(f->n_peers, cmp_peer_name, f, &i, &j);
+        r = find_dup_hashed(f->n_peers, cmp_peer_name, hash_peer_name, f, &i, &j);
         if (r != 0) {
                 pathf(q, "%s.peers[%zu].name", path, i);
                 return r < 0 ? r : fail(c, q, jpeer(o, i, "name"),
                                         "is a duplicate peer name (also peers[%zu])", j);
         }
-        r = find_dup(f->n_peers, cmp_peer_key, f, &i, &j);
+        r = find_dup_hashed(f->n_peers, cmp_peer_key, hash_peer_key, f, &i, &j);
         if (r != 0) {
                 pathf(q, "%s.peers[%zu].public_key", path, i);
                 return r < 0 ? r : fail(c, q, jpeer(o, i, "public_key"),
@@ -807,7 +883,7 @@ static int check_iface(struct pctx *c, const json_t *o, const char *path, struct
                 }
 
         /* The kernel moves a prefix to the last peer that claims it, silently. */
-        r = find_dup(x.n_aips, cmp_aip, x.aips, &i, &j);
+        r = find_dup_hashed(x.n_aips, cmp_aip, hash_aip, x.aips, &i, &j);
         if (r != 0) {
                 const struct aip *later = &x.aips[i], *earlier = &x.aips[j];
 
@@ -1101,6 +1177,11 @@ struct doc_route {
         size_t iface, peer, k;
 };
 
+static uint64_t hash_doc_route(const void *ctx, size_t a) {
+        const struct doc_route *l = ctx;
+        return hash_prefix(l[a].p) ^ mix64(l[a].table);
+}
+
 static int cmp_doc_route(const void *ctx, size_t a, size_t b) {
         const struct doc_route *l = ctx;
 
@@ -1133,7 +1214,7 @@ static int check_routes_across(struct pctx *c, const json_t *ifaces, const struc
                                 if (d->ifaces[f].peers[p].allowed_ips[k].len > 0)
                                         l[n++] = (struct doc_route) { &d->ifaces[f].peers[p].allowed_ips[k],
                                                                       d->ifaces[f].route_table, f, p, k };
-        r = find_dup(n, cmp_doc_route, l, &i, &j);
+        r = find_dup_hashed(n, cmp_doc_route, hash_doc_route, l, &i, &j);
         if (r <= 0 || l[i].iface == l[j].iface)
                 return r; /* within one interface: check_iface already refused it */
         pathf(q, "interfaces[%zu].peers[%zu].allowed_ips[%zu]", l[i].iface, l[i].peer, l[i].k);

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* The diff: both sides sorted by key (public key, prefix), one pass, operations only for what
  * differs. Unchanged peers produce nothing, so their sessions are never disturbed. */
+#include <endian.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,12 +35,37 @@ static int prefix_cmp_void(const void *a, const void *b) {
 
 /* Sorts a in place and drops duplicates; returns the new count. Peers hold one or two prefixes
  * and the kernel dumps tables in order, so the small and the sorted cases skip qsort. */
-static size_t prefixes_sort_unique(struct wf_prefix *a, size_t n) {
-        size_t k = 0;
-        bool sorted = true;
+static bool prefixes_in_order(const struct wf_prefix *a, size_t n) {
+        for (size_t i = 1; i < n; i++)
+                if (wf_prefix_cmp(&a[i - 1], &a[i]) > 0)
+                        return false;
+        return true;
+}
 
-        for (size_t i = 1; sorted && i < n; i++)
-                sorted = wf_prefix_cmp(&a[i - 1], &a[i]) <= 0;
+static size_t prefixes_sort_unique(struct wf_prefix *a, size_t n) {
+        size_t k = 0, n4 = 0;
+        bool sorted = prefixes_in_order(a, n);
+
+        /* Documents list each peer's IPv4 and IPv6 prefixes together, usually in address order:
+         * apart by family, each half is often in order already. */
+        if (!sorted && n > 8) {
+                _cleanup_free_ struct wf_prefix *v6 = malloc(n * sizeof(*v6));
+                size_t n6 = 0;
+
+                if (v6) {
+                        for (size_t i = 0; i < n; i++)
+                                if (a[i].family < AF_INET6)
+                                        a[n4++] = a[i];
+                                else
+                                        v6[n6++] = a[i];
+                        memcpy(a + n4, v6, n6 * sizeof(*v6));
+                        if (!prefixes_in_order(a, n4))
+                                qsort(a, n4, sizeof(*a), prefix_cmp_void);
+                        if (!prefixes_in_order(a + n4, n6))
+                                qsort(a + n4, n6, sizeof(*a), prefix_cmp_void);
+                        sorted = n4 == 0 || n6 == 0 || wf_prefix_cmp(&a[n4 - 1], &a[n4]) <= 0;
+                }
+        }
         if (!sorted && n <= 8) {
                 for (size_t i = 1; i < n; i++) {
                         struct wf_prefix x = a[i];
@@ -94,14 +120,25 @@ static bool prefix_in(const struct wf_prefix *set, size_t n, const struct wf_pre
 struct tpeer_ref { const struct plan_peer *p; };
 struct lpeer_ref { const struct wf_live_peer *p; };
 
+/* memcmp's order; keys are random, so the first eight bytes nearly always decide. */
+static int key_cmp(const uint8_t *a, const uint8_t *b) {
+        uint64_t x, y;
+
+        memcpy(&x, a, 8);
+        memcpy(&y, b, 8);
+        if (x != y)
+                return be64toh(x) < be64toh(y) ? -1 : 1;
+        return memcmp(a + 8, b + 8, WF_KEY_LEN - 8);
+}
+
 static int tpeer_cmp(const void *a, const void *b) {
-        return memcmp(((const struct tpeer_ref *)a)->p->peer->public_key,
-                      ((const struct tpeer_ref *)b)->p->peer->public_key, WF_KEY_LEN);
+        return key_cmp(((const struct tpeer_ref *)a)->p->peer->public_key,
+                       ((const struct tpeer_ref *)b)->p->peer->public_key);
 }
 
 static int lpeer_cmp(const void *a, const void *b) {
-        return memcmp(((const struct lpeer_ref *)a)->p->public_key,
-                      ((const struct lpeer_ref *)b)->p->public_key, WF_KEY_LEN);
+        return key_cmp(((const struct lpeer_ref *)a)->p->public_key,
+                       ((const struct lpeer_ref *)b)->p->public_key);
 }
 
 static const uint8_t zero_key[WF_KEY_LEN];
@@ -215,7 +252,7 @@ static int plan_peers(const struct plan_target *t, const struct wf_live_iface *l
                         continue;
                 }
                 c = i >= n_t ? 1 : j >= n_l ? -1 :
-                    memcmp(tp[i].p->peer->public_key, lp[j].p->public_key, WF_KEY_LEN);
+                    key_cmp(tp[i].p->peer->public_key, lp[j].p->public_key);
                 if (c <= 0 && tp[i].p->hold) {
                         i++;
                         j += c == 0;

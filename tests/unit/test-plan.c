@@ -482,6 +482,65 @@ static void test_scale(void) {
         free(lr);
 }
 
+/* Long prefix lists in any order (families interleaved, addresses shuffled, duplicates):
+ * the same set on both sides is no change; one missing is exactly that one added. */
+static void test_many_prefixes_unordered(void) {
+        enum { N = 40 };
+        struct wf_prefix want[N], have[N];
+        struct wf_peer peer = { .name = "many", .allowed_ips = want, .n_allowed_ips = N, .persistent_keepalive = -1 };
+        struct wf_iface iface = { .name = (char *)"wflp1", .route_table = 254, .route_metric = 10,
+                                  .peers = &peer, .n_peers = 1 };
+        struct plan_peer tp = { .peer = &peer };
+        struct plan_target t = { .iface = &iface, .peers = &tp, .n_peers = 1 };
+        struct wf_live_peer lp = { .allowed_ips = have, .n_allowed_ips = N };
+        struct wf_live_route lr[N];
+        struct wf_live_iface live = { .exists = true, .up = true, .peers = &lp, .n_peers = 1, .routes = lr };
+        struct plan p;
+        char buf[64];
+
+        for (int i = 0; i < N; i++) {
+                int k = (i * 17) % N; /* a permutation */
+                if (k % 2)
+                        snprintf(buf, sizeof(buf), "fd00:%d::/64", 1000 - k);
+                else
+                        snprintf(buf, sizeof(buf), "10.%d.0.0/16", 200 - k);
+                want[i] = tap_prefix(buf);
+                have[N - 1 - i] = want[i];
+        }
+        want[N - 1] = want[0]; /* a duplicate in the document's list */
+        memcpy(lp.public_key, peer.public_key, 32);
+        for (int i = 0; i < N - 1; i++)
+                lr[i] = (struct wf_live_route){ .dst = want[N - 2 - i], .table = 254, .metric = 10,
+                                                .protocol = WF_RTPROT, .ours = true };
+        live.n_routes = N - 1;
+        /* have[0] is want[N - 1], the slot the duplicate replaced: the live side has it extra */
+        lp.allowed_ips = have + 1;
+        lp.n_allowed_ips = N - 1;
+        CHECK(plan_compute(&t, &live, &p) == 0);
+        CHECK(p.n_ops == 0);
+        plan_done(&p);
+
+        /* drop want[5] from the live side: one add, one route add */
+        struct wf_prefix missing = want[5];
+        size_t k = 0;
+        for (int i = 1; i < N; i++)
+                if (!wf_prefix_equal(&have[i], &missing))
+                        have[k++] = have[i];
+        lp.allowed_ips = have;
+        lp.n_allowed_ips = k;
+        k = 0;
+        for (int i = 0; i < N - 1; i++)
+                if (!wf_prefix_equal(&lr[i].dst, &missing))
+                        lr[k++] = lr[i];
+        live.n_routes = k;
+        CHECK(plan_compute(&t, &live, &p) == 0);
+        CHECK(p.n_ops == 2);
+        CHECK(p.n_ops == 2 && p.ops[0].kind == PLAN_PEER_UPDATE && p.ops[0].flags == PLAN_PEER_ALLOWED_IPS_ADD &&
+              p.ops[0].n_allowed_ips_add == 1 && wf_prefix_equal(&p.ops[0].allowed_ips_add[0], &missing));
+        CHECK(p.n_ops == 2 && p.ops[1].kind == PLAN_ROUTE_ADD && wf_prefix_equal(&p.ops[1].prefix, &missing));
+        plan_done(&p);
+}
+
 int main(void) {
         test_noop();
         test_one_changed_peer();
@@ -493,5 +552,6 @@ int main(void) {
         test_iface();
         test_json_shape();
         test_scale();
+        test_many_prefixes_unordered();
         return TAP_DONE();
 }

@@ -250,6 +250,28 @@ static void test_malformed(void) {
         CHECK(wgnl_parse_device_msg(nlh, live) == -EINVAL);
         CHECK(live->n_peers == 0);
         wf_live_iface_free(live);
+
+        /* an attribute whose length runs past its nest is not read: the key is missing */
+        uint8_t key[32] = { 9 };
+        struct nlattr *ka;
+        live = calloc(1, sizeof(*live));
+        nlh = mnl_nlmsg_put_header(buf);
+        g = mnl_nlmsg_put_extra_header(nlh, sizeof(*g));
+        g->cmd = WG_CMD_GET_DEVICE;
+        peers = mnl_attr_nest_start(nlh, WGDEVICE_A_PEERS);
+        p = mnl_attr_nest_start(nlh, 0);
+        ka = (struct nlattr *)((uint8_t *)nlh + nlh->nlmsg_len);
+        mnl_attr_put(nlh, WGPEER_A_PUBLIC_KEY, sizeof(key), key);
+        mnl_attr_nest_end(nlh, p);
+        mnl_attr_nest_end(nlh, peers);
+        ka->nla_len += 8;
+        CHECK(wgnl_parse_device_msg(nlh, live) == -EINVAL);
+        CHECK(live->n_peers == 0);
+        /* the same with a correct length parses */
+        ka->nla_len -= 8;
+        CHECK(wgnl_parse_device_msg(nlh, live) == 0);
+        CHECK(live->n_peers == 1 && live->peers[0].public_key[0] == 9);
+        wf_live_iface_free(live);
 }
 
 
