@@ -80,4 +80,7 @@ struct exit_route {
         bool v4, v6;             /* default route wanted per family; both false: none */
         uint32_t mark;           /* fwmark and table */
         uint32_t metric;
+        /* false: no default route wanted and the last observation showed none of ours, so the
+         * interface's routes need not be listed again (a fleet without exits pays nothing). */
+        bool check_routes;
 };

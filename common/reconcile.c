@@ -372,6 +372,18 @@ static int mgmt_addresses(const struct config *cfg, struct wf_prefix *ret, size_
         return 0;
 }
 
+/* The observation holds none of our default routes (route_observe lists ours in every table). */
+static bool live_default_free(const struct wf_live_iface *l) {
+        if (!l)
+                return false;
+        if (!l->exists)
+                return true;
+        for (size_t i = 0; i < l->n_routes; i++)
+                if (l->routes[i].ours && l->routes[i].dst.len == 0)
+                        return false;
+        return true;
+}
+
 /* Policy routing for the exits of the whole document at once: rules are per host, so an
  * interface without exits must not remove another one's. Runs on every reconcile, so a host
  * whose rules were removed by hand gets them back on the next cycle. */
@@ -406,6 +418,7 @@ static void exit_sync_doc(const struct backend_ops *ops, struct backend *b, cons
                         .metric = doc->ifaces[i].route_metric,
                 };
                 any |= want[i].v4 || want[i].v6;
+                want[i].check_routes = want[i].v4 || want[i].v6 || !live_default_free(res->ifaces[i].live);
         }
         r = any ? mgmt_addresses(cfg, mgmt, &n_mgmt) : 0;
         if (r < 0)

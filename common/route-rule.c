@@ -293,6 +293,8 @@ int route_exit_sync(struct route_ctx *c, const struct exit_route *want, size_t n
 
         /* Routes first: a mark rule then never points at an empty table for long. */
         for (size_t i = 0; i < n; i++) {
+                if (!want[i].check_routes)
+                        continue;
                 r = sync_default_routes(c, &want[i], dry_run, &changes, e);
                 if (r < 0)
                         return r;
