@@ -1414,6 +1414,18 @@ int doc_check_underlay(const struct wf_doc *d, const struct wf_prefix *addr, con
                         return wf_err_set(e, -EINVAL, "interfaces[%zu].routes[%zu].dst: \"%s\" covers "
                                           "%s %s (lockout)", i, j, x, what, a);
                 }
+                /* The address's subnet becomes a connected route on the tunnel: with no peer
+                 * carrying the controller, its packets are dropped there. */
+                for (size_t j = 0; j < f->n_addresses; j++) {
+                        struct wf_prefix net = f->addresses[j];
+
+                        wf_prefix_mask(&net);
+                        if (!wf_prefix_contains(&net, addr))
+                                continue;
+                        wf_prefix_format(&f->addresses[j], x);
+                        return wf_err_set(e, -EINVAL, "interfaces[%zu].addresses[%zu]: \"%s\" puts %s %s "
+                                          "on the tunnel (lockout)", i, j, x, what, a);
+                }
         }
         return 0;
 }

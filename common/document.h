@@ -33,9 +33,10 @@ int doc_parse(const char *json, size_t len, struct wf_doc **ret, struct wf_err *
 int doc_check_fresh(const struct wf_doc *d, const char *node, int64_t now, struct wf_err *e);
 
 /* Lockout lint against an underlay address the agent must keep reaching (the controller):
- * refuses a document in which any peer's allowed IPs or any route covers addr (other than the
- * default route of an exit peer, which the agent keeps off the management path with fwmark
- * policy routing). what names the address in the message, e.g. "the controller". */
+ * refuses a document in which an interface address's subnet, any peer's allowed IPs or any
+ * route covers addr (other than the default route of an exit peer, which the agent keeps off
+ * the management path with fwmark policy routing). what names the address in the message,
+ * e.g. "the controller". */
 int doc_check_underlay(const struct wf_doc *d, const struct wf_prefix *addr, const char *what,
                        struct wf_err *e);
 

@@ -49,27 +49,20 @@ static int mkdir_parents(const char *dir, mode_t mode) {
 
 /* Reads one base64 key from a secret file, wiping every copy of it on the way. */
 static int load_secret_key(const char *path, uint8_t ret[32], struct wf_err *e) {
-        _cleanup_close_ int fd = -1;
-        char buf[256];
-        ssize_t n;
-        size_t len;
+        char *text = NULL;
+        size_t len, n;
         int r;
 
-        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-        if (fd < 0)
-                return wf_err_set(e, -errno, "%s: %s", path, strerror(errno));
-        r = wf_check_secret_fd(fd, path, e);
+        r = wf_read_secret_file(path, 4096, &text, &len, e);
         if (r < 0)
                 return r;
-        n = read(fd, buf, sizeof(buf) - 1);
-        if (n < 0)
-                return wf_err_set(e, -errno, "%s: %s", path, strerror(errno));
-        len = (size_t)n;
-        while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == '\r' || buf[len - 1] == ' '))
-                len--;
-        buf[len] = '\0';
-        r = wf_b64_decode_exact(buf, ret, 32);
-        sodium_memzero(buf, sizeof(buf));
+        n = len;
+        while (n > 0 && (text[n - 1] == '\n' || text[n - 1] == '\r' || text[n - 1] == ' '))
+                n--;
+        text[n] = '\0';
+        r = wf_b64_decode_exact(text, ret, 32);
+        sodium_memzero(text, len);
+        free(text);
         if (r < 0)
                 return wf_err_set(e, -EINVAL, "%s: is not a base64 key (44 characters, 32 bytes)", path);
         return 0;

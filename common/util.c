@@ -148,7 +148,7 @@ int wf_read_file(const char *path, size_t max, char **ret, size_t *ret_len) {
         return 0;
 }
 
-int wf_check_secret_fd(int fd, const char *path, struct wf_err *e) {
+static int check_secret_fd(int fd, const char *path, struct wf_err *e) {
         struct stat st;
 
         if (fstat(fd, &st) < 0)
@@ -195,7 +195,7 @@ int wf_read_secret_file(const char *path, size_t max, char **ret, size_t *ret_le
         fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
         if (fd < 0)
                 return wf_err_set(e, -errno, "%s: %s", path, strerror(errno));
-        r = wf_check_secret_fd(fd, path, e);
+        r = check_secret_fd(fd, path, e);
         if (r < 0)
                 return r;
         if (fstat(fd, &st) < 0)

@@ -54,11 +54,10 @@ void wf_key_to_b64(const uint8_t key[32], char out[45]);
 
 /* Reads a whole file (up to max bytes, else -EFBIG). *ret is NUL-terminated, malloc'd. */
 int wf_read_file(const char *path, size_t max, char **ret, size_t *ret_len);
-/* Secret files (keys, tokens, passwords) must be ours alone: a regular file that group and
- * others cannot read. The check is on the open fd, so the file checked is the file read. */
-int wf_check_secret_fd(int fd, const char *path, struct wf_err *e);
-/* Reads a secret file checked as above (up to max bytes, else -EFBIG). *ret is NUL-terminated
- * and malloc'd, and no copy of it is left in freed memory: free it with wf_erase_free(). */
+/* Reads a secret file (keys, tokens, passwords): it must be ours alone, a regular file that
+ * group and others cannot read (checked on the open fd, so the file checked is the file read),
+ * of at most max bytes (else -EFBIG). *ret is NUL-terminated and malloc'd, and no copy of it is
+ * left in freed memory: free it with wf_erase_free(). */
 int wf_read_secret_file(const char *path, size_t max, char **ret, size_t *ret_len, struct wf_err *e);
 /* Zeroes a NUL-terminated secret, then frees it. Takes NULL. */
 void wf_erase_free(char *s);

@@ -478,6 +478,12 @@ static void test_fresh(void) {
         CHECK(doc_check_underlay(d, &ctl, "the controller", &e) == -EINVAL);
         CHECK(strcmp(e.msg, "interfaces[0].peers[0].allowed_ips[1]: \"192.168.0.0/16\" covers the controller "
                             "192.168.3.4/32 (lockout)") == 0);
+        /* inside the tunnel subnet of wg0 (fd00::1/64), which no peer carries: a connected
+         * route on the tunnel, where packets for it are dropped */
+        CHECK(wf_prefix_parse("fd00::77", false, &ctl, &why) == 0);
+        CHECK(doc_check_underlay(d, &ctl, "the controller", &e) == -EINVAL);
+        CHECK(strcmp(e.msg, "interfaces[0].addresses[1]: \"fd00::1/64\" puts the controller fd00::77/128 "
+                            "on the tunnel (lockout)") == 0);
         wf_doc_free(d);
 }
 
