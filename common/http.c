@@ -67,6 +67,9 @@ static void request_free(struct http_request *req) {
         if (req->next)
                 req->next->prev = req->prev;
         c->n_requests--;
+        /* The list holds the Authorization header: no copy of the token stays in freed memory. */
+        for (struct curl_slist *l = req->headers; l; l = l->next)
+                explicit_bzero(l->data, strlen(l->data));
         curl_slist_free_all(req->headers);
         free(req->post_body);
         response_reset(&req->resp);
@@ -280,32 +283,14 @@ int http_client_new(sd_event *event, const struct http_options *o, struct http_c
 }
 
 int http_read_token(const char *path, char **ret, struct wf_err *e) {
-        _cleanup_close_ int fd = -1;
-        _cleanup_free_ char *buf = NULL;
-        struct stat st;
-        ssize_t n;
+        _cleanup_erase_ char *buf = NULL;
+        struct wf_err inner = {};
         size_t len;
+        int r;
 
-        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-        if (fd < 0)
-                return wf_err_set(e, -errno, "token_file %s: %s", path, strerror(errno));
-        if (fstat(fd, &st) < 0)
-                return wf_err_set(e, -errno, "token_file %s: %s", path, strerror(errno));
-        if (!S_ISREG(st.st_mode))
-                return wf_err_set(e, -EINVAL, "token_file %s: not a regular file", path);
-        if (st.st_mode & (S_IRWXG | S_IRWXO))
-                return wf_err_set(e, -EPERM, "token_file %s: mode %04o is readable by group or others (chmod 0600)",
-                                  path, (unsigned)(st.st_mode & 07777));
-        if (st.st_size > 4096)
-                return wf_err_set(e, -EFBIG, "token_file %s: larger than 4096 bytes", path);
-        buf = calloc(1, (size_t)st.st_size + 1);
-        if (!buf)
-                return wf_err_set(e, -ENOMEM, "token_file %s: out of memory", path);
-        n = read(fd, buf, (size_t)st.st_size);
-        if (n < 0)
-                return wf_err_set(e, -errno, "token_file %s: %s", path, strerror(errno));
-        buf[n] = 0;
-        len = (size_t)n;
+        r = wf_read_secret_file(path, 4096, &buf, &len, &inner);
+        if (r < 0)
+                return wf_err_set(e, r, "token_file %s", inner.msg);
         while (len > 0 && isspace((unsigned char)buf[len - 1]))
                 buf[--len] = 0;
         if (len == 0 || strpbrk(buf, "\r\n"))
@@ -375,7 +360,7 @@ static int request_start(struct http_client *c, const char *url, const char *eta
                          const char *body, size_t len, http_done_fn cb, void *userdata,
                          struct http_request **ret, struct wf_err *e) {
         struct http_request *req;
-        _cleanup_free_ char *token = NULL;
+        _cleanup_erase_ char *token = NULL;
         bool ok = true;
         int r;
 
@@ -441,7 +426,6 @@ static int request_start(struct http_client *c, const char *url, const char *eta
                         ok = ok && (req->headers = curl_slist_append(req->headers, h));
                 if (h)
                         explicit_bzero(h, strlen(h));
-                explicit_bzero(token, strlen(token));
         }
         if (etag) {
                 _cleanup_free_ char *h = NULL;

@@ -328,12 +328,23 @@ int rosconn_call(struct rosconn *c, const struct rosapi_sentence *cmd, struct ro
                         continue;
                 }
                 if (t == ROSAPI_REPLY_RE) {
-                        struct rosapi_sentence *n = realloc(ret->re, (ret->n_re + 1) * sizeof(*n));
-                        if (!n) {
+                        size_t k = ret->n_re;
+
+                        if (k >= ROSCONN_MAX_ROWS) {
                                 rosapi_sentence_done(&s);
-                                return wf_err_set(e, -ENOMEM, "routeros: out of memory");
+                                c->dead = true; /* the rest of the reply is still on the wire */
+                                return wf_err_set(e, -E2BIG, "routeros: %s: more than %u rows in one reply",
+                                                  name, ROSCONN_MAX_ROWS);
                         }
-                        ret->re = n;
+                        /* Capacity doubles at powers of two: a 10k-row print is not 10k reallocs. */
+                        if (k == 0 || (k & (k - 1)) == 0) {
+                                struct rosapi_sentence *n = realloc(ret->re, (k ? 2 * k : 16) * sizeof(*n));
+                                if (!n) {
+                                        rosapi_sentence_done(&s);
+                                        return wf_err_set(e, -ENOMEM, "routeros: out of memory");
+                                }
+                                ret->re = n;
+                        }
                         ret->re[ret->n_re++] = s;
                         continue;
                 }

@@ -1,6 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 #pragma once
 
+/* Bound on the !re rows of one reply (a router with 100k routes stays below it). */
+#define ROSCONN_MAX_ROWS 1000000u
+
 /* RouterOS API transport: TCP (8728) or TLS (8729, OpenSSL) with bounded timeouts, login
  * (RouterOS >= 6.43 plain, falling back to the legacy MD5 challenge), and synchronous tagged
  * commands. One connection, one command at a time. */

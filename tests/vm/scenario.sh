@@ -174,6 +174,24 @@ check "a: only peer b's IPv4 routes left" count_is a 2 ip route show proto 211
 check "a: only peer b's IPv6 route left" count_is a 1 ip -6 route show proto 211
 check "plan --json empty on a after rev6" plan_empty a rev6
 
+# --- exit selection on the kernel: one exit holds /0, policy routing like wg-quick, and all of
+# it goes when the document drops the exits
+check "apply rev7 on a (exits b and c)" apply a rev7
+check "a: exactly one peer holds 0.0.0.0/0" count_is a 1 sh -c "wg show wfk0 allowed-ips | grep '0\.0\.0\.0/0'"
+check "a: it is b, the first healthy exit" has a "^$RE_B.*0\.0\.0\.0/0" wg show wfk0 allowed-ips
+check "a: fwmark 51820 for policy routing" has a '^0xca6c$' wg show wfk0 fwmark
+check "a: rule: not fwmark -> table 51820, proto 211" has a "^32001:.*not from all fwmark 0xca6c lookup 51820 proto 211" ip rule show
+check "a: rule: main without defaults, proto 211" has a "^32000:.*lookup main suppress_prefixlength 0 proto 211" ip -6 rule show
+check "a: table 51820: default dev wfk0 proto 211" has a "^default dev wfk0 proto 211" ip route show table 51820
+check "a: IPv6 table 51820: default dev wfk0 proto 211" has a "^default dev wfk0 proto 211" ip -6 route show table 51820
+check "a: the internet goes into the tunnel" has a "dev wfk0 table 51820" ip route get 203.0.113.9
+check "a: the tunnel's own packets do not" lacks a "dev wfk0" ip route get 192.168.12.2 mark 0xca6c
+check "plan --json empty on a after rev7" plan_empty a rev7
+check "apply rev8 on a (no exits)" apply a rev8
+check "a: no rule of ours left" lacks a "proto 211" sh -c "ip rule show; ip -6 rule show"
+check "a: no /0 left in WireGuard" lacks a "0\.0\.0\.0/0|::/0" wg show wfk0 allowed-ips
+check "a: no default route of ours in any table" lacks a "^default .*proto 211" sh -c "ip route show table all; ip -6 route show table all"
+
 # --- a peer with 3000 allowed IPs (84 KB of attributes): the SET spans many messages and the
 # dump splits the peer across parts; wg-netlink's parser must put it back together
 check "wfk9: a peer with 3000 allowed IPs applied" ns a wgfleet-bench apply wfk9 3 --big 3000 --no-routes --port 51899

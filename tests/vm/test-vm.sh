@@ -116,6 +116,13 @@ doc a 5 10.77.0.1/32 fd77::1/128 "$(sed 's|"10\.200\.[0-9]\.0/24",||g' peers4.js
 rm -f peers4.json
 # rev 6: back to one peer
 doc a 6 10.77.0.1/32 fd77::1/128 "$pa_b2" >t.json && sign t.json a/rev6.json
+# rev 7 (exit selection, kernel backend): b and c both offer 0.0.0.0/0 and ::/0 as exits
+dflt() { echo "$1" | sed 's|"allowed_ips":\[|&"0.0.0.0/0","::/0",|'; }
+doc a 7 10.77.0.1/32 fd77::1/128 "$(dflt "$pa_b2"),$(dflt "$pa_c")" |
+  sed 's|]}]}$|],"exit":["b","c"]}]}|' >t.json
+grep -q '"exit":\["b","c"\]' t.json && sign t.json a/rev7.json
+# rev 8: the exits leave again
+doc a 8 10.77.0.1/32 fd77::1/128 "$pa_b2" >t.json && sign t.json a/rev8.json
 
 printf 'NPEERS=%s\nPUB_A=%s\nPUB_B=%s\nPUB_C=%s\nPSK=%s\n' "$npeers" "${pub[a]}" "${pub[b]}" "${pub[c]}" "$psk" >env.sh
 cp "$here/scenario.sh" run.sh
