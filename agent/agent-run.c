@@ -554,6 +554,7 @@ static void handle_document(struct agent *a, const struct http_response *resp) {
         const char *why;
         struct wf_err e = {};
         uint64_t rev;
+        bool pending = false;
         int r;
 
         free(a->reject_etag);
@@ -611,24 +612,33 @@ static void handle_document(struct agent *a, const struct http_response *resp) {
         old = a->doc;
         a->doc = doc;
         a->cache_error[0] = 0;
+        /* The confirmation window is persisted before the first change reaches the node: a crash
+         * or SIGTERM in the middle of the apply must still leave a restart that reverts. */
+        if (a->ctx->cfg.confirm_timeout > 0) {
+                _cleanup_free_ char *prev = NULL;
+                size_t plen;
+
+                if (state_read_envelope(a->ctx->cfg.state_dir, STATE_PREVIOUS, a->ctx->cfg.max_document_size,
+                                        &prev, &plen, NULL) >= 0)
+                        pending = true;
+        }
+        if (pending) {
+                a->st.confirm_revision = rev;
+                (void)state_save(a->ctx->cfg.state_dir, &a->st, NULL);
+        }
         r = apply_doc(a, APPLY_NEW);
         a->applied_this_cycle = true;
         retire(a, old);
         /* New names get an address from the loop's resolver from now on. */
         if (a->resolver)
                 (void)agentd_resolver_refresh(a->resolver, a->doc);
-        if (r > 0 && a->ctx->cfg.confirm_timeout > 0) {
-                _cleanup_free_ char *prev = NULL;
-                size_t plen;
-
-                if (state_read_envelope(a->ctx->cfg.state_dir, STATE_PREVIOUS, a->ctx->cfg.max_document_size,
-                                        &prev, &plen, NULL) >= 0) {
-                        /* Persisted: a restart inside the window still reverts. */
-                        a->st.confirm_revision = rev;
-                        (void)state_save(a->ctx->cfg.state_dir, &a->st, NULL);
-                        timer_arm(a, &a->confirm_timer, (uint64_t)a->ctx->cfg.confirm_timeout * USEC_PER_SEC,
-                                  on_confirm_timeout);
-                }
+        if (pending && r > 0)
+                timer_arm(a, &a->confirm_timer, (uint64_t)a->ctx->cfg.confirm_timeout * USEC_PER_SEC,
+                          on_confirm_timeout);
+        else if (pending) {
+                /* Nothing changed on the node: nothing to confirm. */
+                a->st.confirm_revision = 0;
+                (void)state_save(a->ctx->cfg.state_dir, &a->st, NULL);
         }
         send_report(a);
 }
