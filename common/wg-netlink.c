@@ -250,6 +250,20 @@ static int nested(const struct nlattr *a, const struct nlattr **tb, int max) {
         return 0;
 }
 
+/* Optional integer attributes: absent leaves *ret as it is; present must have the right size. */
+#define DEFINE_GET_UINT(bits)                                                                  \
+        static int get_u##bits(const struct nlattr *a, uint##bits##_t *ret) {                  \
+                if (!a)                                                                        \
+                        return 0;                                                              \
+                if (mnl_attr_validate(a, MNL_TYPE_U##bits) < 0)                                \
+                        return -EINVAL;                                                        \
+                *ret = mnl_attr_get_u##bits(a);                                                \
+                return 0;                                                                      \
+        }
+DEFINE_GET_UINT(16)
+DEFINE_GET_UINT(32)
+DEFINE_GET_UINT(64)
+
 static int parse_allowedips(const struct nlattr *list, struct wf_live_peer *p) {
         const struct nlattr *a;
 
@@ -321,11 +335,8 @@ static int parse_peer(const struct nlattr *pa, struct wf_live_iface *live) {
                 else if (sa->sa_family != AF_UNSPEC)
                         return -EINVAL;
         }
-        if (tb[WGPEER_A_PERSISTENT_KEEPALIVE_INTERVAL]) {
-                if (mnl_attr_validate(tb[WGPEER_A_PERSISTENT_KEEPALIVE_INTERVAL], MNL_TYPE_U16) < 0)
-                        return -EINVAL;
-                p->persistent_keepalive = mnl_attr_get_u16(tb[WGPEER_A_PERSISTENT_KEEPALIVE_INTERVAL]);
-        }
+        if (get_u16(tb[WGPEER_A_PERSISTENT_KEEPALIVE_INTERVAL], &p->persistent_keepalive) < 0)
+                return -EINVAL;
         if (tb[WGPEER_A_LAST_HANDSHAKE_TIME]) {
                 struct { int64_t sec, nsec; } ts;
 
@@ -334,16 +345,10 @@ static int parse_peer(const struct nlattr *pa, struct wf_live_iface *live) {
                 memcpy(&ts, mnl_attr_get_payload(tb[WGPEER_A_LAST_HANDSHAKE_TIME]), sizeof(ts));
                 p->last_handshake = ts.sec;
         }
-        if (tb[WGPEER_A_RX_BYTES]) {
-                if (mnl_attr_validate(tb[WGPEER_A_RX_BYTES], MNL_TYPE_U64) < 0)
-                        return -EINVAL;
-                p->rx_bytes = mnl_attr_get_u64(tb[WGPEER_A_RX_BYTES]);
-        }
-        if (tb[WGPEER_A_TX_BYTES]) {
-                if (mnl_attr_validate(tb[WGPEER_A_TX_BYTES], MNL_TYPE_U64) < 0)
-                        return -EINVAL;
-                p->tx_bytes = mnl_attr_get_u64(tb[WGPEER_A_TX_BYTES]);
-        }
+        if (get_u64(tb[WGPEER_A_RX_BYTES], &p->rx_bytes) < 0)
+                return -EINVAL;
+        if (get_u64(tb[WGPEER_A_TX_BYTES], &p->tx_bytes) < 0)
+                return -EINVAL;
         if (tb[WGPEER_A_ALLOWEDIPS])
                 return parse_allowedips(tb[WGPEER_A_ALLOWEDIPS], p);
         return 0;
@@ -385,16 +390,10 @@ int wgnl_parse_device_msg(const struct nlmsghdr *nlh, struct wf_live_iface *live
                         return -EINVAL;
                 memcpy(live->public_key, mnl_attr_get_payload(tb[WGDEVICE_A_PUBLIC_KEY]), WG_KEY_LEN);
         }
-        if (tb[WGDEVICE_A_LISTEN_PORT]) {
-                if (mnl_attr_validate(tb[WGDEVICE_A_LISTEN_PORT], MNL_TYPE_U16) < 0)
-                        return -EINVAL;
-                live->listen_port = mnl_attr_get_u16(tb[WGDEVICE_A_LISTEN_PORT]);
-        }
-        if (tb[WGDEVICE_A_FWMARK]) {
-                if (mnl_attr_validate(tb[WGDEVICE_A_FWMARK], MNL_TYPE_U32) < 0)
-                        return -EINVAL;
-                live->fwmark = mnl_attr_get_u32(tb[WGDEVICE_A_FWMARK]);
-        }
+        if (get_u16(tb[WGDEVICE_A_LISTEN_PORT], &live->listen_port) < 0)
+                return -EINVAL;
+        if (get_u32(tb[WGDEVICE_A_FWMARK], &live->fwmark) < 0)
+                return -EINVAL;
         if (tb[WGDEVICE_A_PEERS])
                 mnl_attr_for_each_nested(a, tb[WGDEVICE_A_PEERS]) {
                         r = parse_peer(a, live);
