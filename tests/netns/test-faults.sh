@@ -240,8 +240,8 @@ for b in bad-cidr bad-hostbits bad-route untrusted tampered older other-node exp
   rc=0; agent once >"once-$b.log" 2>&1 || rc=$?
   snap after
   why=$(grep -m1 -o 'rejected: .*' "once-$b.log" | cut -c1-110)
-  check "$b via the controller: rejected ($why), once exit $rc (0: the node stays on valid revision 10)" \
-    test "$rc" = 0 -a -n "$why"
+  check "$b via the controller: rejected ($why), once exit $rc (1: a refused document; the node stays on revision 10)" \
+    test "$rc" = 1 -a -n "$why"
   check "$b via the controller: wg show, ip addr, ip route byte-identical" same before-A after
   check "$b via the controller: current.env unchanged, accepted revision still 10, report says rejected" \
     eval 'cmp -s state/current.env current-A.env && [ "$(state_field accepted_revision)" = 10 ] &&
