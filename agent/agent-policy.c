@@ -119,6 +119,8 @@ enum policy_verdict policy_accept(struct policy *p, const struct policy_io *io, 
 
         /* Only a revision that is still valid is worth going back to. */
         window = p->confirm_timeout > 0 && prev && prev->expires_at > now;
+        if (p->confirm_timeout > 0 && prev && !window)
+                out->prev_expired = prev->revision;
         if (accepted_state(p, doc->revision, etag, window, &ns) < 0) {
                 wf_doc_free(doc);
                 wf_err_set(e, -ENOMEM, "out of memory");

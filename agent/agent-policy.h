@@ -77,6 +77,7 @@ struct policy_outcome {
         struct wf_doc *old;    /* ACCEPTED: the document replaced (caller retires and frees it) */
         int applied;           /* ACCEPTED: the apply's result (changes or -errno) */
         bool arm;              /* ACCEPTED: start the confirm_timeout timer */
+        uint64_t prev_expired; /* ACCEPTED: no window because this revision, replaced, had expired */
 };
 
 /* The accept decision alone: expired (against now) or older than the floor -> REFUSED (e says

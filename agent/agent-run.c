@@ -341,6 +341,9 @@ static void handle_document(struct agent *a, const struct http_response *resp) {
         /* New names get an address from the loop's resolver from now on. */
         if (a->resolver)
                 (void)agentd_resolver_refresh(a->resolver, a->p.doc);
+        if (out.prev_expired)
+                agentd_log(LOG_NOTICE, "revision %" PRIu64 ": no commit-confirmed window, the revision it replaces "
+                           "(%" PRIu64 ") has expired and is never gone back to", a->p.doc->revision, out.prev_expired);
         if (out.arm)
                 agentr_timer_arm(a, &a->confirm_timer, (uint64_t)a->p.confirm_timeout * USEC_PER_SEC,
                                  on_confirm_timeout);

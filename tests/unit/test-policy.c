@@ -308,7 +308,7 @@ static void test_expired_previous(void) {
         policy_done(&p);
         f.d.expires[3] = NOW + 10;
         restart(&f, &p, 60, NOW);
-        CHECK(fetch(&f, &p, 4, NOW + DAY, NOW + 20, &out) == POLICY_ACCEPTED && !out.arm);
+        CHECK(fetch(&f, &p, 4, NOW + DAY, NOW + 20, &out) == POLICY_ACCEPTED && !out.arm && out.prev_expired == 3);
         CHECK(f.d.st.confirm_revision == 0 && f.d.node == 4);
         /* and a restart inside what would have been the window resumes none */
         CHECK(!restart(&f, &p, 60, NOW + 30) && f.d.node == 4);
