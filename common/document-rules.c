@@ -4,7 +4,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
-#include "document-rules.h"
+#include "document-internal.h"
 #include "document.h"
 #include "dup-find.h"
 

@@ -4,8 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "document-rules.h"
-#include "document.h"
+#include "document-internal.h"
 
 /* Parsing: JSON -> struct wf_doc, one reader per field in a table per level (document,
  * interface, peer, route), in the order the rules are checked; each reader applies the rules of
@@ -37,6 +36,14 @@ static int check_fields(struct jr_ctx *c, const json_t *obj, const struct jr_pat
 
 #define CHECK_FIELDS(c, obj, p, table) \
         check_fields(c, obj, p, &(table)[0].key, sizeof((table)[0]), ELEMENTSOF(table))
+
+int doc_check_fields(struct jr_ctx *c, const json_t *obj, const struct jr_path *p, const char *const *known) {
+        size_t n = 0;
+
+        while (known[n])
+                n++;
+        return check_fields(c, obj, p, known, sizeof(known[0]), n);
+}
 
 static int dup_string(const json_t *v, char **ret) {
         char *s;
@@ -500,6 +507,11 @@ static const struct {
         { "peers", iface_peers },
         { "exit", iface_exit },
         { "routes", iface_routes },
+        /* Read by document-gateway.c once the rules above have passed. */
+        { "forwarding", NULL },
+        { "masquerade", NULL },
+        { "netmap", NULL },
+        { "services", NULL },
 };
 
 static int parse_iface(struct jr_ctx *c, const json_t *o, const struct jr_path *p, struct wf_iface *f) {
@@ -509,10 +521,14 @@ static int parse_iface(struct jr_ctx *c, const json_t *o, const struct jr_path *
                 return jr_fail(c, p, o, "is not an object");
         r = CHECK_FIELDS(c, o, p, iface_fields);
         for (size_t i = 0; r >= 0 && i < ELEMENTSOF(iface_fields); i++)
-                r = iface_fields[i].read(c, o, p, iface_fields[i].key, f);
+                if (iface_fields[i].read)
+                        r = iface_fields[i].read(c, o, p, iface_fields[i].key, f);
         if (r < 0)
                 return r;
-        return doc_rules_iface(c, o, p, f);
+        r = doc_rules_iface(c, o, p, f);
+        if (r < 0)
+                return r;
+        return doc_gateway_parse(c, o, p, f);
 }
 
 /* ---- document fields ---- */

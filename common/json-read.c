@@ -155,7 +155,7 @@ static const char *type_name(json_type type) {
                 return "a number";
         case JSON_TRUE:
         case JSON_FALSE:
-                return "true or false";
+                return "a boolean";
         case JSON_NULL:
                 break;
         }
