@@ -20,7 +20,8 @@ static void usage(FILE *f) {
         fputs("Usage: wgfleet-controller COMMAND [OPTIONS]\n"
               "  keygen --out DIR                      create DIR/signing.key and DIR/signing.pub\n"
               "  render --inventory FILE --key KEY --out DIR [--state DIR]\n"
-              "                                        write one signed DIR/NODE.env per node\n"
+              "                                        write one signed DIR/NODE.env per node; state.json\n"
+              "                                        in --state DIR (default " CTL_STATE_DIR_DEFAULT ")\n"
               "  serve  --inventory FILE --key KEY --listen ADDR:PORT --tls-cert FILE --tls-key FILE\n"
               "         --state DIR [--token-file FILE] [--enroll-token-file FILE] [--max-status-size BYTES]\n"
               "                                        serve documents, enrolment, status and fleet health\n"
@@ -85,11 +86,13 @@ static int cmd_render(int argc, char **argv) {
                 return 1;
         }
         if ((r = ctl_inventory_load(inv_path, &inv, &e, log_line, NULL)) < 0 ||
-            (r = ctl_state_load(state_dir ? state_dir : out, &st, &e)) < 0 ||
+            (r = ctl_state_load(state_dir ? state_dir : CTL_STATE_DIR_DEFAULT, &st, &e)) < 0 ||
             (r = ctl_render_all(inv, st, time(NULL), sk, &res, &e, log_line, NULL)) < 0 ||
             (r = ctl_render_write(res, out, &e)) < 0 ||
             (r = ctl_state_save(st, &e)) < 0) {
                 log_line(NULL, r == -ENOMEM ? "out of memory" : e.msg);
+                if (inv && !st && !state_dir && r != -ENOMEM)
+                        log_line(NULL, "without --state DIR, render keeps state.json in " CTL_STATE_DIR_DEFAULT);
                 goto out;
         }
         for (size_t i = 0; i < res->n_nodes; i++)
