@@ -5,15 +5,9 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "document.h"
+#include "document-internal.h"
 
 /* Every rule below is listed, with its message, in docs/protocol.md. */
-
-struct pctx {
-        struct wf_err *e;
-        wf_warn_fn warn;
-        void *userdata;
-};
 
 #define PATH_MAX_LEN 192
 
@@ -644,7 +638,7 @@ static int parse_route_table(struct pctx *c, const json_t *v, const char *path, 
 
 static const char *const iface_fields[] = {
         "name", "listen_port", "addresses", "mtu", "fwmark", "route_table", "route_metric",
-        "public_key", "peers", "routes", "exit", NULL,
+        "public_key", "peers", "routes", "exit", DOC_GATEWAY_FIELDS, NULL,
 };
 static const char *const route_fields[] = { "dst", "via", NULL };
 
@@ -1141,7 +1135,10 @@ static int parse_iface(struct pctx *c, const json_t *o, const char *path, struct
                 }
         }
 
-        return check_iface(c, o, path, f);
+        r = check_iface(c, o, path, f);
+        if (r < 0)
+                return r;
+        return doc_gateway_parse(c, o, path, f);
 }
 
 static const char *const doc_fields[] = {
@@ -1436,4 +1433,38 @@ size_t doc_count_peers(const struct wf_doc *d) {
         for (size_t i = 0; i < d->n_ifaces; i++)
                 n += d->ifaces[i].n_peers;
         return n;
+}
+
+/* ---- for document-gateway.c (document-internal.h) ---- */
+
+void doc_pathf(char out[DOC_PATH_MAX], const char *fmt, ...) {
+        va_list ap;
+
+        va_start(ap, fmt);
+        vsnprintf(out, DOC_PATH_MAX, fmt, ap);
+        va_end(ap);
+}
+
+int doc_fail(struct pctx *c, const char *path, const json_t *v, const char *fmt, ...) {
+        char why[384];
+        va_list ap;
+
+        va_start(ap, fmt);
+        vsnprintf(why, sizeof(why), fmt, ap);
+        va_end(ap);
+        return fail(c, path, v, "%s", why);
+}
+
+int doc_check_fields(struct pctx *c, const json_t *obj, const char *path, const char *const *known) {
+        return check_fields(c, obj, path, known);
+}
+
+int doc_get_field(struct pctx *c, const json_t *obj, const char *path, const char *key, bool required,
+                  json_type type, const char *type_name, json_t **ret) {
+        return get_field(c, obj, path, key, required, type, type_name, ret);
+}
+
+int doc_get_int(struct pctx *c, const json_t *obj, const char *path, const char *key, bool required,
+                json_int_t min, json_int_t max, const char *range_msg, bool *ret_present, json_int_t *ret) {
+        return get_int(c, obj, path, key, required, min, max, range_msg, ret_present, ret);
 }

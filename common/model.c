@@ -31,6 +31,11 @@ static void iface_done(struct wf_iface *i) {
         for (size_t j = 0; j < i->n_exit; j++)
                 free(i->exit[j]);
         free(i->exit);
+        free(i->masquerade_out);
+        free(i->netmap);
+        for (size_t j = 0; j < i->n_services; j++)
+                free(i->services[j].name);
+        free(i->services);
 }
 
 void wf_doc_free(struct wf_doc *d) {

@@ -47,6 +47,21 @@ struct wf_route {
         char *via; /* peer name */
 };
 
+/* Gateway fields (docs/gateways.md): the node's LAN local seen by the overlay as overlay (same
+ * prefix length), and a service published at address:port forwarded to target:target_port. */
+struct wf_netmap {
+        struct wf_prefix local, overlay;
+};
+
+struct wf_service {
+        char *name;
+        struct wf_prefix address;        /* host prefix (/32, /128) */
+        int protocol;                    /* IPPROTO_TCP or IPPROTO_UDP */
+        uint16_t port;
+        struct wf_prefix target;         /* host prefix, same family as address */
+        uint16_t target_port;
+};
+
 struct wf_iface {
         char *name;
         uint16_t listen_port;
@@ -64,6 +79,12 @@ struct wf_iface {
         size_t n_routes;
         char **exit; /* peer names allowed to carry the default route */
         size_t n_exit;
+        bool forwarding;
+        char *masquerade_out;            /* masquerade.out_interface, NULL when absent */
+        struct wf_netmap *netmap;
+        size_t n_netmap;
+        struct wf_service *services;
+        size_t n_services;
 };
 
 struct wf_doc {

@@ -49,7 +49,8 @@ cd "$tmp" || exit 1
 expect "agent: validate offers envelope files" "wgfleet-agent validate --trust-key t.pub " "edge-1.env "
 expect "agent: --trust-key offers files" "wgfleet-agent validate --trust-key no" "notes.txt "
 expect "controller: the commands of --help" "wgfleet-controller " "$ctl_cmds"
-expect "controller: render options" "wgfleet-controller render --" "--inventory --key --out --state "
+expect "controller: render options" "wgfleet-controller render --" "--history --inventory --key --out --state "
+expect "controller: rollout actions" "wgfleet-controller rollout --state /x " "abort resume status "
 expect "controller: serve options" "wgfleet-controller serve --t" "--tls-cert --tls-key --token-file "
 expect "controller: --inventory offers files" "wgfleet-controller render --inventory ed" "edge-1.env "
 [ "$fails" -eq 0 ]

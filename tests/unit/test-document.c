@@ -2,6 +2,7 @@
 /* One case per validation rule of docs/protocol.md: a valid base document, one mutation, and
  * the exact one-line message (JSON path + value) the rule must produce. */
 #include <jansson.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,7 +33,11 @@ static const char base_doc[] =
         "    \"preshared_key_ref\": \"cgnat.psk\"}"
         "  ],"
         "  \"routes\": [{\"dst\": \"192.168.7.0/24\", \"via\": \"hub\"}],"
-        "  \"exit\": [\"exit1\"]"
+        "  \"exit\": [\"exit1\"],"
+        "  \"forwarding\": true, \"masquerade\": {\"out_interface\": \"eth0\"},"
+        "  \"netmap\": [{\"local\": \"192.168.1.0/24\", \"overlay\": \"172.16.1.0/24\"}],"
+        "  \"services\": [{\"name\": \"nas-web\", \"address\": \"10.0.5.7\", \"protocol\": \"tcp\","
+        "                \"port\": 443, \"target\": \"192.168.1.10:8443\"}]"
         " }]}";
 
 /* A second interface for the cross-interface rules. */
@@ -238,6 +243,68 @@ static const struct rule_case cases[] = {
           .expect = "interfaces[0].routes[1].dst: \"192.168.7.0/24\" is a duplicate route (also routes[0])" },
         { "route object type", { { "interfaces[0].routes[0]", "\"192.168.7.0/24\"" } },
           .expect = "interfaces[0].routes[0]: \"192.168.7.0/24\" is not an object" },
+        /* gateway fields (rules 40-47) */
+        { "forwarding is a boolean", { { "interfaces[0].forwarding", "1" } },
+          .expect = "interfaces[0].forwarding: 1 is not a boolean" },
+        { "masquerade is an object", { { "interfaces[0].masquerade", "\"eth0\"" } },
+          .expect = "interfaces[0].masquerade: \"eth0\" is not an object" },
+        { "masquerade out_interface required", { { "interfaces[0].masquerade", "{}" } },
+          .expect = "interfaces[0].masquerade.out_interface: is missing (required)" },
+        { "masquerade out_interface name", { { "interfaces[0].masquerade.out_interface", "\"eth/0\"" } },
+          .expect = "interfaces[0].masquerade.out_interface: \"eth/0\" is not an interface name (1-15 printable ASCII bytes, no '/' or ':')" },
+        { "masquerade out_interface not the tunnel", { { "interfaces[0].masquerade.out_interface", "\"wg0\"" } },
+          .expect = "interfaces[0].masquerade.out_interface: \"wg0\" is this interface (masquerade is for traffic that leaves by another one)" },
+        { "netmap is an array", { { "interfaces[0].netmap", "{}" } },
+          .expect = "interfaces[0].netmap: an object is not an array" },
+        { "netmap element object", { { "interfaces[0].netmap[0]", "\"192.168.1.0/24\"" } },
+          .expect = "interfaces[0].netmap[0]: \"192.168.1.0/24\" is not an object" },
+        { "netmap local CIDR", { { "interfaces[0].netmap[0].local", "\"192.168.1.0/33\"" } },
+          .expect = "interfaces[0].netmap[0].local: \"192.168.1.0/33\" has an invalid prefix length" },
+        { "netmap local host bits", { { "interfaces[0].netmap[0].local", "\"192.168.1.1/24\"" } },
+          .expect = "interfaces[0].netmap[0].local: \"192.168.1.1/24\" has host bits set" },
+        { "netmap overlay required", { { "interfaces[0].netmap[0].overlay", NULL } },
+          .expect = "interfaces[0].netmap[0].overlay: is missing (required)" },
+        { "netmap overlay special", { { "interfaces[0].netmap[0].overlay", "\"127.16.1.0/24\"" } },
+          .expect = "interfaces[0].netmap[0].overlay: \"127.16.1.0/24\" is a loopback prefix ..." },
+        { "netmap not a default route", { { "interfaces[0].netmap[0].local", "\"0.0.0.0/0\"" } },
+          .expect = "interfaces[0].netmap[0].local: \"0.0.0.0/0\" is a default route, not a LAN" },
+        { "netmap same prefix length", { { "interfaces[0].netmap[0].overlay", "\"172.16.1.0/25\"" } },
+          .expect = "interfaces[0].netmap[0].overlay: \"172.16.1.0/25\" is not the same family and prefix length as local 192.168.1.0/24 (netmap maps address for address)" },
+        { "netmap same family", { { "interfaces[0].netmap[0].overlay", "\"fd01::/24\"" } },
+          .expect = "interfaces[0].netmap[0].overlay: \"fd01::/24\" is not the same family and prefix length as local 192.168.1.0/24 (netmap maps address for address)" },
+        { "netmap overlay not the local prefix", { { "interfaces[0].netmap[0].overlay", "\"192.168.1.0/24\"" } },
+          .expect = "interfaces[0].netmap[0].overlay: \"192.168.1.0/24\" overlaps netmap[0].local 192.168.1.0/24" },
+        { "netmap entries disjoint", { { "interfaces[0].netmap[1]", "{\"local\": \"172.16.1.0/25\", \"overlay\": \"172.16.9.0/25\"}" } },
+          .expect = "interfaces[0].netmap[1].local: \"172.16.1.0/25\" overlaps netmap[0].overlay 172.16.1.0/24" },
+        { "netmap overlay is this node's", { { "interfaces[0].netmap[0].overlay", "\"10.1.0.0/24\"" } },
+          .expect = "interfaces[0].netmap[0].overlay: \"10.1.0.0/24\" contains allowed IP 10.1.0.0/24 of peer \"cgnat\" (the overlay prefix is this node's)" },
+        { "netmap local stays on the LAN", { { "interfaces[0].netmap[0].local", "\"10.1.0.0/16\"" },
+                                             { "interfaces[0].netmap[0].overlay", "\"172.17.0.0/16\"" } },
+          .expect = "interfaces[0].netmap[0].local: \"10.1.0.0/16\" contains allowed IP 10.1.0.0/24 of peer \"cgnat\" (the local prefix is this node's)" },
+        { "service element object", { { "interfaces[0].services[0]", "[]" } },
+          .expect = "interfaces[0].services[0]: an array is not an object" },
+        { "service name", { { "interfaces[0].services[0].name", "\"-web\"" } },
+          .expect = "interfaces[0].services[0].name: \"-web\" is not a service name (1-63 of A-Z a-z 0-9 . _ -, starting with a letter or digit)" },
+        { "service address single", { { "interfaces[0].services[0].address", "\"10.0.5.0/24\"" } },
+          .expect = "interfaces[0].services[0].address: \"10.0.5.0/24\" is not a single address" },
+        { "service address special", { { "interfaces[0].services[0].address", "\"224.0.0.7\"" } },
+          .expect = "interfaces[0].services[0].address: \"224.0.0.7\" is a multicast prefix ..." },
+        { "service protocol", { { "interfaces[0].services[0].protocol", "\"sctp\"" } },
+          .expect = "interfaces[0].services[0].protocol: \"sctp\" is not \"tcp\" or \"udp\"" },
+        { "service port", { { "interfaces[0].services[0].port", "0" } },
+          .expect = "interfaces[0].services[0].port: 0 is not a port (1-65535)" },
+        { "service target port", { { "interfaces[0].services[0].target", "\"192.168.1.10\"" } },
+          .expect = "interfaces[0].services[0].target: \"192.168.1.10\" is not an address:port (e.g. 192.168.1.10:8443)" },
+        { "service target address", { { "interfaces[0].services[0].target", "\"nas.lan:8443\"" } },
+          .expect = "interfaces[0].services[0].target: \"nas.lan:8443\" is not an address:port (the host must be an IP address)" },
+        { "service target family", { { "interfaces[0].services[0].target", "\"[fd00:1::5]:8443\"" } },
+          .expect = "interfaces[0].services[0].target: \"[fd00:1::5]:8443\" is not in the address family of address" },
+        { "service duplicate name", { { "interfaces[0].services[1]", "{\"name\": \"nas-web\", \"address\": \"10.0.5.8\", \"protocol\": \"tcp\", \"port\": 443, \"target\": \"192.168.1.10:443\"}" } },
+          .expect = "interfaces[0].services[1].name: \"nas-web\" is a duplicate service name (also services[0])" },
+        { "service duplicate port", { { "interfaces[0].services[1]", "{\"name\": \"nas2\", \"address\": \"10.0.5.7\", \"protocol\": \"tcp\", \"port\": 443, \"target\": \"192.168.1.11:443\"}" } },
+          .expect = "interfaces[0].services[1].port: 443 is also the tcp port of services[0] \"nas-web\" at 10.0.5.7/32" },
+        { "service address is this node's", { { "interfaces[0].peers[2].allowed_ips[2]", "\"10.0.5.7/32\"" } },
+          .expect = "interfaces[0].services[0].address: \"10.0.5.7\" is an allowed IP of peer \"cgnat\" (a service address is this node's)" },
         /* rendering of values in messages */
         { "long values are cut on a character boundary", { { "node", "\"éééééééééééééééééééééééééééééééééééééééééééééééééééééééééééé\"" } },
           .expect = "node: \"ééééééééééééééééééééééééééééééééééééééé...\" is not a node name ..." },
@@ -373,6 +440,12 @@ static void test_valid(void) {
         CHECK(f->peers[2].endpoint == NULL && strcmp(f->peers[2].preshared_key_ref, "cgnat.psk") == 0);
         CHECK(f->peers[1].n_allowed_ips == 2 && f->peers[1].allowed_ips[0].len == 0);
         CHECK(strcmp(f->routes[0].via, "hub") == 0 && f->routes[0].dst.len == 24);
+        CHECK(f->forwarding && strcmp(f->masquerade_out, "eth0") == 0);
+        CHECK(f->n_netmap == 1 && f->netmap[0].local.addr[0] == 192 && f->netmap[0].overlay.addr[0] == 172 &&
+              f->netmap[0].overlay.len == 24);
+        CHECK(f->n_services == 1 && strcmp(f->services[0].name, "nas-web") == 0 && f->services[0].port == 443 &&
+              f->services[0].protocol == IPPROTO_TCP && f->services[0].address.len == 32 &&
+              f->services[0].target.addr[3] == 10 && f->services[0].target_port == 8443);
         CHECK(doc_count_peers(d) == 3);
         wf_doc_free(d);
 }
