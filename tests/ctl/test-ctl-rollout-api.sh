@@ -211,7 +211,7 @@ fi
 # ---- bad rollout values refuse the inventory, naming the field ----
 bad_rollout() { # ROLLOUT_JSON: the error line of render
   jq --argjson r "$1" '.rollout = $r' "$tmp/inventory.json" > "$tmp/bad.json"
-  "$ctl" render --inventory "$tmp/bad.json" --key "$tmp/keys/signing.key" --out "$tmp/badout" 2>&1 >/dev/null | grep -v warning
+  "$ctl" render --inventory "$tmp/bad.json" --key "$tmp/keys/signing.key" --out "$tmp/badout" --state "$tmp/badstate" 2>&1 >/dev/null | grep -v warning
   echo "rc=${PIPESTATUS[0]}"
 }
 expect_eq "a bad wave member" "$(bad_rollout '{"waves": [["hub"], ["bad name!"]]}')" \
