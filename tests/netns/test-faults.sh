@@ -465,6 +465,7 @@ for i in "${!delays[@]}"; do
   t1=$(ms)
   check "round $i: ${recover[$i]} after the kill converges in $((t1 - t0)) ms (exit $rc): $(npeers) peers, $(nroutes) routes, no duplicate or stray proto 211 route" \
     eval '[ "$rc" = 0 ] && converged "$name"'
+  if [ "$i" = 0 ]; then t0=$(ms); compare n "$name.json" >/dev/null; echo "# wf-compare over $((BULK + 3)) peers: $(($(ms) - t0)) ms"; fi
   [ "${victim[$i]}" = apply ] && continue   # a one-off apply keeps no state
   check "round $i: accepted and applied revision $rev on disk" \
     eval '[ "$(state_field accepted_revision)" = "$rev" ] && [ "$(state_field applied_revision)" = "$rev" ] && [ "$(env_revision state/current.env)" = "$rev" ]'
