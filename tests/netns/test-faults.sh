@@ -424,7 +424,7 @@ mkdoc r17 17 small.jsonl ".expires_at = \"$EXP17\""
 mkdoc r18 18 small2.jsonl
 publish r17
 start_ctl
-ip netns exec "$NS" "$AGENT" --config "$T/agent-confirm.conf" run >>run-B3.log 2>&1 &
+ip netns exec "$NS-n" "$AGENT" --config "$T/agent-confirm.conf" run >>run-B3.log 2>&1 &
 RUN_PID=$!
 wait_for 15 eval 'converged r17 >/dev/null && [ "$(state_field confirm_revision)" = 0 ]' || bad "revision 17 not applied and confirmed"
 wait_for 15 eval '[ "$(date +%s)" -gt "$(date -d "$EXP17" +%s)" ]'
