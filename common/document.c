@@ -1386,43 +1386,53 @@ int doc_check_fresh(const struct wf_doc *d, const char *node, int64_t now, struc
         return 0;
 }
 
-int doc_check_underlay(const struct wf_doc *d, const struct wf_prefix *addr, const char *what,
-                       struct wf_err *e) {
+int doc_check_lockout(const struct wf_iface *f, const char *path, const struct wf_prefix *addr,
+                      const char *what, struct wf_err *e) {
         char a[64], x[64];
 
         wf_prefix_format(addr, a);
-        for (size_t i = 0; i < d->n_ifaces; i++) {
-                const struct wf_iface *f = &d->ifaces[i];
-
-                for (size_t j = 0; j < f->n_peers; j++)
-                        for (size_t k = 0; k < f->peers[j].n_allowed_ips; k++) {
-                                const struct wf_prefix *p = &f->peers[j].allowed_ips[k];
-                                if (p->len == 0 || !wf_prefix_contains(p, addr))
-                                        continue;
-                                wf_prefix_format(p, x);
-                                return wf_err_set(e, -EINVAL, "interfaces[%zu].peers[%zu].allowed_ips[%zu]: "
-                                                  "\"%s\" covers %s %s (lockout)", i, j, k, x, what, a);
-                        }
-                for (size_t j = 0; j < f->n_routes; j++) {
-                        const struct wf_prefix *p = &f->routes[j].dst;
+        for (size_t j = 0; j < f->n_peers; j++)
+                for (size_t k = 0; k < f->peers[j].n_allowed_ips; k++) {
+                        const struct wf_prefix *p = &f->peers[j].allowed_ips[k];
                         if (p->len == 0 || !wf_prefix_contains(p, addr))
                                 continue;
                         wf_prefix_format(p, x);
-                        return wf_err_set(e, -EINVAL, "interfaces[%zu].routes[%zu].dst: \"%s\" covers "
-                                          "%s %s (lockout)", i, j, x, what, a);
+                        return wf_err_set(e, -EINVAL, "%speers[%zu].allowed_ips[%zu]: \"%s\" covers %s %s (lockout)",
+                                          path, j, k, x, what, a);
                 }
-                /* The address's subnet becomes a connected route on the tunnel: with no peer
-                 * carrying the controller, its packets are dropped there. */
-                for (size_t j = 0; j < f->n_addresses; j++) {
-                        struct wf_prefix net = f->addresses[j];
+        for (size_t j = 0; j < f->n_routes; j++) {
+                const struct wf_prefix *p = &f->routes[j].dst;
+                if (p->len == 0 || !wf_prefix_contains(p, addr))
+                        continue;
+                wf_prefix_format(p, x);
+                return wf_err_set(e, -EINVAL, "%sroutes[%zu].dst: \"%s\" covers %s %s (lockout)", path, j, x,
+                                  what, a);
+        }
+        /* The address's subnet becomes a connected route on the tunnel: with no peer carrying
+         * the address, its packets are dropped there. */
+        for (size_t j = 0; j < f->n_addresses; j++) {
+                struct wf_prefix net = f->addresses[j];
 
-                        wf_prefix_mask(&net);
-                        if (!wf_prefix_contains(&net, addr))
-                                continue;
-                        wf_prefix_format(&f->addresses[j], x);
-                        return wf_err_set(e, -EINVAL, "interfaces[%zu].addresses[%zu]: \"%s\" puts %s %s "
-                                          "on the tunnel (lockout)", i, j, x, what, a);
-                }
+                wf_prefix_mask(&net);
+                if (!wf_prefix_contains(&net, addr))
+                        continue;
+                wf_prefix_format(&f->addresses[j], x);
+                return wf_err_set(e, -EINVAL, "%saddresses[%zu]: \"%s\" puts %s %s on the tunnel (lockout)",
+                                  path, j, x, what, a);
+        }
+        return 0;
+}
+
+int doc_check_underlay(const struct wf_doc *d, const struct wf_prefix *addr, const char *what,
+                       struct wf_err *e) {
+        for (size_t i = 0; i < d->n_ifaces; i++) {
+                char path[48];
+                int r;
+
+                snprintf(path, sizeof(path), "interfaces[%zu].", i);
+                r = doc_check_lockout(&d->ifaces[i], path, addr, what, e);
+                if (r < 0)
+                        return r;
         }
         return 0;
 }

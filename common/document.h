@@ -39,6 +39,11 @@ int doc_check_fresh(const struct wf_doc *d, const char *node, int64_t now, struc
  * e.g. "the controller". */
 int doc_check_underlay(const struct wf_doc *d, const struct wf_prefix *addr, const char *what,
                        struct wf_err *e);
+/* The same rule for one interface, the one place it is written: the RouterOS backend calls it
+ * for the router's API address and this host's address toward it. path starts the field path in
+ * the message (e.g. "interfaces[0]." or "interface wfr0: "). */
+int doc_check_lockout(const struct wf_iface *f, const char *path, const struct wf_prefix *addr,
+                      const char *what, struct wf_err *e);
 
 /* Counts peers over all interfaces. */
 size_t doc_count_peers(const struct wf_doc *d);
