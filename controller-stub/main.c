@@ -25,7 +25,8 @@ static void usage(FILE *f) {
               "  keygen --out DIR                      create DIR/signing.key and DIR/signing.pub\n"
               "  render --inventory FILE --key KEY --out DIR [--state DIR] [--history N]\n"
               "                                        write one signed DIR/NODE.env per node (NODE.conf\n"
-              "                                        for nodes without an agent)\n"
+              "                                        for nodes without an agent); state.json in --state\n"
+              "                                        DIR (default " CTL_STATE_DIR_DEFAULT ")\n"
               "  serve  --inventory FILE --key KEY --listen ADDR:PORT --tls-cert FILE --tls-key FILE\n"
               "         --state DIR [--token-file FILE] [--enroll-token-file FILE] [--max-status-size BYTES]\n"
               "         [--history N]                  serve documents, enrolment, status and fleet health\n"
@@ -122,6 +123,7 @@ static int cmd_render(int argc, char **argv) {
         struct ctl_render *res = NULL;
         struct wf_err e = {};
         uint8_t sk[64];
+        bool state_default = false;
         int c, r, ret = 1;
 
         while ((c = getopt_long(argc, argv, "", opts, NULL)) >= 0)
@@ -144,8 +146,12 @@ static int cmd_render(int argc, char **argv) {
                 log_line(NULL, e.msg);
                 return 1;
         }
-        if (!state_dir)
-                state_dir = out;
+        /* Never the output directory by default: it is usually a web root, and state.json
+         * (address allocations) and history/ must not be published. */
+        if (!state_dir) {
+                state_dir = CTL_STATE_DIR_DEFAULT;
+                state_default = true;
+        }
         if ((r = ctl_inventory_load(inv_path, &inv, &e, log_line, NULL)) < 0 ||
             (r = ctl_rollout_cfg_load(inv_path, &rcfg, &e)) < 0 ||
             (r = ctl_state_load(state_dir, &st, &e)) < 0 ||
@@ -155,6 +161,8 @@ static int cmd_render(int argc, char **argv) {
             (r = ctl_history_record(state_dir, res, history, &e)) < 0 ||
             (r = ctl_state_save(st, &e)) < 0) {
                 log_line(NULL, r == -ENOMEM ? "out of memory" : e.msg);
+                if (inv && !st && state_default && r != -ENOMEM)
+                        log_line(NULL, "without --state DIR, render keeps state.json in " CTL_STATE_DIR_DEFAULT);
                 goto out;
         }
         for (size_t i = 0; i < res->n_nodes; i++)
