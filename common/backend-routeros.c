@@ -219,18 +219,29 @@ static void mgmt_resolve(struct backend *b) {
  * whose tunnel range, peer allowed IPs or extra routes cover one of its addresses, before
  * anything is sent (document rule 38, doc_check_lockout, for these addresses). */
 static int check_lockout(struct backend *b, const struct wf_iface *d, struct wf_err *e) {
-        char path[WF_IFNAMSIZ + 16];
-
         if (!d)
                 return 0;
         mgmt_resolve(b);
-        snprintf(path, sizeof path, "interface %s: ", d->name);
         for (size_t i = 0; i < b->n_mgmt; i++) {
                 const char *what = b->mgmt[i].local ? "this host's address toward the router"
                                                     : "the router's API address";
+                struct doc_lockout l;
+                char a[64], x[64];
 
-                if (doc_check_lockout(d, path, &b->mgmt[i].addr, what, e) < 0)
-                        return -EPERM; /* e holds the rule's message */
+                if (doc_check_lockout(d, &b->mgmt[i].addr, &l) == 0)
+                        continue;
+                wf_prefix_format(&b->mgmt[i].addr, a);
+                if (l.kind == DOC_LOCKOUT_ADDRESS) {
+                        wf_prefix_format(&d->addresses[l.idx], x);
+                        return wf_err_set(e, -EPERM, "interface %s: addresses[%zu]: \"%s\" puts %s %s on the tunnel (lockout)",
+                                          d->name, l.idx, x, what, a);
+                }
+                wf_prefix_format(&l.prefix, x);
+                if (l.kind == DOC_LOCKOUT_ROUTE)
+                        return wf_err_set(e, -EPERM, "interface %s: routes[%zu].dst: \"%s\" covers %s %s (lockout)",
+                                          d->name, l.idx, x, what, a);
+                return wf_err_set(e, -EPERM, "interface %s: peers[%zu].allowed_ips[%zu]: \"%s\" covers %s %s (lockout)",
+                                  d->name, l.peer, l.idx, x, what, a);
         }
         return 0;
 }

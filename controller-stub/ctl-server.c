@@ -11,11 +11,16 @@
 #include <time.h>
 
 #include "ctl-fleet.h"
+#include "ctl-guard.h"
+#include "ctl-history.h"
 #include "ctl-inventory.h"
 #include "ctl-keys.h"
+#include "ctl-ops.h"
 #include "ctl-render.h"
+#include "ctl-rollout.h"
 #include "ctl-server.h"
 #include "ctl-state.h"
+#include "ctl-wgquick.h"
 #include "model.h"
 
 struct report_slot {
@@ -37,15 +42,36 @@ struct ctl_server {
         bool stopping;
         struct ctl_inventory *inv;
         struct ctl_state *st;
-        struct ctl_render *render;
+        struct ctl_render *render;  /* what the inventory says each node should run */
+        struct ctl_render *served;  /* what each node is served now (rollout waves) */
+        struct ctl_rollout *ro;
         struct report_slot *reports;
         size_t n_reports;
 
         struct MHD_Daemon *mhd;
+        struct ctl_guard *guard;
 };
 
-/* Per request: the collected body of a POST. */
+enum route {
+        ROUTE_PAGE,   /* GET / */
+        ROUTE_FLEET,  /* GET /v1/fleet */
+        ROUTE_DOC,    /* GET /v1/nodes/NODE/desired-state */
+        ROUTE_STATUS, /* POST /v1/nodes/NODE/status */
+        ROUTE_ENROLL, /* POST /v1/nodes/NODE/enroll */
+        ROUTE_ROLLOUT, /* GET /v1/rollout */
+        ROUTE_HISTORY, /* GET /v1/nodes/NODE/history (revision metadata, like the fleet views) */
+        ROUTE_WGQUICK, /* GET /v1/nodes/NODE/wg-quick.conf (the node's own: authenticated) */
+};
+
+#define CTL_ENROLL_MAX_SIZE 4096 /* an enrolment request is a key and a token */
+
+/* Per request: where it goes (decided on the headers, before any body is read) and the
+ * collected body of a POST. */
 struct req {
+        enum route route;
+        char node[64];
+        bool answered; /* a response was queued on the headers alone */
+        size_t max;    /* body limit */
         char *body;
         size_t len;
         bool too_big;
@@ -223,11 +249,12 @@ static void load_reports(struct ctl_server *s) {
                         continue;
                 }
                 (void)store_report(s, node, &rep);
+                (void)ctl_rollout_report(s->ro, node, text, len, st.st_mtime);
         }
 }
 
-/* Renders inv against the state; on success swaps it in. Called with the lock held. */
-static int rerender(struct ctl_server *s, struct ctl_inventory *inv, struct wf_err *e) {
+/* Renders inv against the state; on success swaps it in (the targets). Lock held. */
+static int render_targets(struct ctl_server *s, struct ctl_inventory *inv, struct wf_err *e) {
         struct ctl_render *res = NULL;
         size_t changed = 0;
         int r;
@@ -237,7 +264,7 @@ static int rerender(struct ctl_server *s, struct ctl_inventory *inv, struct wf_e
                 return r;
         r = ctl_state_save(s->st, e);
         if (r >= 0)
-                r = ctl_render_write(res, s->envelope_dir, e);
+                r = ctl_history_record(s->cfg.state_dir, res, s->cfg.history ? s->cfg.history : CTL_HISTORY_KEEP, e);
         if (r < 0) {
                 ctl_render_free(res);
                 return r;
@@ -253,14 +280,55 @@ static int rerender(struct ctl_server *s, struct ctl_inventory *inv, struct wf_e
                 ctl_inventory_free(s->inv);
                 s->inv = inv;
         }
-        if (changed)
+        return 0;
+}
+
+/* Lets the rollout decide what is served, and serves it (STATE_DIR/envelopes, long-polls woken).
+ * A halt sets rollback pins: render again and decide again. Lock held. */
+static int publish(struct ctl_server *s, struct wf_err *e) {
+        struct ctl_render *view = NULL;
+        struct ctl_rollout_step step = {};
+        bool moved = false;
+        int r;
+
+        for (int pass = 0; pass < 4; pass++) {
+                r = ctl_rollout_run(s->ro, s->render, s->st, s->cfg.state_dir, time(NULL), &step, e, log_warning, s);
+                if (r < 0)
+                        return r;
+                if (!step.rerender)
+                        break;
+                if ((r = render_targets(s, s->inv, e)) < 0)
+                        return r;
+        }
+        r = ctl_rollout_served_view(s->ro, s->render, s->cfg.state_dir, &view, e);
+        if (r >= 0)
+                r = ctl_render_write(view, s->envelope_dir, e);
+        if (r < 0) {
+                ctl_render_free(view);
+                return r;
+        }
+        for (size_t i = 0; i < view->n_nodes; i++) {
+                const struct ctl_rendered *old = ctl_render_find(s->served, view->nodes[i].node);
+                if (!old || strcmp(old->etag, view->nodes[i].etag) != 0)
+                        moved = true;
+        }
+        ctl_render_free(s->served);
+        s->served = view;
+        if (moved)
                 pthread_cond_broadcast(&s->changed);
         return 0;
+}
+
+static int rerender(struct ctl_server *s, struct ctl_inventory *inv, struct wf_err *e) {
+        int r = render_targets(s, inv, e);
+
+        return r < 0 ? r : publish(s, e);
 }
 
 int ctl_server_new(const struct ctl_server_config *cfg, struct ctl_server **ret, struct wf_err *e) {
         struct ctl_server *s;
         struct ctl_inventory *inv = NULL;
+        struct ctl_rollout_cfg rcfg = {};
         pthread_condattr_t ca;
         size_t len;
         int r;
@@ -298,8 +366,15 @@ int ctl_server_new(const struct ctl_server_config *cfg, struct ctl_server **ret,
                 r = wf_err_set(e, -errno, "%s: %s", s->status_dir, strerror(errno));
                 goto fail;
         }
+        if ((r = ctl_rollout_new(cfg->state_dir, &s->ro, e)) < 0)
+                goto fail;
         if ((r = ctl_inventory_load(cfg->inventory, &inv, e, log_warning, s)) < 0)
                 goto fail;
+        if ((r = ctl_rollout_cfg_load(cfg->inventory, &rcfg, e)) < 0) {
+                ctl_inventory_free(inv);
+                goto fail;
+        }
+        ctl_rollout_set_cfg(s->ro, &rcfg);
         if ((r = rerender(s, inv, e)) < 0) {
                 ctl_inventory_free(inv);
                 goto fail;
@@ -314,19 +389,42 @@ fail:
 
 int ctl_server_reload(struct ctl_server *s, struct wf_err *e) {
         struct ctl_inventory *inv = NULL;
+        struct ctl_rollout_cfg rcfg = {};
         int r;
 
         r = ctl_inventory_load(s->cfg.inventory, &inv, e, log_warning, s);
+        if (r >= 0 && (r = ctl_rollout_cfg_load(s->cfg.inventory, &rcfg, e)) < 0)
+                ctl_inventory_free(inv);
         if (r < 0)
                 return r;
         pthread_mutex_lock(&s->lock);
         r = load_tokens(s, e);
-        if (r >= 0)
+        if (r >= 0) {
+                ctl_rollout_set_cfg(s->ro, &rcfg);
                 r = rerender(s, inv, e);
+        }
+        ctl_rollout_cfg_done(&rcfg);
         pthread_mutex_unlock(&s->lock);
         if (r < 0)
                 ctl_inventory_free(inv);
         return r;
+}
+
+void ctl_server_tick(struct ctl_server *s) {
+        struct ctl_ops_ctx ctx = { .st = s->st, .state_dir = s->cfg.state_dir, .ro = s->ro };
+        struct wf_err e = {};
+        int r;
+
+        pthread_mutex_lock(&s->lock);
+        ctx.render = s->render;
+        r = ctl_ops_take_requests(&ctx, time(NULL), log_warning, s);
+        if (r > 0 && (r = ctl_state_save(s->st, &e)) >= 0)
+                r = rerender(s, s->inv, &e);
+        else if (r >= 0 && ctl_rollout_cfg(s->ro)->enabled)
+                r = publish(s, &e);
+        if (r < 0)
+                logf_(s, "rollout: %s", e.msg[0] ? e.msg : strerror(-r));
+        pthread_mutex_unlock(&s->lock);
 }
 
 int ctl_server_refresh(struct ctl_server *s, struct wf_err *e) {
@@ -382,23 +480,54 @@ static enum MHD_Result respond_error(struct MHD_Connection *c, unsigned status, 
         return respond_json(c, status, json_pack("{s:s}", "error", msg));
 }
 
-static bool authorized(struct ctl_server *s, struct MHD_Connection *c) {
+/* The bearer token of the request, NULL when there is none. */
+static const char *bearer(struct MHD_Connection *c) {
         const char *h = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
-        bool ok;
 
+        if (!h || strncasecmp(h, "Bearer ", 7) != 0)
+                return NULL;
+        h += 7;
+        while (*h == ' ')
+                h++;
+        return *h ? h : NULL;
+}
+
+static void credential_hash(const char *credential, char out[CTL_CREDENTIAL_HASH_LEN + 1]) {
+        uint8_t h[crypto_hash_sha256_BYTES];
+
+        crypto_hash_sha256(h, (const unsigned char *)credential, strlen(credential));
+        sodium_bin2hex(out, CTL_CREDENTIAL_HASH_LEN + 1, h, sizeof(h));
+}
+
+/* May this request act as node (read its document, report its status, and whatever else is
+ * the node's own)? A node that enrolled holds its own credential and only that is accepted
+ * for it; the fleet-wide token (--token-file) opens only nodes without a credential, and
+ * without --token-file those are open. Returns 0 when allowed, else the HTTP status to answer:
+ * 401 (no or unknown bearer token), 403 (a valid token that is not this node's). */
+static unsigned node_auth(struct ctl_server *s, struct MHD_Connection *c, const char *node) {
+        const char *tok = bearer(c), *owner = NULL;
+        char want[CTL_CREDENTIAL_HASH_LEN + 1], got[CTL_CREDENTIAL_HASH_LEN + 1] = "";
+        bool has_cred, fleet = false;
+        unsigned status;
+
+        if (tok)
+                credential_hash(tok, got);
         pthread_mutex_lock(&s->lock);
-        if (!s->token)
-                ok = true;
-        else if (!h || strncasecmp(h, "Bearer ", 7) != 0)
-                ok = false;
-        else {
-                h += 7;
-                while (*h == ' ')
-                        h++;
-                ok = strlen(h) == strlen(s->token) && sodium_memcmp(h, s->token, strlen(h)) == 0;
+        has_cred = ctl_state_credential(s->st, node, want) > 0;
+        if (tok) {
+                owner = ctl_state_credential_owner(s->st, got);
+                fleet = s->token && strlen(tok) == strlen(s->token) && sodium_memcmp(tok, s->token, strlen(tok)) == 0;
         }
+        if (has_cred)
+                status = owner && strcmp(owner, node) == 0 ? 0
+                         : owner || fleet                  ? MHD_HTTP_FORBIDDEN
+                                                           : MHD_HTTP_UNAUTHORIZED;
+        else if (!s->token)
+                status = 0;
+        else
+                status = fleet ? 0 : owner ? MHD_HTTP_FORBIDDEN : MHD_HTTP_UNAUTHORIZED;
         pthread_mutex_unlock(&s->lock);
-        return ok;
+        return status;
 }
 
 /* If-None-Match: "*" or a list of entity tags, weak ones (W/) compared by their opaque part. */
@@ -440,7 +569,7 @@ static enum MHD_Result get_desired_state(struct ctl_server *s, struct MHD_Connec
 
         pthread_mutex_lock(&s->lock);
         for (;;) {
-                n = ctl_render_find(s->render, node);
+                n = ctl_render_find(s->served, node);
                 if (!n || !n->envelope) {
                         pthread_mutex_unlock(&s->lock);
                         return respond_error(c, MHD_HTTP_NOT_FOUND, "node %s: not in the inventory", node);
@@ -482,10 +611,70 @@ static enum MHD_Result post_status(struct ctl_server *s, struct MHD_Connection *
                 logf_(s, "%s: %s", path, strerror(-r));
         pthread_mutex_lock(&s->lock);
         r = store_report(s, node, &rep);
+        if (r >= 0 && ctl_rollout_report(s->ro, node, rq->body, rq->len, rep.received_at) >= 0 &&
+            ctl_rollout_cfg(s->ro)->enabled && publish(s, &e) < 0)
+                logf_(s, "rollout: %s", e.msg);
         pthread_mutex_unlock(&s->lock);
         if (r < 0)
                 return MHD_NO;
         return respond(c, MHD_HTTP_NO_CONTENT, NULL, "", 0, NULL);
+}
+
+/* Whether the enrolment may go ahead, with the lock held: a node holding a credential re-enrols
+ * (rotates it) only with that credential; any other node needs its enrolment token. 0 or the
+ * response already queued in *ret. */
+static int enroll_allowed(struct ctl_server *s, struct MHD_Connection *c, const char *node, json_t *tok,
+                          enum MHD_Result *ret) {
+        char want[TOKEN_MAX + 1] = "", have[CTL_CREDENTIAL_HASH_LEN + 1], got[CTL_CREDENTIAL_HASH_LEN + 1];
+        const char *cred = bearer(c);
+        unsigned line;
+        bool ok;
+
+        if (ctl_state_credential(s->st, node, have) > 0) {
+                if (cred)
+                        credential_hash(cred, got);
+                if (cred && sodium_memcmp(got, have, CTL_CREDENTIAL_HASH_LEN) == 0)
+                        return 0;
+                logf_(s, "node %s: enrolment refused: already enrolled, and the request does not carry its credential", node);
+                *ret = respond_error(c, MHD_HTTP_CONFLICT, "node %s: already enrolled; re-enrolling needs its credential "
+                                     "(Authorization: Bearer), or the operator resets the node (docs/controller.md)", node);
+                return -EPERM;
+        }
+        ok = s->enroll_token && enroll_token_for(s->enroll_token, node, want, &line) > 0 && json_is_string(tok) &&
+             json_string_length(tok) == strlen(want) && sodium_memcmp(json_string_value(tok), want, strlen(want)) == 0;
+        sodium_memzero(want, sizeof(want));
+        if (ok)
+                return 0;
+        logf_(s, "node %s: enrolment refused: %s", node, s->enroll_token ? "bad enrolment token" : "enrolment disabled");
+        *ret = respond_error(c, MHD_HTTP_FORBIDDEN, "enrolment token missing or wrong%s",
+                             s->enroll_token ? "" : " (enrolment is disabled on this controller)");
+        return -EPERM;
+}
+
+/* 409 when key is not the node's (inventory or earlier enrolment) or is another node's. With the
+ * lock held; 0 or the response queued in *ret. */
+static int enroll_key_free(struct ctl_server *s, struct MHD_Connection *c, const struct ctl_node *inode,
+                           const uint8_t key[32], enum MHD_Result *ret) {
+        const char *node = inode->name;
+        uint8_t old[32];
+
+        if ((inode->has_public_key && memcmp(inode->public_key, key, 32) != 0) ||
+            (ctl_state_enrolled(s->st, node, old) > 0 && memcmp(old, key, 32) != 0)) {
+                logf_(s, "node %s: enrolment refused: already has a different key", node);
+                *ret = respond_error(c, MHD_HTTP_CONFLICT, "node %s: already has a different public key", node);
+                return -EEXIST;
+        }
+        for (size_t i = 0; i < s->inv->n_nodes; i++) {
+                const struct ctl_node *o = &s->inv->nodes[i];
+                if (o == inode)
+                        continue;
+                if ((o->has_public_key && memcmp(o->public_key, key, 32) == 0) ||
+                    (!o->has_public_key && ctl_state_enrolled(s->st, o->name, old) > 0 && memcmp(old, key, 32) == 0)) {
+                        *ret = respond_error(c, MHD_HTTP_CONFLICT, "node %s: public key already belongs to node %s", node, o->name);
+                        return -EEXIST;
+                }
+        }
+        return 0;
 }
 
 static enum MHD_Result post_enroll(struct ctl_server *s, struct MHD_Connection *c, const char *node,
@@ -493,13 +682,13 @@ static enum MHD_Result post_enroll(struct ctl_server *s, struct MHD_Connection *
         const struct ctl_node *inode;
         const struct ctl_rendered *n;
         json_t *root, *pk, *tok;
-        uint8_t key[32], old[32];
-        char key_b64[45], want[TOKEN_MAX + 1] = "";
-        unsigned line;
+        uint8_t key[32], raw[32];
+        char key_b64[45], cred[2 * sizeof(raw) + 1], hash[CTL_CREDENTIAL_HASH_LEN + 1];
+        char prev[CTL_CREDENTIAL_HASH_LEN + 1];
+        bool had_prev;
         struct wf_err e = {};
         json_error_t jerr;
         enum MHD_Result ret;
-        int r;
 
         root = json_loadb(rq->body ? rq->body : "", rq->len, JSON_REJECT_DUPLICATES, &jerr);
         if (!json_is_object(root)) {
@@ -519,46 +708,63 @@ static enum MHD_Result post_enroll(struct ctl_server *s, struct MHD_Connection *
                 ret = respond_error(c, MHD_HTTP_NOT_FOUND, "node %s: not in the inventory", node);
                 goto out;
         }
-        if (!s->enroll_token || enroll_token_for(s->enroll_token, node, want, &line) <= 0 ||
-            !json_is_string(tok) || json_string_length(tok) != strlen(want) ||
-            sodium_memcmp(json_string_value(tok), want, strlen(want)) != 0) {
-                sodium_memzero(want, sizeof(want));
-                logf_(s, "node %s: enrolment refused: %s", node, s->enroll_token ? "bad enrolment token" : "enrolment disabled");
-                ret = respond_error(c, MHD_HTTP_FORBIDDEN, "enrolment token missing or wrong%s",
-                                    s->enroll_token ? "" : " (enrolment is disabled on this controller)");
+        if (enroll_allowed(s, c, node, tok, &ret) < 0 || enroll_key_free(s, c, inode, key, &ret) < 0)
                 goto out;
-        }
-        sodium_memzero(want, sizeof(want));
-        if ((inode->has_public_key && memcmp(inode->public_key, key, 32) != 0) ||
-            (ctl_state_enrolled(s->st, node, old) > 0 && memcmp(old, key, 32) != 0)) {
-                logf_(s, "node %s: enrolment refused: already has a different key", node);
-                ret = respond_error(c, MHD_HTTP_CONFLICT, "node %s: already has a different public key", node);
-                goto out;
-        }
-        for (size_t i = 0; i < s->inv->n_nodes; i++) {
-                const struct ctl_node *o = &s->inv->nodes[i];
-                if (o == inode)
-                        continue;
-                if ((o->has_public_key && memcmp(o->public_key, key, 32) == 0) ||
-                    (!o->has_public_key && ctl_state_enrolled(s->st, o->name, old) > 0 && memcmp(old, key, 32) == 0)) {
-                        ret = respond_error(c, MHD_HTTP_CONFLICT, "node %s: public key already belongs to node %s", node, o->name);
-                        goto out;
-                }
-        }
-        if (ctl_state_set_enrolled(s->st, node, key) < 0 || (r = rerender(s, s->inv, &e)) < 0) {
+        /* A fresh credential on every enrolment: the previous one stops working. */
+        randombytes_buf(raw, sizeof(raw));
+        sodium_bin2hex(cred, sizeof(cred), raw, sizeof(raw));
+        sodium_memzero(raw, sizeof(raw));
+        credential_hash(cred, hash);
+        had_prev = ctl_state_credential(s->st, node, prev) > 0;
+        if (ctl_state_set_enrolled(s->st, node, key) < 0 || ctl_state_set_credential(s->st, node, hash) < 0 ||
+            rerender(s, s->inv, &e) < 0) {
+                /* the node never sees this credential: keep the one it has */
+                (void)ctl_state_set_credential(s->st, node, had_prev ? prev : NULL);
                 logf_(s, "node %s: enrolment failed: %s", node, e.msg);
                 ret = respond_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "node %s: enrolment failed: %s", node, e.msg);
                 goto out;
         }
         wf_key_to_b64(key, key_b64);
-        logf_(s, "node %s: enrolled with public key %s", node, key_b64);
+        logf_(s, "node %s: enrolled with public key %s; new credential issued", node, key_b64);
         n = ctl_render_find(s->render, node);
-        ret = respond_json(c, MHD_HTTP_OK, json_pack("{s:s, s:s, s:I}", "node", node, "public_key", key_b64,
-                                                     "revision", (json_int_t)(n ? n->revision : 0)));
+        ret = respond_json(c, MHD_HTTP_OK, json_pack("{s:s, s:s, s:I, s:s}", "node", node, "public_key", key_b64,
+                                                     "revision", (json_int_t)(n ? n->revision : 0), "credential", cred));
+        sodium_memzero(cred, sizeof(cred));
 out:
         pthread_mutex_unlock(&s->lock);
         json_decref(root);
         return ret;
+}
+
+/* A node without an agent downloads its wg-quick configuration (?format=qr: as an SVG QR code);
+ * the download clears its "config stale" flag. */
+static enum MHD_Result get_wgquick(struct ctl_server *s, struct MHD_Connection *c, const char *node) {
+        const char *fmt = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "format");
+        _cleanup_free_ char *conf = NULL, *svg = NULL;
+        const struct ctl_rendered *t;
+        struct wf_err e = {};
+        int r = -ENOENT;
+
+        if (fmt && strcmp(fmt, "qr") != 0 && strcmp(fmt, "conf") != 0)
+                return respond_error(c, MHD_HTTP_BAD_REQUEST, "format: \"%.32s\" is not conf or qr", fmt);
+        pthread_mutex_lock(&s->lock);
+        t = ctl_render_find(s->render, node);
+        if (t && ctl_rollout_agentless(ctl_rollout_cfg(s->ro), node) &&
+            (r = ctl_wgquick_render(t->payload, t->payload_len, &conf, &e)) >= 0 &&
+            (r = ctl_wgquick_mark_served(s->cfg.state_dir, node, conf)) < 0)
+                logf_(s, "node %s: cannot record the wg-quick download: %s", node, strerror(-r));
+        pthread_mutex_unlock(&s->lock);
+        if (!t)
+                return respond_error(c, MHD_HTTP_NOT_FOUND, "node %s: not in the inventory", node);
+        if (!conf)
+                return respond_error(c, MHD_HTTP_NOT_FOUND, "node %s: has an agent (no \"agent\": false in the inventory)", node);
+        logf_(s, "node %s: wg-quick configuration downloaded", node);
+        if (fmt && !strcmp(fmt, "qr")) {
+                if (ctl_wgquick_qr_svg(conf, &svg) < 0)
+                        return respond_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "QR code: configuration too large");
+                return respond(c, MHD_HTTP_OK, "image/svg+xml", svg, strlen(svg), NULL);
+        }
+        return respond(c, MHD_HTTP_OK, "text/plain; charset=utf-8", conf, strlen(conf), NULL);
 }
 
 /* Rows for the fleet views, borrowed from s; call with the lock held. */
@@ -566,7 +772,7 @@ static struct ctl_fleet_row *fleet_rows(struct ctl_server *s) {
         struct ctl_fleet_row *rows = calloc(s->inv->n_nodes + 1, sizeof(*rows));
 
         for (size_t i = 0; rows && i < s->inv->n_nodes; i++) {
-                const struct ctl_rendered *n = ctl_render_find(s->render, s->inv->nodes[i].name);
+                const struct ctl_rendered *n = ctl_render_find(s->served, s->inv->nodes[i].name);
                 rows[i].name = s->inv->nodes[i].name;
                 rows[i].current_revision = n ? n->revision : 0;
                 rows[i].report = find_report(s, rows[i].name);
@@ -585,10 +791,70 @@ static enum MHD_Result get_fleet(struct ctl_server *s, struct MHD_Connection *c,
                 page = ctl_fleet_html(rows, s->inv->n_nodes, s->inv->name, s->inv->poll_interval, time(NULL));
         else if (rows)
                 j = ctl_fleet_json(rows, s->inv->n_nodes, s->inv->poll_interval, time(NULL));
+        if (page)
+                page = ctl_ops_fleet_html(page, s->ro, s->render, s->cfg.state_dir, time(NULL));
+        if (j)
+                ctl_ops_fleet_json(j, s->ro, s->render, s->cfg.state_dir, time(NULL));
         pthread_mutex_unlock(&s->lock);
         if (html)
                 return page ? respond(c, MHD_HTTP_OK, "text/html; charset=utf-8", page, strlen(page), NULL) : MHD_NO;
         return j ? respond_json(c, MHD_HTTP_OK, j) : MHD_NO;
+}
+
+/* The first call for a request: only the headers are in. Routes it, authenticates it and
+ * refuses what it can before a byte of the body is read (so an unauthenticated client cannot
+ * make the controller buffer anything). MHD_YES with rq->answered false: go on. */
+static enum MHD_Result begin(struct ctl_server *s, struct MHD_Connection *c, const char *url, const char *method,
+                             struct req *rq) {
+        const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+        bool get = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
+        bool post = strcmp(method, "POST") == 0;
+        const char *rest;
+        unsigned status;
+        uint64_t n;
+
+        ctl_guard_headers_in(s->guard, c);
+        rq->answered = true;
+        if (strcmp(url, "/") == 0 || strcmp(url, "/v1/fleet") == 0 || strcmp(url, "/v1/rollout") == 0) {
+                if (!get)
+                        return respond_error(c, MHD_HTTP_METHOD_NOT_ALLOWED, "use GET");
+                rq->route = !url[1] ? ROUTE_PAGE : strcmp(url, "/v1/fleet") == 0 ? ROUTE_FLEET : ROUTE_ROLLOUT;
+                rq->answered = false;
+                return MHD_YES;
+        }
+        if (strncmp(url, "/v1/nodes/", 10) != 0 || !(rest = strchr(url + 10, '/')) ||
+            (size_t)(rest - url - 10) >= sizeof(rq->node))
+                return respond_error(c, MHD_HTTP_NOT_FOUND, "no such endpoint");
+        memcpy(rq->node, url + 10, (size_t)(rest - url - 10));
+        rq->node[rest - url - 10] = '\0';
+        if (!ctl_node_name_valid(rq->node))
+                return respond_error(c, MHD_HTTP_NOT_FOUND, "no such node");
+        if (strcmp(rest, "/desired-state") == 0)
+                rq->route = ROUTE_DOC;
+        else if (strcmp(rest, "/status") == 0)
+                rq->route = ROUTE_STATUS;
+        else if (strcmp(rest, "/enroll") == 0)
+                rq->route = ROUTE_ENROLL;
+        else if (strcmp(rest, "/history") == 0)
+                rq->route = ROUTE_HISTORY;
+        else if (strcmp(rest, "/wg-quick.conf") == 0)
+                rq->route = ROUTE_WGQUICK;
+        else
+                return respond_error(c, MHD_HTTP_NOT_FOUND, "no such endpoint");
+        if (rq->route == ROUTE_STATUS || rq->route == ROUTE_ENROLL ? !post : !get)
+                return respond_error(c, MHD_HTTP_METHOD_NOT_ALLOWED, post ? "use GET" : "use POST");
+        /* Everything of the node's own is authenticated here; enrolment carries its token in the
+         * body, which is kept small instead. */
+        if (rq->route != ROUTE_ENROLL && rq->route != ROUTE_HISTORY && (status = node_auth(s, c, rq->node)) != 0)
+                return status == MHD_HTTP_FORBIDDEN
+                               ? respond_error(c, status, "this credential is not node %s's", rq->node)
+                               : respond_error(c, status, "bearer token missing or wrong");
+        rq->max = rq->route == ROUTE_ENROLL ? CTL_ENROLL_MAX_SIZE : s->cfg.max_status_size;
+        /* Refuse an announced oversize body before reading any of it. */
+        if (cl && wf_parse_u64(cl, &n) >= 0 && n > rq->max)
+                return respond_error(c, MHD_HTTP_CONTENT_TOO_LARGE, "body larger than %zu bytes", rq->max);
+        rq->answered = false;
+        return MHD_YES;
 }
 
 static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *url, const char *method,
@@ -596,27 +862,20 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
                               void **con_cls) {
         struct ctl_server *s = cls;
         struct req *rq = *con_cls;
-        bool get = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
-        bool post = strcmp(method, "POST") == 0;
-        char node[64];
-        const char *rest;
 
         if (!rq) {
-                const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
-                uint64_t n;
-
                 rq = calloc(1, sizeof(*rq));
                 if (!rq)
                         return MHD_NO;
                 *con_cls = rq;
-                /* Refuse an announced oversize body before reading any of it. */
-                if (post && cl && wf_parse_u64(cl, &n) >= 0 && n > s->cfg.max_status_size)
-                        return respond_error(c, MHD_HTTP_CONTENT_TOO_LARGE, "body larger than %zu bytes",
-                                             s->cfg.max_status_size);
+                return begin(s, c, url, method, rq);
+        }
+        if (rq->answered) {
+                *upload_data_size = 0;
                 return MHD_YES;
         }
         if (*upload_data_size) {
-                if (!rq->too_big && rq->len + *upload_data_size <= s->cfg.max_status_size) {
+                if (!rq->too_big && rq->len + *upload_data_size <= rq->max) {
                         char *b = realloc(rq->body, rq->len + *upload_data_size + 1);
                         if (!b)
                                 return MHD_NO;
@@ -629,52 +888,50 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
                 *upload_data_size = 0;
                 return MHD_YES;
         }
+        rq->answered = true;
         if (rq->too_big)
-                return respond_error(c, MHD_HTTP_CONTENT_TOO_LARGE, "body larger than %zu bytes", s->cfg.max_status_size);
-
-        if (strcmp(url, "/") == 0) {
-                if (!get)
-                        return respond_error(c, MHD_HTTP_METHOD_NOT_ALLOWED, "use GET");
+                return respond_error(c, MHD_HTTP_CONTENT_TOO_LARGE, "body larger than %zu bytes", rq->max);
+        switch (rq->route) {
+        case ROUTE_PAGE:
                 return get_fleet(s, c, true);
-        }
-        if (strcmp(url, "/v1/fleet") == 0) {
-                if (!get)
-                        return respond_error(c, MHD_HTTP_METHOD_NOT_ALLOWED, "use GET");
+        case ROUTE_FLEET:
                 return get_fleet(s, c, false);
+        case ROUTE_DOC:
+                return get_desired_state(s, c, rq->node);
+        case ROUTE_STATUS:
+                return post_status(s, c, rq->node, rq);
+        case ROUTE_ENROLL:
+                return post_enroll(s, c, rq->node, rq);
+        case ROUTE_ROLLOUT: {
+                json_t *j;
+                pthread_mutex_lock(&s->lock);
+                j = ctl_rollout_json(s->ro, s->render, time(NULL));
+                pthread_mutex_unlock(&s->lock);
+                return j ? respond_json(c, MHD_HTTP_OK, j) : MHD_NO;
         }
-        if (strncmp(url, "/v1/nodes/", 10) != 0 || !(rest = strchr(url + 10, '/')) ||
-            (size_t)(rest - url - 10) >= sizeof(node))
-                return respond_error(c, MHD_HTTP_NOT_FOUND, "no such endpoint");
-        memcpy(node, url + 10, (size_t)(rest - url - 10));
-        node[rest - url - 10] = '\0';
-        if (!ctl_node_name_valid(node))
-                return respond_error(c, MHD_HTTP_NOT_FOUND, "no such node");
-
-        if (strcmp(rest, "/desired-state") == 0) {
-                if (!get)
-                        return respond_error(c, MHD_HTTP_METHOD_NOT_ALLOWED, "use GET");
-                if (!authorized(s, c))
-                        return respond_error(c, MHD_HTTP_UNAUTHORIZED, "bearer token missing or wrong");
-                return get_desired_state(s, c, node);
+        case ROUTE_WGQUICK:
+                return get_wgquick(s, c, rq->node);
+        case ROUTE_HISTORY: {
+                const struct ctl_rendered *t;
+                json_t *j = NULL;
+                pthread_mutex_lock(&s->lock);
+                t = ctl_render_find(s->render, rq->node);
+                if (t)
+                        j = ctl_history_json(s->cfg.state_dir, rq->node, ctl_rollout_served(s->ro, rq->node), t->revision);
+                pthread_mutex_unlock(&s->lock);
+                if (!t)
+                        return respond_error(c, MHD_HTTP_NOT_FOUND, "node %s: not in the inventory", rq->node);
+                return j ? respond_json(c, MHD_HTTP_OK, j) : MHD_NO;
         }
-        if (strcmp(rest, "/status") == 0) {
-                if (!post)
-                        return respond_error(c, MHD_HTTP_METHOD_NOT_ALLOWED, "use POST");
-                if (!authorized(s, c))
-                        return respond_error(c, MHD_HTTP_UNAUTHORIZED, "bearer token missing or wrong");
-                return post_status(s, c, node, rq);
         }
-        if (strcmp(rest, "/enroll") == 0) {
-                if (!post)
-                        return respond_error(c, MHD_HTTP_METHOD_NOT_ALLOWED, "use POST");
-                return post_enroll(s, c, node, rq);
-        }
-        return respond_error(c, MHD_HTTP_NOT_FOUND, "no such endpoint");
+        return MHD_NO;
 }
 
 static void completed(void *cls, struct MHD_Connection *c, void **con_cls, enum MHD_RequestTerminationCode toe) {
+        struct ctl_server *s = cls;
         struct req *rq = *con_cls;
 
+        ctl_guard_request_done(s->guard, c);
         if (rq) {
                 free(rq->body);
                 free(rq);
@@ -713,6 +970,8 @@ int ctl_server_start(struct ctl_server *s, struct wf_err *e) {
                 return wf_err_set(e, -EOPNOTSUPP, "libmicrohttpd was built without TLS support");
         if ((r = parse_listen(s->cfg.listen, &ss, e)) < 0)
                 return r;
+        if ((r = ctl_guard_new(s->cfg.header_timeout ? s->cfg.header_timeout : CTL_HEADER_TIMEOUT, &s->guard)) < 0)
+                return wf_err_set(e, r, "slow-client guard: %s", strerror(-r));
         /* [::] also takes IPv4 clients, as an operator listening on "any" expects */
         if (ss.ss_family == AF_INET6)
                 flags |= IN6_IS_ADDR_UNSPECIFIED(&((struct sockaddr_in6 *)&ss)->sin6_addr) ? MHD_USE_DUAL_STACK
@@ -722,10 +981,12 @@ int ctl_server_start(struct ctl_server *s, struct wf_err *e) {
                                   MHD_OPTION_HTTPS_MEM_CERT, s->cert_pem,
                                   MHD_OPTION_HTTPS_MEM_KEY, s->key_pem,
                                   MHD_OPTION_HTTPS_PRIORITIES, "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2",
-                                  MHD_OPTION_CONNECTION_LIMIT, 512u,
-                                  MHD_OPTION_PER_IP_CONNECTION_LIMIT, 64u,
-                                  MHD_OPTION_CONNECTION_TIMEOUT, 60u,
+                                  MHD_OPTION_CONNECTION_LIMIT, (unsigned)CTL_MAX_CONNECTIONS,
+                                  MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+                                  s->cfg.max_per_ip ? s->cfg.max_per_ip : (unsigned)CTL_MAX_PER_IP,
+                                  MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)CTL_IDLE_TIMEOUT,
                                   MHD_OPTION_NOTIFY_COMPLETED, completed, s,
+                                  MHD_OPTION_NOTIFY_CONNECTION, ctl_guard_notify, s->guard,
                                   MHD_OPTION_END);
         if (!s->mhd)
                 return wf_err_set(e, -EADDRNOTAVAIL, "cannot listen on %s (in use, or bad TLS certificate/key)",
@@ -743,6 +1004,7 @@ void ctl_server_free(struct ctl_server *s) {
                 pthread_mutex_unlock(&s->lock);
                 MHD_stop_daemon(s->mhd);
         }
+        ctl_guard_free(s->guard);
         sodium_memzero(s->sk, sizeof(s->sk));
         wf_erase_free(s->token);
         wf_erase_free(s->enroll_token);
@@ -753,6 +1015,8 @@ void ctl_server_free(struct ctl_server *s) {
         ctl_inventory_free(s->inv);
         ctl_state_free(s->st);
         ctl_render_free(s->render);
+        ctl_render_free(s->served);
+        ctl_rollout_free(s->ro);
         for (size_t i = 0; i < s->n_reports; i++)
                 free(s->reports[i].node);
         free(s->reports);

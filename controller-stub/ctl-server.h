@@ -10,6 +10,10 @@
 #include "util.h"
 
 #define CTL_MAX_WAIT 300 /* s, upper bound for ?wait= */
+#define CTL_MAX_CONNECTIONS 512
+#define CTL_HEADER_TIMEOUT 10 /* s: TLS handshake and request headers */
+#define CTL_IDLE_TIMEOUT 30   /* s without a byte while a request body is read */
+#define CTL_MAX_PER_IP 32
 
 struct ctl_server_config {
         const char *inventory;
@@ -21,6 +25,9 @@ struct ctl_server_config {
         const char *token_file;        /* NULL: agents need no bearer token */
         const char *enroll_token_file; /* NULL: enrolment disabled */
         size_t max_status_size;        /* 0: CTL_STATUS_MAX_SIZE */
+        unsigned history;              /* signed documents kept per node; 0: CTL_HISTORY_KEEP */
+        unsigned header_timeout;       /* s from accept to complete request headers; 0: CTL_HEADER_TIMEOUT */
+        unsigned max_per_ip;           /* connections per client address; 0: CTL_MAX_PER_IP */
         wf_warn_fn log;                /* one line per event worth an operator's eye */
         void *log_userdata;
 };
@@ -36,5 +43,8 @@ int ctl_server_start(struct ctl_server *s, struct wf_err *e);
 int ctl_server_reload(struct ctl_server *s, struct wf_err *e);
 /* Re-renders without re-reading anything: renews documents past half their validity. */
 int ctl_server_refresh(struct ctl_server *s, struct wf_err *e);
+/* Every second: takes the operator's requests (STATE_DIR/requests, see ctl-ops.h) and moves
+ * the rollout on (settle times, deadlines). */
+void ctl_server_tick(struct ctl_server *s);
 /* Stops listening, wakes long-polls, frees everything. Takes NULL. */
 void ctl_server_free(struct ctl_server *s);
