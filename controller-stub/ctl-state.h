@@ -12,6 +12,9 @@
 #include "util.h"
 
 #define CTL_STATE_FILE "state.json"
+/* render's state directory without --state: never the output directory, which is usually a
+ * web root (state.json holds the fleet's address allocations); the same as the unit's. */
+#define CTL_STATE_DIR_DEFAULT "/var/lib/wgfleet-controller"
 
 struct ctl_state {
         char *path; /* NULL: in memory only (tests) */
@@ -43,6 +46,16 @@ void ctl_state_prune_allocations(struct ctl_state *st, const char *section,
 /* 1 and the key when enrolled, 0 when not. */
 int ctl_state_enrolled(const struct ctl_state *st, const char *node, uint8_t ret_key[32]);
 int ctl_state_set_enrolled(struct ctl_state *st, const char *node, const uint8_t key[32]);
+
+/* Per-node credentials (STATE "credentials": node -> hex SHA-256 of the credential). The
+ * credential itself is handed to the node once, at enrolment, and never stored here. */
+#define CTL_CREDENTIAL_HASH_LEN 64
+/* 1 and the hash when the node holds a credential, 0 when not. */
+int ctl_state_credential(const struct ctl_state *st, const char *node, char ret_hash[CTL_CREDENTIAL_HASH_LEN + 1]);
+/* hash NULL: forget the node's credential. */
+int ctl_state_set_credential(struct ctl_state *st, const char *node, const char *hash);
+/* The node whose credential hash is hash, NULL when none (borrowed from st). */
+const char *ctl_state_credential_owner(const struct ctl_state *st, const char *hash);
 
 /* 1 and the record when the node was rendered before, 0 when not. */
 int ctl_state_node_rev(const struct ctl_state *st, const char *node, struct ctl_node_rev *ret);
