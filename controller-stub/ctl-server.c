@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "ctl-fleet.h"
+#include "ctl-guard.h"
 #include "ctl-history.h"
 #include "ctl-inventory.h"
 #include "ctl-keys.h"
@@ -48,6 +49,7 @@ struct ctl_server {
         size_t n_reports;
 
         struct MHD_Daemon *mhd;
+        struct ctl_guard *guard;
 };
 
 enum route {
@@ -811,6 +813,7 @@ static enum MHD_Result begin(struct ctl_server *s, struct MHD_Connection *c, con
         unsigned status;
         uint64_t n;
 
+        ctl_guard_headers_in(s->guard, c);
         rq->answered = true;
         if (strcmp(url, "/") == 0 || strcmp(url, "/v1/fleet") == 0 || strcmp(url, "/v1/rollout") == 0) {
                 if (!get)
@@ -925,8 +928,10 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 }
 
 static void completed(void *cls, struct MHD_Connection *c, void **con_cls, enum MHD_RequestTerminationCode toe) {
+        struct ctl_server *s = cls;
         struct req *rq = *con_cls;
 
+        ctl_guard_request_done(s->guard, c);
         if (rq) {
                 free(rq->body);
                 free(rq);
@@ -965,6 +970,8 @@ int ctl_server_start(struct ctl_server *s, struct wf_err *e) {
                 return wf_err_set(e, -EOPNOTSUPP, "libmicrohttpd was built without TLS support");
         if ((r = parse_listen(s->cfg.listen, &ss, e)) < 0)
                 return r;
+        if ((r = ctl_guard_new(s->cfg.header_timeout ? s->cfg.header_timeout : CTL_HEADER_TIMEOUT, &s->guard)) < 0)
+                return wf_err_set(e, r, "slow-client guard: %s", strerror(-r));
         /* [::] also takes IPv4 clients, as an operator listening on "any" expects */
         if (ss.ss_family == AF_INET6)
                 flags |= IN6_IS_ADDR_UNSPECIFIED(&((struct sockaddr_in6 *)&ss)->sin6_addr) ? MHD_USE_DUAL_STACK
@@ -974,10 +981,12 @@ int ctl_server_start(struct ctl_server *s, struct wf_err *e) {
                                   MHD_OPTION_HTTPS_MEM_CERT, s->cert_pem,
                                   MHD_OPTION_HTTPS_MEM_KEY, s->key_pem,
                                   MHD_OPTION_HTTPS_PRIORITIES, "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2",
-                                  MHD_OPTION_CONNECTION_LIMIT, 512u,
-                                  MHD_OPTION_PER_IP_CONNECTION_LIMIT, 64u,
-                                  MHD_OPTION_CONNECTION_TIMEOUT, 60u,
+                                  MHD_OPTION_CONNECTION_LIMIT, (unsigned)CTL_MAX_CONNECTIONS,
+                                  MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+                                  s->cfg.max_per_ip ? s->cfg.max_per_ip : (unsigned)CTL_MAX_PER_IP,
+                                  MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)CTL_IDLE_TIMEOUT,
                                   MHD_OPTION_NOTIFY_COMPLETED, completed, s,
+                                  MHD_OPTION_NOTIFY_CONNECTION, ctl_guard_notify, s->guard,
                                   MHD_OPTION_END);
         if (!s->mhd)
                 return wf_err_set(e, -EADDRNOTAVAIL, "cannot listen on %s (in use, or bad TLS certificate/key)",
@@ -995,6 +1004,7 @@ void ctl_server_free(struct ctl_server *s) {
                 pthread_mutex_unlock(&s->lock);
                 MHD_stop_daemon(s->mhd);
         }
+        ctl_guard_free(s->guard);
         sodium_memzero(s->sk, sizeof(s->sk));
         wf_erase_free(s->token);
         wf_erase_free(s->enroll_token);
