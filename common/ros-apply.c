@@ -96,7 +96,7 @@ static int op_peer_add(struct backend *b, const char *iface, const struct plan_o
         return ros_simple(b, &w, e);
 }
 
-static int op_peer_update(struct backend *b, const char *iface, const struct plan_op *op, struct wf_err *e) {
+static int op_peer_update(struct backend *b, _unused_ const char *iface, const struct plan_op *op, struct wf_err *e) {
         const struct plan_peer *pp = op->peer;
         const struct wf_live_peer *lp = op->live_peer;
         struct ros_words w = {};

@@ -360,7 +360,7 @@ static bool halt_reason(const struct ctl_rollout *ro, json_t *S, json_t *gated, 
 }
 
 /* Rolls the halted wave back: each node that got the change is pinned to what it ran before. */
-static int roll_back(struct ctl_rollout *ro, json_t *S, json_t *gated, const struct ctl_render *target,
+static int roll_back(_unused_ struct ctl_rollout *ro, json_t *S, json_t *gated, const struct ctl_render *target,
                      struct ctl_state *st, const char *state_dir, struct wf_err *e) {
         json_t *from = json_object_get(S, "from"), *v;
         size_t i;
