@@ -473,7 +473,7 @@ static void server_arm_timer(struct status_server *s) {
         sd_event_source_set_enabled(s->timer, SD_EVENT_ONESHOT);
 }
 
-static int server_on_io(sd_event_source *src, int fd, uint32_t revents, void *userdata) {
+static int server_on_io(_unused_ sd_event_source *src, _unused_ int fd, _unused_ uint32_t revents, void *userdata) {
         struct status_server *s = userdata;
 
         MHD_run(s->mhd);
@@ -481,7 +481,7 @@ static int server_on_io(sd_event_source *src, int fd, uint32_t revents, void *us
         return 0;
 }
 
-static int server_on_timer(sd_event_source *src, uint64_t usec, void *userdata) {
+static int server_on_timer(_unused_ sd_event_source *src, _unused_ uint64_t usec, void *userdata) {
         struct status_server *s = userdata;
 
         MHD_run(s->mhd);
@@ -490,8 +490,8 @@ static int server_on_timer(sd_event_source *src, uint64_t usec, void *userdata) 
 }
 
 static enum MHD_Result server_answer(void *cls, struct MHD_Connection *conn, const char *url,
-                                     const char *method, const char *version, const char *upload_data,
-                                     size_t *upload_data_size, void **con_cls) {
+                                     const char *method, _unused_ const char *version, _unused_ const char *upload_data,
+                                     _unused_ size_t *upload_data_size, _unused_ void **con_cls) {
         struct status_server *s = cls;
         struct MHD_Response *resp;
         const char *type;

@@ -858,7 +858,7 @@ static enum MHD_Result begin(struct ctl_server *s, struct MHD_Connection *c, con
 }
 
 static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *url, const char *method,
-                              const char *version, const char *upload_data, size_t *upload_data_size,
+                              _unused_ const char *version, const char *upload_data, size_t *upload_data_size,
                               void **con_cls) {
         struct ctl_server *s = cls;
         struct req *rq = *con_cls;
@@ -927,7 +927,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         return MHD_NO;
 }
 
-static void completed(void *cls, struct MHD_Connection *c, void **con_cls, enum MHD_RequestTerminationCode toe) {
+static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
+                      _unused_ enum MHD_RequestTerminationCode toe) {
         struct ctl_server *s = cls;
         struct req *rq = *con_cls;
 

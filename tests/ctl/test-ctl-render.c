@@ -22,7 +22,7 @@ static uint8_t sk[64], pk[32];
 static char keys[8][45];
 static char warnings[4096];
 
-static void collect_warning(void *userdata, const char *msg) {
+static void collect_warning(_unused_ void *userdata, const char *msg) {
         strncat(warnings, msg, sizeof(warnings) - strlen(warnings) - 2);
         strcat(warnings, "\n");
 }
