@@ -377,7 +377,7 @@ static bool halt_reason(const struct ctl_rollout *ro, json_t *S, json_t *gated, 
 }
 
 /* Rolls the halted wave back: each node that got the change is pinned to what it ran before. */
-static int roll_back(struct ctl_rollout *ro, json_t *S, json_t *gated, const struct ctl_render *target,
+static int roll_back(json_t *S, json_t *gated, const struct ctl_render *target,
                      struct ctl_state *st, const char *state_dir, struct wf_err *e) {
         json_t *from = json_object_get(S, "from"), *v;
         size_t i;
@@ -459,7 +459,7 @@ static int run_rolling(struct ctl_rollout *ro, json_t *S, const struct ctl_rende
                 }
                 gated = publish_wave(ro, S, w, target, st, &ret->served_changed);
                 if (json_array_size(gated) && halt_reason(ro, S, gated, now, why, sizeof(why))) {
-                        int r = roll_back(ro, S, gated, target, st, state_dir, e);
+                        int r = roll_back(S, gated, target, st, state_dir, e);
                         json_decref(gated);
                         json_object_set_new(S, "state", json_string("halted"));
                         json_object_set_new(S, "reason", json_string(why));
