@@ -449,6 +449,10 @@ static int apply_doc(struct agent *a, enum apply_kind kind) {
                 } else if (kind == APPLY_CHECK && ri->changes > 0 && a->n_drift < DRIFT_MAX)
                         collect_plan_lines(&ri->plan, &a->drift, &a->n_drift);
         }
+        if (kind == APPLY_CHECK && a->res.gw.changes > 0 && a->n_drift < DRIFT_MAX)
+                collect_plan_lines(&a->res.gw.plan, &a->drift, &a->n_drift);
+        if (a->res.gw_error < 0 && !e.msg[0])
+                slot_printf(e.msg, sizeof(e.msg), "%s", a->res.gw_error_msg);
         changes = res.changes;
 
         /* A check that found nothing to do is not an apply. */
