@@ -69,19 +69,10 @@ static int run(struct agent_ctx *ctx, const struct apply_args *a, unsigned flags
         int r;
 
         r = agent_load_envelope(&ctx->cfg, a->trust_key, a->envelope, a->node, &doc, &e);
+        if (r >= 0)
+                r = agent_backend_open(&ctx->cfg, &ops, &b, &e);
         if (r < 0) {
-                fprintf(stderr, "wgfleet-agent: %s\n", e.msg[0] ? e.msg : strerror(-r));
-                return 1;
-        }
-        ops = backend_ops_for(ctx->cfg.backend);
-        if (!ops) {
-                fprintf(stderr, "wgfleet-agent: backend %s is not available in this build\n",
-                        config_backend_to_string(ctx->cfg.backend));
-                return 1;
-        }
-        r = ops->open(&b, &ctx->cfg, &e);
-        if (r < 0) {
-                fprintf(stderr, "wgfleet-agent: backend %s: %s\n", ops->name, e.msg[0] ? e.msg : strerror(-r));
+                fprintf(stderr, "wgfleet-agent: %s\n", e.msg);
                 return 1;
         }
         r = reconcile_doc(ops, b, &ctx->cfg, doc, flags, res, &e);
@@ -99,7 +90,7 @@ static int run(struct agent_ctx *ctx, const struct apply_args *a, unsigned flags
         }
         ops->close(b);
         if (r < 0 && res->n_ifaces == 0) {
-                fprintf(stderr, "wgfleet-agent: %s\n", e.msg[0] ? e.msg : strerror(-r));
+                fprintf(stderr, "wgfleet-agent: %s\n", e.msg);
                 return 1;
         }
         *ret_doc = TAKE_PTR(doc);

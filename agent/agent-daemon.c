@@ -34,43 +34,8 @@ void agentd_log(int prio, const char *fmt, ...) {
         fputc('\n', stderr);
 }
 
-static void warn_log(void *userdata, const char *msg) {
+void agentd_warn_log(_unused_ void *userdata, const char *msg) {
         agentd_log(LOG_WARNING, "%s", msg);
-}
-
-int agentd_load_trust(const struct config *cfg, struct dsse_trust *ret, struct wf_err *e) {
-        if (!cfg->trust_key)
-                return wf_err_set(e, -EINVAL, "[controller] trust_key is not set: documents cannot be verified");
-        return dsse_trust_load(cfg->trust_key, ret, e);
-}
-
-int agentd_open_envelope(const struct config *cfg, const struct dsse_trust *t, const char *env,
-                         size_t len, int64_t now, bool check_expiry, struct wf_doc **ret,
-                         struct wf_err *e) {
-        _cleanup_free_ char *payload = NULL;
-        struct wf_doc *doc = NULL;
-        size_t plen;
-        int r;
-
-        /* The full check (expiry, lockout lint against the controller's address) is shared with
-         * validate/plan/apply. */
-        if (check_expiry)
-                return agent_verify_envelope(cfg, t, env, len, NULL, ret, e);
-        r = dsse_verify(env, len, cfg->max_document_size, t, &payload, &plen, e);
-        if (r < 0)
-                return r;
-        r = doc_parse(payload, plen, &doc, e, warn_log, NULL);
-        if (r < 0)
-                return r;
-        /* Without expiry: an already running revision that expires is kept (tearing tunnels
-         * down would cut the node off); status and clear still need to read it. */
-        r = doc_check_fresh(doc, cfg->node, INT64_MIN, e);
-        if (r < 0) {
-                wf_doc_free(doc);
-                return r;
-        }
-        *ret = doc;
-        return 0;
 }
 
 char *agentd_status_url(const struct config *cfg) {
@@ -92,38 +57,19 @@ char *agentd_status_url(const struct config *cfg) {
 
 /* Reads current.env without checking expiry (status, clear). */
 static int read_current(const struct config *cfg, struct wf_doc **ret, struct wf_err *e) {
+        _cleanup_(dsse_trust_done) struct dsse_trust t = {};
+        const struct agent_open o = { .flags = 0 };
         _cleanup_free_ char *env = NULL;
-        struct dsse_trust t = {};
         size_t len;
         int r;
 
+        /* No cache is no error, whatever the trust configuration. */
         r = state_read_envelope(cfg->state_dir, STATE_CURRENT, cfg->max_document_size, &env, &len, e);
-        if (r < 0)
-                return r;
-        r = agentd_load_trust(cfg, &t, e);
-        if (r < 0)
-                return r;
-        r = agentd_open_envelope(cfg, &t, env, len, 0, false, ret, e);
-        dsse_trust_done(&t);
+        if (r >= 0)
+                r = agent_load_trust(cfg, NULL, &t, e);
+        if (r >= 0)
+                r = agent_open_envelope(cfg, &t, env, len, &o, ret, e);
         return r;
-}
-
-static int open_backend(const struct config *cfg, const struct backend_ops **ret_ops, struct backend **ret) {
-        const struct backend_ops *ops = backend_ops_for(cfg->backend);
-        struct wf_err e = {};
-        int r;
-
-        if (!ops) {
-                fprintf(stderr, "wgfleet-agent: backend %s is not available\n", config_backend_to_string(cfg->backend));
-                return -EOPNOTSUPP;
-        }
-        r = ops->open(ret, cfg, &e);
-        if (r < 0) {
-                fprintf(stderr, "wgfleet-agent: backend %s: %s\n", ops->name, e.msg);
-                return r;
-        }
-        *ret_ops = ops;
-        return 0;
 }
 
 static enum status_state state_from_string(const char *s) {
@@ -140,7 +86,6 @@ int agent_cmd_status(struct agent_ctx *ctx, int argc, char **argv) {
         struct backend *b = NULL;
         struct wf_doc *doc = NULL;
         struct wf_live_iface **live = NULL;
-        size_t n_live = 0;
         struct state st = {};
         struct wf_err e = {};
         struct status_report rep;
@@ -186,19 +131,15 @@ int agent_cmd_status(struct agent_ctx *ctx, int argc, char **argv) {
         if (!last && errs)
                 errs[n_errs++] = "no report from a running agent yet (state_dir/status.json missing)";
 
-        if (doc && open_backend(cfg, &ops, &b) >= 0) {
-                live = calloc(doc->n_ifaces, sizeof(*live));
-                for (size_t i = 0; live && i < doc->n_ifaces; i++) {
-                        r = ops->observe(b, doc->ifaces[i].name, &doc->ifaces[i], &live[n_live], &e);
-                        if (r < 0) {
-                                fprintf(stderr, "wgfleet-agent: observe %s: %s\n", doc->ifaces[i].name, e.msg);
-                                ret = 1;
-                                continue;
-                        }
-                        n_live++;
+        if (doc) {
+                r = agent_backend_open(cfg, &ops, &b, &e);
+                if (r >= 0)
+                        r = agent_observe_all(ops, b, doc, &live, &e);
+                if (r < 0) {
+                        fprintf(stderr, "wgfleet-agent: %s\n", e.msg);
+                        ret = 1;
                 }
-        } else if (doc)
-                ret = 1;
+        }
 
         rep = (struct status_report){
                 .node = cfg->node ? cfg->node : (doc ? doc->node : NULL),
@@ -215,7 +156,7 @@ int agent_cmd_status(struct agent_ctx *ctx, int argc, char **argv) {
                 .n_drift = n_drift,
                 .doc = doc,
                 .live = live,
-                .n_live = n_live,
+                .n_live = live ? doc->n_ifaces : 0,
                 .now = (int64_t)time(NULL),
         };
         if (json) {
@@ -231,9 +172,7 @@ int agent_cmd_status(struct agent_ctx *ctx, int argc, char **argv) {
         } else
                 status_print_table(&rep, stdout);
 
-        for (size_t i = 0; i < n_live; i++)
-                wf_live_iface_free(live[i]);
-        free(live);
+        agent_live_free(live, doc ? doc->n_ifaces : 0);
         free(errs);
         free(drift);
         json_decref(last);
@@ -266,27 +205,31 @@ int agent_cmd_revert(struct agent_ctx *ctx, int argc, char **argv) {
                 fprintf(stderr, "wgfleet-agent: %s\n", e.msg);
         (void)read_current(cfg, &cur, &e);
         {
-                _cleanup_free_ char *env = NULL;
-                struct dsse_trust t = {};
-                size_t len;
+                _cleanup_(dsse_trust_done) struct dsse_trust t = {};
+                const struct agent_open o = {
+                        .flags = AGENT_OPEN_EXPIRY | AGENT_OPEN_ACCEPT, .now = (int64_t)time(NULL),
+                };
 
-                r = state_read_envelope(cfg->state_dir, STATE_PREVIOUS, cfg->max_document_size, &env, &len, &e);
+                r = agent_load_trust(cfg, NULL, &t, &e);
+                if (r < 0) {
+                        fprintf(stderr, "wgfleet-agent revert: %s\n", e.msg);
+                        goto fail;
+                }
+                r = agent_open_state(cfg, &t, STATE_PREVIOUS, &o, &doc, &e);
                 if (r == -ENOENT) {
                         fprintf(stderr, "wgfleet-agent revert: no previous accepted revision in %s\n", cfg->state_dir);
                         goto fail;
                 }
-                if (r >= 0)
-                        r = agentd_load_trust(cfg, &t, &e);
-                if (r >= 0)
-                        r = agentd_open_envelope(cfg, &t, env, len, (int64_t)time(NULL), true, &doc, &e);
-                dsse_trust_done(&t);
                 if (r < 0) {
                         fprintf(stderr, "wgfleet-agent revert: previous revision unusable: %s\n", e.msg);
                         goto fail;
                 }
         }
-        if (open_backend(cfg, &ops, &b) < 0)
+        r = agent_backend_open(cfg, &ops, &b, &e);
+        if (r < 0) {
+                fprintf(stderr, "wgfleet-agent revert: %s\n", e.msg);
                 goto fail;
+        }
         r = reconcile_doc(ops, b, cfg, doc, 0, &res, &e);
         if (r >= 0 && res.error < 0)
                 r = res.error;
@@ -358,7 +301,9 @@ int agent_cmd_clear(struct agent_ctx *ctx, int argc, char **argv) {
                 for (size_t i = 0; names && i < doc->n_ifaces; i++)
                         names[n++] = doc->ifaces[i].name;
         }
-        if (open_backend(cfg, &ops, &b) < 0) {
+        r = agent_backend_open(cfg, &ops, &b, &e);
+        if (r < 0) {
+                fprintf(stderr, "wgfleet-agent clear: %s\n", e.msg);
                 ret = 1;
                 goto out;
         }

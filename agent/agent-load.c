@@ -7,13 +7,34 @@
 #include "agent-load.h"
 #include "document.h"
 #include "keys.h"
+#include "state.h"
 
-void agent_warn_stderr(void *userdata, const char *msg) {
+void agent_warn_stderr(_unused_ void *userdata, const char *msg) {
         fprintf(stderr, "warning: %s\n", msg);
 }
 
+int agent_load_trust(const struct config *cfg, const char *trust_path, struct dsse_trust *ret,
+                     struct wf_err *e) {
+        struct stat st;
+        int r;
+
+        if (!trust_path)
+                trust_path = cfg->trust_key;
+        if (!trust_path)
+                return wf_err_set(e, -ENOKEY, "no trust key: set [controller] trust_key (validate, plan and "
+                                  "apply also take --trust-key FILE)");
+        r = dsse_trust_load(trust_path, ret, e);
+        if (r < 0)
+                return r;
+        /* Whoever can write the trust file can make the node accept anything. */
+        if (stat(trust_path, &st) == 0 && (st.st_mode & 0022))
+                fprintf(stderr, "warning: trust key file %s: mode %04o is writable by group or others\n",
+                        trust_path, (unsigned)(st.st_mode & 07777));
+        return 0;
+}
+
 /* The controller's host when the URL names it by a literal address; names resolve at fetch
- * time and are not checked here. */
+ * time and are checked then (agent-run.c, against the address that answered). */
 static bool url_literal_host(const char *url, struct wf_prefix *ret) {
         const char *h, *end, *why;
         char buf[64];
@@ -57,8 +78,8 @@ static int check_node_key(const struct config *cfg, const struct wf_doc *doc, st
         return 0;
 }
 
-int agent_verify_envelope(const struct config *cfg, const struct dsse_trust *trust, const char *buf,
-                          size_t len, const char *node, struct wf_doc **ret, struct wf_err *e) {
+int agent_open_envelope(const struct config *cfg, const struct dsse_trust *trust, const char *buf,
+                        size_t len, const struct agent_open *o, struct wf_doc **ret, struct wf_err *e) {
         _cleanup_free_ char *payload = NULL;
         struct wf_doc *doc = NULL;
         struct wf_prefix ctl;
@@ -68,13 +89,16 @@ int agent_verify_envelope(const struct config *cfg, const struct dsse_trust *tru
         r = dsse_verify(buf, len, cfg->max_document_size, trust, &payload, &plen, e);
         if (r < 0)
                 return r;
-        r = doc_parse(payload, plen, &doc, e, agent_warn_stderr, NULL);
+        r = doc_parse(payload, plen, &doc, e, o->warn ? o->warn : agent_warn_stderr, NULL);
         if (r < 0)
                 return r;
-        r = doc_check_fresh(doc, node ? node : cfg->node, (int64_t)time(NULL), e);
-        if (r >= 0 && url_literal_host(cfg->url, &ctl))
+        /* Without expiry: a running revision that expires is kept (tearing tunnels down would
+         * cut the node off); status, clear and the policy still need to read it. */
+        r = doc_check_fresh(doc, o->node ? o->node : cfg->node,
+                            (o->flags & AGENT_OPEN_EXPIRY) ? o->now : INT64_MIN, e);
+        if (r >= 0 && (o->flags & AGENT_OPEN_ACCEPT) && url_literal_host(cfg->url, &ctl))
                 r = doc_check_underlay(doc, &ctl, "the controller", e);
-        if (r >= 0)
+        if (r >= 0 && (o->flags & AGENT_OPEN_ACCEPT))
                 r = check_node_key(cfg, doc, e);
         if (r < 0) {
                 wf_doc_free(doc);
@@ -84,27 +108,32 @@ int agent_verify_envelope(const struct config *cfg, const struct dsse_trust *tru
         return 0;
 }
 
-int agent_load_envelope(const struct config *cfg, const char *trust_path, const char *envelope_path,
-                        const char *node, struct wf_doc **ret, struct wf_err *e) {
-        _cleanup_(dsse_trust_done) struct dsse_trust trust = {};
-        _cleanup_free_ char *buf = NULL;
-        struct wf_err sub = {};
-        struct stat st;
+int agent_open_state(const struct config *cfg, const struct dsse_trust *trust, const char *name,
+                     const struct agent_open *o, struct wf_doc **ret, struct wf_err *e) {
+        _cleanup_free_ char *env = NULL;
         size_t len;
         int r;
 
-        if (!trust_path)
-                trust_path = cfg->trust_key;
-        if (!trust_path)
-                return wf_err_set(e, -ENOKEY, "no trust key: give --trust-key FILE or set [controller] "
-                                  "trust_key");
-        r = dsse_trust_load(trust_path, &trust, e);
+        r = state_read_envelope(cfg->state_dir, name, cfg->max_document_size, &env, &len, e);
         if (r < 0)
                 return r;
-        /* Whoever can write the trust file can make the node accept anything. */
-        if (stat(trust_path, &st) == 0 && (st.st_mode & 0022))
-                fprintf(stderr, "warning: trust key file %s: mode %04o is writable by group or others\n",
-                        trust_path, (unsigned)(st.st_mode & 07777));
+        return agent_open_envelope(cfg, trust, env, len, o, ret, e);
+}
+
+int agent_load_envelope(const struct config *cfg, const char *trust_path, const char *envelope_path,
+                        const char *node, struct wf_doc **ret, struct wf_err *e) {
+        _cleanup_(dsse_trust_done) struct dsse_trust trust = {};
+        const struct agent_open o = {
+                .node = node, .flags = AGENT_OPEN_EXPIRY | AGENT_OPEN_ACCEPT, .now = (int64_t)time(NULL),
+        };
+        _cleanup_free_ char *buf = NULL;
+        struct wf_err sub = {};
+        size_t len;
+        int r;
+
+        r = agent_load_trust(cfg, trust_path, &trust, e);
+        if (r < 0)
+                return r;
         /* "-": standard input, for `curl ... | wgfleet-agent validate --trust-key K -` */
         r = wf_read_file(strcmp(envelope_path, "-") == 0 ? "/dev/stdin" : envelope_path,
                          cfg->max_document_size, &buf, &len);
@@ -114,8 +143,51 @@ int agent_load_envelope(const struct config *cfg, const char *trust_path, const 
                                   (unsigned long long)cfg->max_document_size);
         if (r < 0)
                 return wf_err_set(e, r, "%s: %s", envelope_path, strerror(-r));
-        r = agent_verify_envelope(cfg, &trust, buf, len, node, ret, &sub);
+        r = agent_open_envelope(cfg, &trust, buf, len, &o, ret, &sub);
         if (r < 0)
                 return wf_err_set(e, r, "%s: %s", envelope_path, sub.msg);
         return 0;
+}
+
+int agent_backend_open(const struct config *cfg, const struct backend_ops **ret_ops, struct backend **ret,
+                       struct wf_err *e) {
+        const struct backend_ops *ops = backend_ops_for(cfg->backend);
+        struct wf_err sub = {};
+        int r;
+
+        if (!ops)
+                return wf_err_set(e, -EOPNOTSUPP, "backend %s is not available in this build",
+                                  config_backend_to_string(cfg->backend));
+        r = ops->open(ret, cfg, &sub);
+        if (r < 0)
+                return wf_err_set(e, r, "backend %s: %s", ops->name, sub.msg);
+        *ret_ops = ops;
+        return 0;
+}
+
+void agent_live_free(struct wf_live_iface **live, size_t n) {
+        for (size_t i = 0; live && i < n; i++)
+                wf_live_iface_free(live[i]);
+        free(live);
+}
+
+int agent_observe_all(const struct backend_ops *ops, struct backend *b, const struct wf_doc *doc,
+                      struct wf_live_iface ***ret, struct wf_err *e) {
+        struct wf_live_iface **live = calloc(doc->n_ifaces + 1, sizeof(*live));
+        int r, first = 0;
+
+        if (!live)
+                return wf_err_set(e, -ENOMEM, "observe: out of memory");
+        for (size_t i = 0; i < doc->n_ifaces; i++) {
+                const struct wf_iface *f = &doc->ifaces[i];
+                struct wf_err sub = {};
+
+                r = ops->observe(b, f->name, f, &live[i], &sub);
+                if (r < 0 && first == 0)
+                        first = wf_err_set(e, r, "observe %s: %s", f->name, sub.msg);
+                if (r < 0)
+                        live[i] = NULL;
+        }
+        *ret = live;
+        return first;
 }

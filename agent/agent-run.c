@@ -1,11 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /* `run` and `once`: the pull loop. One sd-event loop drives everything: the fetch and report
  * requests (libcurl multi), poll/report/confirm timers, signals, the metrics listener and the
- * watchdog. The backend calls (observe/apply) are the only synchronous work in the loop. */
+ * watchdog. The backend calls (observe/apply) are the only synchronous work in the loop. This
+ * file is the wiring and the I/O; what to accept, when to revert and what a report says is
+ * agent-policy.c's, which calls back into the steps below (struct policy_io). */
 #include <fcntl.h>
-#include <getopt.h>
 #include <inttypes.h>
-#include <jansson.h>
 #include <limits.h>
 #include <malloc.h>
 #include <signal.h>
@@ -15,88 +15,23 @@
 #include <string.h>
 #include <syslog.h>
 #include <systemd/sd-daemon.h>
-#include <systemd/sd-event.h>
 #include <time.h>
 
-#include "agent-daemon.h"
-#include "agent.h"
-#include "backend.h"
+#include "agent-load.h"
+#include "agent-run.h"
 #include "document.h"
-#include "dsse.h"
-#include "http.h"
 #include "keys.h"
-#include "reconcile.h"
 #include "state.h"
-#include "status.h"
 
-#define USEC_PER_SEC 1000000ULL
 #define DRIFT_MAX 100 /* drift lines kept until a report carrying them is delivered */
 
-enum apply_kind {
-        APPLY_NEW,     /* a newly accepted revision */
-        APPLY_CACHED,  /* the cached revision at start */
-        APPLY_CHECK,   /* same revision again: any change found is drift */
-        APPLY_REVERT,  /* the previous accepted revision */
-        APPLY_RESOLVE, /* an endpoint name resolved to a new address */
-};
-
-struct agent {
-        struct agent_ctx *ctx;
-        bool once;
-        int exit_code;
-        sd_event *event;
-        struct http_client *http;
-        struct status_server *metrics;
-        const struct backend_ops *ops;
-        struct backend *backend;
-        struct dsse_trust trust;
-        char *status_url;
-
-        struct state st;
-        struct wf_doc *doc;            /* the accepted document the node runs */
-        struct agentd_resolver *resolver;
-        struct wf_doc *rdoc;           /* doc with endpoint names resolved; the last reconcile borrows it */
-        char **resolve_errors;         /* names failing right now (report lines) */
-        size_t n_resolve_errors;
-        struct reconcile_result res;   /* the last reconcile: owns the observations below */
-        struct wf_live_iface **live;   /* last observation per interface: from res, or obs */
-        struct wf_live_iface **obs;    /* owned: a fresher observation for reports and scrapes */
-        size_t n_obs;
-        uint64_t observed_usec;        /* CLOCK_MONOTONIC of the last observation */
-        size_t n_live;
-
-        /* Error slots: each is one line of the report's errors[] while set. */
-        char fetch_error[1024];
-        char reject_error[1024];
-        char *reject_etag;             /* ETag of the refused document: idle polls stay 304 */
-        char apply_error[1024];
-        char cache_error[1024];
-        char expiry_error[256];
-        char **notes;                  /* per-peer problems from the last apply */
-        size_t n_notes;
-        char **drift;                  /* what the last drift check changed */
-        size_t n_drift;
-
-        struct status_counters counters;
-        bool applying;
-        bool ready;
-        bool applied_this_cycle;
-        unsigned failures;             /* consecutive failed fetches */
-
-        sd_event_source *poll_timer, *report_timer, *confirm_timer, *resolve_timer;
-        struct http_request *fetch_req, *report_req;
-        bool report_again;
-        size_t n_drift_sent;           /* drift lines in the report in flight */
-        bool once_fetch_done;
-};
-
-static void strv_free(char **v, size_t n) {
+void agentr_strv_free(char **v, size_t n) {
         for (size_t i = 0; i < n; i++)
                 free(v[i]);
         free(v);
 }
 
-static int strv_push(char ***v, size_t *n, const char *s) {
+int agentr_strv_push(char ***v, size_t *n, const char *s) {
         char **nv = realloc(*v, (*n + 1) * sizeof(char *));
 
         if (!nv)
@@ -109,49 +44,27 @@ static int strv_push(char ***v, size_t *n, const char *s) {
         return 0;
 }
 
-static void obs_free(struct agent *a) {
-        for (size_t i = 0; i < a->n_obs; i++)
-                wf_live_iface_free(a->obs[i]);
-        free(a->obs);
-        a->obs = NULL;
-        a->n_obs = 0;
-}
-
-static void live_free(struct agent *a) {
+void agentr_live_free(struct agent *a) {
         free(a->live);
         a->live = NULL;
         a->n_live = 0;
-        obs_free(a);
+        agent_live_free(a->obs, a->n_obs);
+        a->obs = NULL;
+        a->n_obs = 0;
         reconcile_result_done(&a->res);
         agentd_doc_shallow_free(a->rdoc);
         a->rdoc = NULL;
 }
 
-/* One line into an error slot; long inputs are cut. */
-static void slot_printf(char *buf, size_t n, const char *fmt, ...) _printf_(3, 4);
-static void slot_printf(char *buf, size_t n, const char *fmt, ...) {
-        va_list ap;
-
-        va_start(ap, fmt);
-        vsnprintf(buf, n, fmt, ap);
-        va_end(ap);
-}
-
-static int64_t now_s(void) {
+int64_t agentr_now(void) {
         return (int64_t)time(NULL);
 }
 
-static void timer_arm(struct agent *a, sd_event_source **s, uint64_t usec, sd_event_time_handler_t cb) {
-        int r;
+uint64_t agentr_mono_usec(void) {
+        struct timespec ts;
 
-        if (*s) {
-                r = sd_event_source_set_time_relative(*s, usec);
-                if (r >= 0)
-                        r = sd_event_source_set_enabled(*s, SD_EVENT_ONESHOT);
-        } else
-                r = sd_event_add_time_relative(a->event, s, CLOCK_MONOTONIC, usec, USEC_PER_SEC / 10, cb, a);
-        if (r < 0)
-                agentd_log(LOG_ERR, "cannot arm a timer: %s", strerror(-r));
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t)ts.tv_sec * USEC_PER_SEC + (uint64_t)ts.tv_nsec / 1000;
 }
 
 static void timer_off(sd_event_source *s) {
@@ -159,232 +72,47 @@ static void timer_off(sd_event_source *s) {
                 sd_event_source_set_enabled(s, SD_EVENT_OFF);
 }
 
-/* ---- report ---- */
+void agentr_confirm_ok(struct agent *a, const char *how) {
+        uint64_t rev = policy_confirm(&a->p, &a->io);
 
-static enum status_state agent_state(const struct agent *a) {
-        if (a->applying)
-                return STATUS_APPLYING;
-        if (a->apply_error[0])
-                return STATUS_DEGRADED;
-        if (a->reject_error[0])
-                return STATUS_REJECTED;
-        if (a->st.last_error)
-                return STATUS_DEGRADED;
-        if (a->fetch_error[0] || !a->doc)
-                return STATUS_OFFLINE;
-        return STATUS_CONVERGED;
-}
-
-static uint64_t mono_usec(void) {
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t)ts.tv_sec * USEC_PER_SEC + (uint64_t)ts.tv_nsec / 1000;
-}
-
-/* Handshakes and counters move between cycles: a report or a scrape re-observes (read only)
- * when the last observation is older than OBSERVE_MAX_AGE_USEC. */
-#define OBSERVE_MAX_AGE_USEC (5 * USEC_PER_SEC)
-static void refresh_live(struct agent *a) {
-        struct wf_live_iface **obs, **live;
-        size_t n = 0;
-
-        if (!a->doc || !a->backend || a->applying || mono_usec() - a->observed_usec < OBSERVE_MAX_AGE_USEC)
+        if (!rev)
                 return;
-        obs = calloc(a->doc->n_ifaces + 1, sizeof(*obs));
-        live = calloc(a->doc->n_ifaces + 1, sizeof(*live));
-        if (!obs || !live) {
-                free(obs);
-                free(live);
-                return;
-        }
-        for (size_t i = 0; i < a->doc->n_ifaces; i++) {
-                struct wf_err e = {};
-
-                if (a->ops->observe(a->backend, a->doc->ifaces[i].name, &a->doc->ifaces[i], &obs[n], &e) < 0) {
-                        /* keep what the last cycle saw */
-                        for (size_t j = 0; j < n; j++)
-                                wf_live_iface_free(obs[j]);
-                        free(obs);
-                        free(live);
-                        return;
-                }
-                live[n] = obs[n];
-                n++;
-        }
-        obs_free(a);
-        free(a->live);
-        a->obs = obs;
-        a->n_obs = n;
-        a->live = live;
-        a->n_live = n;
-        a->observed_usec = mono_usec();
-}
-
-/* Fills r; the string array is malloc'd into *errs (free with free(), strings borrowed). */
-static int build_report(struct agent *a, struct status_report *r, const char ***errs) {
-        const char **e;
-        size_t n = 0;
-
-        refresh_live(a);
-        strv_free(a->resolve_errors, a->n_resolve_errors);
-        a->resolve_errors = NULL;
-        a->n_resolve_errors = 0;
-        (void)agentd_resolver_errors(a->resolver, a->doc, &a->resolve_errors, &a->n_resolve_errors);
-        e = calloc(6 + a->n_notes + a->n_resolve_errors, sizeof(char *));
-        if (!e)
-                return -ENOMEM;
-        if (a->cache_error[0])
-                e[n++] = a->cache_error;
-        if (a->fetch_error[0])
-                e[n++] = a->fetch_error;
-        if (a->reject_error[0])
-                e[n++] = a->reject_error;
-        if (a->apply_error[0])
-                e[n++] = a->apply_error;
-        if (a->st.last_error)
-                e[n++] = a->st.last_error;
-        if (a->doc && a->doc->expires_at <= now_s()) {
-                char t[32];
-
-                /* Kept: tearing the tunnels down would cut the node off for good. */
-                wf_format_rfc3339(a->doc->expires_at, t);
-                slot_printf(a->expiry_error, sizeof(a->expiry_error), "revision %" PRIu64 " expired at %s; "
-                            "kept until the controller publishes a newer one", a->doc->revision, t);
-                e[n++] = a->expiry_error;
-        }
-        for (size_t i = 0; i < a->n_notes; i++)
-                e[n++] = a->notes[i];
-        for (size_t i = 0; i < a->n_resolve_errors; i++)
-                e[n++] = a->resolve_errors[i];
-        *r = (struct status_report){
-                .node = a->ctx->cfg.node,
-                .state = agent_state(a),
-                .applied_revision = a->st.applied_revision,
-                .seen_revision = a->st.seen_revision,
-                .last_fetch_ok = a->st.last_fetch_ok,
-                .last_apply = a->st.last_apply,
-                .expires_at = a->doc ? a->doc->expires_at : 0,
-                .unconfirmed_revision = a->st.confirm_revision,
-                .errors = e,
-                .n_errors = n,
-                .drift = (const char *const *)a->drift,
-                .n_drift = a->n_drift,
-                .doc = a->doc,
-                .live = a->live,
-                .n_live = a->n_live,
-                .now = now_s(),
-        };
-        *errs = e;
-        return 0;
-}
-
-static int render(void *userdata, bool json, char **ret, size_t *ret_len) {
-        struct agent *a = userdata;
-        _cleanup_free_ const char **errs = NULL;
-        struct status_report r;
-        int k;
-
-        k = build_report(a, &r, &errs);
-        if (k < 0)
-                return k;
-        if (json) {
-                k = status_to_json_text(&r, ret);
-                if (k >= 0)
-                        *ret_len = strlen(*ret);
-                return k;
-        }
-        return status_metrics_text(&r, &a->counters, ret, ret_len);
-}
-
-static void confirm_ok(struct agent *a, const char *how) {
-        if (!a->st.confirm_revision)
-                return;
-        agentd_log(LOG_INFO, "revision %" PRIu64 " confirmed: %s succeeded after the apply", a->st.confirm_revision, how);
-        a->st.confirm_revision = 0;
+        agentd_log(LOG_INFO, "revision %" PRIu64 " confirmed: %s succeeded after the apply", rev, how);
         timer_off(a->confirm_timer);
-        (void)state_save(a->ctx->cfg.state_dir, &a->st, NULL);
 }
 
-static void maybe_exit_once(struct agent *a);
+/* ---- the policy's I/O: state_dir and the backend ---- */
 
-static void on_report_done(struct http_request *req, int r, const struct http_response *resp,
-                           const struct wf_err *e, void *userdata);
+static int io_save_state(void *userdata, const struct state *st, struct wf_err *e) {
+        struct agent *a = userdata;
+        int r = state_save(a->ctx->cfg.state_dir, st, e);
 
-static void send_report(struct agent *a) {
-        _cleanup_free_ const char **errs = NULL;
-        _cleanup_free_ char *body = NULL;
-        char path[PATH_MAX];
-        struct status_report r;
-        struct wf_err e = {};
-        int k;
-
-        if (build_report(a, &r, &errs) < 0 || status_to_json_text(&r, &body) < 0) {
-                agentd_log(LOG_ERR, "status report: out of memory");
-                return;
-        }
-        /* `wgfleet-agent status` reads the last report for the agent's state and errors. */
-        snprintf(path, sizeof(path), "%s/status.json", a->ctx->cfg.state_dir);
-        k = wf_write_file_atomic(path, body, strlen(body), 0644);
-        if (k < 0)
-                agentd_log(LOG_WARNING, "%s: %s", path, strerror(-k));
-
-        sd_notifyf(0, "STATUS=%s, revision %" PRIu64 " applied, %zu error(s)",
-                   status_state_to_string(r.state), r.applied_revision, r.n_errors);
-
-        if (!a->status_url || !a->http)
-                return;
-        if (a->report_req) {
-                a->report_again = true;
-                return;
-        }
-        a->n_drift_sent = a->n_drift;
-        k = http_post_json(a->http, a->status_url, body, strlen(body), on_report_done, a, &a->report_req, &e);
-        if (k < 0) {
-                a->counters.report_error++;
-                agentd_log(LOG_WARNING, "status report: %s", e.msg);
-        }
+        if (r < 0)
+                agentd_log(LOG_ERR, "cannot persist the agent state: %s", e->msg);
+        return r;
 }
 
-static void on_report_done(struct http_request *req, int r, const struct http_response *resp,
-                           const struct wf_err *e, void *userdata) {
+static int io_store_envelope(void *userdata, const char *env, size_t len, bool keep_previous,
+                             struct wf_err *e) {
+        struct agent *a = userdata;
+        int r;
+
+        /* A current.env that holds nothing to go back to must not become previous.env, which
+         * revert and commit-confirmed restore. */
+        if (keep_previous)
+                r = state_store_accepted(a->ctx->cfg.state_dir, env, len, e);
+        else
+                r = state_replace_current(a->ctx->cfg.state_dir, env, len, e);
+        if (r < 0)
+                agentd_log(LOG_ERR, "cannot persist the accepted envelope: %s", e->msg);
+        return r;
+}
+
+static int io_swap_previous(void *userdata, struct wf_err *e) {
         struct agent *a = userdata;
 
-        a->report_req = NULL;
-        if (r < 0) {
-                a->counters.report_error++;
-                agentd_log(LOG_WARNING, "status report to %s: %s", a->status_url, e->msg);
-        } else if (resp->status < 200 || resp->status >= 300) {
-                a->counters.report_error++;
-                agentd_log(LOG_WARNING, "status report to %s: HTTP %ld", a->status_url, resp->status);
-        } else {
-                a->counters.report_ok++;
-                confirm_ok(a, "a status report");
-                /* Delivered drift lines are done; newer ones wait for the next report. */
-                for (size_t i = 0; i < a->n_drift_sent && i < a->n_drift; i++)
-                        free(a->drift[i]);
-                if (a->n_drift_sent > 0 && a->n_drift_sent <= a->n_drift) {
-                        memmove(a->drift, a->drift + a->n_drift_sent, (a->n_drift - a->n_drift_sent) * sizeof(char *));
-                        a->n_drift -= a->n_drift_sent;
-                }
-                a->n_drift_sent = 0;
-        }
-        if (a->report_again) {
-                a->report_again = false;
-                send_report(a);
-        }
-        maybe_exit_once(a);
+        return state_swap_previous(a->ctx->cfg.state_dir, a->ctx->cfg.max_document_size, e);
 }
-
-static int on_report_timer(sd_event_source *s, uint64_t usec, void *userdata) {
-        struct agent *a = userdata;
-
-        send_report(a);
-        timer_arm(a, &a->report_timer, (uint64_t)a->ctx->cfg.report_interval * USEC_PER_SEC, on_report_timer);
-        return 0;
-}
-
-/* ---- apply ---- */
 
 static void collect_plan_lines(const struct plan *p, char ***v, size_t *n) {
         _cleanup_free_ char *text = NULL;
@@ -398,96 +126,114 @@ static void collect_plan_lines(const struct plan *p, char ***v, size_t *n) {
         if (fclose(f) != 0 || !text)
                 return;
         for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
-                (void)strv_push(v, n, line);
+                (void)agentr_strv_push(v, n, line);
 }
 
-/* Brings the node to a->doc. Returns the number of changes or -errno. */
-static int apply_doc(struct agent *a, enum apply_kind kind) {
-        struct reconcile_result res = {};
+/* Takes res: the observations, notes and drift lines of an apply. Returns the changes that
+ * were exit failovers (the exit selection at work, not drift). */
+static size_t take_result(struct agent *a, struct reconcile_result *res, struct wf_doc *rdoc,
+                          enum policy_apply kind, struct wf_err *e) {
         size_t exit_moves = 0;
-        struct wf_doc *rdoc = NULL;
-        struct wf_err e = {};
-        size_t changes;
-        int r;
 
-        if (!a->doc)
-                return 0;
-        r = agentd_resolver_substitute(a->resolver, a->doc, &rdoc);
-        if (r < 0)
-                return r;
-        a->applying = true;
-        if (kind != APPLY_CHECK && kind != APPLY_RESOLVE)
-                sd_notifyf(0, "STATUS=applying revision %" PRIu64, a->doc->revision);
-        r = reconcile_doc(a->ops, a->backend, &a->ctx->cfg, rdoc, 0, &res, &e);
-        a->applying = false;
-        if (r >= 0 && res.error < 0)
-                r = res.error;
-
-        strv_free(a->notes, a->n_notes);
+        agentr_strv_free(a->notes, a->n_notes);
         a->notes = NULL;
         a->n_notes = 0;
-        live_free(a);
-        a->res = res;
+        agentr_live_free(a);
+        a->res = *res;
         a->rdoc = rdoc;
-        a->live = calloc(res.n_ifaces ? res.n_ifaces : 1, sizeof(*a->live));
-        for (size_t i = 0; a->live && i < res.n_ifaces; i++) {
-                struct reconcile_iface *ri = &res.ifaces[i];
+        a->live = calloc(res->n_ifaces ? res->n_ifaces : 1, sizeof(*a->live));
+        for (size_t i = 0; a->live && i < res->n_ifaces; i++) {
+                struct reconcile_iface *ri = &res->ifaces[i];
 
                 if (ri->live)
                         a->live[a->n_live++] = ri->live;
-                a->observed_usec = mono_usec();
+                a->observed_usec = agentr_mono_usec();
                 for (size_t j = 0; j < ri->n_notes; j++)
-                        (void)strv_push(&a->notes, &a->n_notes, ri->notes[j]);
-                if (ri->error < 0 && !e.msg[0])
-                        slot_printf(e.msg, sizeof(e.msg), "%s: %s", ri->name, ri->error_msg);
-                /* An exit failover is the exit selection at work, not drift. */
+                        (void)agentr_strv_push(&a->notes, &a->n_notes, ri->notes[j]);
+                if (ri->error < 0 && !e->msg[0])
+                        wf_err_set(e, ri->error, "%s: %s", ri->name, ri->error_msg);
                 if (ri->exit_moved) {
                         exit_moves += ri->changes;
                         for (size_t j = 0; j < ri->n_notes; j++)
                                 if (strncmp(ri->notes[j], "exit:", 5) == 0)
                                         agentd_log(LOG_NOTICE, "%s: %s", ri->name, ri->notes[j]);
-                } else if (kind == APPLY_CHECK && ri->changes > 0 && a->n_drift < DRIFT_MAX)
+                } else if (kind == POLICY_APPLY_CHECK && ri->changes > 0 && a->n_drift < DRIFT_MAX)
                         collect_plan_lines(&ri->plan, &a->drift, &a->n_drift);
         }
-        if (kind == APPLY_CHECK && a->res.gw.changes > 0 && a->n_drift < DRIFT_MAX)
+        if (kind == POLICY_APPLY_CHECK && a->res.gw.changes > 0 && a->n_drift < DRIFT_MAX)
                 collect_plan_lines(&a->res.gw.plan, &a->drift, &a->n_drift);
-        if (a->res.gw_error < 0 && !e.msg[0])
-                slot_printf(e.msg, sizeof(e.msg), "%s", a->res.gw_error_msg);
-        changes = res.changes;
+        if (a->res.gw_error < 0 && !e->msg[0])
+                wf_err_set(e, a->res.gw_error, "%s", a->res.gw_error_msg);
+        return exit_moves;
+}
+
+static void log_applied(struct agent *a, enum policy_apply kind, size_t changes, size_t exit_moves) {
+        uint64_t rev = a->p.doc->revision;
+
+        if (kind == POLICY_APPLY_RESOLVE && changes) {
+                a->counters.resolve_changes++;
+                agentd_log(LOG_INFO, "endpoint re-resolved: %zu change(s) applied", changes);
+        } else if (kind == POLICY_APPLY_CHECK && changes > exit_moves) {
+                a->counters.drift++;
+                agentd_log(LOG_WARNING, "drift: the live state changed underneath revision %" PRIu64
+                           ", %zu change(s) re-applied", rev, changes);
+        } else if (kind != POLICY_APPLY_CHECK && kind != POLICY_APPLY_RESOLVE)
+                agentd_log(LOG_INFO, "revision %" PRIu64 " applied (%zu change(s))", rev, changes);
+}
+
+/* Brings the node to p.doc. Returns the number of changes or -errno (e filled). */
+static int apply_doc(struct agent *a, enum policy_apply kind, struct wf_err *e) {
+        struct reconcile_result res = {};
+        struct wf_doc *rdoc = NULL;
+        size_t changes, exit_moves;
+        bool quiet;
+        int r;
+
+        if (!a->p.doc)
+                return 0;
+        r = agentd_resolver_substitute(a->resolver, a->p.doc, &rdoc);
+        if (r < 0)
+                return wf_err_set(e, r, "apply revision %" PRIu64 ": out of memory", a->p.doc->revision);
+        if (kind == POLICY_APPLY_NEW)
+                agentd_log(LOG_INFO, "accepted revision %" PRIu64 " (was %" PRIu64 ")", a->p.doc->revision,
+                           a->accepted_was);
+        a->applying = true;
+        if (kind != POLICY_APPLY_CHECK && kind != POLICY_APPLY_RESOLVE)
+                sd_notifyf(0, "STATUS=applying revision %" PRIu64, a->p.doc->revision);
+        r = reconcile_doc(a->ops, a->backend, &a->ctx->cfg, rdoc, 0, &res, e);
+        a->applying = false;
+        if (r >= 0 && res.error < 0)
+                r = res.error;
+        exit_moves = take_result(a, &res, rdoc, kind, e);
+        changes = a->res.changes;
 
         /* A check that found nothing to do is not an apply. */
-        bool quiet = (kind == APPLY_CHECK || kind == APPLY_RESOLVE) && !changes && r >= 0;
-
-        if (!quiet)
-                a->st.last_apply = now_s();
+        quiet = (kind == POLICY_APPLY_CHECK || kind == POLICY_APPLY_RESOLVE) && !changes && r >= 0;
+        policy_applied(&a->p, kind, r, quiet, e, agentr_now());
         if (r < 0) {
                 a->counters.apply[STATUS_APPLY_FAILED]++;
-                slot_printf(a->apply_error, sizeof(a->apply_error), "apply revision %" PRIu64 ": %s",
-                         a->doc->revision, e.msg[0] ? e.msg : strerror(-r));
-                agentd_log(LOG_ERR, "%s", a->apply_error);
+                agentd_log(LOG_ERR, "%s", a->p.err.apply);
         } else {
-                a->apply_error[0] = 0;
-                a->st.applied_revision = a->doc->revision;
                 a->counters.apply[changes ? STATUS_APPLY_CHANGED : STATUS_APPLY_UNCHANGED]++;
-                if (kind == APPLY_RESOLVE && changes) {
-                        a->counters.resolve_changes++;
-                        agentd_log(LOG_INFO, "endpoint re-resolved: %zu change(s) applied", changes);
-                } else if (kind == APPLY_CHECK && changes > exit_moves) {
-                        a->counters.drift++;
-                        agentd_log(LOG_WARNING, "drift: the live state changed underneath revision %" PRIu64
-                                   ", %zu change(s) re-applied", a->doc->revision, changes);
-                } else if (kind != APPLY_CHECK && kind != APPLY_RESOLVE)
-                        agentd_log(LOG_INFO, "revision %" PRIu64 " applied (%zu change(s))", a->doc->revision, changes);
-                if (kind == APPLY_NEW)
-                        (void)state_set_error(&a->st, NULL);
+                log_applied(a, kind, changes, exit_moves);
         }
-        if (!quiet) {
-                int k = state_save(a->ctx->cfg.state_dir, &a->st, &e);
-
-                if (k < 0)
-                        agentd_log(LOG_ERR, "%s", e.msg);
-        }
+        if (!quiet)
+                (void)policy_save(&a->p, &a->io);
         return r < 0 ? r : (int)changes;
+}
+
+static int io_apply(void *userdata, struct policy *p, enum policy_apply kind, struct wf_err *e) {
+        struct agent *a = userdata;
+
+        (void)p; /* the same as &a->p */
+        return apply_doc(a, kind, e);
+}
+
+/* Runs an apply outside the policy's sequences (cache, drift check, re-resolve). */
+static int apply_now(struct agent *a, enum policy_apply kind) {
+        struct wf_err e = {};
+
+        return apply_doc(a, kind, &e);
 }
 
 /* ---- endpoint names ---- */
@@ -495,17 +241,18 @@ static int apply_doc(struct agent *a, enum apply_kind kind) {
 static void on_resolved(void *userdata, bool changed) {
         struct agent *a = userdata;
 
-        if (changed && a->doc && !a->once && apply_doc(a, APPLY_RESOLVE) > 0)
-                send_report(a);
+        if (changed && a->p.doc && !a->once && apply_now(a, POLICY_APPLY_RESOLVE) > 0)
+                agentr_send_report(a);
 }
 
-static int on_resolve_timer(sd_event_source *s, uint64_t usec, void *userdata) {
+static int on_resolve_timer(_unused_ sd_event_source *s, _unused_ uint64_t usec, void *userdata) {
         struct agent *a = userdata;
 
-        if (a->resolver && a->doc)
-                (void)agentd_resolver_refresh(a->resolver, a->doc);
+        if (a->resolver && a->p.doc)
+                (void)agentd_resolver_refresh(a->resolver, a->p.doc);
         if (a->ctx->cfg.resolve_interval)
-                timer_arm(a, &a->resolve_timer, (uint64_t)a->ctx->cfg.resolve_interval * USEC_PER_SEC, on_resolve_timer);
+                agentr_timer_arm(a, &a->resolve_timer, (uint64_t)a->ctx->cfg.resolve_interval * USEC_PER_SEC,
+                                 on_resolve_timer);
         return 0;
 }
 
@@ -513,15 +260,17 @@ static int on_resolve_timer(sd_event_source *s, uint64_t usec, void *userdata) {
 
 static int on_confirm_timeout(sd_event_source *s, uint64_t usec, void *userdata);
 
-static void reject(struct agent *a, const char *fmt, ...) _printf_(2, 3);
-static void reject(struct agent *a, const char *fmt, ...) {
-        va_list ap;
+/* A verified envelope from state_dir (expiry not checked): the policy decides on it. */
+static int open_state(struct agent *a, const char *name, struct wf_doc **ret, struct wf_err *e) {
+        const struct agent_open o = { .warn = agentd_warn_log };
 
-        va_start(ap, fmt);
-        vsnprintf(a->reject_error, sizeof(a->reject_error), fmt, ap);
-        va_end(ap);
+        return agent_open_state(&a->ctx->cfg, &a->trust, name, &o, ret, e);
+}
+
+static void refused(struct agent *a, const char *etag) {
         a->counters.fetch[STATUS_FETCH_REJECTED]++;
-        agentd_log(LOG_ERR, "%s", a->reject_error);
+        agentd_log(LOG_ERR, "%s", a->p.err.reject);
+        a->reject_etag = etag ? strdup(etag) : NULL;
 }
 
 /* Interfaces the old revision had and the new one does not: remove what the agent owns there. */
@@ -530,190 +279,105 @@ static void retire(struct agent *a, struct wf_doc *old) {
 
         if (!old)
                 return;
-        if (a->doc && reconcile_retire(a->ops, a->backend, old, a->doc, &e) < 0)
+        if (a->p.doc && reconcile_retire(a->ops, a->backend, old, a->p.doc, &e) < 0)
                 agentd_log(LOG_ERR, "retiring interfaces of revision %" PRIu64 ": %s", old->revision, e.msg);
         wf_doc_free(old);
 }
 
-/* Whether current.env holds a revision to go back to: verified and for this node, expired or not. */
-static bool current_usable(struct agent *a) {
-        _cleanup_free_ char *env = NULL;
+/* Verify, parse, node name and key, and the lockout lint against the address the controller
+ * actually answered from (the URL may name it by a DNS name). Expiry is the policy's. */
+static int open_fetched(struct agent *a, const struct http_response *resp, struct wf_doc **ret,
+                        struct wf_err *e) {
+        const struct agent_open o = { .flags = AGENT_OPEN_ACCEPT, .warn = agentd_warn_log };
         struct wf_doc *doc = NULL;
-        struct wf_err e = {};
-        size_t len;
-
-        if (state_read_envelope(a->ctx->cfg.state_dir, STATE_CURRENT, a->ctx->cfg.max_document_size,
-                                &env, &len, &e) < 0 ||
-            agentd_open_envelope(&a->ctx->cfg, &a->trust, env, len, now_s(), false, &doc, &e) < 0)
-                return false;
-        wf_doc_free(doc);
-        return true;
-}
-
-static void handle_document(struct agent *a, const struct http_response *resp) {
-        const char *body = resp->body, *etag = resp->etag;
-        size_t len = resp->len;
-        struct wf_doc *doc = NULL, *old;
         struct wf_prefix ctl;
         const char *why;
-        struct wf_err e = {};
-        uint64_t rev;
-        bool pending = false;
         int r;
 
-        free(a->reject_etag);
-        a->reject_etag = NULL;
-
-        r = agentd_open_envelope(&a->ctx->cfg, &a->trust, body, len, now_s(), true, &doc, &e);
-        /* Lockout lint against the address the controller actually answered from (the URL may
-         * name it by a DNS name). */
-        if (r >= 0 && resp->primary_ip[0] && wf_prefix_parse(resp->primary_ip, false, &ctl, &why) >= 0) {
-                r = doc_check_underlay(doc, &ctl, "the controller", &e);
-                if (r < 0) {
-                        wf_doc_free(doc);
-                        doc = NULL;
-                }
-        }
+        r = agent_open_envelope(&a->ctx->cfg, &a->trust, resp->body, resp->len, &o, &doc, e);
+        if (r >= 0 && resp->primary_ip[0] && wf_prefix_parse(resp->primary_ip, false, &ctl, &why) >= 0)
+                r = doc_check_underlay(doc, &ctl, "the controller", e);
         if (r < 0) {
-                reject(a, "document rejected: %s", e.msg);
-                a->reject_etag = etag ? strdup(etag) : NULL;
-                return;
-        }
-        rev = doc->revision;
-        a->st.seen_revision = rev;
-        if (rev < a->st.accepted_revision) {
-                reject(a, "document rejected: revision %" PRIu64 " is older than the accepted revision %" PRIu64
-                       " (a replayed document must not roll the node back)", rev, a->st.accepted_revision);
-                a->reject_etag = etag ? strdup(etag) : NULL;
                 wf_doc_free(doc);
-                return;
-        }
-        a->reject_error[0] = 0;
-        a->st.last_fetch_ok = now_s();
-        if (rev == a->st.accepted_revision && (a->doc || rev == a->st.reverted_revision)) {
-                /* Equal: nothing to do. A reverted revision stays reverted until a newer one. */
-                a->counters.fetch[STATUS_FETCH_NOT_MODIFIED]++;
-                free(a->st.etag);
-                a->st.etag = etag ? strdup(etag) : NULL;
-                wf_doc_free(doc);
-                (void)state_save(a->ctx->cfg.state_dir, &a->st, NULL);
-                return;
-        }
-        /* A corrupt current.env is nothing to go back to: it must not become previous.env, which
-         * revert and commit-confirmed restore. */
-        if (a->doc || current_usable(a))
-                r = state_store_accepted(a->ctx->cfg.state_dir, body, len, &e);
-        else
-                r = state_replace_current(a->ctx->cfg.state_dir, body, len, &e);
-        if (r < 0)
-                agentd_log(LOG_ERR, "cannot persist revision %" PRIu64 ": %s", rev, e.msg);
-        a->counters.fetch[STATUS_FETCH_OK]++;
-        agentd_log(LOG_INFO, "accepted revision %" PRIu64 " (was %" PRIu64 ")", rev, a->st.accepted_revision);
-        a->st.accepted_revision = rev;
-        a->st.reverted_revision = 0;
-        free(a->st.etag);
-        a->st.etag = etag ? strdup(etag) : NULL;
-        old = a->doc;
-        a->doc = doc;
-        a->cache_error[0] = 0;
-        /* The confirmation window is persisted before the first change reaches the node: a crash
-         * or SIGTERM in the middle of the apply must still leave a restart that reverts. */
-        if (a->ctx->cfg.confirm_timeout > 0) {
-                _cleanup_free_ char *prev = NULL;
-                size_t plen;
-
-                if (state_read_envelope(a->ctx->cfg.state_dir, STATE_PREVIOUS, a->ctx->cfg.max_document_size,
-                                        &prev, &plen, NULL) >= 0)
-                        pending = true;
-        }
-        if (pending) {
-                a->st.confirm_revision = rev;
-                (void)state_save(a->ctx->cfg.state_dir, &a->st, NULL);
-        }
-        r = apply_doc(a, APPLY_NEW);
-        a->applied_this_cycle = true;
-        retire(a, old);
-        /* New names get an address from the loop's resolver from now on. */
-        if (a->resolver)
-                (void)agentd_resolver_refresh(a->resolver, a->doc);
-        if (pending && r > 0)
-                timer_arm(a, &a->confirm_timer, (uint64_t)a->ctx->cfg.confirm_timeout * USEC_PER_SEC,
-                          on_confirm_timeout);
-        else if (pending) {
-                /* Nothing changed on the node: nothing to confirm. */
-                a->st.confirm_revision = 0;
-                (void)state_save(a->ctx->cfg.state_dir, &a->st, NULL);
-        }
-        send_report(a);
-}
-
-/* ---- revert ---- */
-
-static int load_current(struct agent *a, bool check_expiry, struct wf_err *e) {
-        _cleanup_free_ char *env = NULL;
-        struct wf_doc *doc = NULL;
-        size_t len;
-        int r;
-
-        r = state_read_envelope(a->ctx->cfg.state_dir, STATE_CURRENT, a->ctx->cfg.max_document_size, &env, &len, e);
-        if (r < 0)
                 return r;
-        r = agentd_open_envelope(&a->ctx->cfg, &a->trust, env, len, now_s(), check_expiry, &doc, e);
-        if (r < 0)
-                return r;
-        live_free(a); /* the last reconcile borrows from the document */
-        wf_doc_free(a->doc);
-        a->doc = doc;
+        }
+        *ret = doc;
         return 0;
 }
 
-static int on_confirm_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
-        struct agent *a = userdata;
-        const char *dir = a->ctx->cfg.state_dir;
-        _cleanup_free_ char *env = NULL;
-        struct wf_doc *old, *prev = NULL;
-        uint64_t bad = a->st.confirm_revision;
-        char why[512];
+static void handle_document(struct agent *a, const struct http_response *resp) {
+        struct wf_doc *doc = NULL, *cached = NULL;
+        struct policy_outcome out;
         struct wf_err e = {};
-        size_t len;
-        int r;
+        enum policy_verdict v;
 
-        if (!bad)
+        free(a->reject_etag);
+        a->reject_etag = NULL;
+        if (open_fetched(a, resp, &doc, &e) < 0) {
+                snprintf(a->p.err.reject, sizeof(a->p.err.reject), "document rejected: %s", e.msg);
+                refused(a, resp->etag);
+                return;
+        }
+        /* Without a running document, a verifiable current.env is still one to go back to. */
+        if (!a->p.doc)
+                (void)open_state(a, STATE_CURRENT, &cached, NULL);
+        a->accepted_was = a->p.st.accepted_revision;
+        v = policy_accept(&a->p, &a->io, doc, resp->body, resp->len, resp->etag, cached, agentr_now(), &out, &e);
+        wf_doc_free(cached);
+        switch (v) {
+        case POLICY_REFUSED:
+                refused(a, resp->etag);
+                return;
+        case POLICY_SAME:
+                a->counters.fetch[STATUS_FETCH_NOT_MODIFIED]++;
+                return;
+        case POLICY_NOT_PERSISTED:
+                agentd_log(LOG_ERR, "%s", a->p.err.persist);
+                agentr_send_report(a);
+                return;
+        case POLICY_ACCEPTED:
+                break;
+        }
+        a->counters.fetch[STATUS_FETCH_OK]++;
+        a->p.err.cache[0] = 0;
+        a->applied_this_cycle = true;
+        retire(a, out.old);
+        /* New names get an address from the loop's resolver from now on. */
+        if (a->resolver)
+                (void)agentd_resolver_refresh(a->resolver, a->p.doc);
+        if (out.prev_expired)
+                agentd_log(LOG_NOTICE, "revision %" PRIu64 ": no commit-confirmed window, the revision it replaces "
+                           "(%" PRIu64 ") has expired and is never gone back to", a->p.doc->revision, out.prev_expired);
+        if (out.arm)
+                agentr_timer_arm(a, &a->confirm_timer, (uint64_t)a->p.confirm_timeout * USEC_PER_SEC,
+                                 on_confirm_timeout);
+        agentr_send_report(a);
+}
+
+/* ---- commit-confirmed ---- */
+
+static int on_confirm_timeout(_unused_ sd_event_source *s, _unused_ uint64_t usec, void *userdata) {
+        struct agent *a = userdata;
+        struct wf_doc *prev = NULL, *old = NULL;
+        struct wf_err e = {};
+        enum policy_timeout t;
+        char why[1024];
+
+        if (!a->p.st.confirm_revision)
                 return 0;
-        a->st.confirm_revision = 0;
         /* previous.env is verified before anything moves: swapping in a corrupt one would leave
          * garbage as current.env and nothing to start from. */
-        r = state_read_envelope(dir, STATE_PREVIOUS, a->ctx->cfg.max_document_size, &env, &len, &e);
-        if (r >= 0)
-                r = agentd_open_envelope(&a->ctx->cfg, &a->trust, env, len, now_s(), false, &prev, &e);
-        if (r >= 0)
-                r = state_swap_previous(dir, a->ctx->cfg.max_document_size, &e);
-        if (r < 0) {
-                char msg[sizeof(e.msg) + 128];
-
-                wf_doc_free(prev);
-                snprintf(msg, sizeof(msg), "commit-confirmed: cannot revert revision %" PRIu64
-                         ", the previous revision is unusable: %s", bad, e.msg);
-                agentd_log(LOG_ERR, "%s", msg);
-                (void)state_set_error(&a->st, msg);
-                (void)state_save(dir, &a->st, NULL);
-                send_report(a);
+        (void)open_state(a, STATE_PREVIOUS, &prev, &e);
+        t = policy_timeout(&a->p, &a->io, prev, e.msg, agentr_now(), &old, why, sizeof(why));
+        if (t == POLICY_TIMEOUT_NONE)
                 return 0;
-        }
-        live_free(a); /* the last reconcile borrows from the document */
-        old = TAKE_PTR(a->doc);
-        a->doc = prev;
-        snprintf(why, sizeof(why), "reverted revision %" PRIu64 " to %" PRIu64 ": neither a fetch nor a status "
-                 "report succeeded within confirm_timeout (%" PRIu32 " s) after the apply",
-                 bad, a->doc->revision, a->ctx->cfg.confirm_timeout);
-        agentd_log(LOG_WARNING, "%s", why);
-        a->st.reverted_revision = bad;
-        a->counters.reverts++;
-        (void)apply_doc(a, APPLY_REVERT);
-        retire(a, old);
-        (void)state_set_error(&a->st, why);
-        (void)state_save(a->ctx->cfg.state_dir, &a->st, NULL);
-        send_report(a);
+        if (t == POLICY_TIMEOUT_REVERTED) {
+                agentd_log(LOG_WARNING, "%s", why);
+                a->counters.reverts++;
+                retire(a, old);
+        } else
+                agentd_log(LOG_ERR, "%s", why);
+        agentr_send_report(a);
         return 0;
 }
 
@@ -731,7 +395,7 @@ static void start_fetch(struct agent *a) {
         a->applied_this_cycle = false;
         /* If-None-Match: the refused document when one was refused (an idle poll stays a 304 and
          * the refusal stands), else the accepted one while it is held. */
-        r = http_get(a->http, a->ctx->cfg.url, a->reject_etag ? a->reject_etag : a->doc ? a->st.etag : NULL,
+        r = http_get(a->http, a->ctx->cfg.url, a->reject_etag ? a->reject_etag : a->p.doc ? a->p.st.etag : NULL,
                      on_fetch_done, a, &a->fetch_req, &e);
         if (r < 0) {
                 struct http_response none = {};
@@ -740,7 +404,7 @@ static void start_fetch(struct agent *a) {
         }
 }
 
-static int on_poll_timer(sd_event_source *s, uint64_t usec, void *userdata) {
+static int on_poll_timer(_unused_ sd_event_source *s, _unused_ uint64_t usec, void *userdata) {
         start_fetch(userdata);
         return 0;
 }
@@ -756,63 +420,62 @@ static void notify_ready(struct agent *a) {
         sd_notify(0, "READY=1");
 }
 
-static void on_fetch_done(struct http_request *req, int r, const struct http_response *resp,
+static void fetch_failed(struct agent *a, const char *fmt, ...) _printf_(2, 3);
+static void fetch_failed(struct agent *a, const char *fmt, ...) {
+        va_list ap;
+
+        a->failures++;
+        a->counters.fetch[STATUS_FETCH_ERROR]++;
+        va_start(ap, fmt);
+        vsnprintf(a->p.err.fetch, sizeof(a->p.err.fetch), fmt, ap);
+        va_end(ap);
+        agentd_log(LOG_WARNING, "%s", a->p.err.fetch);
+}
+
+static void on_fetch_done(_unused_ struct http_request *req, int r, const struct http_response *resp,
                           const struct wf_err *e, void *userdata) {
         struct agent *a = userdata;
 
         a->fetch_req = NULL;
-        if (r < 0) {
-                a->failures++;
-                a->counters.fetch[STATUS_FETCH_ERROR]++;
-                slot_printf(a->fetch_error, sizeof(a->fetch_error), "fetch %s: %s", a->ctx->cfg.url, e->msg);
-                agentd_log(LOG_WARNING, "%s", a->fetch_error);
-        } else if (resp->status == 304) {
+        if (r < 0)
+                fetch_failed(a, "fetch %s: %s", a->ctx->cfg.url, e->msg);
+        else if (resp->status != 200 && resp->status != 304)
+                fetch_failed(a, "fetch %s: HTTP %ld", a->ctx->cfg.url, resp->status);
+        else {
                 a->failures = 0;
-                a->fetch_error[0] = 0;
-                a->counters.fetch[STATUS_FETCH_NOT_MODIFIED]++;
-                a->st.last_fetch_ok = now_s();
-                confirm_ok(a, "a fetch");
-        } else if (resp->status != 200) {
-                a->failures++;
-                a->counters.fetch[STATUS_FETCH_ERROR]++;
-                slot_printf(a->fetch_error, sizeof(a->fetch_error), "fetch %s: HTTP %ld", a->ctx->cfg.url, resp->status);
-                agentd_log(LOG_WARNING, "%s", a->fetch_error);
-        } else {
-                a->failures = 0;
-                a->fetch_error[0] = 0;
-                confirm_ok(a, "a fetch");
-                handle_document(a, resp);
+                a->p.err.fetch[0] = 0;
+                agentr_confirm_ok(a, "a fetch");
+                if (resp->status == 304) {
+                        a->counters.fetch[STATUS_FETCH_NOT_MODIFIED]++;
+                        a->p.st.last_fetch_ok = agentr_now();
+                } else
+                        handle_document(a, resp);
         }
 
         /* The same revision as before: re-observe, so drift is found and repaired. */
-        if (a->doc && !a->applied_this_cycle && !a->once) {
-                int k = apply_doc(a, APPLY_CHECK);
-
-                if (k > 0)
-                        send_report(a);
-        }
+        if (a->p.doc && !a->applied_this_cycle && !a->once && apply_now(a, POLICY_APPLY_CHECK) > 0)
+                agentr_send_report(a);
         if (r < 0 || resp->status != 200)
-                (void)state_save(a->ctx->cfg.state_dir, &a->st, NULL);
+                (void)policy_save(&a->p, &a->io);
         notify_ready(a);
 
         if (a->once) {
                 a->once_fetch_done = true;
                 if (!a->report_req)
-                        send_report(a);
-                maybe_exit_once(a);
+                        agentr_send_report(a);
+                agentr_maybe_exit_once(a);
                 return;
         }
         /* Parsing a document and observing thousands of peers leaves the heap fragmented:
          * hand the free pages back, so the resident size reflects what the agent holds. */
         malloc_trim(0);
-        timer_arm(a, &a->poll_timer, next_poll_usec(a), on_poll_timer);
+        agentr_timer_arm(a, &a->poll_timer, next_poll_usec(a), on_poll_timer);
 }
 
-static void maybe_exit_once(struct agent *a) {
+void agentr_maybe_exit_once(struct agent *a) {
         if (!a->once || !a->once_fetch_done || a->report_req)
                 return;
-        a->exit_code = a->doc && !a->apply_error[0] && a->st.applied_revision == a->doc->revision &&
-                       a->doc->expires_at > now_s() ? 0 : 1;
+        a->exit_code = policy_once_exit(&a->p, agentr_now());
         sd_event_exit(a->event, a->exit_code);
 }
 
@@ -846,95 +509,64 @@ static int agent_open(struct agent *a) {
         struct wf_err e = {};
         int r;
 
-        if (!c->node) {
-                agentd_log(LOG_ERR, "[agent] node is not set");
-                return -EINVAL;
-        }
-        if (!c->url) {
-                agentd_log(LOG_ERR, "[controller] url is not set");
-                return -EINVAL;
-        }
-        a->ops = backend_ops_for(c->backend);
-        if (!a->ops) {
-                agentd_log(LOG_ERR, "backend %s is not available", config_backend_to_string(c->backend));
-                return -EOPNOTSUPP;
-        }
-        r = agentd_load_trust(c, &a->trust, &e);
-        if (r < 0) {
-                agentd_log(LOG_ERR, "%s", e.msg);
-                return r;
-        }
-        r = a->ops->open(&a->backend, c, &e);
-        if (r < 0) {
-                agentd_log(LOG_ERR, "backend %s: %s", a->ops->name, e.msg);
-                return r;
-        }
-        r = http_client_new(a->event, &ho, &a->http, &e);
+        a->p.confirm_timeout = c->confirm_timeout;
+        if (!c->node)
+                r = wf_err_set(&e, -EINVAL, "[agent] node is not set");
+        else if (!c->url)
+                r = wf_err_set(&e, -EINVAL, "[controller] url is not set");
+        else
+                r = agent_load_trust(c, NULL, &a->trust, &e);
+        if (r >= 0)
+                r = agent_backend_open(c, &a->ops, &a->backend, &e);
+        if (r >= 0)
+                r = http_client_new(a->event, &ho, &a->http, &e);
+        if (r >= 0 && c->metrics_listen && !a->once)
+                r = status_server_new(a->event, c->metrics_listen, agentr_render, a, &a->metrics, &e);
         if (r < 0) {
                 agentd_log(LOG_ERR, "%s", e.msg);
                 return r;
         }
         a->status_url = agentd_status_url(c);
-        if (c->metrics_listen && !a->once) {
-                r = status_server_new(a->event, c->metrics_listen, render, a, &a->metrics, &e);
-                if (r < 0) {
-                        agentd_log(LOG_ERR, "%s", e.msg);
-                        return r;
-                }
-        }
         return 0;
 }
 
-/* A lost or corrupt agent-state.json must not make a reverted revision acceptable again:
- * reverted.env, when it verifies (expired or not), keeps the replay floor and the refusal. */
-static void restore_reverted_floor(struct agent *a) {
-        _cleanup_free_ char *env = NULL;
-        struct wf_doc *doc = NULL;
+/* Loads agent-state.json and the cached document; the policy keeps it unless it expired.
+ * Returns whether a persisted commit-confirmed window applies to it. */
+static bool load_cache(struct agent *a) {
+        struct wf_doc *cached = NULL, *reverted = NULL;
+        uint64_t reverted_rev = 0, was_reverted;
         struct wf_err e = {};
-        size_t len;
-
-        if (state_read_envelope(a->ctx->cfg.state_dir, STATE_REVERTED, a->ctx->cfg.max_document_size,
-                                &env, &len, &e) < 0)
-                return;
-        if (agentd_open_envelope(&a->ctx->cfg, &a->trust, env, len, now_s(), false, &doc, &e) < 0)
-                return;
-        if (doc->revision > a->st.accepted_revision) {
-                agentd_log(LOG_NOTICE, "revision %" PRIu64 " was reverted: it stays refused until a newer one",
-                           doc->revision);
-                a->st.accepted_revision = doc->revision;
-                a->st.reverted_revision = doc->revision;
-        }
-        wf_doc_free(doc);
-}
-
-/* Loads persisted state and the cached document (verified, not expired, our node). */
-static void load_cache(struct agent *a) {
-        struct wf_err e = {};
+        bool arm;
         int r;
 
-        state_done(&a->st);
-        r = state_load(a->ctx->cfg.state_dir, &a->st, &e);
+        a->p.err.cache[0] = 0;
+        state_done(&a->p.st);
+        r = state_load(a->ctx->cfg.state_dir, &a->p.st, &e);
         if (r < 0) {
-                slot_printf(a->cache_error, sizeof(a->cache_error), "cache: %s", e.msg);
-                agentd_log(LOG_WARNING, "%s", a->cache_error);
+                snprintf(a->p.err.cache, sizeof(a->p.err.cache), "cache: %s", e.msg);
+                agentd_log(LOG_WARNING, "%s", a->p.err.cache);
         }
-        live_free(a); /* the last reconcile borrows from the document */
-        wf_doc_free(a->doc);
-        a->doc = NULL;
-        r = load_current(a, true, &e);
-        if (r == -ENOENT)
-                return;
-        if (r < 0) {
-                slot_printf(a->cache_error, sizeof(a->cache_error), "cached document ignored: %s", e.msg);
-                agentd_log(LOG_WARNING, "%s", a->cache_error);
-                return;
+        agentr_live_free(a); /* the last reconcile borrows from the document */
+        r = open_state(a, STATE_CURRENT, &cached, &e);
+        if (r < 0 && r != -ENOENT) {
+                snprintf(a->p.err.cache, sizeof(a->p.err.cache), "cached document ignored: %s", e.msg);
+                agentd_log(LOG_WARNING, "%s", a->p.err.cache);
         }
-        if (a->doc->revision > a->st.accepted_revision)
-                a->st.accepted_revision = a->doc->revision;
-        restore_reverted_floor(a);
+        if (open_state(a, STATE_REVERTED, &reverted, NULL) >= 0) {
+                reverted_rev = reverted->revision;
+                wf_doc_free(reverted);
+        }
+        was_reverted = a->p.st.reverted_revision;
+        arm = policy_start(&a->p, cached, reverted_rev, agentr_now());
+        if (cached && !a->p.doc)
+                agentd_log(LOG_WARNING, "%s", a->p.err.cache);
+        if (a->p.st.reverted_revision != was_reverted)
+                agentd_log(LOG_NOTICE, "revision %" PRIu64 " was reverted: it stays refused until a newer one",
+                           a->p.st.reverted_revision);
+        return arm;
 }
 
-static int on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
+static int on_signal(_unused_ sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
         struct agent *a = userdata;
 
         agentd_log(LOG_INFO, "signal %s: exiting", strsignal((int)si->ssi_signo));
@@ -943,7 +575,11 @@ static int on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void
         return 0;
 }
 
-static int on_sighup(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
+static void arm_confirm(struct agent *a) {
+        agentr_timer_arm(a, &a->confirm_timer, (uint64_t)a->p.confirm_timeout * USEC_PER_SEC, on_confirm_timeout);
+}
+
+static int on_sighup(_unused_ sd_event_source *s, _unused_ const struct signalfd_siginfo *si, void *userdata) {
         struct agent *a = userdata;
         struct config nc;
         struct wf_err e = {};
@@ -971,38 +607,45 @@ static int on_sighup(sd_event_source *s, const struct signalfd_siginfo *si, void
         /* New trust keys may accept what was refused. */
         free(a->reject_etag);
         a->reject_etag = NULL;
-        /* The state on disk may have changed (e.g. `wgfleet-agent revert`). */
-        pending = a->st.confirm_revision;
-        load_cache(a);
-        if (pending && a->doc && a->doc->revision == pending)
-                a->st.confirm_revision = pending; /* its timer keeps running */
-        else {
-                a->st.confirm_revision = 0;
+        /* The state on disk may have changed (e.g. `wgfleet-agent revert`). A window still open
+         * for the same revision keeps its timer running. */
+        pending = a->p.st.confirm_revision;
+        if (!load_cache(a))
                 timer_off(a->confirm_timer);
-        }
+        else if (pending != a->p.st.confirm_revision)
+                arm_confirm(a);
         agentd_log(LOG_INFO, "configuration and state reloaded");
-        if (a->doc)
-                (void)apply_doc(a, APPLY_CACHED);
+        if (a->p.doc)
+                (void)apply_now(a, POLICY_APPLY_CACHED);
         sd_notify(0, "READY=1");
         timer_off(a->poll_timer);
         start_fetch(a);
         return 0;
 }
 
-static int agent_main(struct agent_ctx *ctx, bool once) {
-        struct agent a = { .ctx = ctx, .once = once, .exit_code = 1 };
-        _cleanup_close_ int lock_fd = -1;
-        sigset_t mask;
-        struct wf_err e = {};
-        int r;
+/* One agent per state directory: two would fight over the interfaces and the cache. */
+static int lock_state_dir(const char *dir, int *ret_fd) {
+        char lock[PATH_MAX];
+        int fd;
 
-        if (sodium_init() < 0)
-                return 1;
-        r = sd_event_default(&a.event);
-        if (r < 0) {
-                agentd_log(LOG_ERR, "sd_event: %s", strerror(-r));
-                return 1;
+        snprintf(lock, sizeof(lock), "%s/agent.lock", dir);
+        fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+        if (fd < 0 || flock(fd, LOCK_EX | LOCK_NB) < 0) {
+                int r = -errno;
+
+                agentd_log(LOG_ERR, "%s: %s", lock, r == -EWOULDBLOCK ?
+                           "another wgfleet-agent run/once is using this state directory" : strerror(-r));
+                if (fd >= 0)
+                        close(fd);
+                return r;
         }
+        *ret_fd = fd;
+        return 0;
+}
+
+static void setup_signals(struct agent *a) {
+        sigset_t mask;
+
         /* A peer closing a TLS connection must not kill the agent (OpenSSL writes with write()). */
         signal(SIGPIPE, SIG_IGN);
         sigemptyset(&mask);
@@ -1010,77 +653,100 @@ static int agent_main(struct agent_ctx *ctx, bool once) {
         sigaddset(&mask, SIGINT);
         sigaddset(&mask, SIGHUP);
         sigprocmask(SIG_BLOCK, &mask, NULL);
-        (void)sd_event_add_signal(a.event, NULL, SIGTERM, on_signal, &a);
-        (void)sd_event_add_signal(a.event, NULL, SIGINT, on_signal, &a);
-        if (!once)
-                (void)sd_event_add_signal(a.event, NULL, SIGHUP, on_sighup, &a);
-        (void)sd_event_set_watchdog(a.event, true);
+        (void)sd_event_add_signal(a->event, NULL, SIGTERM, on_signal, a);
+        (void)sd_event_add_signal(a->event, NULL, SIGINT, on_signal, a);
+        if (!a->once)
+                (void)sd_event_add_signal(a->event, NULL, SIGHUP, on_sighup, a);
+        (void)sd_event_set_watchdog(a->event, true);
+}
 
-        r = agent_open(&a);
+/* Everything up to the loop: the cache applied, the timers armed, the first fetch started. */
+static int agent_start(struct agent *a, int *lock_fd) {
+        const struct config *cfg = &a->ctx->cfg;
+        struct wf_err e = {};
+        bool arm;
+        int r;
+
+        r = agent_open(a);
         if (r < 0)
-                goto finish;
-        if (!once) {
-                r = agentd_resolver_new(a.event, on_resolved, &a, &a.resolver);
+                return r;
+        if (!a->once) {
+                r = agentd_resolver_new(a->event, on_resolved, a, &a->resolver);
                 if (r < 0)
                         agentd_log(LOG_WARNING, "sd-resolve: %s; endpoint names resolve at each apply only", strerror(-r));
         }
-        r = keys_ensure(ctx->cfg.state_dir, &e);
+        r = keys_ensure(cfg->state_dir, &e);
         if (r < 0) {
                 agentd_log(LOG_ERR, "%s", e.msg);
-                goto finish;
+                return r;
         }
-        /* One agent per state directory: two would fight over the interfaces and the cache. */
-        {
-                char lock[PATH_MAX];
-
-                snprintf(lock, sizeof(lock), "%s/agent.lock", ctx->cfg.state_dir);
-                lock_fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-                if (lock_fd < 0 || flock(lock_fd, LOCK_EX | LOCK_NB) < 0) {
-                        r = -errno;
-                        agentd_log(LOG_ERR, "%s: %s", lock, errno == EWOULDBLOCK ?
-                                   "another wgfleet-agent run/once is using this state directory" : strerror(errno));
-                        goto finish;
-                }
+        r = lock_state_dir(cfg->state_dir, lock_fd);
+        if (r < 0)
+                return r;
+        arm = load_cache(a);
+        if (a->p.doc) {
+                agentd_log(LOG_INFO, "applying cached revision %" PRIu64 " before the first fetch", a->p.doc->revision);
+                (void)apply_now(a, POLICY_APPLY_CACHED);
+                notify_ready(a);
         }
-        load_cache(&a);
-        if (a.doc) {
-                agentd_log(LOG_INFO, "applying cached revision %" PRIu64 " before the first fetch", a.doc->revision);
-                (void)apply_doc(&a, APPLY_CACHED);
-                notify_ready(&a);
-        }
-        if (a.st.confirm_revision && a.doc && a.doc->revision == a.st.confirm_revision && ctx->cfg.confirm_timeout) {
+        if (arm) {
                 agentd_log(LOG_INFO, "revision %" PRIu64 " is still unconfirmed: waiting %" PRIu32 " s for the controller",
-                           a.st.confirm_revision, ctx->cfg.confirm_timeout);
-                timer_arm(&a, &a.confirm_timer, (uint64_t)ctx->cfg.confirm_timeout * USEC_PER_SEC, on_confirm_timeout);
-        } else
-                a.st.confirm_revision = 0;
-        if (!once)
-                timer_arm(&a, &a.report_timer, (uint64_t)ctx->cfg.report_interval * USEC_PER_SEC, on_report_timer);
-        if (a.resolver) {
-                (void)agentd_resolver_refresh(a.resolver, a.doc);
-                if (ctx->cfg.resolve_interval)
-                        timer_arm(&a, &a.resolve_timer, (uint64_t)ctx->cfg.resolve_interval * USEC_PER_SEC,
-                                  on_resolve_timer);
+                           a->p.st.confirm_revision, a->p.confirm_timeout);
+                arm_confirm(a);
         }
-        start_fetch(&a);
+        if (!a->once)
+                agentr_timer_arm(a, &a->report_timer, (uint64_t)cfg->report_interval * USEC_PER_SEC,
+                                 agentr_on_report_timer);
+        if (a->resolver) {
+                (void)agentd_resolver_refresh(a->resolver, a->p.doc);
+                if (cfg->resolve_interval)
+                        agentr_timer_arm(a, &a->resolve_timer, (uint64_t)cfg->resolve_interval * USEC_PER_SEC,
+                                         on_resolve_timer);
+        }
+        start_fetch(a);
+        return 0;
+}
 
-        r = sd_event_loop(a.event);
-        a.exit_code = r < 0 ? 1 : r;
-finish:
-        (void)state_save(ctx->cfg.state_dir, &a.st, NULL);
+static int agent_main(struct agent_ctx *ctx, bool once) {
+        struct agent a = {
+                .ctx = ctx, .once = once, .exit_code = 1,
+                .io = {
+                        .save_state = io_save_state, .store_envelope = io_store_envelope,
+                        .swap_previous = io_swap_previous, .apply = io_apply,
+                },
+        };
+        _cleanup_close_ int lock_fd = -1;
+        int r;
+
+        a.io.userdata = &a;
+        if (sodium_init() < 0)
+                return 1;
+        r = sd_event_default(&a.event);
+        if (r < 0) {
+                agentd_log(LOG_ERR, "sd_event: %s", strerror(-r));
+                return 1;
+        }
+        setup_signals(&a);
+        r = agent_start(&a, &lock_fd);
+        if (r >= 0) {
+                r = sd_event_loop(a.event);
+                a.exit_code = r < 0 ? 1 : r;
+        }
+        /* Only the agent holding the lock owns agent-state.json. */
+        if (lock_fd >= 0)
+                (void)policy_save(&a.p, &a.io);
         agent_close(&a);
         sd_event_source_disable_unref(a.poll_timer);
         sd_event_source_disable_unref(a.report_timer);
         sd_event_source_disable_unref(a.confirm_timer);
         sd_event_source_disable_unref(a.resolve_timer);
-        live_free(&a);
+        agentr_live_free(&a);
         free(a.reject_etag);
         a.resolver = agentd_resolver_free(a.resolver);
-        strv_free(a.resolve_errors, a.n_resolve_errors);
-        strv_free(a.notes, a.n_notes);
-        strv_free(a.drift, a.n_drift);
-        wf_doc_free(a.doc);
-        state_done(&a.st);
+        agentr_strv_free(a.resolve_errors, a.n_resolve_errors);
+        agentr_strv_free(a.notes, a.n_notes);
+        agentr_strv_free(a.drift, a.n_drift);
+        policy_done(&a.p);
         sd_event_unref(a.event);
         return r < 0 && a.exit_code == 1 ? 1 : a.exit_code;
 }

@@ -325,9 +325,26 @@ static size_t write_cb(char *ptr, size_t size, size_t nmemb, void *userdata) {
         return n;
 }
 
+/* RFC 9110 8.8.3: entity-tag = [ "W/" ] DQUOTE *etagc DQUOTE, etagc = %x21 / %x23-7E / obs-text. */
+static bool etag_valid(const char *v, size_t l) {
+        if (l > HTTP_ETAG_MAX)
+                return false;
+        if (l >= 2 && v[0] == 'W' && v[1] == '/')
+                v += 2, l -= 2;
+        if (l < 2 || v[0] != '"' || v[l - 1] != '"')
+                return false;
+        for (size_t i = 1; i < l - 1; i++) {
+                unsigned char c = (unsigned char)v[i];
+
+                if (c <= 0x20 || c == '"' || c == 0x7f)
+                        return false;
+        }
+        return true;
+}
+
 static size_t header_cb(char *buf, size_t size, size_t nitems, void *userdata) {
         struct http_request *req = userdata;
-        size_t n = size * nitems, i;
+        size_t n = size * nitems;
 
         /* A new status line (after a 100 Continue) starts a new header block. */
         if (n >= 5 && strncmp(buf, "HTTP/", 5) == 0) {
@@ -344,10 +361,9 @@ static size_t header_cb(char *buf, size_t size, size_t nitems, void *userdata) {
                 while (l > 0 && isspace((unsigned char)v[l - 1]))
                         l--;
                 free(req->resp.etag);
-                req->resp.etag = strndup(v, l);
-                for (i = 0; req->resp.etag && req->resp.etag[i]; i++)
-                        if ((unsigned char)req->resp.etag[i] < 0x20)
-                                req->resp.etag[i] = '_';
+                /* Kept in agent-state.json and sent back in If-None-Match: anything but a
+                 * well-formed tag of bounded size is as if the server had sent none. */
+                req->resp.etag = etag_valid(v, l) ? strndup(v, l) : NULL;
         }
         return n;
 }

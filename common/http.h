@@ -26,11 +26,15 @@ struct http_options {
         const char *user_agent;     /* NULL: "wgfleet-agent/VERSION" */
 };
 
+/* Longest ETag kept (S3's are 34 bytes, nginx's about 20). */
+#define HTTP_ETAG_MAX 256
+
 struct http_response {
         long status;               /* HTTP status, 0 when no response arrived */
         char *body;                /* NUL-terminated, owned by the response */
         size_t len;
-        char *etag;                /* ETag header value, NULL when absent */
+        char *etag;                /* ETag header value; NULL when absent, malformed or longer
+                                    * than HTTP_ETAG_MAX */
         char primary_ip[64];       /* the address the answer came from ("" when unknown) */
 };
 

@@ -192,7 +192,7 @@ json_t *ctl_fleet_json(const struct ctl_fleet_row *rows, size_t n, uint32_t poll
 
 /* Node names are restricted to [A-Za-z0-9._-]; the state comes from a fixed list. Still,
  * escape everything that reaches the page. */
-static void put_escaped(FILE *f, const char *s) {
+void ctl_html_escape(FILE *f, const char *s) {
         for (; *s; s++)
                 switch (*s) {
                 case '<': fputs("&lt;", f); break;
@@ -220,11 +220,11 @@ char *ctl_fleet_html(const struct ctl_fleet_row *rows, size_t n, const char *wan
         wf_format_rfc3339(now, ts);
         fputs("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
               "<meta http-equiv=\"refresh\" content=\"10\"><title>wgfleet: ", f);
-        put_escaped(f, wan_name);
+        ctl_html_escape(f, wan_name);
         fputs("</title><style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}"
               "td,th{border:1px solid #999;padding:.3em .8em;text-align:left}"
               ".stale{background:#fdd}.ok{background:#dfd}</style></head><body>\n<h1>wgfleet: ", f);
-        put_escaped(f, wan_name);
+        ctl_html_escape(f, wan_name);
         fprintf(f, "</h1>\n<p id=\"summary\">%zu nodes, %zu stale, generated %s</p>\n"
                    "<table id=\"fleet\"><thead><tr><th>node</th><th>current revision</th>"
                    "<th>applied revision</th><th>state</th><th>last report</th><th>peers healthy</th>"
@@ -236,14 +236,14 @@ char *ctl_fleet_html(const struct ctl_fleet_row *rows, size_t n, const char *wan
                 fputs("<tr class=\"", f);
                 fputs(stale ? "stale" : "ok", f);
                 fputs("\" data-node=\"", f);
-                put_escaped(f, rows[i].name);
+                ctl_html_escape(f, rows[i].name);
                 fputs("\"><td class=\"name\">", f);
-                put_escaped(f, rows[i].name);
+                ctl_html_escape(f, rows[i].name);
                 fprintf(f, "</td><td class=\"current\">%llu</td>", (unsigned long long)rows[i].current_revision);
                 if (rep) {
                         wf_format_rfc3339(rep->received_at, ts);
                         fprintf(f, "<td class=\"applied\">%llu</td><td class=\"state\">", (unsigned long long)rep->applied_revision);
-                        put_escaped(f, rep->state);
+                        ctl_html_escape(f, rep->state);
                         fprintf(f, "</td><td class=\"last\">%s</td><td class=\"peers\">%u/%u</td>", ts,
                                 rep->peers_healthy, rep->peers_total);
                 } else

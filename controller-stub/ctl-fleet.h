@@ -7,6 +7,7 @@
 #include <jansson.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "util.h"
 
@@ -41,3 +42,5 @@ json_t *ctl_fleet_json(const struct ctl_fleet_row *rows, size_t n, uint32_t poll
 /* The same table as a small self-refreshing HTML page; malloc'd, NULL on ENOMEM. */
 char *ctl_fleet_html(const struct ctl_fleet_row *rows, size_t n, const char *wan_name,
                      uint32_t poll_interval, int64_t now);
+/* Writes s with < > & " ' escaped for HTML (the fleet page and its rollout sections). */
+void ctl_html_escape(FILE *f, const char *s);

@@ -197,7 +197,7 @@ static int parse_wan(json_t *wan, struct ctl_inventory *inv, struct wf_err *e, w
 static int parse_node(json_t *o, size_t idx, const struct ctl_inventory *inv, struct ctl_node *n,
                       struct wf_err *e, wf_warn_fn warn, void *userdata) {
         static const char *const known[] = { "name", "role", "endpoint", "public_key", "tunnel_ip", "tunnel_ip6",
-                "subnets", "backend", "interface", "listen_port", NULL };
+                "subnets", "backend", "interface", "listen_port", "agent", NULL };
         char where[96];
         const char *s, *why;
         uint64_t u;
@@ -446,7 +446,7 @@ static int check_fleet(struct ctl_inventory *inv, struct wf_err *e, wf_warn_fn w
 int ctl_inventory_parse(const char *json, size_t len, struct ctl_inventory **ret, struct wf_err *e,
                         wf_warn_fn warn, void *userdata) {
         _cleanup_(inventory_freep) struct ctl_inventory *inv = NULL;
-        static const char *const known[] = { "wan", "nodes", NULL };
+        static const char *const known[] = { "wan", "nodes", "rollout", NULL };
         json_error_t jerr;
         json_t *root, *nodes;
         int r;

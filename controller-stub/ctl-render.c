@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "ctl-history.h"
 #include "ctl-render.h"
 #include "dsse.h"
 #include "model.h"
@@ -359,7 +360,7 @@ static int render_node(const struct ctl_inventory *inv, struct ctl_state *st, in
         struct ctl_node_rev prev, rev = {};
         _cleanup_free_ char *content_text = NULL;
         char hash[65];
-        json_t *doc;
+        json_t *doc, *pinned = NULL;
         int r;
 
         doc = render_content(inv, infos, idx);
@@ -373,6 +374,24 @@ static int render_node(const struct ctl_inventory *inv, struct ctl_state *st, in
                 return -ENOMEM;
         }
         hash_hex(content_text, strlen(content_text), hash);
+        /* A pin (revert, a halted wave's rollback) publishes older content while the inventory
+         * renders this content for the node (ctl-history.h). */
+        memcpy(out->inventory_hash, hash, sizeof(hash));
+        r = ctl_pin_apply(st, n->name, hash, &pinned);
+        if (r > 0) {
+                json_decref(doc);
+                doc = pinned;
+                free(content_text);
+                content_text = json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS);
+                if (!content_text) {
+                        json_decref(doc);
+                        return -ENOMEM;
+                }
+                hash_hex(content_text, strlen(content_text), hash);
+        } else if (r < 0) {
+                json_decref(doc);
+                return r;
+        }
 
         if (ctl_state_node_rev(st, n->name, &prev) > 0 && strcmp(prev.hash, hash) == 0 &&
             now >= prev.issued_at && now < prev.issued_at + (prev.expires_at - prev.issued_at) / 2) {

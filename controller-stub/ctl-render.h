@@ -20,6 +20,7 @@ struct ctl_rendered {
         char *envelope;    /* DSSE envelope JSON, NULL when rendered without a key */
         size_t envelope_len;
         char etag[48];     /* strong ETag with quotes: "REVISION-HASH8" */
+        char inventory_hash[65]; /* hash of the content the inventory renders (before any pin) */
 };
 
 struct ctl_render {

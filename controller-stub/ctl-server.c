@@ -11,11 +11,15 @@
 #include <time.h>
 
 #include "ctl-fleet.h"
+#include "ctl-history.h"
 #include "ctl-inventory.h"
 #include "ctl-keys.h"
+#include "ctl-ops.h"
 #include "ctl-render.h"
+#include "ctl-rollout.h"
 #include "ctl-server.h"
 #include "ctl-state.h"
+#include "ctl-wgquick.h"
 #include "model.h"
 
 struct report_slot {
@@ -37,7 +41,9 @@ struct ctl_server {
         bool stopping;
         struct ctl_inventory *inv;
         struct ctl_state *st;
-        struct ctl_render *render;
+        struct ctl_render *render;  /* what the inventory says each node should run */
+        struct ctl_render *served;  /* what each node is served now (rollout waves) */
+        struct ctl_rollout *ro;
         struct report_slot *reports;
         size_t n_reports;
 
@@ -223,11 +229,12 @@ static void load_reports(struct ctl_server *s) {
                         continue;
                 }
                 (void)store_report(s, node, &rep);
+                (void)ctl_rollout_report(s->ro, node, text, len, st.st_mtime);
         }
 }
 
-/* Renders inv against the state; on success swaps it in. Called with the lock held. */
-static int rerender(struct ctl_server *s, struct ctl_inventory *inv, struct wf_err *e) {
+/* Renders inv against the state; on success swaps it in (the targets). Lock held. */
+static int render_targets(struct ctl_server *s, struct ctl_inventory *inv, struct wf_err *e) {
         struct ctl_render *res = NULL;
         size_t changed = 0;
         int r;
@@ -237,7 +244,7 @@ static int rerender(struct ctl_server *s, struct ctl_inventory *inv, struct wf_e
                 return r;
         r = ctl_state_save(s->st, e);
         if (r >= 0)
-                r = ctl_render_write(res, s->envelope_dir, e);
+                r = ctl_history_record(s->cfg.state_dir, res, s->cfg.history ? s->cfg.history : CTL_HISTORY_KEEP, e);
         if (r < 0) {
                 ctl_render_free(res);
                 return r;
@@ -253,14 +260,55 @@ static int rerender(struct ctl_server *s, struct ctl_inventory *inv, struct wf_e
                 ctl_inventory_free(s->inv);
                 s->inv = inv;
         }
-        if (changed)
+        return 0;
+}
+
+/* Lets the rollout decide what is served, and serves it (STATE_DIR/envelopes, long-polls woken).
+ * A halt sets rollback pins: render again and decide again. Lock held. */
+static int publish(struct ctl_server *s, struct wf_err *e) {
+        struct ctl_render *view = NULL;
+        struct ctl_rollout_step step = {};
+        bool moved = false;
+        int r;
+
+        for (int pass = 0; pass < 4; pass++) {
+                r = ctl_rollout_run(s->ro, s->render, s->st, s->cfg.state_dir, time(NULL), &step, e, log_warning, s);
+                if (r < 0)
+                        return r;
+                if (!step.rerender)
+                        break;
+                if ((r = render_targets(s, s->inv, e)) < 0)
+                        return r;
+        }
+        r = ctl_rollout_served_view(s->ro, s->render, s->cfg.state_dir, &view, e);
+        if (r >= 0)
+                r = ctl_render_write(view, s->envelope_dir, e);
+        if (r < 0) {
+                ctl_render_free(view);
+                return r;
+        }
+        for (size_t i = 0; i < view->n_nodes; i++) {
+                const struct ctl_rendered *old = ctl_render_find(s->served, view->nodes[i].node);
+                if (!old || strcmp(old->etag, view->nodes[i].etag) != 0)
+                        moved = true;
+        }
+        ctl_render_free(s->served);
+        s->served = view;
+        if (moved)
                 pthread_cond_broadcast(&s->changed);
         return 0;
+}
+
+static int rerender(struct ctl_server *s, struct ctl_inventory *inv, struct wf_err *e) {
+        int r = render_targets(s, inv, e);
+
+        return r < 0 ? r : publish(s, e);
 }
 
 int ctl_server_new(const struct ctl_server_config *cfg, struct ctl_server **ret, struct wf_err *e) {
         struct ctl_server *s;
         struct ctl_inventory *inv = NULL;
+        struct ctl_rollout_cfg rcfg = {};
         pthread_condattr_t ca;
         size_t len;
         int r;
@@ -298,8 +346,15 @@ int ctl_server_new(const struct ctl_server_config *cfg, struct ctl_server **ret,
                 r = wf_err_set(e, -errno, "%s: %s", s->status_dir, strerror(errno));
                 goto fail;
         }
+        if ((r = ctl_rollout_new(cfg->state_dir, &s->ro, e)) < 0)
+                goto fail;
         if ((r = ctl_inventory_load(cfg->inventory, &inv, e, log_warning, s)) < 0)
                 goto fail;
+        if ((r = ctl_rollout_cfg_load(cfg->inventory, &rcfg, e)) < 0) {
+                ctl_inventory_free(inv);
+                goto fail;
+        }
+        ctl_rollout_set_cfg(s->ro, &rcfg);
         if ((r = rerender(s, inv, e)) < 0) {
                 ctl_inventory_free(inv);
                 goto fail;
@@ -314,19 +369,42 @@ fail:
 
 int ctl_server_reload(struct ctl_server *s, struct wf_err *e) {
         struct ctl_inventory *inv = NULL;
+        struct ctl_rollout_cfg rcfg = {};
         int r;
 
         r = ctl_inventory_load(s->cfg.inventory, &inv, e, log_warning, s);
+        if (r >= 0 && (r = ctl_rollout_cfg_load(s->cfg.inventory, &rcfg, e)) < 0)
+                ctl_inventory_free(inv);
         if (r < 0)
                 return r;
         pthread_mutex_lock(&s->lock);
         r = load_tokens(s, e);
-        if (r >= 0)
+        if (r >= 0) {
+                ctl_rollout_set_cfg(s->ro, &rcfg);
                 r = rerender(s, inv, e);
+        }
+        ctl_rollout_cfg_done(&rcfg);
         pthread_mutex_unlock(&s->lock);
         if (r < 0)
                 ctl_inventory_free(inv);
         return r;
+}
+
+void ctl_server_tick(struct ctl_server *s) {
+        struct ctl_ops_ctx ctx = { .st = s->st, .state_dir = s->cfg.state_dir, .ro = s->ro };
+        struct wf_err e = {};
+        int r;
+
+        pthread_mutex_lock(&s->lock);
+        ctx.render = s->render;
+        r = ctl_ops_take_requests(&ctx, time(NULL), log_warning, s);
+        if (r > 0 && (r = ctl_state_save(s->st, &e)) >= 0)
+                r = rerender(s, s->inv, &e);
+        else if (r >= 0 && ctl_rollout_cfg(s->ro)->enabled)
+                r = publish(s, &e);
+        if (r < 0)
+                logf_(s, "rollout: %s", e.msg[0] ? e.msg : strerror(-r));
+        pthread_mutex_unlock(&s->lock);
 }
 
 int ctl_server_refresh(struct ctl_server *s, struct wf_err *e) {
@@ -440,7 +518,7 @@ static enum MHD_Result get_desired_state(struct ctl_server *s, struct MHD_Connec
 
         pthread_mutex_lock(&s->lock);
         for (;;) {
-                n = ctl_render_find(s->render, node);
+                n = ctl_render_find(s->served, node);
                 if (!n || !n->envelope) {
                         pthread_mutex_unlock(&s->lock);
                         return respond_error(c, MHD_HTTP_NOT_FOUND, "node %s: not in the inventory", node);
@@ -482,6 +560,9 @@ static enum MHD_Result post_status(struct ctl_server *s, struct MHD_Connection *
                 logf_(s, "%s: %s", path, strerror(-r));
         pthread_mutex_lock(&s->lock);
         r = store_report(s, node, &rep);
+        if (r >= 0 && ctl_rollout_report(s->ro, node, rq->body, rq->len, rep.received_at) >= 0 &&
+            ctl_rollout_cfg(s->ro)->enabled && publish(s, &e) < 0)
+                logf_(s, "rollout: %s", e.msg);
         pthread_mutex_unlock(&s->lock);
         if (r < 0)
                 return MHD_NO;
@@ -561,12 +642,43 @@ out:
         return ret;
 }
 
+/* A node without an agent downloads its wg-quick configuration (?format=qr: as an SVG QR code);
+ * the download clears its "config stale" flag. */
+static enum MHD_Result get_wgquick(struct ctl_server *s, struct MHD_Connection *c, const char *node) {
+        const char *fmt = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "format");
+        _cleanup_free_ char *conf = NULL, *svg = NULL;
+        const struct ctl_rendered *t;
+        struct wf_err e = {};
+        int r = -ENOENT;
+
+        if (fmt && strcmp(fmt, "qr") != 0 && strcmp(fmt, "conf") != 0)
+                return respond_error(c, MHD_HTTP_BAD_REQUEST, "format: \"%.32s\" is not conf or qr", fmt);
+        pthread_mutex_lock(&s->lock);
+        t = ctl_render_find(s->render, node);
+        if (t && ctl_rollout_agentless(ctl_rollout_cfg(s->ro), node) &&
+            (r = ctl_wgquick_render(t->payload, t->payload_len, &conf, &e)) >= 0 &&
+            (r = ctl_wgquick_mark_served(s->cfg.state_dir, node, conf)) < 0)
+                logf_(s, "node %s: cannot record the wg-quick download: %s", node, strerror(-r));
+        pthread_mutex_unlock(&s->lock);
+        if (!t)
+                return respond_error(c, MHD_HTTP_NOT_FOUND, "node %s: not in the inventory", node);
+        if (!conf)
+                return respond_error(c, MHD_HTTP_NOT_FOUND, "node %s: has an agent (no \"agent\": false in the inventory)", node);
+        logf_(s, "node %s: wg-quick configuration downloaded", node);
+        if (fmt && !strcmp(fmt, "qr")) {
+                if (ctl_wgquick_qr_svg(conf, &svg) < 0)
+                        return respond_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "QR code: configuration too large");
+                return respond(c, MHD_HTTP_OK, "image/svg+xml", svg, strlen(svg), NULL);
+        }
+        return respond(c, MHD_HTTP_OK, "text/plain; charset=utf-8", conf, strlen(conf), NULL);
+}
+
 /* Rows for the fleet views, borrowed from s; call with the lock held. */
 static struct ctl_fleet_row *fleet_rows(struct ctl_server *s) {
         struct ctl_fleet_row *rows = calloc(s->inv->n_nodes + 1, sizeof(*rows));
 
         for (size_t i = 0; rows && i < s->inv->n_nodes; i++) {
-                const struct ctl_rendered *n = ctl_render_find(s->render, s->inv->nodes[i].name);
+                const struct ctl_rendered *n = ctl_render_find(s->served, s->inv->nodes[i].name);
                 rows[i].name = s->inv->nodes[i].name;
                 rows[i].current_revision = n ? n->revision : 0;
                 rows[i].report = find_report(s, rows[i].name);
@@ -585,6 +697,10 @@ static enum MHD_Result get_fleet(struct ctl_server *s, struct MHD_Connection *c,
                 page = ctl_fleet_html(rows, s->inv->n_nodes, s->inv->name, s->inv->poll_interval, time(NULL));
         else if (rows)
                 j = ctl_fleet_json(rows, s->inv->n_nodes, s->inv->poll_interval, time(NULL));
+        if (page)
+                page = ctl_ops_fleet_html(page, s->ro, s->render, s->cfg.state_dir, time(NULL));
+        if (j)
+                ctl_ops_fleet_json(j, s->ro, s->render, s->cfg.state_dir, time(NULL));
         pthread_mutex_unlock(&s->lock);
         if (html)
                 return page ? respond(c, MHD_HTTP_OK, "text/html; charset=utf-8", page, strlen(page), NULL) : MHD_NO;
@@ -642,6 +758,15 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
                         return respond_error(c, MHD_HTTP_METHOD_NOT_ALLOWED, "use GET");
                 return get_fleet(s, c, false);
         }
+        if (strcmp(url, "/v1/rollout") == 0) {
+                json_t *j;
+                if (!get)
+                        return respond_error(c, MHD_HTTP_METHOD_NOT_ALLOWED, "use GET");
+                pthread_mutex_lock(&s->lock);
+                j = ctl_rollout_json(s->ro, s->render, time(NULL));
+                pthread_mutex_unlock(&s->lock);
+                return j ? respond_json(c, MHD_HTTP_OK, j) : MHD_NO;
+        }
         if (strncmp(url, "/v1/nodes/", 10) != 0 || !(rest = strchr(url + 10, '/')) ||
             (size_t)(rest - url - 10) >= sizeof(node))
                 return respond_error(c, MHD_HTTP_NOT_FOUND, "no such endpoint");
@@ -663,6 +788,27 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
                 if (!authorized(s, c))
                         return respond_error(c, MHD_HTTP_UNAUTHORIZED, "bearer token missing or wrong");
                 return post_status(s, c, node, rq);
+        }
+        if (strcmp(rest, "/wg-quick.conf") == 0) {
+                if (!get)
+                        return respond_error(c, MHD_HTTP_METHOD_NOT_ALLOWED, "use GET");
+                if (!authorized(s, c))
+                        return respond_error(c, MHD_HTTP_UNAUTHORIZED, "bearer token missing or wrong");
+                return get_wgquick(s, c, node);
+        }
+        if (strcmp(rest, "/history") == 0) {
+                const struct ctl_rendered *t;
+                json_t *j = NULL;
+                if (!get)
+                        return respond_error(c, MHD_HTTP_METHOD_NOT_ALLOWED, "use GET");
+                pthread_mutex_lock(&s->lock);
+                t = ctl_render_find(s->render, node);
+                if (t)
+                        j = ctl_history_json(s->cfg.state_dir, node, ctl_rollout_served(s->ro, node), t->revision);
+                pthread_mutex_unlock(&s->lock);
+                if (!t)
+                        return respond_error(c, MHD_HTTP_NOT_FOUND, "node %s: not in the inventory", node);
+                return j ? respond_json(c, MHD_HTTP_OK, j) : MHD_NO;
         }
         if (strcmp(rest, "/enroll") == 0) {
                 if (!post)
@@ -753,6 +899,8 @@ void ctl_server_free(struct ctl_server *s) {
         ctl_inventory_free(s->inv);
         ctl_state_free(s->st);
         ctl_render_free(s->render);
+        ctl_render_free(s->served);
+        ctl_rollout_free(s->ro);
         for (size_t i = 0; i < s->n_reports; i++)
                 free(s->reports[i].node);
         free(s->reports);

@@ -21,6 +21,7 @@ struct ctl_server_config {
         const char *token_file;        /* NULL: agents need no bearer token */
         const char *enroll_token_file; /* NULL: enrolment disabled */
         size_t max_status_size;        /* 0: CTL_STATUS_MAX_SIZE */
+        unsigned history;              /* signed documents kept per node; 0: CTL_HISTORY_KEEP */
         wf_warn_fn log;                /* one line per event worth an operator's eye */
         void *log_userdata;
 };
@@ -36,5 +37,8 @@ int ctl_server_start(struct ctl_server *s, struct wf_err *e);
 int ctl_server_reload(struct ctl_server *s, struct wf_err *e);
 /* Re-renders without re-reading anything: renews documents past half their validity. */
 int ctl_server_refresh(struct ctl_server *s, struct wf_err *e);
+/* Every second: takes the operator's requests (STATE_DIR/requests, see ctl-ops.h) and moves
+ * the rollout on (settle times, deadlines). */
+void ctl_server_tick(struct ctl_server *s);
 /* Stops listening, wakes long-polls, frees everything. Takes NULL. */
 void ctl_server_free(struct ctl_server *s);

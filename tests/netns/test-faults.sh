@@ -240,8 +240,8 @@ for b in bad-cidr bad-hostbits bad-route untrusted tampered older other-node exp
   rc=0; agent once >"once-$b.log" 2>&1 || rc=$?
   snap after
   why=$(grep -m1 -o 'rejected: .*' "once-$b.log" | cut -c1-110)
-  check "$b via the controller: rejected ($why), once exit $rc (0: the node stays on valid revision 10)" \
-    test "$rc" = 0 -a -n "$why"
+  check "$b via the controller: rejected ($why), once exit $rc (1: a refused document; the node stays on revision 10)" \
+    test "$rc" = 1 -a -n "$why"
   check "$b via the controller: wg show, ip addr, ip route byte-identical" same before-A after
   check "$b via the controller: current.env unchanged, accepted revision still 10, report says rejected" \
     eval 'cmp -s state/current.env current-A.env && [ "$(state_field accepted_revision)" = 10 ] &&
@@ -479,6 +479,30 @@ snap_cfg after2
 check "revert by hand onto the corrupt previous.env: refused (exit $rc), node and current.env unchanged" \
   eval '[ "$rc" = 1 ] && grep -q "previous revision unusable" revert-B2.log && same after after2 &&
         [ "$(env_revision state/current.env)" = 16 ]'
+
+# ==== commit-confirmed never goes back to an expired revision (issue 13.5) ====
+echo "# B3. commit-confirmed with an expired previous revision"
+EXP17=$(date -u -d '+6 seconds' +%FT%TZ)
+mkdoc r17 17 small.jsonl ".expires_at = \"$EXP17\""
+mkdoc r18 18 small2.jsonl
+publish r17
+start_ctl
+ip netns exec "$NS" "$AGENT" --config "$T/agent-confirm.conf" run >>run-B3.log 2>&1 &
+RUN_PID=$!
+wait_for 15 eval 'converged r17 >/dev/null && [ "$(state_field confirm_revision)" = 0 ]' || bad "revision 17 not applied and confirmed"
+wait_for 15 eval '[ "$(date +%s)" -gt "$(date -d "$EXP17" +%s)" ]'
+stop_ctl
+touch die
+publish r18
+start_ctl --die-file "$T/die"    # serves revision 18, then vanishes
+wait_for 15 eval 'converged r18 >/dev/null' || bad "revision 18 not applied"
+sleep 5                          # confirm_timeout is 3 s
+check "revision 18 replaced the expired 17 and the controller vanished: no window, still on 18 after 5 s ($(grep -m1 -o 'no commit-confirmed window.*' run-B3.log | cut -c1-80))" \
+  eval 'converged r18 && [ "$(state_field confirm_revision)" = 0 ] && [ "$(state_field reverted_revision)" = 0 ] &&
+        ! grep -q "reverted revision 18" run-B3.log && grep -q "no commit-confirmed window" run-B3.log'
+stop_run || bad "run exited non-zero on SIGTERM"
+rm -f die
+stop_ctl
 
 # ==== E. kill -9 in the middle of a large apply ====
 echo "# E. kill -9 during an apply of $BULK peers"

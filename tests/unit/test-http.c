@@ -44,6 +44,21 @@ static enum MHD_Result answer(void *cls, struct MHD_Connection *c, const char *u
                 } else
                         r = MHD_create_response_from_buffer(5, (void *)"hello", MHD_RESPMEM_PERSISTENT);
                 MHD_add_response_header(r, "ETag", "\"v1\"");
+        } else if (strncmp(url, "/etag/", 6) == 0) {
+                /* issue 13.8: whatever ETag a server sends, the client keeps only a valid one */
+                static char tag[70003];
+
+                if (strcmp(url, "/etag/huge") == 0) {
+                        memset(tag, 'a', sizeof(tag) - 1);
+                        tag[0] = tag[sizeof(tag) - 2] = '"';
+                } else if (strcmp(url, "/etag/weak") == 0)
+                        snprintf(tag, sizeof(tag), "W/\"abc-1\"");
+                else if (strcmp(url, "/etag/unquoted") == 0)
+                        snprintf(tag, sizeof(tag), "abc");
+                else
+                        snprintf(tag, sizeof(tag), "\"a\"b\"");
+                r = MHD_create_response_from_buffer(2, (void *)"ok", MHD_RESPMEM_PERSISTENT);
+                MHD_add_response_header(r, "ETag", tag);
         } else if (strcmp(url, "/big") == 0) {
                 memset(big, 'x', sizeof(big));
                 r = MHD_create_response_from_buffer(sizeof(big), big, MHD_RESPMEM_PERSISTENT);
@@ -92,6 +107,7 @@ int main(void) {
                              answer, NULL, MHD_OPTION_SOCK_ADDR,
                              (struct sockaddr *)&(struct sockaddr_in){ .sin_family = AF_INET,
                                                                        .sin_addr.s_addr = htonl(0x7f000001) },
+                             MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(256 * 1024), /* the 70 KB ETag */
                              MHD_OPTION_END);
         if (!d) {
                 fprintf(stderr, "SKIP: cannot listen on 127.0.0.1\n");
@@ -108,6 +124,25 @@ int main(void) {
         http_response_done(&resp);
         CHECK(http_get_sync(ev, &o, url, "\"v1\"", &resp, &e) == 0);
         CHECK(resp.status == 304 && resp.len == 0);
+        http_response_done(&resp);
+
+        /* ETags: a 70 KB one made agent-state.json unreadable; only RFC 9110 entity-tags of at
+         * most HTTP_ETAG_MAX bytes are kept, anything else is as if none was sent */
+        snprintf(url, sizeof(url), "%s/etag/huge", base);
+        CHECK(http_get_sync(ev, &o, url, NULL, &resp, &e) == 0);
+        CHECK(resp.status == 200 && resp.etag == NULL);
+        http_response_done(&resp);
+        snprintf(url, sizeof(url), "%s/etag/weak", base);
+        CHECK(http_get_sync(ev, &o, url, NULL, &resp, &e) == 0);
+        CHECK(resp.etag && strcmp(resp.etag, "W/\"abc-1\"") == 0);
+        http_response_done(&resp);
+        snprintf(url, sizeof(url), "%s/etag/unquoted", base);
+        CHECK(http_get_sync(ev, &o, url, NULL, &resp, &e) == 0);
+        CHECK(resp.status == 200 && resp.etag == NULL);
+        http_response_done(&resp);
+        snprintf(url, sizeof(url), "%s/etag/inner-quote", base);
+        CHECK(http_get_sync(ev, &o, url, NULL, &resp, &e) == 0);
+        CHECK(resp.status == 200 && resp.etag == NULL);
         http_response_done(&resp);
 
         /* POST JSON */

@@ -1,0 +1,82 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+/* The running agent (`run`, `once`), shared by its two files: agent-run.c (the sd-event loop:
+ * timers, signals, fetch, accept and apply wiring, the state I/O) and agent-report.c (reports,
+ * metrics, sd_notify status). Every decision is agent-policy.c's. */
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <systemd/sd-event.h>
+
+#include "agent-daemon.h"
+#include "agent-policy.h"
+#include "agent.h"
+#include "backend.h"
+#include "http.h"
+#include "reconcile.h"
+#include "status.h"
+
+#define USEC_PER_SEC 1000000ULL
+
+struct agent {
+        struct agent_ctx *ctx;
+        bool once;
+        int exit_code;
+        sd_event *event;
+        struct http_client *http;
+        struct status_server *metrics;
+        const struct backend_ops *ops;
+        struct backend *backend;
+        struct dsse_trust trust;
+        char *status_url;
+
+        struct policy p;               /* state, the running document, the report's error slots */
+        struct policy_io io;           /* agent-run.c's state_dir and backend steps */
+        struct agentd_resolver *resolver;
+        struct wf_doc *rdoc;           /* p.doc with endpoint names resolved; the last reconcile borrows it */
+        char **resolve_errors;         /* names failing right now (report lines) */
+        size_t n_resolve_errors;
+        struct reconcile_result res;   /* the last reconcile: owns the observations below */
+        struct wf_live_iface **live;   /* last observation per interface: from res, or obs */
+        struct wf_live_iface **obs;    /* owned: a fresher observation for reports and scrapes */
+        size_t n_obs;
+        uint64_t observed_usec;        /* CLOCK_MONOTONIC of the last observation */
+        size_t n_live;
+
+        char *reject_etag;             /* ETag of the refused document: idle polls stay 304 */
+        uint64_t accepted_was;         /* the floor before the accept in progress (for the log) */
+        char **notes;                  /* per-peer problems from the last apply */
+        size_t n_notes;
+        char **drift;                  /* what the last drift check changed */
+        size_t n_drift;
+
+        struct status_counters counters;
+        bool applying;
+        bool ready;
+        bool applied_this_cycle;
+        unsigned failures;             /* consecutive failed fetches */
+
+        sd_event_source *poll_timer, *report_timer, *confirm_timer, *resolve_timer;
+        struct http_request *fetch_req, *report_req;
+        bool report_again;
+        size_t n_drift_sent;           /* drift lines in the report in flight */
+        bool once_fetch_done;
+};
+
+int64_t agentr_now(void);
+uint64_t agentr_mono_usec(void);
+void agentr_strv_free(char **v, size_t n);
+int agentr_strv_push(char ***v, size_t *n, const char *s);
+/* Frees the last observations and the reconcile result (they borrow from p.doc). */
+void agentr_live_free(struct agent *a);
+void agentr_confirm_ok(struct agent *a, const char *how);
+void agentr_maybe_exit_once(struct agent *a);
+
+/* agent-report.c */
+/* Writes status.json, updates STATUS=, POSTs the report when a status URL is configured. */
+void agentr_send_report(struct agent *a);
+/* status_render_fn for the metrics listener: JSON report or Prometheus text. */
+int agentr_render(void *userdata, bool json, char **ret, size_t *ret_len);
+int agentr_on_report_timer(sd_event_source *s, uint64_t usec, void *userdata);
+void agentr_timer_arm(struct agent *a, sd_event_source **s, uint64_t usec, sd_event_time_handler_t cb);
