@@ -24,6 +24,8 @@ struct agent_cmd {
 /* argv[0] is the command name; options follow (getopt_long with optind reset by the caller). */
 int agent_cmd_keygen(struct agent_ctx *ctx, int argc, char **argv);
 int agent_cmd_pubkey(struct agent_ctx *ctx, int argc, char **argv);
+/* agent-enroll.c */
+int agent_cmd_enroll(struct agent_ctx *ctx, int argc, char **argv);
 int agent_cmd_validate(struct agent_ctx *ctx, int argc, char **argv);
 int agent_cmd_plan(struct agent_ctx *ctx, int argc, char **argv);
 int agent_cmd_apply(struct agent_ctx *ctx, int argc, char **argv);

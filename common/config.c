@@ -2,6 +2,7 @@
 #include <ini.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "config.h"
 #include "document.h"
@@ -307,5 +308,17 @@ int config_load(struct config *c, const char *path, struct wf_err *e, wf_warn_fn
                 c->ros_port = 8729;
         if (!c->state_dir || !c->secrets_dir || !c->uapi_dir)
                 return wf_err_set(e, -EINVAL, "%s: state_dir, secrets_dir and uapi_dir may not be empty", path);
-        return 0;
+        return config_use_credential(c);
+}
+
+int config_use_credential(struct config *c) {
+        _cleanup_free_ char *p = NULL;
+
+        if (asprintf(&p, "%s/%s", c->state_dir, CONFIG_CREDENTIAL_FILE) < 0)
+                return -ENOMEM;
+        if (access(p, F_OK) < 0)
+                return 0;
+        free(c->token_file);
+        c->token_file = TAKE_PTR(p);
+        return 1;
 }

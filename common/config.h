@@ -10,6 +10,8 @@
 #include "util.h"
 
 #define CONFIG_DEFAULT_PATH "/etc/wgfleet/agent.conf"
+/* The node's own credential, issued at enrolment (`wgfleet-agent enroll`), in state_dir. */
+#define CONFIG_CREDENTIAL_FILE "credential"
 
 enum config_backend {
         CONFIG_BACKEND_LINUX,
@@ -55,4 +57,8 @@ void config_init(struct config *c); /* defaults */
  * default path). Bad values: -EINVAL with e naming "[section] key: value ...". */
 int config_load(struct config *c, const char *path, struct wf_err *e, wf_warn_fn warn, void *userdata);
 void config_done(struct config *c);
+/* When state_dir holds the node's credential, it becomes the bearer token (token_file) for
+ * every request: an enrolled node needs no further configuration. config_load calls it.
+ * 1 when it did, 0 when there is none. */
+int config_use_credential(struct config *c);
 const char *config_backend_to_string(enum config_backend b);

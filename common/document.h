@@ -32,11 +32,29 @@ int doc_parse(const char *json, size_t len, struct wf_doc **ret, struct wf_err *
 /* Checks expires_at against now, and the node name when node is non-NULL. */
 int doc_check_fresh(const struct wf_doc *d, const char *node, int64_t now, struct wf_err *e);
 
-/* Lockout lint against an underlay address the agent must keep reaching (the controller):
- * refuses a document in which an interface address's subnet, any peer's allowed IPs or any
- * route covers addr (other than the default route of an exit peer, which the agent keeps off
- * the management path with fwmark policy routing). what names the address in the message,
- * e.g. "the controller". */
+/* Lockout, the rule itself: what in interface f would carry addr (an underlay address the
+ * node must keep reaching: the controller, a router's management address) into the tunnel.
+ * Checked in this order: a peer's allowed IP (other than /0, which only an exit peer carries
+ * and the agent keeps off the management path with fwmark policy routing), an extra route's
+ * dst (other than the default route), an interface address's subnet (a connected route on the
+ * tunnel). Returns 1 and fills *ret on the first hit, 0 when nothing covers addr. Callers
+ * phrase the refusal themselves. */
+enum doc_lockout_kind {
+        DOC_LOCKOUT_ALLOWED_IP,         /* peers[peer].allowed_ips[idx] */
+        DOC_LOCKOUT_ROUTE,              /* routes[idx].dst */
+        DOC_LOCKOUT_ADDRESS,            /* addresses[idx]; prefix is its subnet */
+};
+struct doc_lockout {
+        enum doc_lockout_kind kind;
+        size_t peer;                    /* DOC_LOCKOUT_ALLOWED_IP only, else SIZE_MAX */
+        size_t idx;
+        struct wf_prefix prefix;        /* what covers addr */
+};
+int doc_check_lockout(const struct wf_iface *f, const struct wf_prefix *addr, struct doc_lockout *ret);
+
+/* Lockout lint (doc_check_lockout on every interface) against an underlay address the agent
+ * must keep reaching: refuses the document with a message naming the JSON path; what names the
+ * address in the message, e.g. "the controller". */
 int doc_check_underlay(const struct wf_doc *d, const struct wf_prefix *addr, const char *what,
                        struct wf_err *e);
 

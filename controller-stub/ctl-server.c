@@ -50,8 +50,26 @@ struct ctl_server {
         struct MHD_Daemon *mhd;
 };
 
-/* Per request: the collected body of a POST. */
+enum route {
+        ROUTE_PAGE,   /* GET / */
+        ROUTE_FLEET,  /* GET /v1/fleet */
+        ROUTE_DOC,    /* GET /v1/nodes/NODE/desired-state */
+        ROUTE_STATUS, /* POST /v1/nodes/NODE/status */
+        ROUTE_ENROLL, /* POST /v1/nodes/NODE/enroll */
+        ROUTE_ROLLOUT, /* GET /v1/rollout */
+        ROUTE_HISTORY, /* GET /v1/nodes/NODE/history (revision metadata, like the fleet views) */
+        ROUTE_WGQUICK, /* GET /v1/nodes/NODE/wg-quick.conf (the node's own: authenticated) */
+};
+
+#define CTL_ENROLL_MAX_SIZE 4096 /* an enrolment request is a key and a token */
+
+/* Per request: where it goes (decided on the headers, before any body is read) and the
+ * collected body of a POST. */
 struct req {
+        enum route route;
+        char node[64];
+        bool answered; /* a response was queued on the headers alone */
+        size_t max;    /* body limit */
         char *body;
         size_t len;
         bool too_big;
@@ -460,23 +478,54 @@ static enum MHD_Result respond_error(struct MHD_Connection *c, unsigned status, 
         return respond_json(c, status, json_pack("{s:s}", "error", msg));
 }
 
-static bool authorized(struct ctl_server *s, struct MHD_Connection *c) {
+/* The bearer token of the request, NULL when there is none. */
+static const char *bearer(struct MHD_Connection *c) {
         const char *h = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
-        bool ok;
 
+        if (!h || strncasecmp(h, "Bearer ", 7) != 0)
+                return NULL;
+        h += 7;
+        while (*h == ' ')
+                h++;
+        return *h ? h : NULL;
+}
+
+static void credential_hash(const char *credential, char out[CTL_CREDENTIAL_HASH_LEN + 1]) {
+        uint8_t h[crypto_hash_sha256_BYTES];
+
+        crypto_hash_sha256(h, (const unsigned char *)credential, strlen(credential));
+        sodium_bin2hex(out, CTL_CREDENTIAL_HASH_LEN + 1, h, sizeof(h));
+}
+
+/* May this request act as node (read its document, report its status, and whatever else is
+ * the node's own)? A node that enrolled holds its own credential and only that is accepted
+ * for it; the fleet-wide token (--token-file) opens only nodes without a credential, and
+ * without --token-file those are open. Returns 0 when allowed, else the HTTP status to answer:
+ * 401 (no or unknown bearer token), 403 (a valid token that is not this node's). */
+static unsigned node_auth(struct ctl_server *s, struct MHD_Connection *c, const char *node) {
+        const char *tok = bearer(c), *owner = NULL;
+        char want[CTL_CREDENTIAL_HASH_LEN + 1], got[CTL_CREDENTIAL_HASH_LEN + 1] = "";
+        bool has_cred, fleet = false;
+        unsigned status;
+
+        if (tok)
+                credential_hash(tok, got);
         pthread_mutex_lock(&s->lock);
-        if (!s->token)
-                ok = true;
-        else if (!h || strncasecmp(h, "Bearer ", 7) != 0)
-                ok = false;
-        else {
-                h += 7;
-                while (*h == ' ')
-                        h++;
-                ok = strlen(h) == strlen(s->token) && sodium_memcmp(h, s->token, strlen(h)) == 0;
+        has_cred = ctl_state_credential(s->st, node, want) > 0;
+        if (tok) {
+                owner = ctl_state_credential_owner(s->st, got);
+                fleet = s->token && strlen(tok) == strlen(s->token) && sodium_memcmp(tok, s->token, strlen(tok)) == 0;
         }
+        if (has_cred)
+                status = owner && strcmp(owner, node) == 0 ? 0
+                         : owner || fleet                  ? MHD_HTTP_FORBIDDEN
+                                                           : MHD_HTTP_UNAUTHORIZED;
+        else if (!s->token)
+                status = 0;
+        else
+                status = fleet ? 0 : owner ? MHD_HTTP_FORBIDDEN : MHD_HTTP_UNAUTHORIZED;
         pthread_mutex_unlock(&s->lock);
-        return ok;
+        return status;
 }
 
 /* If-None-Match: "*" or a list of entity tags, weak ones (W/) compared by their opaque part. */
@@ -569,18 +618,75 @@ static enum MHD_Result post_status(struct ctl_server *s, struct MHD_Connection *
         return respond(c, MHD_HTTP_NO_CONTENT, NULL, "", 0, NULL);
 }
 
+/* Whether the enrolment may go ahead, with the lock held: a node holding a credential re-enrols
+ * (rotates it) only with that credential; any other node needs its enrolment token. 0 or the
+ * response already queued in *ret. */
+static int enroll_allowed(struct ctl_server *s, struct MHD_Connection *c, const char *node, json_t *tok,
+                          enum MHD_Result *ret) {
+        char want[TOKEN_MAX + 1] = "", have[CTL_CREDENTIAL_HASH_LEN + 1], got[CTL_CREDENTIAL_HASH_LEN + 1];
+        const char *cred = bearer(c);
+        unsigned line;
+        bool ok;
+
+        if (ctl_state_credential(s->st, node, have) > 0) {
+                if (cred)
+                        credential_hash(cred, got);
+                if (cred && sodium_memcmp(got, have, CTL_CREDENTIAL_HASH_LEN) == 0)
+                        return 0;
+                logf_(s, "node %s: enrolment refused: already enrolled, and the request does not carry its credential", node);
+                *ret = respond_error(c, MHD_HTTP_CONFLICT, "node %s: already enrolled; re-enrolling needs its credential "
+                                     "(Authorization: Bearer), or the operator resets the node (docs/controller.md)", node);
+                return -EPERM;
+        }
+        ok = s->enroll_token && enroll_token_for(s->enroll_token, node, want, &line) > 0 && json_is_string(tok) &&
+             json_string_length(tok) == strlen(want) && sodium_memcmp(json_string_value(tok), want, strlen(want)) == 0;
+        sodium_memzero(want, sizeof(want));
+        if (ok)
+                return 0;
+        logf_(s, "node %s: enrolment refused: %s", node, s->enroll_token ? "bad enrolment token" : "enrolment disabled");
+        *ret = respond_error(c, MHD_HTTP_FORBIDDEN, "enrolment token missing or wrong%s",
+                             s->enroll_token ? "" : " (enrolment is disabled on this controller)");
+        return -EPERM;
+}
+
+/* 409 when key is not the node's (inventory or earlier enrolment) or is another node's. With the
+ * lock held; 0 or the response queued in *ret. */
+static int enroll_key_free(struct ctl_server *s, struct MHD_Connection *c, const struct ctl_node *inode,
+                           const uint8_t key[32], enum MHD_Result *ret) {
+        const char *node = inode->name;
+        uint8_t old[32];
+
+        if ((inode->has_public_key && memcmp(inode->public_key, key, 32) != 0) ||
+            (ctl_state_enrolled(s->st, node, old) > 0 && memcmp(old, key, 32) != 0)) {
+                logf_(s, "node %s: enrolment refused: already has a different key", node);
+                *ret = respond_error(c, MHD_HTTP_CONFLICT, "node %s: already has a different public key", node);
+                return -EEXIST;
+        }
+        for (size_t i = 0; i < s->inv->n_nodes; i++) {
+                const struct ctl_node *o = &s->inv->nodes[i];
+                if (o == inode)
+                        continue;
+                if ((o->has_public_key && memcmp(o->public_key, key, 32) == 0) ||
+                    (!o->has_public_key && ctl_state_enrolled(s->st, o->name, old) > 0 && memcmp(old, key, 32) == 0)) {
+                        *ret = respond_error(c, MHD_HTTP_CONFLICT, "node %s: public key already belongs to node %s", node, o->name);
+                        return -EEXIST;
+                }
+        }
+        return 0;
+}
+
 static enum MHD_Result post_enroll(struct ctl_server *s, struct MHD_Connection *c, const char *node,
                                    struct req *rq) {
         const struct ctl_node *inode;
         const struct ctl_rendered *n;
         json_t *root, *pk, *tok;
-        uint8_t key[32], old[32];
-        char key_b64[45], want[TOKEN_MAX + 1] = "";
-        unsigned line;
+        uint8_t key[32], raw[32];
+        char key_b64[45], cred[2 * sizeof(raw) + 1], hash[CTL_CREDENTIAL_HASH_LEN + 1];
+        char prev[CTL_CREDENTIAL_HASH_LEN + 1];
+        bool had_prev;
         struct wf_err e = {};
         json_error_t jerr;
         enum MHD_Result ret;
-        int r;
 
         root = json_loadb(rq->body ? rq->body : "", rq->len, JSON_REJECT_DUPLICATES, &jerr);
         if (!json_is_object(root)) {
@@ -600,42 +706,28 @@ static enum MHD_Result post_enroll(struct ctl_server *s, struct MHD_Connection *
                 ret = respond_error(c, MHD_HTTP_NOT_FOUND, "node %s: not in the inventory", node);
                 goto out;
         }
-        if (!s->enroll_token || enroll_token_for(s->enroll_token, node, want, &line) <= 0 ||
-            !json_is_string(tok) || json_string_length(tok) != strlen(want) ||
-            sodium_memcmp(json_string_value(tok), want, strlen(want)) != 0) {
-                sodium_memzero(want, sizeof(want));
-                logf_(s, "node %s: enrolment refused: %s", node, s->enroll_token ? "bad enrolment token" : "enrolment disabled");
-                ret = respond_error(c, MHD_HTTP_FORBIDDEN, "enrolment token missing or wrong%s",
-                                    s->enroll_token ? "" : " (enrolment is disabled on this controller)");
+        if (enroll_allowed(s, c, node, tok, &ret) < 0 || enroll_key_free(s, c, inode, key, &ret) < 0)
                 goto out;
-        }
-        sodium_memzero(want, sizeof(want));
-        if ((inode->has_public_key && memcmp(inode->public_key, key, 32) != 0) ||
-            (ctl_state_enrolled(s->st, node, old) > 0 && memcmp(old, key, 32) != 0)) {
-                logf_(s, "node %s: enrolment refused: already has a different key", node);
-                ret = respond_error(c, MHD_HTTP_CONFLICT, "node %s: already has a different public key", node);
-                goto out;
-        }
-        for (size_t i = 0; i < s->inv->n_nodes; i++) {
-                const struct ctl_node *o = &s->inv->nodes[i];
-                if (o == inode)
-                        continue;
-                if ((o->has_public_key && memcmp(o->public_key, key, 32) == 0) ||
-                    (!o->has_public_key && ctl_state_enrolled(s->st, o->name, old) > 0 && memcmp(old, key, 32) == 0)) {
-                        ret = respond_error(c, MHD_HTTP_CONFLICT, "node %s: public key already belongs to node %s", node, o->name);
-                        goto out;
-                }
-        }
-        if (ctl_state_set_enrolled(s->st, node, key) < 0 || (r = rerender(s, s->inv, &e)) < 0) {
+        /* A fresh credential on every enrolment: the previous one stops working. */
+        randombytes_buf(raw, sizeof(raw));
+        sodium_bin2hex(cred, sizeof(cred), raw, sizeof(raw));
+        sodium_memzero(raw, sizeof(raw));
+        credential_hash(cred, hash);
+        had_prev = ctl_state_credential(s->st, node, prev) > 0;
+        if (ctl_state_set_enrolled(s->st, node, key) < 0 || ctl_state_set_credential(s->st, node, hash) < 0 ||
+            rerender(s, s->inv, &e) < 0) {
+                /* the node never sees this credential: keep the one it has */
+                (void)ctl_state_set_credential(s->st, node, had_prev ? prev : NULL);
                 logf_(s, "node %s: enrolment failed: %s", node, e.msg);
                 ret = respond_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "node %s: enrolment failed: %s", node, e.msg);
                 goto out;
         }
         wf_key_to_b64(key, key_b64);
-        logf_(s, "node %s: enrolled with public key %s", node, key_b64);
+        logf_(s, "node %s: enrolled with public key %s; new credential issued", node, key_b64);
         n = ctl_render_find(s->render, node);
-        ret = respond_json(c, MHD_HTTP_OK, json_pack("{s:s, s:s, s:I}", "node", node, "public_key", key_b64,
-                                                     "revision", (json_int_t)(n ? n->revision : 0)));
+        ret = respond_json(c, MHD_HTTP_OK, json_pack("{s:s, s:s, s:I, s:s}", "node", node, "public_key", key_b64,
+                                                     "revision", (json_int_t)(n ? n->revision : 0), "credential", cred));
+        sodium_memzero(cred, sizeof(cred));
 out:
         pthread_mutex_unlock(&s->lock);
         json_decref(root);
@@ -707,32 +799,80 @@ static enum MHD_Result get_fleet(struct ctl_server *s, struct MHD_Connection *c,
         return j ? respond_json(c, MHD_HTTP_OK, j) : MHD_NO;
 }
 
+/* The first call for a request: only the headers are in. Routes it, authenticates it and
+ * refuses what it can before a byte of the body is read (so an unauthenticated client cannot
+ * make the controller buffer anything). MHD_YES with rq->answered false: go on. */
+static enum MHD_Result begin(struct ctl_server *s, struct MHD_Connection *c, const char *url, const char *method,
+                             struct req *rq) {
+        const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+        bool get = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
+        bool post = strcmp(method, "POST") == 0;
+        const char *rest;
+        unsigned status;
+        uint64_t n;
+
+        rq->answered = true;
+        if (strcmp(url, "/") == 0 || strcmp(url, "/v1/fleet") == 0 || strcmp(url, "/v1/rollout") == 0) {
+                if (!get)
+                        return respond_error(c, MHD_HTTP_METHOD_NOT_ALLOWED, "use GET");
+                rq->route = !url[1] ? ROUTE_PAGE : strcmp(url, "/v1/fleet") == 0 ? ROUTE_FLEET : ROUTE_ROLLOUT;
+                rq->answered = false;
+                return MHD_YES;
+        }
+        if (strncmp(url, "/v1/nodes/", 10) != 0 || !(rest = strchr(url + 10, '/')) ||
+            (size_t)(rest - url - 10) >= sizeof(rq->node))
+                return respond_error(c, MHD_HTTP_NOT_FOUND, "no such endpoint");
+        memcpy(rq->node, url + 10, (size_t)(rest - url - 10));
+        rq->node[rest - url - 10] = '\0';
+        if (!ctl_node_name_valid(rq->node))
+                return respond_error(c, MHD_HTTP_NOT_FOUND, "no such node");
+        if (strcmp(rest, "/desired-state") == 0)
+                rq->route = ROUTE_DOC;
+        else if (strcmp(rest, "/status") == 0)
+                rq->route = ROUTE_STATUS;
+        else if (strcmp(rest, "/enroll") == 0)
+                rq->route = ROUTE_ENROLL;
+        else if (strcmp(rest, "/history") == 0)
+                rq->route = ROUTE_HISTORY;
+        else if (strcmp(rest, "/wg-quick.conf") == 0)
+                rq->route = ROUTE_WGQUICK;
+        else
+                return respond_error(c, MHD_HTTP_NOT_FOUND, "no such endpoint");
+        if (rq->route == ROUTE_STATUS || rq->route == ROUTE_ENROLL ? !post : !get)
+                return respond_error(c, MHD_HTTP_METHOD_NOT_ALLOWED, post ? "use GET" : "use POST");
+        /* Everything of the node's own is authenticated here; enrolment carries its token in the
+         * body, which is kept small instead. */
+        if (rq->route != ROUTE_ENROLL && rq->route != ROUTE_HISTORY && (status = node_auth(s, c, rq->node)) != 0)
+                return status == MHD_HTTP_FORBIDDEN
+                               ? respond_error(c, status, "this credential is not node %s's", rq->node)
+                               : respond_error(c, status, "bearer token missing or wrong");
+        rq->max = rq->route == ROUTE_ENROLL ? CTL_ENROLL_MAX_SIZE : s->cfg.max_status_size;
+        /* Refuse an announced oversize body before reading any of it. */
+        if (cl && wf_parse_u64(cl, &n) >= 0 && n > rq->max)
+                return respond_error(c, MHD_HTTP_CONTENT_TOO_LARGE, "body larger than %zu bytes", rq->max);
+        rq->answered = false;
+        return MHD_YES;
+}
+
 static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *url, const char *method,
                               const char *version, const char *upload_data, size_t *upload_data_size,
                               void **con_cls) {
         struct ctl_server *s = cls;
         struct req *rq = *con_cls;
-        bool get = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
-        bool post = strcmp(method, "POST") == 0;
-        char node[64];
-        const char *rest;
 
         if (!rq) {
-                const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
-                uint64_t n;
-
                 rq = calloc(1, sizeof(*rq));
                 if (!rq)
                         return MHD_NO;
                 *con_cls = rq;
-                /* Refuse an announced oversize body before reading any of it. */
-                if (post && cl && wf_parse_u64(cl, &n) >= 0 && n > s->cfg.max_status_size)
-                        return respond_error(c, MHD_HTTP_CONTENT_TOO_LARGE, "body larger than %zu bytes",
-                                             s->cfg.max_status_size);
+                return begin(s, c, url, method, rq);
+        }
+        if (rq->answered) {
+                *upload_data_size = 0;
                 return MHD_YES;
         }
         if (*upload_data_size) {
-                if (!rq->too_big && rq->len + *upload_data_size <= s->cfg.max_status_size) {
+                if (!rq->too_big && rq->len + *upload_data_size <= rq->max) {
                         char *b = realloc(rq->body, rq->len + *upload_data_size + 1);
                         if (!b)
                                 return MHD_NO;
@@ -745,77 +885,43 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
                 *upload_data_size = 0;
                 return MHD_YES;
         }
+        rq->answered = true;
         if (rq->too_big)
-                return respond_error(c, MHD_HTTP_CONTENT_TOO_LARGE, "body larger than %zu bytes", s->cfg.max_status_size);
-
-        if (strcmp(url, "/") == 0) {
-                if (!get)
-                        return respond_error(c, MHD_HTTP_METHOD_NOT_ALLOWED, "use GET");
+                return respond_error(c, MHD_HTTP_CONTENT_TOO_LARGE, "body larger than %zu bytes", rq->max);
+        switch (rq->route) {
+        case ROUTE_PAGE:
                 return get_fleet(s, c, true);
-        }
-        if (strcmp(url, "/v1/fleet") == 0) {
-                if (!get)
-                        return respond_error(c, MHD_HTTP_METHOD_NOT_ALLOWED, "use GET");
+        case ROUTE_FLEET:
                 return get_fleet(s, c, false);
-        }
-        if (strcmp(url, "/v1/rollout") == 0) {
+        case ROUTE_DOC:
+                return get_desired_state(s, c, rq->node);
+        case ROUTE_STATUS:
+                return post_status(s, c, rq->node, rq);
+        case ROUTE_ENROLL:
+                return post_enroll(s, c, rq->node, rq);
+        case ROUTE_ROLLOUT: {
                 json_t *j;
-                if (!get)
-                        return respond_error(c, MHD_HTTP_METHOD_NOT_ALLOWED, "use GET");
                 pthread_mutex_lock(&s->lock);
                 j = ctl_rollout_json(s->ro, s->render, time(NULL));
                 pthread_mutex_unlock(&s->lock);
                 return j ? respond_json(c, MHD_HTTP_OK, j) : MHD_NO;
         }
-        if (strncmp(url, "/v1/nodes/", 10) != 0 || !(rest = strchr(url + 10, '/')) ||
-            (size_t)(rest - url - 10) >= sizeof(node))
-                return respond_error(c, MHD_HTTP_NOT_FOUND, "no such endpoint");
-        memcpy(node, url + 10, (size_t)(rest - url - 10));
-        node[rest - url - 10] = '\0';
-        if (!ctl_node_name_valid(node))
-                return respond_error(c, MHD_HTTP_NOT_FOUND, "no such node");
-
-        if (strcmp(rest, "/desired-state") == 0) {
-                if (!get)
-                        return respond_error(c, MHD_HTTP_METHOD_NOT_ALLOWED, "use GET");
-                if (!authorized(s, c))
-                        return respond_error(c, MHD_HTTP_UNAUTHORIZED, "bearer token missing or wrong");
-                return get_desired_state(s, c, node);
-        }
-        if (strcmp(rest, "/status") == 0) {
-                if (!post)
-                        return respond_error(c, MHD_HTTP_METHOD_NOT_ALLOWED, "use POST");
-                if (!authorized(s, c))
-                        return respond_error(c, MHD_HTTP_UNAUTHORIZED, "bearer token missing or wrong");
-                return post_status(s, c, node, rq);
-        }
-        if (strcmp(rest, "/wg-quick.conf") == 0) {
-                if (!get)
-                        return respond_error(c, MHD_HTTP_METHOD_NOT_ALLOWED, "use GET");
-                if (!authorized(s, c))
-                        return respond_error(c, MHD_HTTP_UNAUTHORIZED, "bearer token missing or wrong");
-                return get_wgquick(s, c, node);
-        }
-        if (strcmp(rest, "/history") == 0) {
+        case ROUTE_WGQUICK:
+                return get_wgquick(s, c, rq->node);
+        case ROUTE_HISTORY: {
                 const struct ctl_rendered *t;
                 json_t *j = NULL;
-                if (!get)
-                        return respond_error(c, MHD_HTTP_METHOD_NOT_ALLOWED, "use GET");
                 pthread_mutex_lock(&s->lock);
-                t = ctl_render_find(s->render, node);
+                t = ctl_render_find(s->render, rq->node);
                 if (t)
-                        j = ctl_history_json(s->cfg.state_dir, node, ctl_rollout_served(s->ro, node), t->revision);
+                        j = ctl_history_json(s->cfg.state_dir, rq->node, ctl_rollout_served(s->ro, rq->node), t->revision);
                 pthread_mutex_unlock(&s->lock);
                 if (!t)
-                        return respond_error(c, MHD_HTTP_NOT_FOUND, "node %s: not in the inventory", node);
+                        return respond_error(c, MHD_HTTP_NOT_FOUND, "node %s: not in the inventory", rq->node);
                 return j ? respond_json(c, MHD_HTTP_OK, j) : MHD_NO;
         }
-        if (strcmp(rest, "/enroll") == 0) {
-                if (!post)
-                        return respond_error(c, MHD_HTTP_METHOD_NOT_ALLOWED, "use POST");
-                return post_enroll(s, c, node, rq);
         }
-        return respond_error(c, MHD_HTTP_NOT_FOUND, "no such endpoint");
+        return MHD_NO;
 }
 
 static void completed(void *cls, struct MHD_Connection *c, void **con_cls, enum MHD_RequestTerminationCode toe) {

@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: MIT */
+#include <sodium.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -122,6 +123,39 @@ int ctl_state_set_enrolled(struct ctl_state *st, const char *node, const uint8_t
         if (!s || json_object_set_new(s, node, json_string(b64)) < 0)
                 return -ENOMEM;
         return 0;
+}
+
+int ctl_state_credential(const struct ctl_state *st, const char *node, char ret_hash[CTL_CREDENTIAL_HASH_LEN + 1]) {
+        json_t *h = json_object_get(json_object_get(st->root, "credentials"), node);
+
+        if (!json_is_string(h) || json_string_length(h) != CTL_CREDENTIAL_HASH_LEN)
+                return 0;
+        memcpy(ret_hash, json_string_value(h), CTL_CREDENTIAL_HASH_LEN + 1);
+        return 1;
+}
+
+int ctl_state_set_credential(struct ctl_state *st, const char *node, const char *hash) {
+        json_t *s = section(st, "credentials");
+
+        if (!hash) {
+                json_object_del(s, node);
+                return 0;
+        }
+        if (!s || json_object_set_new(s, node, json_string(hash)) < 0)
+                return -ENOMEM;
+        return 0;
+}
+
+const char *ctl_state_credential_owner(const struct ctl_state *st, const char *hash) {
+        json_t *s = json_object_get(st->root, "credentials"), *v;
+        const char *k, *owner = NULL;
+
+        /* every entry is compared (no early exit), in constant time per entry */
+        json_object_foreach(s, k, v)
+                if (json_is_string(v) && json_string_length(v) == CTL_CREDENTIAL_HASH_LEN &&
+                    sodium_memcmp(json_string_value(v), hash, CTL_CREDENTIAL_HASH_LEN) == 0)
+                        owner = k;
+        return owner;
 }
 
 int ctl_state_node_rev(const struct ctl_state *st, const char *node, struct ctl_node_rev *ret) {

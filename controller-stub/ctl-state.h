@@ -44,6 +44,16 @@ void ctl_state_prune_allocations(struct ctl_state *st, const char *section,
 int ctl_state_enrolled(const struct ctl_state *st, const char *node, uint8_t ret_key[32]);
 int ctl_state_set_enrolled(struct ctl_state *st, const char *node, const uint8_t key[32]);
 
+/* Per-node credentials (STATE "credentials": node -> hex SHA-256 of the credential). The
+ * credential itself is handed to the node once, at enrolment, and never stored here. */
+#define CTL_CREDENTIAL_HASH_LEN 64
+/* 1 and the hash when the node holds a credential, 0 when not. */
+int ctl_state_credential(const struct ctl_state *st, const char *node, char ret_hash[CTL_CREDENTIAL_HASH_LEN + 1]);
+/* hash NULL: forget the node's credential. */
+int ctl_state_set_credential(struct ctl_state *st, const char *node, const char *hash);
+/* The node whose credential hash is hash, NULL when none (borrowed from st). */
+const char *ctl_state_credential_owner(const struct ctl_state *st, const char *hash);
+
 /* 1 and the record when the node was rendered before, 0 when not. */
 int ctl_state_node_rev(const struct ctl_state *st, const char *node, struct ctl_node_rev *ret);
 int ctl_state_set_node_rev(struct ctl_state *st, const char *node, const struct ctl_node_rev *rev);

@@ -119,10 +119,19 @@ expect_eq "enroll late with the fleet-wide token is 403 (late has its own)" \
 expect_eq "enroll late with its own token is 200" \
   "$(req -X POST -d "{\"public_key\": \"$k_late\", \"enrollment_token\": \"late-token-0123456789abcdef\"}" "$base/v1/nodes/late/enroll")" 200
 expect_eq "enroll answer names the key" "$(jq -r .public_key "$tmp/body")" "$k_late"
-expect_eq "re-enrolling the same key is 200" \
-  "$(req -X POST -d "{\"public_key\": \"$k_late\", \"enrollment_token\": \"late-token-0123456789abcdef\"}" "$base/v1/nodes/late/enroll")" 200
-expect_eq "enrolling a different key for late is 409" \
-  "$(req -X POST -d "{\"public_key\": \"$(wg genkey | wg pubkey)\", \"enrollment_token\": \"late-token-0123456789abcdef\"}" "$base/v1/nodes/late/enroll")" 409
+cred0=$(jq -r .credential "$tmp/body")
+check "enroll answer carries a per-node credential (64 hex digits)" bash -c "[[ '$cred0' =~ ^[0-9a-f]{64}$ ]]"
+expect_eq "re-enrolling an enrolled node without its credential is 409" \
+  "$(req -X POST -d "{\"public_key\": \"$k_late\", \"enrollment_token\": \"late-token-0123456789abcdef\"}" "$base/v1/nodes/late/enroll")" 409
+expect_eq "re-enrolling with its credential is 200 (rotation)" \
+  "$(req -H "Authorization: Bearer $cred0" -X POST -d "{\"public_key\": \"$k_late\"}" "$base/v1/nodes/late/enroll")" 200
+CRED_LATE=$(jq -r .credential "$tmp/body")
+check "rotation issued a new credential" [ "$CRED_LATE" != "$cred0" ]
+expect_eq "the rotated-out credential is refused" \
+  "$(req -H "Authorization: Bearer $cred0" "$base/v1/nodes/late/desired-state")" 401
+expect_eq "enrolling a different key for late (with its credential) is 409" \
+  "$(req -H "Authorization: Bearer $CRED_LATE" -X POST -d "{\"public_key\": \"$(wg genkey | wg pubkey)\"}" "$base/v1/nodes/late/enroll")" 409
+check "409 names the key conflict" grep -q 'already has a different public key' "$tmp/body"
 expect_eq "enrolling a key other than the inventory's is 409" \
   "$(req -X POST -d "{\"public_key\": \"$(wg genkey | wg pubkey)\", \"enrollment_token\": \"enrol-token-0123456789abcdef\"}" "$base/v1/nodes/hub/enroll")" 409
 
@@ -137,9 +146,12 @@ expect_eq "late's allowed IP on the hub" \
   "$(payload "$tmp/lp.body" | jq -r '.interfaces[0].peers[] | select(.name == "late") | .allowed_ips | join(",")')" 10.77.0.4/32
 rev2=$(payload "$tmp/lp.body" | jq -r .revision)
 check "hub revision increased ($rev -> $rev2)" [ "$rev2" -gt "$rev" ]
+LATE=(-H "Authorization: Bearer $CRED_LATE")
 expect_eq "late's document carries its enrolled key" \
-  "$(req "${AUTH[@]}" "$base/v1/nodes/late/desired-state" >/dev/null; payload "$tmp/body" | jq -r .interfaces[0].public_key)" "$k_late"
+  "$(req "${LATE[@]}" "$base/v1/nodes/late/desired-state" >/dev/null; payload "$tmp/body" | jq -r .interfaces[0].public_key)" "$k_late"
 check "enrolment persisted in the state dir" grep -q "$k_late" "$tmp/state/state.json"
+check "the state dir keeps the credential's hash, not the credential" \
+  bash -c "jq -e '.credentials.late | test(\"^[0-9a-f]{64}\$\")' '$tmp/state/state.json' >/dev/null && ! grep -rq '$CRED_LATE' '$tmp/state'"
 
 # ---- status ----
 status_body() { # node applied healthy
@@ -179,6 +191,29 @@ expect_eq "oversize status (chunked) is 413" \
   "$(req "${AUTH[@]}" -X POST -H 'Transfer-Encoding: chunked' --data-binary @"$tmp/big" "$base/v1/nodes/hub/status")" 413
 expect_eq "GET on status is 405" "$(req "${AUTH[@]}" "$base/v1/nodes/hub/status")" 405
 check "report kept in the state dir" jq -e '.node == "hub"' "$tmp/state/status/hub.json" >/dev/null
+
+# ---- per-node identity: an enrolled node's endpoints take only its own credential ----
+expect_eq "cgn enrols with the fleet-wide enrolment token and its inventory key" \
+  "$(req -X POST -d "{\"public_key\": \"$k_cgn\", \"enrollment_token\": \"enrol-token-0123456789abcdef\"}" "$base/v1/nodes/cgn/enroll")" 200
+CGN=(-H "Authorization: Bearer $(jq -r .credential "$tmp/body")")
+cur_late=$(req "${LATE[@]}" "$base/v1/nodes/late/desired-state" >/dev/null; payload "$tmp/body" | jq -r .revision)
+# (one revision behind, so late stays stale for the fleet page checks below)
+expect_eq "late reports with its own credential: 204" \
+  "$(req "${LATE[@]}" -X POST --data-binary "$(status_body late $((cur_late - 1)) true)" "$base/v1/nodes/late/status")" 204
+late_row() { req "$base/v1/fleet" >/dev/null; jq -c '.nodes[] | select(.name == "late") | [.applied_revision, .state, .peers_healthy, .last_report]' "$tmp/body"; }
+row0=$(late_row)
+expect_eq "a status for late with cgn's credential is 403" \
+  "$(req "${CGN[@]}" -X POST --data-binary "$(status_body late $((cur_late + 5)) false | sed 's/"converged"/"degraded"/')" "$base/v1/nodes/late/status")" 403
+expect_eq "a status for late with the fleet token is 403" \
+  "$(req "${AUTH[@]}" -X POST --data-binary "$(status_body late $((cur_late + 5)) false)" "$base/v1/nodes/late/status")" 403
+expect_eq "late's fleet row is unchanged by the spoofed reports" "$(late_row)" "$row0"
+expect_eq "late cannot read cgn's document (403)" "$(req "${LATE[@]}" "$base/v1/nodes/cgn/desired-state")" 403
+check "403 does not leak the document" bash -c "! grep -q payload '$tmp/body'"
+expect_eq "cgn reads its own document with its credential" "$(req "${CGN[@]}" "$base/v1/nodes/cgn/desired-state")" 200
+expect_eq "the fleet token no longer opens late's document (403)" "$(req "${AUTH[@]}" "$base/v1/nodes/late/desired-state")" 403
+expect_eq "no token for late's document is 401" "$(req "$base/v1/nodes/late/desired-state")" 401
+expect_eq "late's credential does not open hub (not enrolled, fleet token only): 403" \
+  "$(req "${LATE[@]}" "$base/v1/nodes/hub/desired-state")" 403
 
 # ---- fleet ----
 expect_eq "fleet is 200" "$(req "$base/v1/fleet")" 200
@@ -277,4 +312,19 @@ ms=$(( ($(date +%s%N) - t0) / 1000000 ))
 expect_eq "SIGTERM exits 0" "$rc" 0
 check "SIGTERM with a long-poll pending exits promptly (${ms} ms)" [ "$ms" -lt 3000 ]
 wait
+
+# ---- without --token-file: credentials persist, enrolled nodes still need theirs ----
+start_open() {
+  "$ctl" serve --inventory "$tmp/inventory.json" --key "$tmp/keys/signing.key" --listen 127.0.0.1:$port \
+    --tls-cert "$tmp/tls.crt" --tls-key "$tmp/tls.key" --state "$tmp/state" 2>>"$tmp/ctl.log" &
+  pid=$!
+  wait_for_https "$base/v1/fleet"
+}
+check "restart without --token-file" start_open
+expect_eq "without --token-file an unenrolled node's document is open" "$(req "$base/v1/nodes/hub/desired-state")" 200
+expect_eq "without --token-file late's document still needs its credential (401)" "$(req "$base/v1/nodes/late/desired-state")" 401
+expect_eq "late's credential survived the restart" "$(req "${LATE[@]}" "$base/v1/nodes/late/desired-state")" 200
+expect_eq "cgn's credential still cannot report for late (403)" \
+  "$(req "${CGN[@]}" -X POST --data-binary "$(status_body late 1 true)" "$base/v1/nodes/late/status")" 403
+kill "$pid"; wait "$pid"; pid=
 finish
