@@ -12,6 +12,9 @@
 #include "util.h"
 
 #define CTL_STATE_FILE "state.json"
+/* render's state directory without --state: never the output directory, which is usually a
+ * web root (state.json holds the fleet's address allocations); the same as the unit's. */
+#define CTL_STATE_DIR_DEFAULT "/var/lib/wgfleet-controller"
 
 struct ctl_state {
         char *path; /* NULL: in memory only (tests) */

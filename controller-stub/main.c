@@ -16,7 +16,7 @@
 #include "ctl-state.h"
 #include "ctl-wgquick.h"
 
-static void log_line(void *userdata, const char *msg) {
+static void log_line(_unused_ void *userdata, const char *msg) {
         fprintf(stderr, "wgfleet-controller: %s\n", msg);
 }
 
@@ -25,10 +25,12 @@ static void usage(FILE *f) {
               "  keygen --out DIR                      create DIR/signing.key and DIR/signing.pub\n"
               "  render --inventory FILE --key KEY --out DIR [--state DIR] [--history N]\n"
               "                                        write one signed DIR/NODE.env per node (NODE.conf\n"
-              "                                        for nodes without an agent)\n"
+              "                                        for nodes without an agent); state.json in --state\n"
+              "                                        DIR (default " CTL_STATE_DIR_DEFAULT ")\n"
               "  serve  --inventory FILE --key KEY --listen ADDR:PORT --tls-cert FILE --tls-key FILE\n"
               "         --state DIR [--token-file FILE] [--enroll-token-file FILE] [--max-status-size BYTES]\n"
-              "         [--history N]                  serve documents, enrolment, status and fleet health\n"
+              "         [--history N] [--header-timeout S] [--max-per-ip N]\n"
+              "                                        serve documents, enrolment, status and fleet health\n"
               "  revert --state DIR NODE|--all [--to REVISION]\n"
               "                                        publish a node's earlier content under a new revision\n"
               "  rollout --state DIR status|resume|abort\n"
@@ -122,6 +124,7 @@ static int cmd_render(int argc, char **argv) {
         struct ctl_render *res = NULL;
         struct wf_err e = {};
         uint8_t sk[64];
+        bool state_default = false;
         int c, r, ret = 1;
 
         while ((c = getopt_long(argc, argv, "", opts, NULL)) >= 0)
@@ -144,8 +147,12 @@ static int cmd_render(int argc, char **argv) {
                 log_line(NULL, e.msg);
                 return 1;
         }
-        if (!state_dir)
-                state_dir = out;
+        /* Never the output directory by default: it is usually a web root, and state.json
+         * (address allocations) and history/ must not be published. */
+        if (!state_dir) {
+                state_dir = CTL_STATE_DIR_DEFAULT;
+                state_default = true;
+        }
         if ((r = ctl_inventory_load(inv_path, &inv, &e, log_line, NULL)) < 0 ||
             (r = ctl_rollout_cfg_load(inv_path, &rcfg, &e)) < 0 ||
             (r = ctl_state_load(state_dir, &st, &e)) < 0 ||
@@ -155,6 +162,8 @@ static int cmd_render(int argc, char **argv) {
             (r = ctl_history_record(state_dir, res, history, &e)) < 0 ||
             (r = ctl_state_save(st, &e)) < 0) {
                 log_line(NULL, r == -ENOMEM ? "out of memory" : e.msg);
+                if (inv && !st && state_default && r != -ENOMEM)
+                        log_line(NULL, "without --state DIR, render keeps state.json in " CTL_STATE_DIR_DEFAULT);
                 goto out;
         }
         for (size_t i = 0; i < res->n_nodes; i++)
@@ -184,6 +193,8 @@ static int cmd_serve(int argc, char **argv) {
                 { "enroll-token-file", required_argument, NULL, 'E' },
                 { "max-status-size", required_argument, NULL, 'm' },
                 { "history", required_argument, NULL, 'H' },
+                { "header-timeout", required_argument, NULL, 'T' },
+                { "max-per-ip", required_argument, NULL, 'P' },
                 {}
         };
         struct ctl_server_config cfg = { .log = log_line };
@@ -213,6 +224,20 @@ static int cmd_serve(int argc, char **argv) {
                 case 'H':
                         if (parse_history(optarg, &cfg.history) < 0)
                                 return 2;
+                        break;
+                case 'T':
+                        if (wf_parse_u64(optarg, &u) < 0 || u < 1 || u > 300) {
+                                log_line(NULL, "--header-timeout: seconds between 1 and 300");
+                                return 2;
+                        }
+                        cfg.header_timeout = (unsigned)u;
+                        break;
+                case 'P':
+                        if (wf_parse_u64(optarg, &u) < 0 || u < 1 || u > CTL_MAX_CONNECTIONS) {
+                                log_line(NULL, "--max-per-ip: connections between 1 and 512");
+                                return 2;
+                        }
+                        cfg.max_per_ip = (unsigned)u;
                         break;
                 default: return 2;
                 }

@@ -31,7 +31,7 @@ three="{\"name\": \"a\", \"public_key\": \"$k1\", \"endpoint\": \"192.0.2.1\"},
        {\"name\": \"b\", \"public_key\": \"$k2\", \"endpoint\": \"192.0.2.2\"},
        {\"name\": \"c\", \"public_key\": \"$k3\", \"endpoint\": \"192.0.2.3\"}"
 inv "$three"
-render() { "$ctl" render --inventory "$tmp/inv.json" --key "$tmp/keys/signing.key" --out "$tmp/out" "$@"; }
+render() { "$ctl" render --inventory "$tmp/inv.json" --key "$tmp/keys/signing.key" --out "$tmp/out" --state "$tmp/state" "$@"; }
 render > "$tmp/r1" 2>&1
 expect_eq "render: exit 0" "$?" 0
 expect_eq "one envelope per node" "$(cd "$tmp/out" && ls *.env | tr '\n' ' ')" "a.env b.env c.env "
@@ -39,7 +39,33 @@ check "render prints each node's revision, new" grep -Eq '^a +revision [0-9]+ \(
 for n in a b c; do
   check "agent validates $n.env" "$agent" validate --trust-key "$tmp/keys/signing.pub" --node "$n" "$tmp/out/$n.env"
 done
-check "state.json kept beside the envelopes by default" [ -f "$tmp/out/state.json" ]
+check "state.json kept in --state DIR" [ -f "$tmp/state/state.json" ]
+check "and not in the output directory (a web root)" [ ! -e "$tmp/out/state.json" ]
+expect_eq "the output directory is world-readable (nginx's workers are not root)" "$(stat -c %a "$tmp/out")" 755
+expect_eq "so are the envelopes" "$(stat -c %a "$tmp/out/a.env")" 644
+# Without --state, render keeps state.json in /var/lib/wgfleet-controller, never in --out.
+# Checked as a user who cannot write there (nobody when root), so the machine is left alone.
+nb=$tmp/nobody
+chmod 711 "$tmp"
+mkdir -m 755 "$nb"
+cp "$tmp/inv.json" "$nb/inv.json"
+install -m 600 "$tmp/keys/signing.key" "$nb/signing.key"
+as_nobody=()
+if [ "$(id -u)" -eq 0 ]; then
+  chown nobody "$nb/signing.key"
+  as_nobody=(setpriv --reuid=nobody --regid=nogroup --clear-groups --)
+fi
+if [ -w /var/lib ] && [ "$(id -u)" -ne 0 ]; then
+  echo "skip - the default state dir check: /var/lib is writable by this user"
+elif ! "${as_nobody[@]}" test -x "$ctl" -a -r "$nb/inv.json"; then
+  echo "skip - the default state dir check: the build directory is not reachable for user nobody"
+else
+  "${as_nobody[@]}" "$ctl" render --inventory "$nb/inv.json" --key "$nb/signing.key" --out "$nb/www" > /dev/null 2> "$tmp/err"
+  expect_eq "render without --state, /var/lib/wgfleet-controller not writable: exit 1" "$?" 1
+  check "and it says where state.json goes without --state" \
+    grep -q 'without --state DIR, render keeps state.json in /var/lib/wgfleet-controller' "$tmp/err"
+  check "no state.json in the output directory" [ ! -e "$nb/www/state.json" ]
+fi
 m1=$(stat -c %Y "$tmp/out/a.env")
 sleep 1.1
 render > "$tmp/r2" 2>&1

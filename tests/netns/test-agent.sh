@@ -227,6 +227,10 @@ for m in 'wgfleet_applied_revision 1' 'wgfleet_fetch_total{result="not_modified"
   grep -q "^$m" <<<"$metrics" || fail "metric missing: $m"
 done
 ok "metrics present ($(grep -vc '^#' <<<"$metrics") samples)"
+if command -v promtool >/dev/null; then
+  lint=$(promtool check metrics <<<"$metrics" 2>&1) && [ -z "$lint" ] || fail "promtool check metrics (with peers): $lint"
+  ok "promtool check metrics passes with per-peer series"
+fi
 
 # --- rollout: revision 2 adds beta; alpha's session must survive
 hs_before=$(wg_a latest-handshakes | awk -v k="$PB_PUB" '$1 == k {print $2}')
