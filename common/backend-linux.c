@@ -23,7 +23,7 @@ static void linux_close(struct backend *b) {
         free(b);
 }
 
-static int linux_open(struct backend **ret, const struct config *c, struct wf_err *e) {
+static int linux_open(struct backend **ret, _unused_ const struct config *c, struct wf_err *e) {
         struct backend *b;
         int r;
 

@@ -10,6 +10,10 @@
 #include "util.h"
 
 #define CTL_MAX_WAIT 300 /* s, upper bound for ?wait= */
+#define CTL_MAX_CONNECTIONS 512
+#define CTL_HEADER_TIMEOUT 10 /* s: TLS handshake and request headers */
+#define CTL_IDLE_TIMEOUT 30   /* s without a byte while a request body is read */
+#define CTL_MAX_PER_IP 32
 
 struct ctl_server_config {
         const char *inventory;
@@ -22,6 +26,8 @@ struct ctl_server_config {
         const char *enroll_token_file; /* NULL: enrolment disabled */
         size_t max_status_size;        /* 0: CTL_STATUS_MAX_SIZE */
         unsigned history;              /* signed documents kept per node; 0: CTL_HISTORY_KEEP */
+        unsigned header_timeout;       /* s from accept to complete request headers; 0: CTL_HEADER_TIMEOUT */
+        unsigned max_per_ip;           /* connections per client address; 0: CTL_MAX_PER_IP */
         wf_warn_fn log;                /* one line per event worth an operator's eye */
         void *log_userdata;
 };

@@ -16,7 +16,7 @@
 #include "ctl-state.h"
 #include "ctl-wgquick.h"
 
-static void log_line(void *userdata, const char *msg) {
+static void log_line(_unused_ void *userdata, const char *msg) {
         fprintf(stderr, "wgfleet-controller: %s\n", msg);
 }
 
@@ -29,7 +29,8 @@ static void usage(FILE *f) {
               "                                        DIR (default " CTL_STATE_DIR_DEFAULT ")\n"
               "  serve  --inventory FILE --key KEY --listen ADDR:PORT --tls-cert FILE --tls-key FILE\n"
               "         --state DIR [--token-file FILE] [--enroll-token-file FILE] [--max-status-size BYTES]\n"
-              "         [--history N]                  serve documents, enrolment, status and fleet health\n"
+              "         [--history N] [--header-timeout S] [--max-per-ip N]\n"
+              "                                        serve documents, enrolment, status and fleet health\n"
               "  revert --state DIR NODE|--all [--to REVISION]\n"
               "                                        publish a node's earlier content under a new revision\n"
               "  rollout --state DIR status|resume|abort\n"
@@ -192,6 +193,8 @@ static int cmd_serve(int argc, char **argv) {
                 { "enroll-token-file", required_argument, NULL, 'E' },
                 { "max-status-size", required_argument, NULL, 'm' },
                 { "history", required_argument, NULL, 'H' },
+                { "header-timeout", required_argument, NULL, 'T' },
+                { "max-per-ip", required_argument, NULL, 'P' },
                 {}
         };
         struct ctl_server_config cfg = { .log = log_line };
@@ -221,6 +224,20 @@ static int cmd_serve(int argc, char **argv) {
                 case 'H':
                         if (parse_history(optarg, &cfg.history) < 0)
                                 return 2;
+                        break;
+                case 'T':
+                        if (wf_parse_u64(optarg, &u) < 0 || u < 1 || u > 300) {
+                                log_line(NULL, "--header-timeout: seconds between 1 and 300");
+                                return 2;
+                        }
+                        cfg.header_timeout = (unsigned)u;
+                        break;
+                case 'P':
+                        if (wf_parse_u64(optarg, &u) < 0 || u < 1 || u > CTL_MAX_CONNECTIONS) {
+                                log_line(NULL, "--max-per-ip: connections between 1 and 512");
+                                return 2;
+                        }
+                        cfg.max_per_ip = (unsigned)u;
                         break;
                 default: return 2;
                 }
