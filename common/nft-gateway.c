@@ -1,6 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /* Gateway driver for Linux: nftables (libnftables, JSON in and out) and forwarding sysctls. */
 #include <dirent.h>
+#include <errno.h>
+#include <unistd.h>
+#include <sys/socket.h>
+#include <linux/netlink.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -218,17 +222,31 @@ int nftgw_new(struct nftgw **ret, const char *state_dir, struct wf_err *e) {
         if (!g)
                 return -ENOMEM;
         g->state_dir = strdup(state_dir ? state_dir : "/var/lib/wgfleet");
-        g->nft = nft_ctx_new(NFT_CTX_DEFAULT);
-        if (!g->state_dir || !g->nft) {
+        if (!g->state_dir) {
                 nftgw_free(g);
-                return wf_err_set(e, -ENOMEM, "nftables: cannot create a context");
-        }
-        nft_ctx_output_set_flags(g->nft, NFT_CTX_OUTPUT_JSON | NFT_CTX_OUTPUT_HANDLE);
-        if (nft_ctx_buffer_output(g->nft) < 0 || nft_ctx_buffer_error(g->nft) < 0) {
-                nftgw_free(g);
-                return wf_err_set(e, -ENOMEM, "nftables: cannot buffer output");
+                return wf_err_set(e, -ENOMEM, "nftables: out of memory");
         }
         *ret = g;
+        return 0;
+}
+
+/* The libnftables context is made on first use, after a check that the kernel has netfilter
+ * netlink: libnftables exit()s the whole process when it cannot open its socket. */
+static int nft_open(struct nftgw *g, struct wf_err *e) {
+        int fd;
+
+        if (g->nft)
+                return 0;
+        fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_NETFILTER);
+        if (fd < 0)
+                return wf_err_set(e, -errno, "nftables: no netfilter netlink in this kernel (%s)", strerror(errno));
+        close(fd);
+        g->nft = nft_ctx_new(NFT_CTX_DEFAULT);
+        if (!g->nft)
+                return wf_err_set(e, -ENOMEM, "nftables: cannot create a context");
+        nft_ctx_output_set_flags(g->nft, NFT_CTX_OUTPUT_JSON | NFT_CTX_OUTPUT_HANDLE);
+        if (nft_ctx_buffer_output(g->nft) < 0 || nft_ctx_buffer_error(g->nft) < 0)
+                return wf_err_set(e, -ENOMEM, "nftables: cannot buffer output");
         return 0;
 }
 
@@ -246,6 +264,10 @@ static int nft_run(struct nftgw *g, const char *cmd, json_t **ret, struct wf_err
         const char *out, *err;
         json_error_t je;
 
+        int r = nft_open(g, e);
+
+        if (r < 0)
+                return r;
         if (nft_run_cmd_from_buffer(g->nft, cmd) != 0) {
                 err = nft_ctx_get_error_buffer(g->nft);
                 return wf_err_set(e, -EIO, "nftables: %.*s", (int)strcspn(err ? err : "", "\n"), err ? err : "");
