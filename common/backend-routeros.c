@@ -398,8 +398,16 @@ static int ros_clear(struct backend *b, const char *iface, struct wf_err *e) {
 
 /* ---- gateway ---- */
 
+/* The lockout check of every interface first: a refused document sends nothing at all. */
 static int ros_gateway(struct backend *b, const struct wf_doc *doc, bool dry_run, struct gw_result *ret,
                        struct wf_err *e) {
+        for (size_t i = 0; doc && i < doc->n_ifaces; i++) {
+                int r = check_lockout(b, &doc->ifaces[i], e);
+                if (r < 0) {
+                        *ret = (struct gw_result){};
+                        return r;
+                }
+        }
         return gw_sync(&ros_gw_driver, b, doc, dry_run, ret, e);
 }
 
