@@ -253,7 +253,15 @@ static json_t *baseline_merge(json_t *b, json_t *old) {
         return b;
 }
 
-static void start_wave(json_t *S, size_t wave, int64_t now) {
+/* Reports taken before the wave started must not judge it, even those of the same second
+ * (a resume right after the halting report would halt again on that report). */
+static void start_wave(struct ctl_rollout *ro, json_t *S, size_t wave, int64_t now) {
+        const char *node;
+        json_t *rep;
+
+        json_object_foreach(ro->reports, node, rep)
+                if (json_integer_value(json_object_get(rep, "at")) >= now)
+                        json_object_set_new(rep, "at", json_integer(now - 1));
         json_object_set_new(S, "wave", json_integer((json_int_t)wave));
         json_object_set_new(S, "wave_started_at", json_integer(now));
         json_object_set_new(S, "settled_since", json_integer(0));
@@ -380,7 +388,7 @@ static int run_rolling(struct ctl_rollout *ro, json_t *S, const struct ctl_rende
                     wave_of(&ro->cfg, target->nodes[i].node) < (size_t)json_integer_value(json_object_get(S, "wave"))) {
                         wf_warnf(log, userdata, "rollout %lld: node %s changed again; starting over at wave 1",
                                  json_integer_value(json_object_get(S, "id")), target->nodes[i].node);
-                        start_wave(S, 0, now);
+                        start_wave(ro, S, 0, now);
                         break;
                 }
         for (;;) {
@@ -435,7 +443,7 @@ static int run_rolling(struct ctl_rollout *ro, json_t *S, const struct ctl_rende
                         return 0;
                 }
                 json_decref(gated);
-                start_wave(S, w + 1, now);
+                start_wave(ro, S, w + 1, now);
                 if (w + 1 < n_waves)
                         wf_warnf(log, userdata, "rollout %lld: wave %zu done, wave %zu starts",
                                  json_integer_value(json_object_get(S, "id")), w + 1, w + 2);
@@ -492,7 +500,7 @@ int ctl_rollout_run(struct ctl_rollout *ro, const struct ctl_render *target, str
                         json_object_set_new(S, "from", json_deep_copy(served));
                         json_object_set_new(S, "to", json_object());
                         json_object_set_new(S, "baseline", baseline(ro));
-                        start_wave(S, 0, now);
+                        start_wave(ro, S, 0, now);
                         wf_warnf(log, userdata, "rollout %lld: %zu node(s) changed, wave 1 starts",
                                  json_integer_value(json_object_get(S, "id")), n_pending);
                 }
@@ -580,7 +588,7 @@ int ctl_rollout_resume(struct ctl_rollout *ro, struct ctl_state *st, int64_t now
         json_object_set_new(S, "state", json_string("rolling"));
         json_object_set_new(S, "reason", json_string(""));
         json_object_set_new(S, "baseline", baseline_merge(baseline(ro), json_object_get(S, "baseline")));
-        start_wave(S, 0, now);
+        start_wave(ro, S, 0, now);
         return save(ro, e);
 }
 
