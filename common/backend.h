@@ -48,3 +48,9 @@ extern const struct backend_ops backend_uapi_ops;
 extern const struct backend_ops backend_routeros_ops;
 
 const struct backend_ops *backend_ops_for(enum config_backend b);
+
+/* The link part of a plan (MTU, up, addresses, routes) through rtnetlink, translated by
+ * plan-change.c: the step the linux and uapi backends share. */
+struct route_ctx;
+int backend_link_apply(struct route_ctx *rt, const struct plan *p, const struct plan_target *t,
+                       struct wf_err *e);

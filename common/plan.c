@@ -38,55 +38,6 @@ static int prefix_cmp_void(const void *a, const void *b) {
         return wf_prefix_cmp(a, b);
 }
 
-/* Sorts a in place and drops duplicates; returns the new count. Peers hold one or two prefixes
- * and the kernel dumps tables in order, so the small and the sorted cases skip qsort. */
-static bool prefixes_in_order(const struct wf_prefix *a, size_t n) {
-        for (size_t i = 1; i < n; i++)
-                if (wf_prefix_cmp(&a[i - 1], &a[i]) > 0)
-                        return false;
-        return true;
-}
-
-static size_t prefixes_sort_unique(struct wf_prefix *a, size_t n) {
-        size_t k = 0, n4 = 0;
-        bool sorted = prefixes_in_order(a, n);
-
-        /* Documents list each peer's IPv4 and IPv6 prefixes together, usually in address order:
-         * apart by family, each half is often in order already. */
-        if (!sorted && n > 8) {
-                _cleanup_free_ struct wf_prefix *v6 = malloc(n * sizeof(*v6));
-                size_t n6 = 0;
-
-                if (v6) {
-                        for (size_t i = 0; i < n; i++)
-                                if (a[i].family < AF_INET6)
-                                        a[n4++] = a[i];
-                                else
-                                        v6[n6++] = a[i];
-                        memcpy(a + n4, v6, n6 * sizeof(*v6));
-                        if (!prefixes_in_order(a, n4))
-                                qsort(a, n4, sizeof(*a), prefix_cmp_void);
-                        if (!prefixes_in_order(a + n4, n6))
-                                qsort(a + n4, n6, sizeof(*a), prefix_cmp_void);
-                        sorted = n4 == 0 || n6 == 0 || wf_prefix_cmp(&a[n4 - 1], &a[n4]) <= 0;
-                }
-        }
-        if (!sorted && n <= 8) {
-                for (size_t i = 1; i < n; i++) {
-                        struct wf_prefix x = a[i];
-                        size_t j = i;
-                        for (; j > 0 && wf_prefix_cmp(&a[j - 1], &x) > 0; j--)
-                                a[j] = a[j - 1];
-                        a[j] = x;
-                }
-        } else if (!sorted)
-                qsort(a, n, sizeof(*a), prefix_cmp_void);
-        for (size_t i = 0; i < n; i++)
-                if (k == 0 || wf_prefix_cmp(&a[k - 1], &a[i]) != 0)
-                        a[k++] = a[i];
-        return k;
-}
-
 static struct wf_prefix *prefixes_sorted(const struct wf_prefix *in, size_t n, size_t *ret_n) {
         struct wf_prefix *out = malloc((n ? n : 1) * sizeof(*out));
 
@@ -94,7 +45,7 @@ static struct wf_prefix *prefixes_sorted(const struct wf_prefix *in, size_t n, s
                 return NULL;
         if (n)
                 memcpy(out, in, n * sizeof(*out));
-        *ret_n = prefixes_sort_unique(out, n);
+        *ret_n = wf_prefixes_sort_unique(out, n);
         return out;
 }
 
@@ -112,7 +63,7 @@ static struct wf_prefix *allowed_ips_all(const struct plan_target *t, size_t *re
         for (size_t i = 0; i < t->n_peers; i++)
                 for (size_t j = 0; j < t->peers[i].peer->n_allowed_ips; j++)
                         flat[k++] = t->peers[i].peer->allowed_ips[j];
-        *ret_n = prefixes_sort_unique(flat, k);
+        *ret_n = wf_prefixes_sort_unique(flat, k);
         return flat;
 }
 
@@ -180,8 +131,8 @@ static int peer_diff(const struct plan_peer *t, const struct wf_live_peer *l,
                 memcpy(want, dp->allowed_ips, n_want * sizeof(*want));
         if (n_have)
                 memcpy(have, l->allowed_ips, n_have * sizeof(*have));
-        n_want = prefixes_sort_unique(want, n_want);
-        n_have = prefixes_sort_unique(have, n_have);
+        n_want = wf_prefixes_sort_unique(want, n_want);
+        n_have = wf_prefixes_sort_unique(have, n_have);
         /* One merge pass: a wanted prefix not held is added; a held one not wanted by this peer
          * (nor by any other, which would move it by adding it) is dropped. */
         for (i = 0, j = 0; i < n_want || j < n_have;) {
@@ -363,32 +314,6 @@ static int plan_addresses(const struct wf_iface *iface, const struct wf_live_ifa
         return 0;
 }
 
-int plan_routes_wanted(const struct wf_iface *iface, struct wf_prefix **ret, size_t *ret_n) {
-        _cleanup_free_ struct wf_prefix *flat = NULL;
-        size_t n = iface->n_routes, k = 0;
-        struct wf_prefix *out;
-
-        for (size_t i = 0; i < iface->n_peers; i++)
-                n += iface->peers[i].n_allowed_ips;
-        flat = malloc((n ? n : 1) * sizeof(*flat));
-        if (!flat)
-                return -ENOMEM;
-        /* A default route is the exit selection's (policy routing), never a plain table entry:
-         * it would swallow the management path. */
-        for (size_t i = 0; i < iface->n_peers; i++)
-                for (size_t j = 0; j < iface->peers[i].n_allowed_ips; j++)
-                        if (iface->peers[i].allowed_ips[j].len > 0)
-                                flat[k++] = iface->peers[i].allowed_ips[j];
-        for (size_t i = 0; i < iface->n_routes; i++)
-                if (iface->routes[i].dst.len > 0)
-                        flat[k++] = iface->routes[i].dst;
-        out = prefixes_sorted(flat, k, ret_n);
-        if (!out)
-                return -ENOMEM;
-        *ret = out;
-        return 0;
-}
-
 struct lroute_ref { const struct wf_live_route *r; };
 
 static int lroute_cmp(const void *a, const void *b) {
@@ -403,7 +328,7 @@ static int plan_routes(const struct wf_iface *iface, const struct wf_live_iface 
         size_t n_want = 0, n_live = live->exists ? live->n_routes : 0, j = 0;
         bool sorted = true;
 
-        /* plan_routes_wanted's set, from the allowed IPs already sorted: no /0, plus routes[]. */
+        /* wf_iface_routes_wanted's set, from the allowed IPs already sorted: no /0, plus routes[]. */
         want = malloc((n_all + iface->n_routes + 1) * sizeof(*want));
         if (!want)
                 return -ENOMEM;
@@ -414,7 +339,7 @@ static int plan_routes(const struct wf_iface *iface, const struct wf_live_iface 
                 if (iface->routes[k].dst.len > 0)
                         want[n_want++] = iface->routes[k].dst;
         if (iface->n_routes > 0)
-                n_want = prefixes_sort_unique(want, n_want);
+                n_want = wf_prefixes_sort_unique(want, n_want);
         lr = calloc(n_live + 1, sizeof(*lr));
         if (!lr)
                 return -ENOMEM;
@@ -522,7 +447,7 @@ int plan_compute(const struct plan_target *target, const struct wf_live_iface *l
         if (r >= 0 && target->n_peers != iface->n_peers) {
                 free(all);
                 all = NULL;
-                r = plan_routes_wanted(iface, &all, &n_all);
+                r = wf_iface_routes_wanted(iface, &all, &n_all);
         }
         if (r >= 0)
                 r = plan_routes(iface, live, all, n_all, &b);

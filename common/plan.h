@@ -118,6 +118,3 @@ struct json_t;
 int plan_to_json(const struct plan *p, struct json_t *array);
 int plan_conflicts_to_json(const struct plan *p, struct json_t *array);
 const char *plan_op_kind_to_string(enum plan_op_kind k);
-/* Every destination iface wants routed: each peer's allowed IPs and routes[].dst, except /0
- * (the exit selection's). malloc'd, sorted, without duplicates. */
-int plan_routes_wanted(const struct wf_iface *iface, struct wf_prefix **ret, size_t *ret_n);

@@ -8,6 +8,7 @@
 
 #include <sodium.h>
 
+#include "plan-change.h"
 #include "ros-backend.h"
 
 static int ros_ensure_firewall(struct backend *b, const char *iface, uint16_t port, struct wf_err *e) {
@@ -67,42 +68,73 @@ static int add_prefix_list(struct ros_words *w, const char *key, const struct wf
         return ros_words_add(w, "=%s=%s", key, s);
 }
 
-static int op_peer_add(struct backend *b, const char *iface, const struct plan_op *op, struct wf_err *e) {
-        const struct plan_peer *pp = op->peer;
-        const struct wf_peer *dp = pp->peer;
-        struct ros_words w = {};
+static void add_endpoint(struct ros_words *w, const struct wgc_peer *pc, const struct wf_live_peer *lp) {
+        char host[64], lhost[64] = "";
+        unsigned port, lport = 0;
+
+        fmt_endpoint(&pc->endpoint, host, &port);
+        if (lp && lp->endpoint.ss_family != 0)
+                fmt_endpoint(&lp->endpoint, lhost, &lport);
+        /* RouterOS keeps address and port apart: set only the one that differs */
+        if (strcmp(host, lhost) != 0)
+                ros_words_add(w, "=endpoint-address=%s", host);
+        if (port != lport)
+                ros_words_add(w, "=endpoint-port=%u", port);
+}
+
+/* RouterOS takes the whole list: the replacement, or the live one plus additions. */
+static void add_allowed(struct ros_words *w, const struct wgc_peer *pc, const struct wf_live_peer *lp) {
+        if (pc->flags & WGC_PEER_REPLACE_ALLOWEDIPS)
+                add_prefix_list(w, "allowed-address", pc->allowed_ips, pc->n_allowed_ips, NULL, 0);
+        else if (pc->n_allowed_ips > 0 && lp)
+                add_prefix_list(w, "allowed-address", lp->allowed_ips, lp->n_allowed_ips, pc->allowed_ips,
+                                pc->n_allowed_ips);
+}
+
+/* The other fields plan_peer_change says the operation carries, as properties. */
+static void add_peer_fields(struct ros_words *w, const struct wgc_peer *pc, const struct wf_live_peer *lp) {
         char key[45];
 
+        if (pc->flags & WGC_PEER_ENDPOINT)
+                add_endpoint(w, pc, lp);
+        if (pc->flags & WGC_PEER_KEEPALIVE)
+                ros_words_add(w, "=persistent-keepalive=%us", pc->keepalive);
+        if (pc->flags & WGC_PEER_PRESHARED_KEY) {
+                if (pc->preshared_key) {
+                        wf_key_to_b64(pc->preshared_key, key);
+                        ros_words_add(w, "=preshared-key=%s", key);
+                        sodium_memzero(key, sizeof key);
+                } else
+                        ros_words_add(w, "=preshared-key=");
+        }
+}
+
+static int op_peer_add(struct backend *b, const char *iface, const struct plan_op *op, struct wf_err *e) {
+        const struct wf_peer *dp = op->peer->peer;
+        struct ros_words w = {};
+        struct wgc_peer pc;
+        char key[45];
+
+        if (!plan_peer_change(op, &pc))
+                return 0;
         ros_words_add(&w, "/interface/wireguard/peers/add");
         ros_words_add(&w, "=interface=%s", iface);
-        wf_key_to_b64(dp->public_key, key);
+        wf_key_to_b64(pc.public_key, key);
         ros_words_add(&w, "=public-key=%s", key);
-        add_prefix_list(&w, "allowed-address", dp->allowed_ips, dp->n_allowed_ips, NULL, 0);
-        if (pp->endpoint.ss_family != 0) {
-                char host[64];
-                unsigned port;
-                fmt_endpoint(&pp->endpoint, host, &port);
-                ros_words_add(&w, "=endpoint-address=%s", host);
-                ros_words_add(&w, "=endpoint-port=%u", port);
-        }
-        if (dp->persistent_keepalive > 0)
-                ros_words_add(&w, "=persistent-keepalive=%ds", dp->persistent_keepalive);
-        if (pp->has_preshared_key) {
-                wf_key_to_b64(pp->preshared_key, key);
-                ros_words_add(&w, "=preshared-key=%s", key);
-        }
+        add_allowed(&w, &pc, NULL);
+        add_peer_fields(&w, &pc, NULL);
         ros_words_add(&w, "=comment=" ROS_COMMENT_PREFIX "%s peer %s", iface, dp->name ? dp->name : "");
-        sodium_memzero(key, sizeof key);
         return ros_simple(b, &w, e);
 }
 
 static int op_peer_update(struct backend *b, const struct plan_op *op, struct wf_err *e) {
-        const struct plan_peer *pp = op->peer;
         const struct wf_live_peer *lp = op->live_peer;
         struct ros_words w = {};
-        char key[45];
+        struct wgc_peer pc;
         size_t before;
 
+        if (!plan_peer_change(op, &pc))
+                return 0;
         if (!lp->backend_id || !*lp->backend_id)
                 return wf_err_set(e, -EINVAL, "routeros: peer %s has no .id", op->peer_name ? op->peer_name : "?");
         if (!ros_is_ours(lp->comment))
@@ -112,34 +144,8 @@ static int op_peer_update(struct backend *b, const struct plan_op *op, struct wf
         ros_words_add(&w, "/interface/wireguard/peers/set");
         ros_words_add(&w, "=.id=%s", lp->backend_id);
         before = w.n;
-        if ((op->flags & PLAN_PEER_ENDPOINT) && pp->endpoint.ss_family != 0) {
-                char host[64], lhost[64] = "";
-                unsigned port, lport = 0;
-                fmt_endpoint(&pp->endpoint, host, &port);
-                if (lp->endpoint.ss_family != 0)
-                        fmt_endpoint(&lp->endpoint, lhost, &lport);
-                if (strcmp(host, lhost) != 0)
-                        ros_words_add(&w, "=endpoint-address=%s", host);
-                if (port != lport)
-                        ros_words_add(&w, "=endpoint-port=%u", port);
-        }
-        if (op->flags & PLAN_PEER_KEEPALIVE)
-                ros_words_add(&w, "=persistent-keepalive=%ds",
-                          pp->peer->persistent_keepalive > 0 ? pp->peer->persistent_keepalive : 0);
-        if (op->flags & PLAN_PEER_PRESHARED_KEY) {
-                if (pp->has_preshared_key) {
-                        wf_key_to_b64(pp->preshared_key, key);
-                        ros_words_add(&w, "=preshared-key=%s", key);
-                        sodium_memzero(key, sizeof key);
-                } else
-                        ros_words_add(&w, "=preshared-key=");
-        }
-        /* RouterOS takes the whole list: the live one plus additions, minus what goes */
-        if (op->flags & PLAN_PEER_ALLOWED_IPS_REPLACE)
-                add_prefix_list(&w, "allowed-address", pp->peer->allowed_ips, pp->peer->n_allowed_ips, NULL, 0);
-        else if (op->flags & PLAN_PEER_ALLOWED_IPS_ADD)
-                add_prefix_list(&w, "allowed-address", lp->allowed_ips, lp->n_allowed_ips, op->allowed_ips_add,
-                                op->n_allowed_ips_add);
+        add_peer_fields(&w, &pc, lp);
+        add_allowed(&w, &pc, lp);
         if (w.err == 0 && w.n == before) {
                 ros_words_done(&w);
                 return 0;
