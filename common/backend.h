@@ -15,6 +15,9 @@ struct backend;
 
 struct backend_ops {
         const char *name;
+        /* Where a foreign route below ours wins (RouterOS: by distance alone), the planner demotes
+         * it (plan.h, route_demote_below/_to); 0 for data planes where it never does. */
+        uint32_t route_demote_below, route_demote_to;
         int (*open)(struct backend **ret, const struct config *c, struct wf_err *e);
         void (*close)(struct backend *b);
         /* Reads the live state of one interface (exists=false when absent), including our

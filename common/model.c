@@ -61,8 +61,10 @@ void wf_live_iface_free(struct wf_live_iface *l) {
         if (l->peers) /* observed preshared keys */
                 explicit_bzero(l->peers, l->n_peers * sizeof(*l->peers));
         free(l->peers);
-        for (size_t i = 0; i < l->n_routes; i++)
+        for (size_t i = 0; i < l->n_routes; i++) {
                 free(l->routes[i].backend_id);
+                free(l->routes[i].comment);
+        }
         free(l->routes);
         free(l->backend_id);
         free(l);

@@ -122,6 +122,11 @@ struct wf_live_route {
         bool ours;
         int ifindex;
         char *backend_id;
+        char *comment;     /* RouterOS: the route's comment (foreign routes only) */
+        /* A foreign route this interface demoted (the record is on the router: RouterOS, a tag
+         * in the comment): its metric before. */
+        bool demoted;
+        uint32_t demoted_from;
 };
 
 struct wf_live_iface {

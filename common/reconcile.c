@@ -257,6 +257,8 @@ static int reconcile_iface_run(const struct backend_ops *ops, struct backend *b,
         struct wf_err e = {};
         int last = 0;
 
+        ri->target.route_demote_below = ops->route_demote_below;
+        ri->target.route_demote_to = ops->route_demote_to;
         for (unsigned attempt = 0;; attempt++) {
                 struct wf_live_iface *live = NULL;
                 struct plan p = {};

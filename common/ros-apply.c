@@ -196,23 +196,12 @@ static int op_iface(struct backend *b, const struct plan *p, const struct plan_o
 }
 
 static int op_route_add(struct backend *b, const char *iface, const struct plan *p, const struct plan_op *op,
-                        struct ros_route_table *t, struct wf_err *e) {
-        const char *menu = ros_route_menu(op->prefix.family);
+                        struct wf_err *e) {
         char dst[64];
         struct ros_words w = {};
 
-        int r = ros_demote_foreign(b, iface, menu, t, &op->prefix, e);
-        if (r < 0)
-                return r;
-        /* Ours at the wanted distance may be there already (left out of the observation because
-         * a foreign route beat it): then the demotion was all it took. One at another distance
-         * stays until its PLAN_ROUTE_DEL, after the new one is in: make before break. */
-        for (size_t i = 0; i < t->n; i++)
-                if (t->v[i].ours && t->v[i].distance == p->route_metric && strcmp(t->v[i].gw, iface) == 0 &&
-                    wf_prefix_equal(&t->v[i].dst, &op->prefix))
-                        return 0;
         wf_prefix_format(&op->prefix, dst);
-        ros_words_add(&w, "%s/add", menu);
+        ros_words_add(&w, "%s/add", ros_route_menu(op->prefix.family));
         ros_words_add(&w, "=dst-address=%s", dst);
         ros_words_add(&w, "=gateway=%s", iface);
         ros_words_add(&w, "=distance=%u", p->route_metric);
@@ -220,8 +209,7 @@ static int op_route_add(struct backend *b, const char *iface, const struct plan 
         return ros_simple(b, &w, e);
 }
 
-static int apply_ops(struct backend *b, const struct plan *p, const struct plan_target *t,
-                     struct ros_route_table rt[2], struct wf_err *e) {
+int ros_apply_ops(struct backend *b, const struct plan *p, const struct plan_target *t, struct wf_err *e) {
         const char *iface = p->iface;
         bool created = false;
         int r = 0;
@@ -278,7 +266,7 @@ static int apply_ops(struct backend *b, const struct plan *p, const struct plan_
                         r = ros_simple(b, &w, e);
                         break;
                 case PLAN_ROUTE_ADD:
-                        r = op_route_add(b, iface, p, op, &rt[op->prefix.family == AF_INET6], e);
+                        r = op_route_add(b, iface, p, op, e);
                         break;
                 case PLAN_ROUTE_DEL:
                         if (!op->live_route || !op->live_route->ours)
@@ -287,10 +275,13 @@ static int apply_ops(struct backend *b, const struct plan *p, const struct plan_
                         ros_words_add(&w, "=.id=%s", op->live_route->backend_id);
                         r = ros_simple(b, &w, e);
                         break;
-                case PLAN_ROUTE_CONFLICT:
-                        if (op->live_route && op->live_route->metric < ROS_DEMOTE_BELOW)
-                                r = ros_demote_foreign(b, iface, ros_route_menu(op->prefix.family),
-                                                   &rt[op->prefix.family == AF_INET6], &op->prefix, e);
+                case PLAN_ROUTE_DEMOTE:
+                        r = ros_route_demote(b, iface, &op->prefix, op->live_route, p->route_demote_to, e);
+                        break;
+                case PLAN_ROUTE_RESTORE:
+                        if (op->live_route && op->live_route->backend_id)
+                                r = ros_route_restore(b, iface, op->prefix.family, op->live_route->backend_id,
+                                                      op->live_route->metric, op->live_route->comment, e);
                         break;
                 default:
                         break;
@@ -300,14 +291,4 @@ static int apply_ops(struct backend *b, const struct plan *p, const struct plan_
                         return r;
         }
         return 0;
-}
-
-
-int ros_apply_ops(struct backend *b, const struct plan *p, const struct plan_target *t, struct wf_err *e) {
-        struct ros_route_table rt[2] = {};
-        int r = apply_ops(b, p, t, rt, e);
-
-        ros_route_table_done(&rt[0]);
-        ros_route_table_done(&rt[1]);
-        return r;
 }
