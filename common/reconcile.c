@@ -267,7 +267,7 @@ static int reconcile_iface_run(const struct backend_ops *ops, struct backend *b,
 
                 r = backend_observe(ops, b, iface->name, iface, &live, &e);
                 if (r < 0) {
-                        snprintf(ri->error_msg, sizeof(ri->error_msg), "%s: observe: %s", iface->name, e.msg);
+                        snprintf(ri->error_msg, sizeof(ri->error_msg), "%s: observe: %.400s", iface->name, e.msg);
                         return r;
                 }
                 if (ri->live != ri->observed)
@@ -312,7 +312,7 @@ static int reconcile_iface_run(const struct backend_ops *ops, struct backend *b,
                         plan_done(&p);
                 if (r < 0) {
                         last = r;
-                        snprintf(ri->error_msg, sizeof(ri->error_msg), "%s: apply failed after %u attempt%s: %s",
+                        snprintf(ri->error_msg, sizeof(ri->error_msg), "%s: apply failed after %u attempt%s: %.400s",
                                  iface->name, ri->attempts, ri->attempts == 1 ? "" : "s", e.msg);
                 } else
                         last = 0;
