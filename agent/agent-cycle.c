@@ -106,6 +106,10 @@ static size_t take_result(struct agent *a, struct reconcile_result *res, struct 
                 } else if (kind == POLICY_APPLY_CHECK && ri->changes > 0 && a->n_drift < DRIFT_MAX)
                         collect_plan_lines(&ri->plan, &a->drift, &a->n_drift);
         }
+        if (kind == POLICY_APPLY_CHECK && a->res.gw.changes > 0 && a->n_drift < DRIFT_MAX)
+                collect_plan_lines(&a->res.gw.plan, &a->drift, &a->n_drift);
+        if (a->res.gw_error < 0 && !e->msg[0])
+                wf_err_set(e, a->res.gw_error, "%s", a->res.gw_error_msg);
         return exit_moves;
 }
 

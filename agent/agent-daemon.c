@@ -313,6 +313,18 @@ int agent_cmd_clear(struct agent_ctx *ctx, int argc, char **argv) {
                 } else
                         printf("%s: cleared\n", names[i]);
         }
+        if (ops->gateway) {
+                struct gw_result gr = {};
+
+                /* The firewall table and the sysctls are host-wide: all of it goes. */
+                r = ops->gateway(b, NULL, false, &gr, &e);
+                if (r < 0) {
+                        fprintf(stderr, "wgfleet-agent clear: %s\n", e.msg);
+                        ret = 1;
+                } else if (gr.changes)
+                        printf("gateway: cleared (%zu change%s)\n", gr.changes, gr.changes == 1 ? "" : "s");
+                gw_result_done(&gr);
+        }
         ops->close(b);
 out:
         if (doc)

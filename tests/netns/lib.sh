@@ -181,3 +181,9 @@ netns_cleanup() {
 }
 T=$(mktemp -d "/tmp/$NETNS_TAG-netns.XXXXXX")
 trap netns_cleanup EXIT
+
+# every process below PID, depth first (a sandbox puts bwrap, its init and setpriv in between)
+descendants() {
+  local c
+  for c in $(ps -o pid= --ppid "$1"); do echo "$c"; descendants "$c"; done
+}

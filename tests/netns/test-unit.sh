@@ -71,8 +71,8 @@ PIDS+=($SB_PID)
 # the agent itself: the process running the agent binary below the sandbox
 agent_pid() {
   local p
-  for p in $(ps -o pid= --ppid "$SB_PID") $(ps -o pid= --ppid "$(ps -o pid= --ppid "$SB_PID" | head -1)" 2>/dev/null); do
-    [ "$(readlink "/proc/$p/exe" 2>/dev/null)" = "$(readlink -f "$AGENT")" ] && { echo "$p"; return 0; }
+  for p in $(descendants "$SB_PID"); do
+    [ "/proc/$p/exe" -ef "$AGENT" ] && { echo "$p"; return 0; }
   done
   return 1
 }

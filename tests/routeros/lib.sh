@@ -161,3 +161,9 @@ EOF
 mkpeer a
 mkpeer b
 mkpeer c
+
+# every process below PID, depth first (a sandbox puts bwrap, its init and setpriv in between)
+descendants() {
+  local c
+  for c in $(ps -o pid= --ppid "$1"); do echo "$c"; descendants "$c"; done
+}

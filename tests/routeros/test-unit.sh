@@ -89,8 +89,8 @@ ok "sandboxed sidecar cycle: fetched with the token, applied ($d), reported conv
 
 # what the kernel says about the sandboxed process (the agent below bwrap's init)
 apid=
-for p in $(ps -o pid= --ppid "$SBPID") $(ps -o pid= --ppid "$(ps -o pid= --ppid "$SBPID" | head -1)" 2>/dev/null); do
-  [ "$(readlink "/proc/$p/exe")" = "$(readlink -f "$AGENT")" ] && apid=$p
+for p in $(descendants "$SBPID"); do
+  [ "/proc/$p/exe" -ef "$AGENT" ] && apid=$p
 done
 [ -n "$apid" ] || fail "no sandboxed agent process found"
 st=/proc/$apid/status
