@@ -10,10 +10,15 @@ RE_C=$(echo "$PUB_C" | sed 's/+/\\+/g')
 pass=0 fail=0
 ok() { pass=$((pass + 1)); echo "ok - $*"; }
 bad() { fail=$((fail + 1)); echo "not ok - $*"; }
+# check DESC CMD...: one TAP line; a check that took 2 s or more says how long (the suite's time
+# under TCG is bounded, so where it goes is printed)
 check() {
   desc=$1
   shift
-  if "$@" >/tmp/check.out 2>&1; then ok "$desc"; else bad "$desc"; sed 's/^/#   /' /tmp/check.out | head -30; fi
+  c0=$(uptime_s)
+  if "$@" >/tmp/check.out 2>&1; then r=0; else r=1; fi
+  dt=$(awk -v a="$c0" -v b="$(uptime_s)" 'BEGIN{d = b - a; if (d >= 2) printf " (%.1f s)", d}')
+  if [ $r = 0 ]; then ok "$desc$dt"; else bad "$desc$dt"; sed 's/^/#   /' /tmp/check.out | head -30; fi
 }
 ns() { n=$1; shift; /usr/sbin/ip netns exec wfk-$n "$@"; }
 agent() { n=$1; shift; /usr/sbin/ip netns exec wfk-$n wgfleet-agent --config /data/$n/agent.conf "$@"; }
@@ -159,13 +164,8 @@ check "a: every IPv4 allowed IP has a route" count_is a $((NPEERS + 250 + 2)) ip
 check "a: every IPv6 allowed IP has a route" count_is a $((NPEERS + 2)) ip -6 route show proto 211
 check "SET split over several messages" sh -c "[ \"\$(sed -n 's/.*set_messages=\([0-9]*\).*/\1/p' /tmp/stats4 | sort -n | tail -1)\" -gt 1 ]"
 check "peer b untouched by the big apply (endpoint, allowed IPs, handshake)" hasf a "$(echo "$before_b" | cut -f1-5)	" wg show wfk0 dump
-t0=$(uptime_s)
-check "plan --json empty on a after rev4" plan_empty a rev4
-t0=$(uptime_s)
+check "plan --json empty on a after rev4 ($total peers)" plan_empty a rev4
 check "a: wf-compare: all $total peers value by value (endpoints read back, keepalives, allowed IPs, routes with metric)" compare a rev4
-echo "# wf-compare over $total peers took $(awk -v a=$t0 -v b=$(uptime_s) 'BEGIN{print b - a}') s"
-t1=$(uptime_s)
-echo "# plan over $total peers took $(awk -v a=$t0 -v b=$t1 'BEGIN{print b - a}') s"
 check "ping a -> b still works" ping4 a 10.77.0.2
 
 # --- round 5: the big peer's list shrinks to 241 prefixes (replaced, across two messages)
@@ -223,6 +223,82 @@ echo "# wg-netlink dump: $dump; wg show: $wgtotal allowed IPs"
 check "wfk9: wg show has all 3006 allowed IPs" [ "$wgtotal" = 3006 ]
 check "wfk9: wg-netlink parses the same 4 peers and 3006 allowed IPs" sh -c "echo '$dump' | grep -q '^peers=4 allowed_ips=3006 max_per_peer=3000 '"
 check "wfk9: the dump came in several parts" sh -c "[ \"\$(echo '$dump' | sed -n 's/.*get_messages=\([0-9]*\).*/\1/p')\" -ge 2 ]"
+
+# --- gateway (docs/gateways.md) on the kernel's nf_tables: c gets rev2 (rev1 plus forwarding,
+# masquerade out of wfk-ca, netmap 10.78.3.0/24 <-> 172.16.3.0/24, service 10.0.5.7:443 ->
+# 10.78.3.1:8443); b, its peer, is the client. A foreign table on c stays throughout, and
+# `clear` must leave `nft list ruleset` and the forwarding sysctls exactly as found.
+fwd_sysctls() { ns c sh -c 'grep -H . /proc/sys/net/ipv4/ip_forward /proc/sys/net/ipv4/conf/*/forwarding /proc/sys/net/ipv6/conf/*/forwarding' | grep -v /wfk0/; }
+foreign_add() { ns c nft -f - <<'NFT'
+table ip foreign {
+	chain fwd {
+		type filter hook forward priority 10; policy accept;
+		ip daddr 198.18.0.1 drop
+	}
+}
+NFT
+}
+# observers on b and a: input counters of the source c's packets arrive from
+obs_add() { ns "$1" nft -f - <<NFT
+table ip wfobs {
+	chain in {
+		type filter hook input priority 0; policy accept;
+		ip saddr $2 icmp type echo-request counter
+	}
+}
+NFT
+}
+check "c: a foreign table (never to be touched)" foreign_add
+check "b: an observer of packets from 172.16.3.1" obs_add b 172.16.3.1
+check "a: an observer of packets from 192.168.13.3" obs_add a 192.168.13.3
+# seen NODE MIN: the node's observer counted more than MIN packets
+seen() { got=$(ns "$1" nft list chain ip wfobs in | sed -n 's/.*counter packets \([0-9]*\) .*/\1/p'); [ "${got:-0}" -gt "$2" ] || { echo "counter: '$got'"; return 1; }; }
+ns c nft list ruleset >/tmp/c-before.nft
+fwd_sysctls >/tmp/c-before.sysctl
+/usr/sbin/ip netns exec wfk-c nc -ll -p 8443 -e /bin/echo web-on-c &
+ncpid=$!
+# answers NODE ADDR PORT WANT: the first line the TCP server at ADDR:PORT sends is WANT
+answers() {
+  got=$(ns "$1" timeout 5 bash -c "exec 3<>/dev/tcp/$2/$3 && head -n1 <&3" 2>/dev/null)
+  [ "$got" = "$4" ] || { echo "got '$got', want '$4'"; return 1; }
+}
+check "c: ip_forward off before (the guest's default)" has c '^0$' cat /proc/sys/net/ipv4/ip_forward
+check "apply rev2 on c (gateway fields)" apply c rev2
+ns c nft list table inet wgfleet >/tmp/c.nft
+sed 's/^/# /' /tmp/c.nft
+check "c: forward accepts in from wfk0" grep -q 'iifname "wfk0" accept' /tmp/c.nft
+check "c: forward accepts out to wfk0" grep -q 'oifname "wfk0" accept' /tmp/c.nft
+check "c: netmap in: dnat prefix" grep -q 'iifname "wfk0" ip daddr 172.16.3.0/24 dnat ip prefix to 10.78.3.0/24' /tmp/c.nft
+check "c: netmap out: snat prefix" grep -q 'oifname "wfk0" ip saddr 10.78.3.0/24 snat ip prefix to 172.16.3.0/24' /tmp/c.nft
+check "c: service: dnat to 10.78.3.1:8443" grep -q 'ip daddr 10.0.5.7 tcp dport 443 dnat ip to 10.78.3.1:8443' /tmp/c.nft
+check "c: a masquerade rule per peer prefix out wfk-ca (4)" sh -c '[ "$(grep -c "oifname \"wfk-ca\" .* masquerade" /tmp/c.nft)" = 4 ]'
+check "c: ip_forward switched on by the agent" has c '^1$' cat /proc/sys/net/ipv4/ip_forward
+check "c: wfk0 forwarding on" has c '^1$' cat /proc/sys/net/ipv4/conf/wfk0/forwarding
+check "plan --json empty on c after rev2" plan_empty c rev2
+check "c: wf-compare: exactly rev2 (peers, routes in table 1000)" compare c rev2
+check "b -> 10.0.5.7:443: the service on c answers (dnat)" answers b 10.0.5.7 443 web-on-c
+check "b -> 172.16.3.1: c's LAN host at its overlay address (netmap in)" ping4 b 172.16.3.1
+check "c's LAN address 10.78.3.1 -> b answered" ns c ping -c 1 -W 5 -I 10.78.3.1 10.77.0.2
+check "b saw it from 172.16.3.1 (netmap out)" seen b 0
+check "b -> 192.168.13.1 (a, behind c's wfk-ca) answered through c (forwarding, masquerade)" ping4 b 192.168.13.1
+check "a saw b's ping from c's wfk-ca address 192.168.13.3 (masquerade)" seen a 0
+# drift: the service rule deleted by hand comes back with the next apply
+h=$(ns c nft -a list chain inet wgfleet prerouting | awk '/service:web/ {print $NF}')
+check "drift: service rule deleted by hand (handle $h)" ns c nft delete rule inet wgfleet prerouting handle "$h"
+check "drift: the service no longer answers" sh -c '! /usr/sbin/ip netns exec wfk-b timeout 3 bash -c "exec 3<>/dev/tcp/10.0.5.7/443 && head -n1 <&3"'
+fw_adds() { agent c plan --json --trust-key /data/trust.pub /data/c/rev2.json | jq -e '[.operations[] | select(.op == "firewall_rule_add")] | length == 1'; }
+check "drift: plan --json shows one firewall_rule_add" fw_adds
+check "drift: apply rev2 again" apply c rev2
+check "drift: the service answers again" answers b 10.0.5.7 443 web-on-c
+check "clear wfk0 on c" agent c clear wfk0
+ns c nft list ruleset >/tmp/c-after.nft
+fwd_sysctls >/tmp/c-after.sysctl
+check "c: clear leaves nft list ruleset identical (foreign table kept)" cmp /tmp/c-before.nft /tmp/c-after.nft
+check "c: clear leaves the forwarding sysctls identical" cmp /tmp/c-before.sysctl /tmp/c-after.sysctl
+check "c: the saved sysctl values are gone" sh -c '[ ! -e /data/c/state/gateway-sysctl.saved ]'
+check "c: the foreign table is still there" hasf c "ip daddr 198.18.0.1 drop" nft list table ip foreign
+check "c: no table of ours left" lacks c wgfleet nft list tables
+kill $ncpid 2>/dev/null
 
 # --- clear: the agent removes what it created; the foreign route stays
 check "clear wfk0 on a" agent a clear wfk0
