@@ -231,7 +231,7 @@ check "wfk9: the dump came in several parts" sh -c "[ \"\$(echo '$dump' | sed -n
 fwd_sysctls() { ns c sh -c 'grep -H . /proc/sys/net/ipv4/ip_forward /proc/sys/net/ipv4/conf/*/forwarding /proc/sys/net/ipv6/conf/*/forwarding' | grep -v /wfk0/; }
 foreign_add() { ns c nft -f - <<'NFT'
 table ip foreign {
-	chain fwd {
+	chain hostfw {
 		type filter hook forward priority 10; policy accept;
 		ip daddr 198.18.0.1 drop
 	}
