@@ -79,6 +79,10 @@ int ros_firewall_state(struct backend *b, const char *iface, uint16_t port, char
 /* ros-apply.c: executes the plan's operations (the lockout check is the caller's). */
 int ros_apply_ops(struct backend *b, const struct plan *p, const struct plan_target *t, struct wf_err *e);
 
+/* ros-gateway.c: forwarding, NAT and services as firewall rules (docs/gateways.md); ctx is the
+ * backend. */
+extern const struct gw_driver ros_gw_driver;
+
 /* ros-demote.c: a demotion is recorded in the route's comment, "wgfleet-demoted:IFACE:DIST"
  * then one space and the comment it had. */
 /* true when comment is iface's demotion record: *ret_from is the distance before, *ret_rest
