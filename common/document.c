@@ -442,6 +442,44 @@ static int iface_exit(struct jr_ctx *c, const json_t *o, const struct jr_path *p
         return 0;
 }
 
+/* Rule 48: "latency" or "manual" (absent: the active exit stays while it answers), only with
+ * exit[]. */
+static int iface_exit_policy(struct jr_ctx *c, const json_t *o, const struct jr_path *p, const char *key,
+                             struct wf_iface *f) {
+        json_t *v = NULL;
+        const char *s;
+        int r = jr_string(c, o, p, key, false, &v);
+
+        if (r <= 0)
+                return r;
+        s = json_string_value(v);
+        if (strcmp(s, "latency") == 0)
+                f->exit_policy = WF_EXIT_LATENCY;
+        else if (strcmp(s, "manual") == 0)
+                f->exit_policy = WF_EXIT_MANUAL;
+        else
+                return jr_fail(c, &JR_KEY(p, key), v, "is not an exit policy (\"latency\" or \"manual\")");
+        if (f->n_exit == 0)
+                return jr_fail(c, &JR_KEY(p, key), v, "is given without exit");
+        return 0;
+}
+
+/* Rule 49: one of the names in exit[]. */
+static int iface_exit_primary(struct jr_ctx *c, const json_t *o, const struct jr_path *p, const char *key,
+                              struct wf_iface *f) {
+        char path[JR_PATH_MAX];
+        json_t *v = NULL;
+        int r = jr_string(c, o, p, key, false, &v);
+
+        if (r <= 0)
+                return r;
+        for (size_t i = 0; i < f->n_exit; i++)
+                if (strcmp(f->exit[i], json_string_value(v)) == 0)
+                        return dup_string(v, &f->exit_primary);
+        jr_path_format(c, p, path);
+        return jr_fail(c, &JR_KEY(p, key), v, "is not listed in %s.exit", path);
+}
+
 static const char *const route_fields[] = { "dst", "via" };
 
 /* Rule 33 (dst a CIDR; via and duplicates are document-rules.c's), and rule 21's special
@@ -506,6 +544,8 @@ static const struct {
         { "public_key", iface_public_key },
         { "peers", iface_peers },
         { "exit", iface_exit },
+        { "exit_policy", iface_exit_policy },
+        { "exit_primary", iface_exit_primary },
         { "routes", iface_routes },
         /* Read by document-gateway.c once the rules above have passed. */
         { "forwarding", NULL },
