@@ -315,6 +315,18 @@ int agent_cmd_clear(struct agent_ctx *ctx, int argc, char **argv) {
                 } else
                         printf("%s: cleared\n", names[i]);
         }
+        /* The exit policy rules (protocol 211, incl. exit_sources) are host-wide: clearing
+         * every interface of the cached document removes them too. */
+        if (doc && ops->exit_sync) {
+                size_t changes = 0;
+
+                r = ops->exit_sync(b, NULL, 0, NULL, 0, false, &changes, &e);
+                if (r < 0) {
+                        fprintf(stderr, "wgfleet-agent clear: exit rules: %s\n", e.msg);
+                        ret = 1;
+                } else if (changes)
+                        printf("exit rules: cleared (%zu change%s)\n", changes, changes == 1 ? "" : "s");
+        }
         if (ops->gateway) {
                 struct gw_result gr = {};
 

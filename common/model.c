@@ -32,6 +32,7 @@ static void iface_done(struct wf_iface *i) {
                 free(i->exit[j]);
         free(i->exit);
         free(i->exit_primary);
+        free(i->exit_sources);
         free(i->masquerade_out);
         free(i->netmap);
         for (size_t j = 0; j < i->n_services; j++)

@@ -88,6 +88,8 @@ struct wf_iface {
         size_t n_exit;
         enum wf_exit_policy exit_policy;
         char *exit_primary;              /* a name in exit[], NULL: the first */
+        struct wf_prefix *exit_sources;  /* only these sources go to the exit (none: all) */
+        size_t n_exit_sources;
         /* Not from the document: the running agent's working copy names the exit its liveness
          * tracker chose (borrowed); NULL: exit_target_build chooses from handshakes. */
         const char *exit_choice;

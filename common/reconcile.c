@@ -416,6 +416,8 @@ static void exit_sync_doc(const struct backend_ops *ops, struct backend *b, cons
                         .v6 = x->active >= 0 && x->v6,
                         .mark = x->mark,
                         .metric = doc->ifaces[i].route_metric,
+                        .sources = doc->ifaces[i].exit_sources,
+                        .n_sources = doc->ifaces[i].n_exit_sources,
                 };
                 any |= want[i].v4 || want[i].v6;
                 want[i].check_routes = want[i].v4 || want[i].v6 || !live_default_free(res->ifaces[i].live);
