@@ -24,6 +24,12 @@ struct ctl_node {
         char *name;
         bool hub;
         char *endpoint;           /* "host:port", NULL: behind CGNAT */
+        char **endpoint_alt;      /* alternates, "host:port" */
+        size_t n_endpoint_alt;
+        bool exit;                /* may carry the default route of nodes with use_exit */
+        bool use_exit;            /* its document lists the exit nodes it peers as exit[] */
+        struct wf_prefix *exit_sources; /* with use_exit: only these sources take the exit */
+        size_t n_exit_sources;
         bool has_public_key;
         uint8_t public_key[32];
         bool has_tunnel_ip;
@@ -52,6 +58,8 @@ struct ctl_inventory {
         char *route_table;        /* NULL: absent; "main" or a table number as text */
         bool route_table_numeric;
         uint32_t route_metric;    /* 0: absent */
+        char *exit_policy;        /* "latency", "manual", NULL: absent */
+        char *exit_primary;       /* an exit node's name, NULL: absent */
         struct ctl_node *nodes;
         size_t n_nodes;
 };

@@ -265,6 +265,22 @@ static json_t *peer_json(const struct ctl_inventory *inv, const struct node_info
                 json_decref(o);
                 return NULL;
         }
+        if (peer->n->n_endpoint_alt) {
+                json_t *alt = json_array();
+                for (size_t i = 0; alt && i < peer->n->n_endpoint_alt; i++)
+                        json_array_append_new(alt, json_string(peer->n->endpoint_alt[i]));
+                if (!alt || json_object_set_new(o, "endpoint_alt", alt) < 0) {
+                        json_decref(o);
+                        return NULL;
+                }
+        }
+        /* An exit for this node: it offers the default route (the agent's exit selection keeps
+         * it on one exit at a time, policy-routed). */
+        if (self->n->use_exit && peer->n->exit) {
+                json_array_append_new(arr, json_string("0.0.0.0/0"));
+                if (inv->has_tunnel_cidr6)
+                        json_array_append_new(arr, json_string("::/0"));
+        }
         /* Behind CGNAT: keep the NAT mapping open from our side, nobody can dial in. */
         if (!self->n->endpoint &&
             json_object_set_new(o, "persistent_keepalive", json_integer(inv->keepalive)) < 0) {
@@ -278,6 +294,45 @@ static int cmp_peer_name(const void *a, const void *b) {
         const char *x = json_string_value(json_object_get(*(json_t *const *)a, "name"));
         const char *y = json_string_value(json_object_get(*(json_t *const *)b, "name"));
         return strcmp(x, y);
+}
+
+/* exit[] (the exit nodes this node peers, in inventory order), exit_policy, exit_primary and
+ * exit_sources for a node with use_exit. */
+static int render_exits(const struct ctl_inventory *inv, const struct node_info *infos, size_t idx, json_t *iface) {
+        const struct node_info *self = &infos[idx];
+        bool primary = false;
+        json_t *ex, *src;
+
+        if (!self->n->use_exit)
+                return 0;
+        ex = json_array();
+        if (!ex)
+                return -ENOMEM;
+        for (size_t i = 0; i < inv->n_nodes; i++) {
+                const struct node_info *p = &infos[i];
+                if (i == idx || !p->has_key || !p->n->exit ||
+                    (inv->topology == CTL_TOPOLOGY_HUB_SPOKE && !self->n->hub && !p->n->hub))
+                        continue;
+                json_array_append_new(ex, json_string(p->n->name));
+                primary |= inv->exit_primary && strcmp(inv->exit_primary, p->n->name) == 0;
+        }
+        if (json_array_size(ex) == 0) {
+                json_decref(ex);
+                return 0;
+        }
+        json_object_set_new(iface, "exit", ex);
+        if (inv->exit_policy)
+                json_object_set_new(iface, "exit_policy", json_string(inv->exit_policy));
+        if (primary)
+                json_object_set_new(iface, "exit_primary", json_string(inv->exit_primary));
+        if (self->n->n_exit_sources) {
+                src = json_array();
+                for (size_t i = 0; src && i < self->n->n_exit_sources; i++)
+                        json_array_append_new(src, prefix_json(&self->n->exit_sources[i]));
+                if (!src || json_object_set_new(iface, "exit_sources", src) < 0)
+                        return -ENOMEM;
+        }
+        return 0;
 }
 
 /* The document without revision and timestamps: what the content hash covers. */
@@ -338,6 +393,10 @@ static json_t *render_content(const struct ctl_inventory *inv, const struct node
                 json_object_set_new(iface, "route_table", inv->route_table_numeric
                                     ? json_integer(strtoll(inv->route_table, NULL, 10))
                                     : json_string(inv->route_table));
+        if (render_exits(inv, infos, idx, iface) < 0) {
+                json_decref(doc);
+                return NULL;
+        }
         return doc;
 fail:
         for (size_t i = 0; i < n_peers; i++)

@@ -604,6 +604,66 @@ static void test_dual_stack(void) {
         ctl_state_free(st);
 }
 
+/* endpoint_alt, exits, exit_policy, exit_primary and exit_sources rendered into documents. */
+static void test_exits(void) {
+        struct ctl_state *st = NULL;
+        struct wf_err e = {};
+        struct ctl_render *r;
+        json_t *c, *g1, *v;
+
+        ctl_state_load(NULL, &st, &e);
+        r = render_at("{\"wan\": {\"tunnel_cidr\": \"10.8.0.0/24\", \"exit_policy\": \"latency\", \"exit_primary\": \"g2\"},"
+                      " \"nodes\": [{\"name\": \"g1\", \"public_key\": \"%K0\", \"endpoint\": \"192.0.2.1\","
+                      "  \"endpoint_alt\": [\"192.0.2.101\", \"gw1.example.net:4500\"], \"exit\": true},"
+                      " {\"name\": \"g2\", \"public_key\": \"%K1\", \"endpoint\": \"192.0.2.2\", \"exit\": true},"
+                      " {\"name\": \"c\", \"public_key\": \"%K2\", \"use_exit\": true,"
+                      "  \"exit_sources\": [\"192.168.50.0/24\"]}]}", st, NOW, &e);
+        CHECK(r != NULL);
+        if (!r) {
+                fprintf(stderr, "exits: %s\n", e.msg);
+                ctl_state_free(st);
+                return;
+        }
+        check_envelopes(r);
+        c = doc(r, "c"), g1 = doc(r, "g1");
+        CHECK_ALLOWED(c, "g1", "10.8.0.1/32 0.0.0.0/0");
+        CHECK_ALLOWED(c, "g2", "10.8.0.2/32 0.0.0.0/0");
+        v = json_object_get(peer(c, "g1"), "endpoint_alt");
+        CHECK(json_array_size(v) == 2 && strcmp(json_string_value(json_array_get(v, 0)), "192.0.2.101:51820") == 0 &&
+              strcmp(json_string_value(json_array_get(v, 1)), "gw1.example.net:4500") == 0);
+        v = json_object_get(iface(c), "exit");
+        CHECK(json_array_size(v) == 2 && strcmp(json_string_value(json_array_get(v, 0)), "g1") == 0);
+        CHECK(strcmp(json_string_value(json_object_get(iface(c), "exit_policy")), "latency") == 0);
+        CHECK(strcmp(json_string_value(json_object_get(iface(c), "exit_primary")), "g2") == 0);
+        CHECK(strcmp(json_string_value(json_array_get(json_object_get(iface(c), "exit_sources"), 0)), "192.168.50.0/24") == 0);
+        /* the exits themselves do not use exits: no /0, no exit[] */
+        CHECK_ALLOWED(g1, "g2", "10.8.0.2/32");
+        CHECK(!json_object_get(iface(g1), "exit") && !json_object_get(iface(g1), "exit_policy"));
+        json_decref(c), json_decref(g1);
+        ctl_render_free(r);
+
+        r = render_at("{\"wan\": {\"tunnel_cidr\": \"10.8.0.0/24\", \"exit_primary\": \"c\"},"
+                      " \"nodes\": [{\"name\": \"c\", \"use_exit\": true}]}", st, NOW, &e);
+        CHECK(r == NULL);
+        CHECK_STR_CONTAINS(e.msg, "wan.exit_primary: \"c\" is not a node with \"exit\": true");
+        r = render_at("{\"wan\": {\"tunnel_cidr\": \"10.8.0.0/24\", \"exit_policy\": \"fastest\"}, \"nodes\": []}", st, NOW, &e);
+        CHECK(r == NULL);
+        CHECK_STR_CONTAINS(e.msg, "wan.exit_policy: \"fastest\" is not \"latency\" or \"manual\"");
+        r = render_at("{\"wan\": {\"tunnel_cidr\": \"10.8.0.0/24\"}, \"nodes\": [{\"name\": \"c\", \"endpoint_alt\": [\"192.0.2.9\"]}]}",
+                      st, NOW, &e);
+        CHECK(r == NULL);
+        CHECK_STR_CONTAINS(e.msg, "node c: endpoint_alt without endpoint");
+        r = render_at("{\"wan\": {\"tunnel_cidr\": \"10.8.0.0/24\"}, \"nodes\": [{\"name\": \"c\", \"use_exit\": true,"
+                      " \"exit_sources\": [\"0.0.0.0/0\"]}]}", st, NOW, &e);
+        CHECK(r == NULL);
+        CHECK_STR_CONTAINS(e.msg, "node c: exit_sources \"0.0.0.0/0\" is every source");
+        r = render_at("{\"wan\": {\"tunnel_cidr\": \"10.8.0.0/24\"}, \"nodes\": [{\"name\": \"c\", \"endpoint\": \"192.0.2.3\","
+                      " \"endpoint_alt\": [\"384.0.2.1\"]}]}", st, NOW, &e);
+        CHECK(r == NULL);
+        CHECK_STR_CONTAINS(e.msg, "node c: endpoint_alt \"384.0.2.1\"");
+        ctl_state_free(st);
+}
+
 int main(void) {
         CHECK(sodium_init() >= 0);
         crypto_sign_keypair(pk, sk);
@@ -620,5 +680,6 @@ int main(void) {
         test_subnet_change_revisions();
         test_enrolment();
         test_dual_stack();
+        test_exits();
         return TAP_DONE();
 }
