@@ -77,9 +77,9 @@ wg_start n "$WGN"
 
 # relays in d: 5100 -> a, 5101 -> b
 echo 10 >"$T/delay-a"; echo 40 >"$T/delay-b"
-inns d python3 "$RELAY" 192.168.83.2:5100 192.168.84.2:51820 "$T/delay-a" 2>>"$T/relay.log" &
+ip netns exec "$NS-d" python3 "$RELAY" 192.168.83.2:5100 192.168.84.2:51820 "$T/delay-a" 2>>"$T/relay.log" &
 PIDS+=($!)
-inns d python3 "$RELAY" 192.168.83.2:5101 192.168.85.2:51820 "$T/delay-b" 2>>"$T/relay.log" &
+ip netns exec "$NS-d" python3 "$RELAY" 192.168.83.2:5101 192.168.85.2:51820 "$T/delay-b" 2>>"$T/relay.log" &
 PIDS+=($!)
 
 {
@@ -104,7 +104,6 @@ endpoint_of() { inns n wg show "$WGN" endpoints | awk -v k="$1" '$1 == k {print 
 exit_is() { inns n wg show "$WGN" allowed-ips | awk -v k="${PUB[$1]}" '$1 == k' | grep -q '0\.0\.0\.0/0'; }
 p_on() { [ "$(endpoint_of "${PUB[p]}")" = "$1:51820" ]; }
 pings() { inns n ping -c 1 -W 1 -q "$1" >/dev/null 2>&1; }
-switches() { jq '[.failover.peers[] | select(.name == "p")][0]' "$T/state/status.json" 2>/dev/null; }
 
 wait_for 15 p_on $PRIM || die "p not configured on its primary endpoint"
 wait_for 15 pings 10.70.0.2 || die "p does not answer on its primary"
