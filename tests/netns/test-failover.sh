@@ -32,10 +32,11 @@ ip -n $NS-r route add $PRIM/32 via 192.168.82.2
 ip -n $NS-r route add $ALT/32 via 192.168.82.2
 # the agent's unprivileged ICMP echo socket (a fresh namespace allows no group)
 inns n sysctl -qw net.ipv4.ping_group_range="0 2147483647"
-# a LAN behind n (exit_sources): a dummy device, n forwards
-ip -n $NS-n link add wfoL$ID type dummy
+# a LAN behind n (exit_sources): a veth pair inside n (no dummy module needed), n forwards
+ip -n $NS-n link add wfoL$ID type veth peer name wfoM$ID
 ip -n $NS-n addr add 192.168.50.1/24 dev wfoL$ID
 ip -n $NS-n link set wfoL$ID up
+ip -n $NS-n link set wfoM$ID up
 inns n sysctl -qw net.ipv4.ip_forward=1
 
 WGN=wfo${ID}n
