@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "ctl-gateway.h"
 #include "ctl-inventory.h"
 #include "document.h"
 #include "json-read.h"
@@ -23,6 +24,7 @@ static void node_done(struct ctl_node *n) {
         free(n->subnets);
         free(n->backend);
         free(n->iface);
+        ctl_gw_node_done(n);
 }
 
 void ctl_inventory_free(struct ctl_inventory *inv) {
@@ -133,7 +135,7 @@ static int parse_route_table(struct jr_ctx *c, const json_t *wan, const struct j
 static int parse_wan(struct jr_ctx *c, const json_t *root, struct ctl_inventory *inv) {
         static const char *const known[] = { "name", "tunnel_cidr", "tunnel_cidr6", "topology", "interface",
                 "listen_port", "validity_days", "poll_interval", "keepalive", "mtu",
-                "route_table", "route_metric", "exit_policy", "exit_primary", NULL };
+                "route_table", "route_metric", "exit_policy", "exit_primary", "services_cidr", "nat_pool", NULL };
         const struct jr_path wp = JR_KEY(NULL, "wan");
         json_t *wan = NULL, *v = NULL;
         uint32_t port = CTL_DEFAULT_PORT;
@@ -186,7 +188,7 @@ static int parse_wan(struct jr_ctx *c, const json_t *root, struct ctl_inventory 
                          &inv->route_metric)) < 0)
                 return r;
         inv->listen_port = (uint16_t)port;
-        /* exit_policy and exit_primary: rendered for the nodes with use_exit (docs/inventory.md) */
+        /* exit_policy and exit_primary: rendered into every document with exits (docs/inventory.md) */
         r = jr_string(c, wan, &wp, "exit_policy", false, &v);
         if (r > 0 && strcmp(json_string_value(v), "latency") != 0 && strcmp(json_string_value(v), "manual") != 0)
                 return jr_fail(c, &JR_KEY(&wp, "exit_policy"), v, "is not \"latency\" or \"manual\"");
@@ -196,7 +198,8 @@ static int parse_wan(struct jr_ctx *c, const json_t *root, struct ctl_inventory 
                 r = jr_strdup(c, wan, &wp, "exit_primary", false, &inv->exit_primary);
         if (r < 0)
                 return r;
-        return parse_route_table(c, wan, &wp, inv);
+        r = ctl_gw_parse_wan(c, wan, &wp, inv);
+        return r < 0 ? r : parse_route_table(c, wan, &wp, inv);
 }
 
 /* A bare address or name gets the node's listen port. */
@@ -254,20 +257,14 @@ static int parse_endpoint(struct jr_ctx *c, const json_t *o, const struct jr_pat
         return 0;
 }
 
-/* exit, use_exit, exit_sources (docs/inventory.md, "Exits"). */
+/* exit_sources (docs/inventory.md); which nodes are exits is the "exit" object's (ctl-gateway.c). */
 static int parse_exit(struct jr_ctx *c, const json_t *o, const struct jr_path *np, struct ctl_node *n) {
         const struct jr_path sp = JR_KEY(np, "exit_sources");
         json_t *v = NULL;
-        int r = jr_bool(c, o, np, "exit", false, &n->exit);
+        int r = jr_array(c, o, np, "exit_sources", false, &v);
 
-        if (r >= 0)
-                r = jr_bool(c, o, np, "use_exit", false, &n->use_exit);
-        if (r >= 0)
-                r = jr_array(c, o, np, "exit_sources", false, &v);
         if (r <= 0)
                 return r;
-        if (!n->use_exit)
-                return wf_err_set(c->e, -EINVAL, "node %s: exit_sources without use_exit", n->name);
         n->exit_sources = calloc(json_array_size(v) + 1, sizeof(*n->exit_sources));
         if (!n->exit_sources)
                 return -ENOMEM;
@@ -318,7 +315,7 @@ static int parse_tunnel_ip(struct jr_ctx *c, const json_t *o, const struct jr_pa
 }
 
 static int parse_subnets(struct jr_ctx *c, const json_t *o, const struct jr_path *np, struct ctl_node *n) {
-        static const char *const known[] = { "cidr", "routed", NULL };
+        static const char *const known[] = { "cidr", "routed", "auto_nat", "nat", NULL };
         const struct jr_path sp = JR_KEY(np, "subnets");
         json_t *v = NULL;
         int r = jr_array(c, o, np, "subnets", false, &v);
@@ -350,6 +347,9 @@ static int parse_subnets(struct jr_ctx *c, const json_t *o, const struct jr_path
                 if (wf_prefix_parse(json_string_value(cidr), true, &sub->prefix, &why) < 0)
                         return wf_err_set(c->e, -EINVAL, "node %s: subnet \"%s\" %s", n->name,
                                           json_string_value(cidr), why);
+                r = ctl_gw_parse_subnet(c, sn == cidr ? NULL : sn, &ep, n, sub);
+                if (r < 0)
+                        return r;
                 n->n_subnets++;
         }
         return 0;
@@ -374,7 +374,7 @@ static int get_word(struct jr_ctx *c, const json_t *o, const struct jr_path *np,
 static int parse_node(struct jr_ctx *c, const json_t *nodes, const struct jr_path *lp, size_t idx,
                       const struct ctl_inventory *inv, struct ctl_node *n) {
         static const char *const known[] = { "name", "role", "endpoint", "public_key", "tunnel_ip", "tunnel_ip6",
-                "subnets", "backend", "interface", "listen_port", "agent", "endpoint_alt", "exit", "use_exit",
+                "subnets", "backend", "interface", "listen_port", "agent", "services", "exit", "endpoint_alt",
                 "exit_sources", NULL };
         const struct jr_path np = JR_IDX(lp, idx);
         uint32_t port = inv->listen_port;
@@ -436,7 +436,7 @@ static int parse_node(struct jr_ctx *c, const json_t *nodes, const struct jr_pat
                 return -ENOMEM;
         if (!doc_ifname_valid(n->iface))
                 return wf_err_set(c->e, -EINVAL, "node %s: interface \"%s\" is not an interface name", n->name, n->iface);
-        return 0;
+        return ctl_gw_parse_node(c, o, &np, inv, n);
 }
 
 /* Cross-node rules: unique names, keys and tunnel IPs; subnets clear of the tunnel range;
@@ -450,9 +450,9 @@ static int check_fleet(struct ctl_inventory *inv, struct wf_err *e, wf_warn_fn w
         if (inv->exit_primary) {
                 bool found = false;
                 for (size_t i = 0; i < inv->n_nodes; i++)
-                        found |= strcmp(inv->nodes[i].name, inv->exit_primary) == 0 && inv->nodes[i].exit;
+                        found |= strcmp(inv->nodes[i].name, inv->exit_primary) == 0 && inv->nodes[i].exit_out;
                 if (!found)
-                        return wf_err_set(e, -EINVAL, "wan.exit_primary: \"%s\" is not a node with \"exit\": true",
+                        return wf_err_set(e, -EINVAL, "wan.exit_primary: \"%s\" is not an exit node (one with \"exit\")",
                                           inv->exit_primary);
         }
         for (size_t i = 0; i < inv->n_nodes; i++) {
@@ -496,7 +496,8 @@ static int check_fleet(struct ctl_inventory *inv, struct wf_err *e, wf_warn_fn w
                         for (size_t j = 0; j <= i; j++) {
                                 struct ctl_node *m = &inv->nodes[j];
                                 for (size_t l = 0; l < (j == i ? k : m->n_subnets); l++) {
-                                        if (!m->subnets[l].routed || !wf_prefix_overlap(&s->prefix, &m->subnets[l].prefix))
+                                        if (!m->subnets[l].routed || !wf_prefix_overlap(&s->prefix, &m->subnets[l].prefix) ||
+                                            (j != i && ctl_gw_overlap_ok(s, &m->subnets[l])))
                                                 continue;
                                         wf_prefix_format(&m->subnets[l].prefix, b);
                                         return wf_err_set(e, -EINVAL, "node %s: routed subnet %s overlaps routed subnet %s of node %s",
@@ -587,6 +588,8 @@ int ctl_inventory_parse(const char *json, size_t len, struct ctl_inventory **ret
                         goto out;
         }
         r = check_fleet(inv, e, warn, userdata);
+        if (r >= 0)
+                r = ctl_gw_check(inv, e);
         if (r < 0)
                 goto out;
         *ret = TAKE_PTR(inv);

@@ -18,6 +18,21 @@ enum ctl_topology {
 struct ctl_subnet {
         struct wf_prefix prefix;
         bool routed;
+        bool auto_nat;            /* translated from wan.nat_pool when it overlaps another node's */
+        bool has_nat;
+        struct wf_prefix nat;     /* "nat": the translated prefix, given */
+};
+
+/* nodes[].services[] (docs/inventory.md): published at address (allocated from
+ * wan.services_cidr unless given), forwarded to target:target_port. */
+struct ctl_service {
+        char *name;
+        int protocol;             /* IPPROTO_TCP, IPPROTO_UDP */
+        uint16_t port;
+        bool has_address;
+        struct wf_prefix address; /* host prefix */
+        struct wf_prefix target;  /* host prefix */
+        uint16_t target_port;
 };
 
 struct ctl_node {
@@ -26,9 +41,7 @@ struct ctl_node {
         char *endpoint;           /* "host:port", NULL: behind CGNAT */
         char **endpoint_alt;      /* alternates, "host:port" */
         size_t n_endpoint_alt;
-        bool exit;                /* may carry the default route of nodes with use_exit */
-        bool use_exit;            /* its document lists the exit nodes it peers as exit[] */
-        struct wf_prefix *exit_sources; /* with use_exit: only these sources take the exit */
+        struct wf_prefix *exit_sources; /* only these sources take the exits it peers */
         size_t n_exit_sources;
         bool has_public_key;
         uint8_t public_key[32];
@@ -41,6 +54,9 @@ struct ctl_node {
         char *backend;            /* informational: linux, uapi, routeros */
         char *iface;              /* interface name (node override or wan.interface) */
         uint16_t listen_port;     /* node override or wan.listen_port */
+        struct ctl_service *services;
+        size_t n_services;
+        char *exit_out;           /* exit.out_interface, NULL: not an exit */
 };
 
 struct ctl_inventory {
@@ -60,6 +76,9 @@ struct ctl_inventory {
         uint32_t route_metric;    /* 0: absent */
         char *exit_policy;        /* "latency", "manual", NULL: absent */
         char *exit_primary;       /* an exit node's name, NULL: absent */
+        bool has_services_cidr;
+        struct wf_prefix services_cidr;
+        struct wf_prefix nat_pool;  /* default 172.16.0.0/12 */
         struct ctl_node *nodes;
         size_t n_nodes;
 };
