@@ -56,6 +56,8 @@ struct status_counters {
         struct {                  /* what the backend sent (struct backend_stats) */
                 uint64_t wg_set, wg_get, rtnl;
         } netlink;
+        uint64_t endpoint_switches; /* endpoint failovers and returns to the primary */
+        uint64_t exit_switches;   /* default route moved by the liveness watch */
 };
 
 struct status_report {
@@ -76,6 +78,8 @@ struct status_report {
         struct wf_live_iface *const *live; /* borrowed observations, may contain NULL */
         size_t n_live;
         int64_t now;              /* unix s */
+        /* borrowed, may be NULL: the running agent's liveness view (docs/protocol.md, "failover") */
+        struct json_t *failover;
 };
 
 const char *status_state_to_string(enum status_state s);
