@@ -430,6 +430,19 @@ grep -qi "certificate" bad.log || fail "no certificate error: $(cat bad.log)"
 [ ! -e state2/current.env ] || fail "a document from an unverifiable server was stored"
 ok "unverifiable server refused: $(grep -i -m1 certificate bad.log)"
 
+# --- a wrong status URL or a document URL without one is an error in the log, not silence
+cp -a state state5
+STATUS404=${URL%/desired-state}/report
+sed -e "s|$T/state$|$T/state5|" -e '/^metrics_listen/d' -e "s|^url = .*|&\nstatus_url = $STATUS404|" agent.conf >agent-404.conf
+ip netns exec "$NA" "$AGENT" --config agent-404.conf once >404.log 2>&1
+grep -qF "status report to $STATUS404: HTTP 404 (no such endpoint or node: check [controller] status_url)" 404.log ||
+  fail "a 404 on the status URL is not an error: $(cat 404.log)"
+sed -e "s|$T/state$|$T/state5|" -e '/^metrics_listen/d' -e "s|/desired-state$|/document|" agent.conf >agent-doc.conf
+ip netns exec "$NA" "$AGENT" --config agent-doc.conf once >doc.log 2>&1
+grep -qF "status_url is not set and url ${URL%/desired-state}/document does not end in /desired-state: no status reports will be sent" doc.log ||
+  fail "a URL without a status URL is silent: $(cat doc.log)"
+ok "status URL problems are errors: $(grep -m1 -o 'status report to .*' 404.log)"
+
 # --- revert by hand: revision 6 applied by once, then rolled back to 3; 6 stays refused
 publish 6 0 20
 rc=0; ip netns exec "$NA" "$AGENT" --config agent.conf once >once6.log 2>&1 || rc=$?
