@@ -31,6 +31,7 @@ cleanup() {
   ip netns del "$NB" 2>/dev/null
   rm -f "/var/run/wireguard/$IFA.sock" "/var/run/wireguard/$IFB.sock"
   rm -rf "/etc/netns/$NA"
+  umount "$T/statefull" 2>/dev/null
   rm -rf "$T"
 }
 trap cleanup EXIT
@@ -463,6 +464,27 @@ wg_a persistent-keepalive | grep -q 'off$' || fail "revision 6 re-applied after 
 jq -e '.reverted_revision == 6' state/agent-state.json >/dev/null ||
   fail "reverted revision not rebuilt from reverted.env: $(cat state/agent-state.json)"
 ok "agent-state.json lost: revision 6 stays refused (floor rebuilt from reverted.env)"
+
+# --- disk full: state_dir on a tiny tmpfs with no space left; revision 7 is not applied, the
+# last good cache stays intact and the error is reported (issue 13, "disk full")
+mkdir -p statefull
+mount -t tmpfs -o size=256k,mode=0700 wfd-full statefull || fail "cannot mount a tmpfs"
+cp -a state/. statefull/
+dd if=/dev/zero of=statefull/filler bs=4k 2>/dev/null || true
+sum_before=$(sha256sum statefull/current.env statefull/agent-state.json)
+sed -e "s|$T/state$|$T/statefull|" -e '/^metrics_listen/d' agent.conf >agent-full.conf
+publish 7 0 35
+rm -f posts/latest.json
+rc=0; ip netns exec "$NA" "$AGENT" --config agent-full.conf once >full.log 2>&1 || rc=$?
+[ "$rc" = 1 ] || fail "once with a full state_dir exited $rc: $(cat full.log)"
+grep -q "cannot persist revision 7: .*No space left on device" full.log || fail "disk full not named: $(cat full.log)"
+expect_same=$(sha256sum statefull/current.env statefull/agent-state.json)
+[ "$expect_same" = "$sum_before" ] || fail "the cache changed on a full disk"
+wg_a persistent-keepalive | grep -q 'off$' || fail "revision 7 applied although it could not be persisted"
+jq -e '.errors | any(test("No space left on device"))' posts/latest.json >/dev/null ||
+  fail "disk full not in the status report: $(cat posts/latest.json 2>/dev/null)"
+umount statefull
+ok "disk full: revision 7 refused, cache intact, reported: $(grep -m1 -o 'cannot persist revision 7: .*' full.log)"
 
 # --- a controller that requires a client certificate (fresh state: nothing cached)
 kill "$SRV_PID" 2>/dev/null || true; wait "$SRV_PID" 2>/dev/null || true
