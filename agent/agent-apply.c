@@ -117,6 +117,12 @@ static void print_text(const struct reconcile_result *res, bool applied) {
                         printf("%s: converged (%zu change%s, %u apply%s)\n", ri->name, ri->changes,
                                ri->changes == 1 ? "" : "s", ri->attempts, ri->attempts == 1 ? "" : " attempts");
         }
+        plan_print_text(&res->gw.plan, stdout);
+        if (res->gw_error)
+                fprintf(stderr, "error: %s\n", res->gw_error_msg);
+        else if (res->gw.changes)
+                printf("gateway: %zu change%s%s\n", res->gw.changes, res->gw.changes == 1 ? "" : "s",
+                       applied ? "" : " to make");
         if (res->exit_changes)
                 printf("exit policy routing: %zu rule and default-route change%s%s\n", res->exit_changes,
                        res->exit_changes == 1 ? "" : "s", applied ? "" : " to make");
@@ -149,6 +155,11 @@ static int print_json(const struct reconcile_result *res) {
                                                             "error", ri->error_msg)) < 0)
                         r = -ENOMEM;
         }
+        if (r >= 0)
+                r = plan_to_json(&res->gw.plan, ops);
+        if (r >= 0 && res->gw_error &&
+            json_array_append_new(errors, json_pack("{s:s, s:s}", "interface", "gateway", "error", res->gw_error_msg)) < 0)
+                r = -ENOMEM;
         if (r >= 0) {
                 json_object_set(root, "operations", ops);
                 json_object_set(root, "conflicts", conflicts);

@@ -192,7 +192,7 @@ int agent_cmd_revert(struct agent_ctx *ctx, int argc, char **argv) {
         struct state st = {};
         struct wf_err e = {};
         char why[512];
-        int r;
+        int r, ret = 1;
 
         if (argc > 1) {
                 fprintf(stderr, "wgfleet-agent revert: unexpected argument %s\n", argv[1]);
@@ -252,18 +252,16 @@ int agent_cmd_revert(struct agent_ctx *ctx, int argc, char **argv) {
         st.confirm_revision = 0; /* nothing left to confirm: the operator chose */
         st.last_apply = (int64_t)time(NULL);
         (void)state_set_error(&st, why);
-        r = state_save(cfg->state_dir, &st, &e);
-        if (r < 0)
-                fprintf(stderr, "wgfleet-agent revert: %s\n", e.msg);
         printf("%s (%zu change(s)); revision %" PRIu64 " stays refused until the controller publishes a newer one\n",
                why, res.changes, st.reverted_revision);
+        r = state_save(cfg->state_dir, &st, &e);
+        if (r < 0) {
+                /* The node and current.env are reverted; reverted.env still keeps the floor. */
+                fprintf(stderr, "wgfleet-agent revert: the node is reverted, but %s\n", e.msg);
+                goto fail;
+        }
         printf("a running agent picks this up on reload: systemctl reload wgfleet-agent\n");
-        reconcile_result_done(&res);
-        ops->close(b);
-        wf_doc_free(doc);
-        wf_doc_free(cur);
-        state_done(&st);
-        return 0;
+        ret = 0;
 fail:
         reconcile_result_done(&res);
         if (b)
@@ -271,7 +269,7 @@ fail:
         wf_doc_free(doc);
         wf_doc_free(cur);
         state_done(&st);
-        return 1;
+        return ret;
 }
 
 int agent_cmd_clear(struct agent_ctx *ctx, int argc, char **argv) {
@@ -314,6 +312,18 @@ int agent_cmd_clear(struct agent_ctx *ctx, int argc, char **argv) {
                         ret = 1;
                 } else
                         printf("%s: cleared\n", names[i]);
+        }
+        if (ops->gateway) {
+                struct gw_result gr = {};
+
+                /* The firewall table and the sysctls are host-wide: all of it goes. */
+                r = ops->gateway(b, NULL, false, &gr, &e);
+                if (r < 0) {
+                        fprintf(stderr, "wgfleet-agent clear: %s\n", e.msg);
+                        ret = 1;
+                } else if (gr.changes)
+                        printf("gateway: cleared (%zu change%s)\n", gr.changes, gr.changes == 1 ? "" : "s");
+                gw_result_done(&gr);
         }
         ops->close(b);
 out:

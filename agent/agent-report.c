@@ -11,19 +11,6 @@
 #include "agent-load.h"
 #include "agent-run.h"
 
-void agentr_timer_arm(struct agent *a, sd_event_source **s, uint64_t usec, sd_event_time_handler_t cb) {
-        int r;
-
-        if (*s) {
-                r = sd_event_source_set_time_relative(*s, usec);
-                if (r >= 0)
-                        r = sd_event_source_set_enabled(*s, SD_EVENT_ONESHOT);
-        } else
-                r = sd_event_add_time_relative(a->event, s, CLOCK_MONOTONIC, usec, USEC_PER_SEC / 10, cb, a);
-        if (r < 0)
-                agentd_log(LOG_ERR, "cannot arm a timer: %s", strerror(-r));
-}
-
 /* Handshakes and counters move between cycles: a report or a scrape re-observes (read only)
  * when the last observation is older than OBSERVE_MAX_AGE_USEC. */
 #define OBSERVE_MAX_AGE_USEC (5 * USEC_PER_SEC)

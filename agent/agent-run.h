@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 #pragma once
 
-/* The running agent (`run`, `once`), shared by its two files: agent-run.c (the sd-event loop:
- * timers, signals, fetch, accept and apply wiring, the state I/O) and agent-report.c (reports,
- * metrics, sd_notify status). Every decision is agent-policy.c's. */
+/* The running agent (`run`, `once`), shared by its three files: agent-run.c (setup, reload,
+ * teardown, signals), agent-cycle.c (fetch -> accept -> apply -> confirm wiring, the policy's
+ * state_dir and backend I/O) and agent-report.c (reports, metrics, sd_notify status). Every
+ * decision is agent-policy.c's. */
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -65,14 +66,29 @@ struct agent {
         bool once_fetch_done;
 };
 
+/* agent-run.c: small helpers of the loop */
 int64_t agentr_now(void);
 uint64_t agentr_mono_usec(void);
 void agentr_strv_free(char **v, size_t n);
 int agentr_strv_push(char ***v, size_t *n, const char *s);
 /* Frees the last observations and the reconcile result (they borrow from p.doc). */
 void agentr_live_free(struct agent *a);
+void agentr_timer_arm(struct agent *a, sd_event_source **s, uint64_t usec, sd_event_time_handler_t cb);
+void agentr_timer_off(sd_event_source *s);
+
+/* agent-cycle.c */
+extern const struct policy_io agentr_policy_io; /* userdata: the struct agent */
+/* An apply outside the policy's sequences (cache, drift check, re-resolve): changes or -errno. */
+int agentr_apply_now(struct agent *a, enum policy_apply kind);
+/* A verified envelope from state_dir, expiry not checked (the policy decides on it). */
+int agentr_open_state(struct agent *a, const char *name, struct wf_doc **ret, struct wf_err *e);
+void agentr_start_fetch(struct agent *a);
+void agentr_notify_ready(struct agent *a);
+void agentr_arm_confirm(struct agent *a);
 void agentr_confirm_ok(struct agent *a, const char *how);
 void agentr_maybe_exit_once(struct agent *a);
+void agentr_on_resolved(void *userdata, bool changed);
+int agentr_on_resolve_timer(sd_event_source *s, uint64_t usec, void *userdata);
 
 /* agent-report.c */
 /* Writes status.json, updates STATUS=, POSTs the report when a status URL is configured. */
@@ -80,4 +96,3 @@ void agentr_send_report(struct agent *a);
 /* status_render_fn for the metrics listener: JSON report or Prometheus text. */
 int agentr_render(void *userdata, bool json, char **ret, size_t *ret_len);
 int agentr_on_report_timer(sd_event_source *s, uint64_t usec, void *userdata);
-void agentr_timer_arm(struct agent *a, sd_event_source **s, uint64_t usec, sd_event_time_handler_t cb);

@@ -6,12 +6,14 @@
 #include <string.h>
 
 #include "backend.h"
+#include "nft-gateway.h"
 #include "route.h"
 #include "route-rule.h"
 #include "wg-netlink.h"
 
 struct backend {
         struct wgnl *wg;         /* owned */
+        struct nftgw *gw;      /* owned */
         struct route_ctx *rt;    /* owned */
 };
 
@@ -20,10 +22,11 @@ static void linux_close(struct backend *b) {
                 return;
         wgnl_close(b->wg);
         route_ctx_free(b->rt);
+        nftgw_free(b->gw);
         free(b);
 }
 
-static int linux_open(struct backend **ret, const struct config *c, struct wf_err *e) {
+static int linux_open(struct backend **ret, _unused_ const struct config *c, struct wf_err *e) {
         struct backend *b;
         int r;
 
@@ -33,6 +36,8 @@ static int linux_open(struct backend **ret, const struct config *c, struct wf_er
         r = wgnl_open(&b->wg, e);
         if (r >= 0)
                 r = route_ctx_new(&b->rt, e);
+        if (r >= 0)
+                r = nftgw_new(&b->gw, c ? c->state_dir : NULL, e);
         if (r < 0) {
                 linux_close(b);
                 return r;
@@ -106,6 +111,11 @@ static int linux_exit_sync(struct backend *b, const struct exit_route *want, siz
         return route_exit_sync(b->rt, want, n, mgmt, n_mgmt, dry_run, changes, e);
 }
 
+static int linux_gateway(struct backend *b, const struct wf_doc *doc, bool dry_run, struct gw_result *ret,
+                     struct wf_err *e) {
+        return gw_sync(&nftgw_driver, b->gw, doc, dry_run, ret, e);
+}
+
 const struct backend_ops backend_linux_ops = {
         .name = "linux",
         .open = linux_open,
@@ -114,4 +124,5 @@ const struct backend_ops backend_linux_ops = {
         .apply = linux_apply,
         .clear = linux_clear,
         .exit_sync = linux_exit_sync,
+        .gateway = linux_gateway,
 };

@@ -13,9 +13,11 @@
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <sodium.h>
 
+#include "document.h"
 #include "ros-backend.h"
 
 bool ros_is_ours(const char *comment) {
@@ -74,6 +76,8 @@ static int ros_open(struct backend **ret, const struct config *c, struct wf_err 
         return 0;
 }
 
+static void mgmt_add(struct backend *b, const struct sockaddr_storage *ss, bool local);
+
 int ros_connect(struct backend *b, struct wf_err *e) {
         if (b->conn && !rosconn_is_dead(b->conn))
                 return 0;
@@ -89,7 +93,15 @@ int ros_connect(struct backend *b, struct wf_err *e) {
                 .password = b->password,
                 .timeout_ms = 10000,
         };
-        return rosconn_open(&b->conn, &o, e);
+        int r = rosconn_open(&b->conn, &o, e);
+        if (r < 0)
+                return r;
+        struct sockaddr_storage local, peer;
+        if (rosconn_addresses(b->conn, &local, &peer) == 0) {
+                mgmt_add(b, &peer, false);
+                mgmt_add(b, &local, true);
+        }
+        return 0;
 }
 
 /* One command; words is a NULL-terminated array. */
@@ -150,59 +162,99 @@ int ros_words_call(struct backend *b, struct ros_words *w, struct rosconn_reply 
 
 /* ---- lockout ---- */
 
-/* The router's management address must stay reachable: refuse a document whose tunnel range,
- * peer allowed IPs or extra routes cover it, before anything is sent. */
-static int check_lockout(const struct backend *b, const struct wf_iface *d, struct wf_err *e) {
+static void mgmt_add(struct backend *b, const struct sockaddr_storage *ss, bool local) {
+        struct ros_mgmt m = { .local = local, .addr = { .family = ss->ss_family } };
+
+        if (ss->ss_family == AF_INET) {
+                memcpy(m.addr.addr, &((const struct sockaddr_in *)ss)->sin_addr, 4);
+                m.addr.len = 32;
+        } else if (ss->ss_family == AF_INET6) {
+                memcpy(m.addr.addr, &((const struct sockaddr_in6 *)ss)->sin6_addr, 16);
+                m.addr.len = 128;
+        } else
+                return;
+        for (size_t i = 0; i < b->n_mgmt; i++)
+                if (b->mgmt[i].local == local && wf_prefix_equal(&b->mgmt[i].addr, &m.addr))
+                        return;
+        if (b->n_mgmt < ELEMENTSOF(b->mgmt))
+                b->mgmt[b->n_mgmt++] = m;
+}
+
+/* The management path, resolved once per backend (status refreshes never resolve names): the
+ * router's addresses, and for each the source address this host uses toward it, which is what
+ * the router sees as the API peer (a connected UDP socket: the kernel's route lookup, no packet
+ * is sent). Unresolvable: nothing to check yet, the connect will say so. */
+static void mgmt_resolve(struct backend *b) {
         struct addrinfo hints = { .ai_socktype = SOCK_STREAM };
         struct addrinfo *res = NULL;
+        char port[8];
 
-        if (!d)
-                return 0;
-        if (getaddrinfo(b->host, NULL, &hints, &res) != 0)
-                return 0; /* unresolvable: the connect will say so */
-        int r = 0;
-        for (struct addrinfo *ai = res; ai && r == 0; ai = ai->ai_next) {
-                struct wf_prefix host = { .family = ai->ai_family };
-                char hs[64], ps[64];
-                if (ai->ai_family == AF_INET) {
-                        memcpy(host.addr, &((struct sockaddr_in *)ai->ai_addr)->sin_addr, 4);
-                        host.len = 32;
-                } else if (ai->ai_family == AF_INET6) {
-                        memcpy(host.addr, &((struct sockaddr_in6 *)ai->ai_addr)->sin6_addr, 16);
-                        host.len = 128;
-                } else
+        if (b->mgmt_resolved)
+                return;
+        snprintf(port, sizeof port, "%u", b->port ? b->port : b->tls ? 8729 : 8728);
+        if (getaddrinfo(b->host, port, &hints, &res) != 0)
+                return;
+        for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
+                struct sockaddr_storage ss = {}, local = {};
+                socklen_t l = sizeof local;
+                int fd;
+
+                if (ai->ai_addrlen > sizeof ss)
                         continue;
-                inet_ntop(host.family, host.addr, hs, sizeof hs);
-                for (size_t i = 0; i < d->n_addresses && r == 0; i++) {
-                        struct wf_prefix net = d->addresses[i];
-                        wf_prefix_mask(&net);
-                        if (wf_prefix_contains(&net, &host)) {
-                                wf_prefix_format(&net, ps);
-                                r = wf_err_set(e, -EPERM,
-                                               "routeros: management address %s (host %s) is inside the tunnel range %s of %s: refused, the router would be cut off",
-                                               hs, b->host, ps, d->name);
-                        }
-                }
-                for (size_t i = 0; i < d->n_peers && r == 0; i++)
-                        for (size_t j = 0; j < d->peers[i].n_allowed_ips && r == 0; j++) {
-                                const struct wf_prefix *p = &d->peers[i].allowed_ips[j];
-                                /* no route is installed for /0 (exit selection is separate) */
-                                if (p->len > 0 && wf_prefix_contains(p, &host)) {
-                                        wf_prefix_format(p, ps);
-                                        r = wf_err_set(e, -EPERM,
-                                                       "routeros: management address %s (host %s) is inside allowed IP %s of peer %s: refused, the router would be cut off",
-                                                       hs, b->host, ps, d->peers[i].name);
-                                }
-                        }
-                for (size_t i = 0; i < d->n_routes && r == 0; i++)
-                        if (d->routes[i].dst.len > 0 && wf_prefix_contains(&d->routes[i].dst, &host)) {
-                                wf_prefix_format(&d->routes[i].dst, ps);
-                                r = wf_err_set(e, -EPERM,
-                                               "routeros: management address %s (host %s) is inside route %s: refused, the router would be cut off",
-                                               hs, b->host, ps);
-                        }
+                memcpy(&ss, ai->ai_addr, ai->ai_addrlen);
+                mgmt_add(b, &ss, false);
+                fd = socket(ai->ai_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+                if (fd < 0)
+                        continue;
+                if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0 &&
+                    getsockname(fd, (struct sockaddr *)&local, &l) == 0)
+                        mgmt_add(b, &local, true);
+                close(fd);
         }
         freeaddrinfo(res);
+        b->mgmt_resolved = true;
+}
+
+/* The router and this host must stay reachable over the management path: refuses a document
+ * whose tunnel range, peer allowed IPs or extra routes cover one of its addresses, before
+ * anything is sent (document rule 38, doc_check_lockout, for these addresses). */
+static int check_lockout(struct backend *b, const struct wf_iface *d, struct wf_err *e) {
+        if (!d)
+                return 0;
+        mgmt_resolve(b);
+        for (size_t i = 0; i < b->n_mgmt; i++) {
+                const char *what = b->mgmt[i].local ? "this host's address toward the router"
+                                                    : "the router's API address";
+                struct doc_lockout l;
+                char a[64], x[64];
+
+                if (doc_check_lockout(d, &b->mgmt[i].addr, &l) == 0)
+                        continue;
+                wf_prefix_format(&b->mgmt[i].addr, a);
+                if (l.kind == DOC_LOCKOUT_ADDRESS) {
+                        wf_prefix_format(&d->addresses[l.idx], x);
+                        return wf_err_set(e, -EPERM, "interface %s: addresses[%zu]: \"%s\" puts %s %s on the tunnel (lockout)",
+                                          d->name, l.idx, x, what, a);
+                }
+                wf_prefix_format(&l.prefix, x);
+                if (l.kind == DOC_LOCKOUT_ROUTE)
+                        return wf_err_set(e, -EPERM, "interface %s: routes[%zu].dst: \"%s\" covers %s %s (lockout)",
+                                          d->name, l.idx, x, what, a);
+                return wf_err_set(e, -EPERM, "interface %s: peers[%zu].allowed_ips[%zu]: \"%s\" covers %s %s (lockout)",
+                                  d->name, l.peer, l.idx, x, what, a);
+        }
+        return 0;
+}
+
+/* Before any command of an observe or apply: the lockout check on the addresses known so far,
+ * the connection, and the check again on the addresses the connection really uses. */
+static int ros_ready(struct backend *b, const struct wf_iface *d, struct wf_err *e) {
+        int r = check_lockout(b, d, e);
+
+        if (r >= 0)
+                r = ros_connect(b, e);
+        if (r >= 0)
+                r = check_lockout(b, d, e);
         return r;
 }
 
@@ -244,17 +296,14 @@ const char *ros_route_menu(int family) {
 
 static int ros_observe_checked(struct backend *b, const char *iface, const struct wf_iface *desired,
                                struct wf_live_iface **ret, struct wf_err *e) {
-        int r = check_lockout(b, desired, e);
+        int r = ros_ready(b, desired, e);
         if (r < 0)
                 return r;
         return ros_observe(b, iface, desired, ret, e);
 }
 
 static int ros_apply(struct backend *b, const struct plan *p, const struct plan_target *t, struct wf_err *e) {
-        int r = check_lockout(b, t->iface, e);
-        if (r < 0)
-                return r;
-        r = ros_connect(b, e);
+        int r = ros_ready(b, t->iface, e);
         if (r < 0)
                 return r;
         return ros_apply_ops(b, p, t, e);

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "backend.h"
+#include "nft-gateway.h"
 #include "route.h"
 #include "route-rule.h"
 #include "uapi.h"
@@ -14,6 +15,7 @@
 #define UAPI_TIMEOUT_MS 10000
 
 struct backend {
+        struct nftgw *gw;      /* owned */
         struct route_ctx *rt;  /* owned */
         char *dir;             /* owned */
 };
@@ -22,6 +24,7 @@ static void uapi_backend_close(struct backend *b) {
         if (!b)
                 return;
         route_ctx_free(b->rt);
+        nftgw_free(b->gw);
         free(b->dir);
         free(b);
 }
@@ -38,6 +41,8 @@ static int uapi_backend_open(struct backend **ret, const struct config *c, struc
                 return -ENOMEM;
         }
         r = route_ctx_new(&b->rt, e);
+        if (r >= 0)
+                r = nftgw_new(&b->gw, c ? c->state_dir : NULL, e);
         if (r < 0) {
                 uapi_backend_close(b);
                 return r;
@@ -164,6 +169,11 @@ static int uapi_backend_exit_sync(struct backend *b, const struct exit_route *wa
         return route_exit_sync(b->rt, want, n, mgmt, n_mgmt, dry_run, changes, e);
 }
 
+static int uapi_backend_gateway(struct backend *b, const struct wf_doc *doc, bool dry_run, struct gw_result *ret,
+                     struct wf_err *e) {
+        return gw_sync(&nftgw_driver, b->gw, doc, dry_run, ret, e);
+}
+
 const struct backend_ops backend_uapi_ops = {
         .name = "uapi",
         .open = uapi_backend_open,
@@ -172,4 +182,5 @@ const struct backend_ops backend_uapi_ops = {
         .apply = uapi_backend_apply,
         .clear = uapi_backend_clear,
         .exit_sync = uapi_backend_exit_sync,
+        .gateway = uapi_backend_gateway,
 };

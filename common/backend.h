@@ -6,6 +6,7 @@
 
 #include "config.h"
 #include "exit.h"
+#include "gateway.h"
 #include "model.h"
 #include "plan.h"
 #include "util.h"
@@ -36,6 +37,10 @@ struct backend_ops {
         int (*exit_sync)(struct backend *b, const struct exit_route *want, size_t n,
                          const struct wf_prefix *mgmt, size_t n_mgmt, bool dry_run,
                          size_t *changes, struct wf_err *e);
+        /* Optional: makes forwarding, NAT and services (docs/gateways.md) match the whole
+         * document (NULL: remove everything, as clear does); dry_run: plan only. */
+        int (*gateway)(struct backend *b, const struct wf_doc *doc, bool dry_run, struct gw_result *ret,
+                       struct wf_err *e);
 };
 
 extern const struct backend_ops backend_linux_ops;

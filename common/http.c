@@ -147,7 +147,7 @@ static void check_done(struct http_client *c) {
         }
 }
 
-static int on_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+static int on_io(_unused_ sd_event_source *s, int fd, uint32_t revents, void *userdata) {
         struct http_client *c = userdata;
         int action = 0, running;
 
@@ -162,7 +162,7 @@ static int on_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
         return 0;
 }
 
-static int on_timer(sd_event_source *s, uint64_t usec, void *userdata) {
+static int on_timer(_unused_ sd_event_source *s, _unused_ uint64_t usec, void *userdata) {
         struct http_client *c = userdata;
         int running;
 
@@ -172,7 +172,7 @@ static int on_timer(sd_event_source *s, uint64_t usec, void *userdata) {
 }
 
 /* CURLMOPT_SOCKETFUNCTION: one sd-event io source per socket, kept as curl's socket pointer. */
-static int socket_cb(CURL *easy, curl_socket_t fd, int what, void *userp, void *socketp) {
+static int socket_cb(_unused_ CURL *easy, curl_socket_t fd, int what, void *userp, void *socketp) {
         struct http_client *c = userp;
         sd_event_source *io = socketp;
         uint32_t events = 0;
@@ -209,7 +209,7 @@ static int socket_cb(CURL *easy, curl_socket_t fd, int what, void *userp, void *
 }
 
 /* CURLMOPT_TIMERFUNCTION: one oneshot monotonic timer; -1 disables it. */
-static int timer_cb(CURLM *multi, long timeout_ms, void *userp) {
+static int timer_cb(_unused_ CURLM *multi, long timeout_ms, void *userp) {
         struct http_client *c = userp;
         uint64_t now;
         int r;
@@ -500,7 +500,7 @@ struct sync_ctx {
         struct wf_err e;
 };
 
-static void sync_done(struct http_request *req, int r, const struct http_response *resp,
+static void sync_done(_unused_ struct http_request *req, int r, const struct http_response *resp,
                       const struct wf_err *e, void *userdata) {
         struct sync_ctx *s = userdata;
         struct http_response *mut = (struct http_response *)resp;

@@ -246,6 +246,31 @@ int wf_endpoint_split(const char *s, char **ret_host, uint16_t *ret_port, const 
         return 0;
 }
 
+int wf_sockaddr_parse(const char *s, struct sockaddr_storage *ret, const char **why) {
+        struct sockaddr_storage ss = {};
+        struct sockaddr_in *in = (struct sockaddr_in *)&ss;
+        struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
+        _cleanup_free_ char *host = NULL;
+        uint16_t port;
+        int r;
+
+        r = wf_endpoint_split(s, &host, &port, why);
+        if (r < 0)
+                return r;
+        if (inet_pton(AF_INET, host, &in->sin_addr) == 1) {
+                in->sin_family = AF_INET;
+                in->sin_port = htons(port);
+        } else if (inet_pton(AF_INET6, host, &in6->sin6_addr) == 1) {
+                in6->sin6_family = AF_INET6;
+                in6->sin6_port = htons(port);
+        } else {
+                *why = "is not an IP address and port";
+                return -EINVAL;
+        }
+        *ret = ss;
+        return 0;
+}
+
 void wf_sockaddr_format(const struct sockaddr_storage *ss, char out[64]) {
         char a[INET6_ADDRSTRLEN];
 

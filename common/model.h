@@ -161,5 +161,8 @@ int wf_prefix_cmp(const struct wf_prefix *a, const struct wf_prefix *b);
 
 /* Splits "host:port" / "[v6]:port". Host is malloc'd into *ret_host. */
 int wf_endpoint_split(const char *s, char **ret_host, uint16_t *ret_port, const char **why);
+/* A listen address: "1.2.3.4:port" or "[v6]:port", numeric (no name lookup). On -EINVAL *why
+ * says what is wrong, e.g. "has no valid port (1-65535)"; -ENOMEM. */
+int wf_sockaddr_parse(const char *s, struct sockaddr_storage *ret, const char **why);
 void wf_sockaddr_format(const struct sockaddr_storage *ss, char out[64]); /* "1.2.3.4:51820", "[::1]:51820", "" */
 bool wf_sockaddr_equal(const struct sockaddr_storage *a, const struct sockaddr_storage *b);

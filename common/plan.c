@@ -8,6 +8,7 @@
 
 #include <jansson.h>
 
+#include "gateway.h"
 #include "plan.h"
 #include "util.h"
 
@@ -571,6 +572,11 @@ const char *plan_op_kind_to_string(enum plan_op_kind k) {
                 [PLAN_ROUTE_ADD] = "route_add",
                 [PLAN_ROUTE_DEL] = "route_del",
                 [PLAN_ROUTE_CONFLICT] = "route_conflict",
+                [PLAN_GW_TABLE_DEL] = "firewall_table_del",
+                [PLAN_GW_RULE_DEL] = "firewall_rule_del",
+                [PLAN_GW_RULE_ADD] = "firewall_rule_add",
+                [PLAN_GW_SYSCTL_SET] = "sysctl_set",
+                [PLAN_GW_SYSCTL_RESTORE] = "sysctl_restore",
         };
         return (unsigned)k < _PLAN_OP_MAX ? names[k] : "unknown";
 }
@@ -632,6 +638,10 @@ void plan_print_text(const struct plan *p, FILE *f) {
         for (size_t i = 0; i < p->n_ops; i++) {
                 const struct plan_op *op = &p->ops[i];
 
+                if (op->kind >= PLAN_GW_TABLE_DEL) {
+                        gw_op_print(op, f);
+                        continue;
+                }
                 fprintf(f, "%s: ", p->iface);
                 switch (op->kind) {
                 case PLAN_IFACE_CREATE:
@@ -720,6 +730,8 @@ static int op_to_json(const struct plan *p, const struct plan_op *op, json_t *o)
         int r = 0;
 
         r |= set_new(o, "op", json_string(plan_op_kind_to_string(op->kind)));
+        if (op->kind >= PLAN_GW_TABLE_DEL)
+                return gw_op_to_json(op, o) < 0 || r < 0 ? -ENOMEM : 0;
         r |= set_new(o, "interface", json_string(p->iface));
         switch (op->kind) {
         case PLAN_IFACE_SET: {

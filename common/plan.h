@@ -7,6 +7,9 @@
 
 #include "model.h"
 
+struct gw_rule;
+struct gw_sysctl;
+
 /* A desired peer made concrete for one apply: endpoint resolved, preshared key loaded. */
 struct plan_peer {
         const struct wf_peer *peer;      /* borrowed from the document */
@@ -41,6 +44,12 @@ enum plan_op_kind {
         PLAN_ROUTE_ADD,
         PLAN_ROUTE_DEL,     /* only routes we own */
         PLAN_ROUTE_CONFLICT, /* report only: a foreign route to the same destination */
+        /* gateway (host-wide, common/gateway.c): op->gw_rule / op->gw_sysctl */
+        PLAN_GW_TABLE_DEL,   /* the agent's whole table */
+        PLAN_GW_RULE_DEL,
+        PLAN_GW_RULE_ADD,
+        PLAN_GW_SYSCTL_SET,  /* the value found is saved first, for clear */
+        PLAN_GW_SYSCTL_RESTORE, /* back to the value found before the first set */
         _PLAN_OP_MAX,
 };
 
@@ -75,6 +84,9 @@ struct plan_op {
         struct wf_prefix *allowed_ips_del;
         size_t n_allowed_ips_del;
         const char *peer_name;           /* borrowed: for display */
+        const struct gw_rule *gw_rule;   /* borrowed (PLAN_GW_RULE_*) */
+        const struct gw_sysctl *gw_sysctl; /* borrowed: the wanted or saved value */
+        const struct gw_sysctl *gw_live_sysctl; /* borrowed: the value found (NULL: unknown) */
 };
 
 struct plan {

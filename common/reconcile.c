@@ -443,6 +443,27 @@ fail:
         }
 }
 
+/* Forwarding, NAT and services: host-wide like the exit rules, planned and applied for the whole
+ * document after its interfaces (rules name interfaces; they need not exist yet). */
+static void gateway_sync_doc(const struct backend_ops *ops, struct backend *b, const struct wf_doc *doc,
+                             unsigned flags, struct reconcile_result *res, struct wf_err *e) {
+        struct wf_err ge = {};
+        int r;
+
+        if (!ops->gateway)
+                return;
+        r = ops->gateway(b, doc, flags & RECONCILE_DRY_RUN, &res->gw, &ge);
+        res->changes += res->gw.changes;
+        if (r >= 0)
+                return;
+        res->gw_error = r;
+        snprintf(res->gw_error_msg, sizeof(res->gw_error_msg), "%s", ge.msg[0] ? ge.msg : strerror(-r));
+        if (!res->error) {
+                res->error = r;
+                wf_err_set(e, r, "%s", res->gw_error_msg);
+        }
+}
+
 int reconcile_doc(const struct backend_ops *ops, struct backend *b, const struct config *cfg,
                   const struct wf_doc *doc, unsigned flags, struct reconcile_result *ret,
                   struct wf_err *e) {
@@ -507,6 +528,8 @@ int reconcile_doc(const struct backend_ops *ops, struct backend *b, const struct
         sodium_memzero(priv, sizeof(priv));
         if (r >= 0)
                 exit_sync_doc(ops, b, cfg, doc, flags, &res, e);
+        if (r >= 0)
+                gateway_sync_doc(ops, b, doc, flags, &res, e);
         *ret = res;
         if (r < 0) /* out of memory mid-way */
                 return r;
@@ -530,6 +553,7 @@ void reconcile_result_done(struct reconcile_result *r) {
                 exit_target_done(&ri->exit);
         }
         free(r->ifaces);
+        gw_result_done(&r->gw);
         *r = (struct reconcile_result){};
 }
 

@@ -38,6 +38,9 @@ struct reconcile_result {
         size_t n_ifaces;
         size_t changes;               /* total, policy-routing changes for exits included */
         size_t exit_changes;          /* exit rules and default routes added or deleted */
+        struct gw_result gw;          /* forwarding, NAT, services (backends with a gateway op) */
+        int gw_error;
+        char gw_error_msg[512];
         int error;                    /* first error, 0 when every interface converged */
 };
 

@@ -96,7 +96,7 @@ static int op_peer_add(struct backend *b, const char *iface, const struct plan_o
         return ros_simple(b, &w, e);
 }
 
-static int op_peer_update(struct backend *b, const char *iface, const struct plan_op *op, struct wf_err *e) {
+static int op_peer_update(struct backend *b, const struct plan_op *op, struct wf_err *e) {
         const struct plan_peer *pp = op->peer;
         const struct wf_live_peer *lp = op->live_peer;
         struct ros_words w = {};
@@ -262,7 +262,7 @@ static int apply_ops(struct backend *b, const struct plan *p, const struct plan_
                         r = op_peer_add(b, iface, op, e);
                         break;
                 case PLAN_PEER_UPDATE:
-                        r = op_peer_update(b, iface, op, e);
+                        r = op_peer_update(b, op, e);
                         break;
                 case PLAN_PEER_REMOVE:
                         if (!op->live_peer || !ros_is_ours(op->live_peer->comment))

@@ -16,6 +16,13 @@
 #define ROS_DEMOTE_BELOW 10
 #define ROS_DEMOTE_TO 11
 
+/* One address of the management path: the router's (as resolved or connected), or this host's
+ * source address toward it (local). */
+struct ros_mgmt {
+        struct wf_prefix addr;
+        bool local;
+};
+
 struct backend {
         char *host;
         uint16_t port;
@@ -26,6 +33,9 @@ struct backend {
         char *state_dir;
         uint32_t probe_timeout;
         struct rosconn *conn;
+        struct ros_mgmt mgmt[8];
+        size_t n_mgmt;
+        bool mgmt_resolved;
 };
 
 bool ros_is_ours(const char *comment);

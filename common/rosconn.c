@@ -501,6 +501,20 @@ int rosconn_open(struct rosconn **ret, const struct rosconn_opts *o, struct wf_e
         return 0;
 }
 
+int rosconn_addresses(const struct rosconn *c, struct sockaddr_storage *ret_local,
+                      struct sockaddr_storage *ret_peer) {
+        socklen_t l1 = sizeof(*ret_local), l2 = sizeof(*ret_peer);
+
+        memset(ret_local, 0, sizeof(*ret_local));
+        memset(ret_peer, 0, sizeof(*ret_peer));
+        if (c->fd < 0)
+                return -ENOTCONN;
+        if (getsockname(c->fd, (struct sockaddr *)ret_local, &l1) < 0 ||
+            getpeername(c->fd, (struct sockaddr *)ret_peer, &l2) < 0)
+                return -errno;
+        return 0;
+}
+
 int rosconn_read_password(const char *path, char **ret, struct wf_err *e) {
         struct wf_err sub = {};
         char *s = NULL;

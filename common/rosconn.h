@@ -34,6 +34,12 @@ void rosconn_close(struct rosconn *c); /* takes NULL */
 /* After a connection error every call fails: close and reconnect. */
 bool rosconn_is_dead(const struct rosconn *c);
 
+/* The connection's own address and the router's, as the socket has them (getsockname and
+ * getpeername): the management path the RouterOS backend must keep out of the tunnel. */
+struct sockaddr_storage;
+int rosconn_addresses(const struct rosconn *c, struct sockaddr_storage *ret_local,
+                      struct sockaddr_storage *ret_peer);
+
 /* The replies to one command. */
 struct rosconn_reply {
         struct rosapi_sentence *re; /* each !re */

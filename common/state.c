@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 #include <jansson.h>
 #include <limits.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 
+#include "json-read.h"
 #include "state.h"
 
 #define STATE_MAX_JSON (64u * 1024)
@@ -33,35 +35,45 @@ static int path_join(const char *dir, const char *name, char out[PATH_MAX]) {
         return 0;
 }
 
-static int get_u64(json_t *o, const char *k, uint64_t *ret) {
-        json_t *v = json_object_get(o, k);
+/* The fields of agent-state.json, read with the JSON layer so a corrupt file names the field. */
+static int read_state(struct jr_ctx *c, const json_t *o, struct state *s) {
+        static const struct {
+                const char *key;
+                size_t offset;
+        } revisions[] = {
+                { "accepted_revision", offsetof(struct state, accepted_revision) },
+                { "applied_revision", offsetof(struct state, applied_revision) },
+                { "seen_revision", offsetof(struct state, seen_revision) },
+                { "reverted_revision", offsetof(struct state, reverted_revision) },
+                { "confirm_revision", offsetof(struct state, confirm_revision) },
+        };
+        uint64_t fetch = 0, apply = 0;
+        int r = 0;
 
-        if (!v)
-                return 0;
-        if (!json_is_integer(v) || json_integer_value(v) < 0)
-                return -EBADMSG;
-        *ret = (uint64_t)json_integer_value(v);
-        return 0;
-}
-
-static int get_str(json_t *o, const char *k, char **ret) {
-        json_t *v = json_object_get(o, k);
-
-        if (!v || json_is_null(v))
-                return 0;
-        if (!json_is_string(v))
-                return -EBADMSG;
-        *ret = strdup(json_string_value(v));
-        return *ret ? 0 : -ENOMEM;
+        for (size_t i = 0; r >= 0 && i < ELEMENTSOF(revisions); i++)
+                r = jr_uint(c, o, NULL, revisions[i].key, false, 0, INT64_MAX, "is not a revision (>= 0)",
+                            (uint64_t *)((char *)s + revisions[i].offset));
+        if (r >= 0)
+                r = jr_uint(c, o, NULL, "last_fetch_ok", false, 0, INT64_MAX, "is not a time (>= 0)", &fetch);
+        if (r >= 0)
+                r = jr_uint(c, o, NULL, "last_apply", false, 0, INT64_MAX, "is not a time (>= 0)", &apply);
+        if (r >= 0)
+                r = jr_strdup(c, o, NULL, "etag", false, &s->etag);
+        if (r >= 0)
+                r = jr_strdup(c, o, NULL, "last_error", false, &s->last_error);
+        s->last_fetch_ok = (int64_t)fetch;
+        s->last_apply = (int64_t)apply;
+        return r < 0 ? r : 0;
 }
 
 int state_load(const char *dir, struct state *ret, struct wf_err *e) {
         char path[PATH_MAX];
         _cleanup_free_ char *text = NULL;
         struct state s = {};
+        struct wf_err inner = {};
+        struct jr_ctx c = { .e = &inner, .root = "state" };
         json_error_t je;
-        json_t *o;
-        uint64_t fetch = 0, apply = 0;
+        json_t *o = NULL;
         size_t len;
         int r;
 
@@ -74,31 +86,19 @@ int state_load(const char *dir, struct state *ret, struct wf_err *e) {
                 return 0;
         if (r < 0)
                 return wf_err_set(e, r, "%s: %s", path, strerror(-r));
-        o = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
-        if (!o || !json_is_object(o)) {
-                json_decref(o);
-                return wf_err_set(e, -EBADMSG, "%s: corrupt (%s), ignored", path, o ? "not an object" : je.text);
-        }
-        r = 0;
-        if (get_u64(o, "accepted_revision", &s.accepted_revision) < 0 ||
-            get_u64(o, "applied_revision", &s.applied_revision) < 0 ||
-            get_u64(o, "seen_revision", &s.seen_revision) < 0 ||
-            get_u64(o, "reverted_revision", &s.reverted_revision) < 0 ||
-            get_u64(o, "confirm_revision", &s.confirm_revision) < 0 ||
-            get_u64(o, "last_fetch_ok", &fetch) < 0 ||
-            get_u64(o, "last_apply", &apply) < 0)
-                r = -EBADMSG;
-        if (r == 0)
-                r = get_str(o, "etag", &s.etag);
-        if (r == 0)
-                r = get_str(o, "last_error", &s.last_error);
+        if (jr_load(text, len, &o, &je) < 0)
+                return wf_err_set(e, -EBADMSG, "%s: corrupt (%s), ignored", path, je.text);
+        if (!json_is_object(o))
+                r = jr_fail(&c, NULL, o, "is not an object");
+        else
+                r = read_state(&c, o, &s);
         json_decref(o);
         if (r < 0) {
                 state_done(&s);
-                return wf_err_set(e, r, "%s: corrupt (a field has the wrong type), ignored", path);
+                if (r == -ENOMEM)
+                        return wf_err_set(e, r, "%s: out of memory", path);
+                return wf_err_set(e, -EBADMSG, "%s: corrupt (%s), ignored", path, inner.msg);
         }
-        s.last_fetch_ok = (int64_t)fetch;
-        s.last_apply = (int64_t)apply;
         *ret = s;
         return 0;
 }

@@ -473,7 +473,7 @@ static void server_arm_timer(struct status_server *s) {
         sd_event_source_set_enabled(s->timer, SD_EVENT_ONESHOT);
 }
 
-static int server_on_io(sd_event_source *src, int fd, uint32_t revents, void *userdata) {
+static int server_on_io(_unused_ sd_event_source *src, _unused_ int fd, _unused_ uint32_t revents, void *userdata) {
         struct status_server *s = userdata;
 
         MHD_run(s->mhd);
@@ -481,7 +481,7 @@ static int server_on_io(sd_event_source *src, int fd, uint32_t revents, void *us
         return 0;
 }
 
-static int server_on_timer(sd_event_source *src, uint64_t usec, void *userdata) {
+static int server_on_timer(_unused_ sd_event_source *src, _unused_ uint64_t usec, void *userdata) {
         struct status_server *s = userdata;
 
         MHD_run(s->mhd);
@@ -490,8 +490,8 @@ static int server_on_timer(sd_event_source *src, uint64_t usec, void *userdata) 
 }
 
 static enum MHD_Result server_answer(void *cls, struct MHD_Connection *conn, const char *url,
-                                     const char *method, const char *version, const char *upload_data,
-                                     size_t *upload_data_size, void **con_cls) {
+                                     const char *method, _unused_ const char *version, _unused_ const char *upload_data,
+                                     _unused_ size_t *upload_data_size, _unused_ void **con_cls) {
         struct status_server *s = cls;
         struct MHD_Response *resp;
         const char *type;
@@ -546,61 +546,19 @@ struct status_server *status_server_free(struct status_server *s) {
 
 static void status_server_freep(struct status_server **s) { status_server_free(*s); }
 
-static int parse_listen(const char *listen, struct sockaddr_storage *ss, struct wf_err *e) {
-        char host[64];
-        const char *colon, *h = listen, *port;
-        size_t hl;
-        uint64_t p;
-
-        memset(ss, 0, sizeof(*ss));
-        if (listen[0] == '[') {
-                const char *end = strchr(listen, ']');
-
-                if (!end || end[1] != ':')
-                        return wf_err_set(e, -EINVAL, "[agent] metrics_listen: %s is not ADDRESS:PORT", listen);
-                h = listen + 1;
-                hl = (size_t)(end - h);
-                port = end + 2;
-        } else {
-                colon = strrchr(listen, ':');
-                if (!colon)
-                        return wf_err_set(e, -EINVAL, "[agent] metrics_listen: %s is not ADDRESS:PORT", listen);
-                hl = (size_t)(colon - listen);
-                port = colon + 1;
-        }
-        if (hl >= sizeof(host) || wf_parse_u64(port, &p) < 0 || p == 0 || p > 65535)
-                return wf_err_set(e, -EINVAL, "[agent] metrics_listen: %s is not ADDRESS:PORT", listen);
-        memcpy(host, h, hl);
-        host[hl] = 0;
-        if (hl == 0 || inet_pton(AF_INET, host, &((struct sockaddr_in *)ss)->sin_addr) == 1) {
-                struct sockaddr_in *in = (struct sockaddr_in *)ss;
-
-                in->sin_family = AF_INET;
-                in->sin_port = htons((uint16_t)p);
-                return 0;
-        }
-        if (inet_pton(AF_INET6, host, &((struct sockaddr_in6 *)ss)->sin6_addr) == 1) {
-                struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ss;
-
-                in6->sin6_family = AF_INET6;
-                in6->sin6_port = htons((uint16_t)p);
-                return 0;
-        }
-        return wf_err_set(e, -EINVAL, "[agent] metrics_listen: %s: not a numeric address", host);
-}
-
 int status_server_new(sd_event *event, const char *listen, status_render_fn fn, void *userdata,
                       struct status_server **ret, struct wf_err *e) {
         _cleanup_(status_server_freep) struct status_server *s = NULL;
         struct sockaddr_storage ss;
         const union MHD_DaemonInfo *info;
+        const char *why;
         unsigned flags = MHD_USE_EPOLL;
         uint16_t port;
         int r;
 
-        r = parse_listen(listen, &ss, e);
+        r = wf_sockaddr_parse(listen, &ss, &why);
         if (r < 0)
-                return r;
+                return wf_err_set(e, r, "[agent] metrics_listen: %s %s", listen, why);
         s = calloc(1, sizeof(*s));
         if (!s)
                 return wf_err_set(e, -ENOMEM, "metrics: out of memory");

@@ -3,23 +3,13 @@
 #include <string.h>
 
 #include "ctl-fleet.h"
+#include "json-read.h"
 #include "model.h"
 
 static const char *const states[] = { "converged", "applying", "degraded", "offline", "rejected", NULL };
 
-static int check_opt_revision(json_t *o, const char *key, uint64_t *ret, struct wf_err *e) {
-        json_t *v = json_object_get(o, key);
-
-        if (!v || json_is_null(v))
-                return 0;
-        if (!json_is_integer(v) || json_integer_value(v) < 0)
-                return wf_err_set(e, -EINVAL, "%s: must be a revision (integer >= 0)", key);
-        if (ret)
-                *ret = (uint64_t)json_integer_value(v);
-        return 0;
-}
-
-static int check_opt_time(json_t *o, const char *key, struct wf_err *e) {
+/* Times: unix seconds (an integer >= 0), an RFC 3339 string, or null. */
+static int check_opt_time(struct jr_ctx *c, const json_t *o, const char *key) {
         json_t *v = json_object_get(o, key);
         int64_t t;
 
@@ -27,119 +17,104 @@ static int check_opt_time(json_t *o, const char *key, struct wf_err *e) {
                 return 0;
         if (json_is_string(v) && wf_parse_rfc3339(json_string_value(v), &t) >= 0)
                 return 0;
-        return wf_err_set(e, -EINVAL, "%s: must be an RFC 3339 time, unix seconds or null", key);
+        return jr_fail(c, &JR_KEY(NULL, key), v, "is not an RFC 3339 time, unix seconds or null");
+}
+
+static int check_head(struct jr_ctx *c, const json_t *root, const char *node, struct ctl_report *rep) {
+        json_t *v = NULL;
+        bool ok = false;
+        int r;
+
+        r = jr_string(c, root, NULL, "schema", false, &v);
+        if (r > 0 && strcmp(json_string_value(v), WF_SCHEMA_STATUS) != 0)
+                return jr_fail(c, &JR_KEY(NULL, "schema"), v, "is not \"%s\"", WF_SCHEMA_STATUS);
+        if (r >= 0)
+                r = jr_string(c, root, NULL, "node", true, &v);
+        if (r < 0)
+                return r;
+        if (strcmp(json_string_value(v), node) != 0)
+                return jr_fail(c, &JR_KEY(NULL, "node"), v, "does not match the URL's node \"%s\"", node);
+        r = jr_string(c, root, NULL, "state", true, &v);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; states[i]; i++)
+                ok = ok || strcmp(states[i], json_string_value(v)) == 0;
+        if (!ok)
+                return jr_fail(c, &JR_KEY(NULL, "state"), v,
+                               "must be one of converged, applying, degraded, offline, rejected");
+        snprintf(rep->state, sizeof(rep->state), "%s", json_string_value(v));
+        if ((r = jr_uint(c, root, NULL, "applied_revision", false, 0, UINT64_MAX, "is not a revision (>= 0)",
+                         &rep->applied_revision)) < 0 ||
+            (r = jr_uint(c, root, NULL, "seen_revision", false, 0, UINT64_MAX, "is not a revision (>= 0)",
+                         &(uint64_t){ 0 })) < 0 ||
+            (r = check_opt_time(c, root, "last_fetch_ok")) < 0 ||
+            (r = check_opt_time(c, root, "last_apply")) < 0 ||
+            (r = jr_string(c, root, NULL, "agent_version", false, &v)) < 0 ||
+            (r = jr_array(c, root, NULL, "errors", false, &v)) < 0 ||
+            (r = jr_array(c, root, NULL, "drift", false, &v)) < 0)
+                return r;
+        return 0;
+}
+
+static int check_peer(struct jr_ctx *c, const json_t *peers, const struct jr_path *pp, size_t j,
+                      struct ctl_report *rep) {
+        static const char *const counters[] = { "rx_bytes", "tx_bytes", "latest_handshake", "handshake_age_s" };
+        const struct jr_path q = JR_IDX(pp, j);
+        json_t *p = NULL, *v = NULL;
+        bool healthy = false;
+        uint8_t k[32];
+        json_int_t n;
+        int r;
+
+        r = jr_elem_object(c, peers, pp, j, &p);
+        if (r >= 0)
+                r = jr_string(c, p, &q, "public_key", true, &v);
+        if (r < 0)
+                return r;
+        if (wf_b64_decode_exact(json_string_value(v), k, 32) < 0)
+                return jr_fail(c, &JR_KEY(&q, "public_key"), v, "is not a WireGuard key");
+        r = jr_bool(c, p, &q, "healthy", false, &healthy);
+        for (size_t i = 0; r >= 0 && i < ELEMENTSOF(counters); i++)
+                r = jr_int(c, p, &q, counters[i], false, INT64_MIN, INT64_MAX, "", &n);
+        if (r < 0)
+                return r;
+        rep->peers_total++;
+        rep->peers_healthy += healthy;
+        return 0;
 }
 
 int ctl_status_parse(const char *json, size_t len, const char *node, int64_t now,
                      struct ctl_report *ret, struct wf_err *e) {
+        struct jr_ctx c = { .e = e, .root = "status" };
+        const struct jr_path ip = JR_KEY(NULL, "interfaces");
         struct ctl_report rep = { .received_at = now };
         json_error_t jerr;
-        json_t *root, *v, *ifaces;
-        const char *s;
-        bool ok = false;
+        json_t *root, *ifaces = NULL;
         int r;
 
-        root = json_loadb(json, len, JSON_REJECT_DUPLICATES, &jerr);
-        if (!root)
+        if (jr_load(json, len, &root, &jerr) < 0)
                 return wf_err_set(e, -EINVAL, "status: invalid JSON at line %d: %s", jerr.line, jerr.text);
         if (!json_is_object(root)) {
-                r = wf_err_set(e, -EINVAL, "status: must be a JSON object");
+                r = jr_fail(&c, NULL, root, "is not a JSON object");
                 goto out;
         }
-        v = json_object_get(root, "schema");
-        if (v && (!json_is_string(v) || strcmp(json_string_value(v), WF_SCHEMA_STATUS) != 0)) {
-                r = wf_err_set(e, -EINVAL, "schema: must be \"%s\"", WF_SCHEMA_STATUS);
-                goto out;
-        }
-        v = json_object_get(root, "node");
-        if (!json_is_string(v)) {
-                r = wf_err_set(e, -EINVAL, "node: missing");
-                goto out;
-        }
-        if (strcmp(json_string_value(v), node) != 0) {
-                char shown[64 + 7];
+        r = check_head(&c, root, node, &rep);
+        if (r >= 0)
+                r = jr_array(&c, root, NULL, "interfaces", false, &ifaces);
+        for (size_t i = 0; r >= 0 && i < json_array_size(ifaces); i++) {
+                const struct jr_path q = JR_IDX(&ip, i), pp = JR_KEY(&q, "peers");
+                json_t *iface = NULL, *peers = NULL;
 
-                wf_escape(json_string_value(v), json_string_length(v), shown, 64);
-                r = wf_err_set(e, -EINVAL, "node: \"%s\" does not match the URL's node \"%s\"", shown, node);
-                goto out;
+                r = jr_elem_object(&c, ifaces, &ip, i, &iface);
+                if (r >= 0)
+                        r = jr_array(&c, iface, &q, "peers", false, &peers);
+                for (size_t j = 0; r >= 0 && j < json_array_size(peers); j++)
+                        r = check_peer(&c, peers, &pp, j, &rep);
         }
-        v = json_object_get(root, "state");
-        s = json_string_value(v);
-        for (size_t i = 0; s && states[i]; i++)
-                ok = ok || strcmp(states[i], s) == 0;
-        if (!ok) {
-                char shown[32 + 7] = "";
-
-                if (s)
-                        wf_escape(s, json_string_length(v), shown, 32);
-                r = wf_err_set(e, -EINVAL, "state: %s%s%smust be one of converged, applying, degraded, offline, rejected",
-                               s ? "\"" : "", shown, s ? "\" " : "");
-                goto out;
+        if (r >= 0) {
+                *ret = rep;
+                r = 0;
         }
-        snprintf(rep.state, sizeof(rep.state), "%s", s);
-        if ((r = check_opt_revision(root, "applied_revision", &rep.applied_revision, e)) < 0 ||
-            (r = check_opt_revision(root, "seen_revision", NULL, e)) < 0 ||
-            (r = check_opt_time(root, "last_fetch_ok", e)) < 0 ||
-            (r = check_opt_time(root, "last_apply", e)) < 0)
-                goto out;
-        v = json_object_get(root, "agent_version");
-        if (v && !json_is_string(v)) {
-                r = wf_err_set(e, -EINVAL, "agent_version: must be a string");
-                goto out;
-        }
-        for (const char *const *k = (const char *const[]){ "errors", "drift", NULL }; *k; k++) {
-                v = json_object_get(root, *k);
-                if (v && !json_is_array(v) && !json_is_null(v)) {
-                        r = wf_err_set(e, -EINVAL, "%s: must be an array", *k);
-                        goto out;
-                }
-        }
-        ifaces = json_object_get(root, "interfaces");
-        if (ifaces && !json_is_array(ifaces)) {
-                r = wf_err_set(e, -EINVAL, "interfaces: must be an array");
-                goto out;
-        }
-        for (size_t i = 0; i < json_array_size(ifaces); i++) {
-                json_t *iface = json_array_get(ifaces, i), *peers;
-                if (!json_is_object(iface)) {
-                        r = wf_err_set(e, -EINVAL, "interfaces[%zu]: must be an object", i);
-                        goto out;
-                }
-                peers = json_object_get(iface, "peers");
-                if (peers && !json_is_array(peers)) {
-                        r = wf_err_set(e, -EINVAL, "interfaces[%zu].peers: must be an array", i);
-                        goto out;
-                }
-                for (size_t j = 0; j < json_array_size(peers); j++) {
-                        json_t *p = json_array_get(peers, j), *h;
-                        uint8_t k[32];
-                        if (!json_is_object(p)) {
-                                r = wf_err_set(e, -EINVAL, "interfaces[%zu].peers[%zu]: must be an object", i, j);
-                                goto out;
-                        }
-                        v = json_object_get(p, "public_key");
-                        if (!json_is_string(v) || wf_b64_decode_exact(json_string_value(v), k, 32) < 0) {
-                                r = wf_err_set(e, -EINVAL, "interfaces[%zu].peers[%zu].public_key: not a WireGuard key", i, j);
-                                goto out;
-                        }
-                        h = json_object_get(p, "healthy");
-                        if (h && !json_is_boolean(h)) {
-                                r = wf_err_set(e, -EINVAL, "interfaces[%zu].peers[%zu].healthy: must be true or false", i, j);
-                                goto out;
-                        }
-                        for (const char *const *k2 = (const char *const[]){ "rx_bytes", "tx_bytes", "latest_handshake", "handshake_age_s", NULL }; *k2; k2++) {
-                                json_t *n = json_object_get(p, *k2);
-                                if (n && !json_is_null(n) && !json_is_integer(n)) {
-                                        r = wf_err_set(e, -EINVAL, "interfaces[%zu].peers[%zu].%s: must be an integer", i, j, *k2);
-                                        goto out;
-                                }
-                        }
-                        rep.peers_total++;
-                        rep.peers_healthy += json_is_true(h);
-                }
-        }
-        *ret = rep;
-        r = 0;
 out:
         json_decref(root);
         return r;

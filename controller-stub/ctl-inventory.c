@@ -6,21 +6,7 @@
 
 #include "ctl-inventory.h"
 #include "document.h"
-
-static void warn_unknown(json_t *obj, const char *const *known, const char *where, wf_warn_fn warn,
-                         void *userdata) {
-        const char *k;
-        json_t *v;
-
-        json_object_foreach(obj, k, v) {
-                bool found = false;
-                for (size_t i = 0; known[i]; i++)
-                        if (strcmp(known[i], k) == 0)
-                                found = true;
-                if (!found)
-                        wf_warnf(warn, userdata, "%s: unknown field \"%s\" ignored", where, k);
-        }
-}
+#include "json-read.h"
 
 bool ctl_node_name_valid(const char *name) {
         /* A node is a peer in the other nodes' documents. */
@@ -58,288 +44,314 @@ const struct ctl_node *ctl_inventory_find(const struct ctl_inventory *inv, const
         return NULL;
 }
 
-/* Reads an optional unsigned integer field within [min, max]. */
-static int get_uint(json_t *obj, const char *key, const char *where, uint64_t min, uint64_t max,
-                    uint64_t *ret, struct wf_err *e) {
-        json_t *v = json_object_get(obj, key);
-
-        if (!v)
-                return 0;
-        if (!json_is_integer(v) || json_integer_value(v) < 0 ||
-            (uint64_t)json_integer_value(v) < min || (uint64_t)json_integer_value(v) > max)
-                return wf_err_set(e, -EINVAL, "%s.%s: must be an integer in %llu-%llu", where, key,
-                                  (unsigned long long)min, (unsigned long long)max);
-        *ret = (uint64_t)json_integer_value(v);
-        return 1;
-}
-
-static int get_string(json_t *obj, const char *key, const char *where, char **ret, struct wf_err *e) {
-        json_t *v = json_object_get(obj, key);
-
-        if (!v || json_is_null(v))
-                return 0;
-        if (!json_is_string(v) || json_string_length(v) == 0)
-                return wf_err_set(e, -EINVAL, "%s.%s: must be a non-empty string", where, key);
-        *ret = strdup(json_string_value(v));
-        if (!*ret)
-                return -ENOMEM;
-        return 1;
-}
-
-static int parse_wan(json_t *wan, struct ctl_inventory *inv, struct wf_err *e, wf_warn_fn warn,
-                     void *userdata) {
-        static const char *const known[] = { "name", "tunnel_cidr", "tunnel_cidr6", "topology", "interface",
-                "listen_port", "validity_days", "poll_interval", "keepalive", "mtu",
-                "route_table", "route_metric", NULL };
-        const char *s, *why;
+/* Reads an optional unsigned integer within [min, max] into *ret (left alone when absent). */
+static int get_u32(struct jr_ctx *c, const json_t *obj, const struct jr_path *p, const char *key,
+                   uint64_t min, uint64_t max, const char *range_msg, uint32_t *ret) {
         uint64_t u;
-        json_t *v;
+        int r = jr_uint(c, obj, p, key, false, min, max, range_msg, &u);
+
+        if (r > 0)
+                *ret = (uint32_t)u;
+        return r;
+}
+
+/* An optional non-empty string, copied; *ret stays NULL when absent. */
+static int get_name(struct jr_ctx *c, const json_t *obj, const struct jr_path *p, const char *key, char **ret) {
+        json_t *v = NULL;
+        int r = jr_string(c, obj, p, key, false, &v);
+
+        if (r <= 0)
+                return r;
+        if (json_string_length(v) == 0)
+                return jr_fail(c, &JR_KEY(p, key), v, "is empty");
+        *ret = strdup(json_string_value(v));
+        return *ret ? 1 : -ENOMEM;
+}
+
+static int parse_tunnel_cidrs(struct jr_ctx *c, const json_t *wan, const struct jr_path *wp,
+                              struct ctl_inventory *inv) {
+        const struct jr_path p4 = JR_KEY(wp, "tunnel_cidr"), p6 = JR_KEY(wp, "tunnel_cidr6");
+        const char *why;
+        json_t *v = NULL;
         int r;
 
-        if (!json_is_object(wan))
-                return wf_err_set(e, -EINVAL, "wan: must be an object");
-        warn_unknown(wan, known, "wan", warn, userdata);
-
-        r = get_string(wan, "name", "wan", &inv->name, e);
+        r = jr_string(c, wan, wp, "tunnel_cidr", true, &v);
         if (r < 0)
                 return r;
-        if (!inv->name && !(inv->name = strdup("wan")))
-                return -ENOMEM;
-
-        v = json_object_get(wan, "tunnel_cidr");
-        if (!json_is_string(v))
-                return wf_err_set(e, -EINVAL, "wan.tunnel_cidr: missing (a CIDR such as 10.99.0.0/24)");
-        s = json_string_value(v);
-        if (wf_prefix_parse(s, true, &inv->tunnel_cidr, &why) < 0)
-                return wf_err_set(e, -EINVAL, "wan.tunnel_cidr: \"%s\" %s", s, why);
-        if ((why = doc_prefix_special(&inv->tunnel_cidr)))
-                return wf_err_set(e, -EINVAL, "wan.tunnel_cidr: \"%s\" %s", s, why);
+        if (wf_prefix_parse(json_string_value(v), true, &inv->tunnel_cidr, &why) < 0 ||
+            (why = doc_prefix_special(&inv->tunnel_cidr)))
+                return jr_fail(c, &p4, v, "%s", why);
         if ((inv->tunnel_cidr.family == AF_INET && inv->tunnel_cidr.len > 30) ||
             (inv->tunnel_cidr.family == AF_INET6 && inv->tunnel_cidr.len > 126))
-                return wf_err_set(e, -EINVAL, "wan.tunnel_cidr: \"%s\" is too small for a fleet", s);
+                return jr_fail(c, &p4, v, "is too small for a fleet");
 
-        v = json_object_get(wan, "tunnel_cidr6");
-        if (v && !json_is_null(v)) {
-                s = json_is_string(v) ? json_string_value(v) : "?";
-                if (wf_prefix_parse(s, true, &inv->tunnel_cidr6, &why) < 0 || inv->tunnel_cidr6.family != AF_INET6 ||
-                    inv->tunnel_cidr6.len > 126 || doc_prefix_special(&inv->tunnel_cidr6))
-                        return wf_err_set(e, -EINVAL, "wan.tunnel_cidr6: \"%s\" is not a unicast IPv6 range (at most /126)", s);
-                if (inv->tunnel_cidr.family != AF_INET)
-                        return wf_err_set(e, -EINVAL, "wan.tunnel_cidr6: only with an IPv4 tunnel_cidr");
-                inv->has_tunnel_cidr6 = true;
-        }
+        r = jr_string(c, wan, wp, "tunnel_cidr6", false, &v);
+        if (r <= 0)
+                return r;
+        if (wf_prefix_parse(json_string_value(v), true, &inv->tunnel_cidr6, &why) < 0 ||
+            inv->tunnel_cidr6.family != AF_INET6 || inv->tunnel_cidr6.len > 126 ||
+            doc_prefix_special(&inv->tunnel_cidr6))
+                return jr_fail(c, &p6, v, "is not a unicast IPv6 range (at most /126)");
+        if (inv->tunnel_cidr.family != AF_INET)
+                return jr_fail(c, &p6, NULL, "only with an IPv4 tunnel_cidr");
+        inv->has_tunnel_cidr6 = true;
+        return 0;
+}
 
-        v = json_object_get(wan, "topology");
-        if (!v || (json_is_string(v) && strcmp(json_string_value(v), "mesh") == 0))
-                inv->topology = CTL_TOPOLOGY_MESH;
-        else if (json_is_string(v) && strcmp(json_string_value(v), "hub-spoke") == 0)
-                inv->topology = CTL_TOPOLOGY_HUB_SPOKE;
-        else
-                return wf_err_set(e, -EINVAL, "wan.topology: must be \"mesh\" or \"hub-spoke\"");
+/* What the agent accepts: "main" or a table number, not 253 (default) or 255 (local). */
+static int parse_route_table(struct jr_ctx *c, const json_t *wan, const struct jr_path *wp,
+                             struct ctl_inventory *inv) {
+        const struct jr_path q = JR_KEY(wp, "route_table");
+        json_t *v = json_object_get(wan, "route_table");
+        uint64_t u;
+        int r;
 
-        r = get_string(wan, "interface", "wan", &inv->iface, e);
-        if (r < 0)
-                return r;
-        if (!inv->iface && !(inv->iface = strdup("wg0")))
-                return -ENOMEM;
-        if (!doc_ifname_valid(inv->iface))
-                return wf_err_set(e, -EINVAL, "wan.interface: \"%s\" is not an interface name", inv->iface);
-
-        inv->listen_port = CTL_DEFAULT_PORT;
-        if ((r = get_uint(wan, "listen_port", "wan", 1, 65535, &u, e)) < 0)
-                return r;
-        if (r)
-                inv->listen_port = (uint16_t)u;
-        inv->validity_days = CTL_DEFAULT_VALIDITY_DAYS;
-        if ((r = get_uint(wan, "validity_days", "wan", 1, 3650, &u, e)) < 0)
-                return r;
-        if (r)
-                inv->validity_days = (uint32_t)u;
-        inv->poll_interval = CTL_DEFAULT_POLL_INTERVAL;
-        if ((r = get_uint(wan, "poll_interval", "wan", 1, 86400, &u, e)) < 0)
-                return r;
-        if (r)
-                inv->poll_interval = (uint32_t)u;
-        inv->keepalive = CTL_DEFAULT_KEEPALIVE;
-        if ((r = get_uint(wan, "keepalive", "wan", 1, 65535, &u, e)) < 0)
-                return r;
-        if (r)
-                inv->keepalive = (uint32_t)u;
-        if ((r = get_uint(wan, "mtu", "wan", 1280, 65535, &u, e)) < 0)
-                return r;
-        if (r)
-                inv->mtu = (uint32_t)u;
-        if ((r = get_uint(wan, "route_metric", "wan", 1, UINT32_MAX, &u, e)) < 0)
-                return r;
-        if (r)
-                inv->route_metric = (uint32_t)u;
-
-        /* what the agent accepts: "main" or a table number, not 253 (default) or 255 (local) */
-        v = json_object_get(wan, "route_table");
         if (json_is_integer(v)) {
-                if ((r = get_uint(wan, "route_table", "wan", 1, UINT32_MAX, &u, e)) < 0)
+                r = jr_uint(c, wan, wp, "route_table", true, 1, UINT32_MAX, "is not a route table (1-4294967295)", &u);
+                if (r < 0)
                         return r;
                 if (u == 253 || u == 255)
-                        return wf_err_set(e, -EINVAL, "wan.route_table: %llu is the kernel's %s table",
-                                          (unsigned long long)u, u == 253 ? "default" : "local");
+                        return jr_fail(c, &q, v, "is the kernel's %s table", u == 253 ? "default" : "local");
                 if (asprintf(&inv->route_table, "%llu", (unsigned long long)u) < 0)
                         return -ENOMEM;
                 inv->route_table_numeric = true;
         } else if (v && !json_is_null(v)) {
                 if (!json_is_string(v) || strcmp(json_string_value(v), "main") != 0)
-                        return wf_err_set(e, -EINVAL, "wan.route_table: must be \"main\" or a table number");
+                        return jr_fail(c, &q, v, "is not \"main\" or a table number");
                 if (!(inv->route_table = strdup("main")))
                         return -ENOMEM;
         }
         return 0;
 }
 
-static int parse_node(json_t *o, size_t idx, const struct ctl_inventory *inv, struct ctl_node *n,
-                      struct wf_err *e, wf_warn_fn warn, void *userdata) {
-        static const char *const known[] = { "name", "role", "endpoint", "public_key", "tunnel_ip", "tunnel_ip6",
-                "subnets", "backend", "interface", "listen_port", "agent", NULL };
-        char where[96];
-        const char *s, *why;
-        uint64_t u;
-        json_t *v;
+static int parse_wan(struct jr_ctx *c, const json_t *root, struct ctl_inventory *inv) {
+        static const char *const known[] = { "name", "tunnel_cidr", "tunnel_cidr6", "topology", "interface",
+                "listen_port", "validity_days", "poll_interval", "keepalive", "mtu",
+                "route_table", "route_metric", NULL };
+        const struct jr_path wp = JR_KEY(NULL, "wan");
+        json_t *wan = NULL, *v = NULL;
+        uint32_t port = CTL_DEFAULT_PORT;
         int r;
 
-        snprintf(where, sizeof(where), "nodes[%zu]", idx);
-        if (!json_is_object(o))
-                return wf_err_set(e, -EINVAL, "%s: must be an object", where);
-        v = json_object_get(o, "name");
-        if (!json_is_string(v) || !ctl_node_name_valid(json_string_value(v)))
-                return wf_err_set(e, -EINVAL, "%s.name: missing or invalid (letters, digits, '.', '_', '-'; at most 63)",
-                                  where);
+        r = jr_object(c, root, NULL, "wan", true, &wan);
+        if (r < 0)
+                return r;
+        jr_unknown_fields(c, wan, &wp, known);
+
+        r = get_name(c, wan, &wp, "name", &inv->name);
+        if (r < 0)
+                return r;
+        if (!inv->name && !(inv->name = strdup("wan")))
+                return -ENOMEM;
+        r = parse_tunnel_cidrs(c, wan, &wp, inv);
+        if (r < 0)
+                return r;
+
+        inv->topology = CTL_TOPOLOGY_MESH;
+        r = jr_string(c, wan, &wp, "topology", false, &v);
+        if (r < 0)
+                return r;
+        if (r > 0 && strcmp(json_string_value(v), "hub-spoke") == 0)
+                inv->topology = CTL_TOPOLOGY_HUB_SPOKE;
+        else if (r > 0 && strcmp(json_string_value(v), "mesh") != 0)
+                return jr_fail(c, &JR_KEY(&wp, "topology"), v, "is not \"mesh\" or \"hub-spoke\"");
+
+        r = get_name(c, wan, &wp, "interface", &inv->iface);
+        if (r < 0)
+                return r;
+        if (!inv->iface && !(inv->iface = strdup("wg0")))
+                return -ENOMEM;
+        if (!doc_ifname_valid(inv->iface))
+                return jr_fail(c, &JR_KEY(&wp, "interface"), json_object_get(wan, "interface"),
+                               "is not an interface name");
+
+        inv->validity_days = CTL_DEFAULT_VALIDITY_DAYS;
+        inv->poll_interval = CTL_DEFAULT_POLL_INTERVAL;
+        inv->keepalive = CTL_DEFAULT_KEEPALIVE;
+        if ((r = get_u32(c, wan, &wp, "listen_port", 1, 65535, "is not a port (1-65535)", &port)) < 0 ||
+            (r = get_u32(c, wan, &wp, "validity_days", 1, 3650, "is out of range (1-3650 days)",
+                         &inv->validity_days)) < 0 ||
+            (r = get_u32(c, wan, &wp, "poll_interval", 1, 86400, "is out of range (1-86400 seconds)",
+                         &inv->poll_interval)) < 0 ||
+            (r = get_u32(c, wan, &wp, "keepalive", 1, 65535, "is out of range (1-65535 seconds)",
+                         &inv->keepalive)) < 0 ||
+            (r = get_u32(c, wan, &wp, "mtu", 1280, 65535, "is not an MTU (1280-65535)", &inv->mtu)) < 0 ||
+            (r = get_u32(c, wan, &wp, "route_metric", 1, UINT32_MAX, "is not a route metric (1-4294967295)",
+                         &inv->route_metric)) < 0)
+                return r;
+        inv->listen_port = (uint16_t)port;
+        return parse_route_table(c, wan, &wp, inv);
+}
+
+/* A bare address or name gets the node's listen port. */
+static int parse_endpoint(struct jr_ctx *c, const json_t *o, const struct jr_path *np, struct ctl_node *n) {
+        _cleanup_free_ char *host = NULL;
+        struct in6_addr a6;
+        const char *s, *why;
+        uint16_t port;
+        json_t *v = NULL;
+        int r = jr_string(c, o, np, "endpoint", false, &v);
+
+        if (r <= 0)
+                return r;
+        s = json_string_value(v);
+        if (wf_endpoint_split(s, &host, &port, &why) == 0) {
+                if (s[0] != '[' && !doc_host_valid(host))
+                        return wf_err_set(c->e, -EINVAL, "node %s: endpoint \"%s\" has an invalid host", n->name, s);
+                n->endpoint = strdup(s);
+                return n->endpoint ? 0 : -ENOMEM;
+        }
+        if (inet_pton(AF_INET6, s, &a6) == 1)
+                r = asprintf(&n->endpoint, "[%s]:%u", s, n->listen_port);
+        else if (doc_host_valid(s))
+                r = asprintf(&n->endpoint, "%s:%u", s, n->listen_port);
+        else
+                return wf_err_set(c->e, -EINVAL, "node %s: endpoint \"%s\" is not host, host:port or [v6]:port",
+                                  n->name, s);
+        return r < 0 ? -ENOMEM : 0;
+}
+
+/* tunnel_ip / tunnel_ip6: a host address inside range. */
+static int parse_tunnel_ip(struct jr_ctx *c, const json_t *o, const struct jr_path *np, const char *key,
+                           bool v6, const char *range_name, const struct wf_prefix *range,
+                           const struct ctl_node *n, bool *ret_has, struct wf_prefix *ret) {
+        const char *s, *why;
+        json_t *v = NULL;
+        struct wf_prefix p;
+        int r = jr_string(c, o, np, key, false, &v);
+
+        if (r <= 0)
+                return r;
+        s = json_string_value(v);
+        if (!range)
+                return wf_err_set(c->e, -EINVAL, "node %s: %s without wan.%s", n->name, key, range_name);
+        /* tunnel_cidr may be either family; tunnel_cidr6 is IPv6 */
+        if (strchr(s, '/') || wf_prefix_parse(s, false, &p, &why) < 0 || (v6 && p.family != AF_INET6))
+                return wf_err_set(c->e, -EINVAL, "node %s: %s \"%s\" is not an %saddress", n->name, key, s,
+                                  v6 ? "IPv6 " : "");
+        if (!wf_prefix_contains(range, &p))
+                return wf_err_set(c->e, -EINVAL, "node %s: %s %s is outside %s", n->name, key, s, range_name);
+        *ret = p;
+        *ret_has = true;
+        return 0;
+}
+
+static int parse_subnets(struct jr_ctx *c, const json_t *o, const struct jr_path *np, struct ctl_node *n) {
+        static const char *const known[] = { "cidr", "routed", NULL };
+        const struct jr_path sp = JR_KEY(np, "subnets");
+        json_t *v = NULL;
+        int r = jr_array(c, o, np, "subnets", false, &v);
+
+        if (r <= 0)
+                return r;
+        n->subnets = calloc(json_array_size(v) + 1, sizeof(*n->subnets));
+        if (!n->subnets)
+                return -ENOMEM;
+        for (size_t i = 0; i < json_array_size(v); i++) {
+                const struct jr_path ep = JR_IDX(&sp, i);
+                json_t *sn = json_array_get(v, i), *cidr = sn;
+                struct ctl_subnet *sub = &n->subnets[n->n_subnets];
+                const char *why;
+
+                /* a bare string means a routed subnet */
+                sub->routed = true;
+                if (!json_is_string(sn)) {
+                        r = jr_elem_object(c, v, &sp, i, &sn);
+                        if (r < 0)
+                                return r;
+                        jr_unknown_fields(c, sn, &ep, known);
+                        r = jr_string(c, sn, &ep, "cidr", true, &cidr);
+                        if (r >= 0)
+                                r = jr_bool(c, sn, &ep, "routed", false, &sub->routed);
+                        if (r < 0)
+                                return r;
+                }
+                if (wf_prefix_parse(json_string_value(cidr), true, &sub->prefix, &why) < 0)
+                        return wf_err_set(c->e, -EINVAL, "node %s: subnet \"%s\" %s", n->name,
+                                          json_string_value(cidr), why);
+                n->n_subnets++;
+        }
+        return 0;
+}
+
+/* One of the words in allowed (NULL-terminated), or absent. */
+static int get_word(struct jr_ctx *c, const json_t *o, const struct jr_path *np, const char *key,
+                    const char *const *allowed, const char *what, const struct ctl_node *n, json_t **ret) {
+        json_t *v = NULL;
+        int r = jr_string(c, o, np, key, false, &v);
+
+        if (r <= 0)
+                return r;
+        for (const char *const *w = allowed; *w; w++)
+                if (strcmp(*w, json_string_value(v)) == 0) {
+                        *ret = v;
+                        return 1;
+                }
+        return wf_err_set(c->e, -EINVAL, "node %s: %s must be %s", n->name, key, what);
+}
+
+static int parse_node(struct jr_ctx *c, const json_t *nodes, const struct jr_path *lp, size_t idx,
+                      const struct ctl_inventory *inv, struct ctl_node *n) {
+        static const char *const known[] = { "name", "role", "endpoint", "public_key", "tunnel_ip", "tunnel_ip6",
+                "subnets", "backend", "interface", "listen_port", "agent", NULL };
+        const struct jr_path np = JR_IDX(lp, idx);
+        uint32_t port = inv->listen_port;
+        json_t *o = NULL, *v = NULL;
+        int r;
+
+        r = jr_elem_object(c, nodes, lp, idx, &o);
+        if (r >= 0)
+                r = jr_string(c, o, &np, "name", true, &v);
+        if (r < 0)
+                return r;
+        if (!ctl_node_name_valid(json_string_value(v)))
+                return jr_fail(c, &JR_KEY(&np, "name"), v, "is not a node name (1-63 of A-Z a-z 0-9 . _ -, "
+                               "starting with a letter or digit)");
         if (!(n->name = strdup(json_string_value(v))))
                 return -ENOMEM;
-        snprintf(where, sizeof(where), "node %s", n->name);
-        warn_unknown(o, known, where, warn, userdata);
+        jr_unknown_fields(c, o, &np, known);
 
-        v = json_object_get(o, "role");
-        if (v) {
-                if (!json_is_string(v) || (strcmp(json_string_value(v), "hub") != 0 &&
-                                           strcmp(json_string_value(v), "spoke") != 0))
-                        return wf_err_set(e, -EINVAL, "%s: role must be \"hub\" or \"spoke\"", where);
-                n->hub = strcmp(json_string_value(v), "hub") == 0;
-        }
-
-        n->listen_port = inv->listen_port;
-        if ((r = get_uint(o, "listen_port", where, 1, 65535, &u, e)) < 0)
+        r = get_word(c, o, &np, "role", (const char *const[]){ "hub", "spoke", NULL }, "\"hub\" or \"spoke\"", n, &v);
+        if (r < 0)
                 return r;
-        if (r)
-                n->listen_port = (uint16_t)u;
+        n->hub = r > 0 && strcmp(json_string_value(v), "hub") == 0;
+        r = get_u32(c, o, &np, "listen_port", 1, 65535, "is not a port (1-65535)", &port);
+        if (r < 0)
+                return r;
+        n->listen_port = (uint16_t)port;
+        r = parse_endpoint(c, o, &np, n);
+        if (r < 0)
+                return r;
 
-        v = json_object_get(o, "endpoint");
-        if (v && !json_is_null(v)) {
-                _cleanup_free_ char *host = NULL;
-                uint16_t port;
-                struct in6_addr a6;
+        r = jr_string(c, o, &np, "public_key", false, &v);
+        if (r < 0)
+                return r;
+        if (r > 0 && wf_b64_decode_exact(json_string_value(v), n->public_key, 32) < 0)
+                return wf_err_set(c->e, -EINVAL, "node %s: public_key is not a base64 WireGuard key", n->name);
+        n->has_public_key = r > 0;
 
-                if (!json_is_string(v))
-                        return wf_err_set(e, -EINVAL, "%s: endpoint must be a string", where);
-                s = json_string_value(v);
-                if (wf_endpoint_split(s, &host, &port, &why) == 0) {
-                        if (s[0] != '[' && !doc_host_valid(host))
-                                return wf_err_set(e, -EINVAL, "%s: endpoint \"%s\" has an invalid host", where, s);
-                        if (!(n->endpoint = strdup(s)))
-                                return -ENOMEM;
-                } else if (inet_pton(AF_INET6, s, &a6) == 1) {
-                        /* a bare address or name gets the node's listen port */
-                        if (asprintf(&n->endpoint, "[%s]:%u", s, n->listen_port) < 0)
-                                return -ENOMEM;
-                } else if (doc_host_valid(s)) {
-                        if (asprintf(&n->endpoint, "%s:%u", s, n->listen_port) < 0)
-                                return -ENOMEM;
-                } else
-                        return wf_err_set(e, -EINVAL, "%s: endpoint \"%s\" is not host, host:port or [v6]:port",
-                                          where, s);
-        }
+        if ((r = parse_tunnel_ip(c, o, &np, "tunnel_ip", false, "tunnel_cidr", &inv->tunnel_cidr, n,
+                                 &n->has_tunnel_ip, &n->tunnel_ip)) < 0 ||
+            (r = parse_tunnel_ip(c, o, &np, "tunnel_ip6", true, "tunnel_cidr6",
+                                 inv->has_tunnel_cidr6 ? &inv->tunnel_cidr6 : NULL, n,
+                                 &n->has_tunnel_ip6, &n->tunnel_ip6)) < 0 ||
+            (r = parse_subnets(c, o, &np, n)) < 0)
+                return r;
 
-        v = json_object_get(o, "public_key");
-        if (v && !json_is_null(v)) {
-                if (!json_is_string(v) || wf_b64_decode_exact(json_string_value(v), n->public_key, 32) < 0)
-                        return wf_err_set(e, -EINVAL, "%s: public_key is not a base64 WireGuard key", where);
-                n->has_public_key = true;
-        }
+        r = get_word(c, o, &np, "backend", (const char *const[]){ "linux", "uapi", "routeros", NULL },
+                     "linux, uapi or routeros", n, &v);
+        if (r < 0)
+                return r;
+        if (r > 0 && !(n->backend = strdup(json_string_value(v))))
+                return -ENOMEM;
 
-        v = json_object_get(o, "tunnel_ip");
-        if (v && !json_is_null(v)) {
-                struct wf_prefix p;
-                if (!json_is_string(v))
-                        return wf_err_set(e, -EINVAL, "%s: tunnel_ip must be a string", where);
-                s = json_string_value(v);
-                if (strchr(s, '/') || wf_prefix_parse(s, false, &p, &why) < 0)
-                        return wf_err_set(e, -EINVAL, "%s: tunnel_ip \"%s\" is not an address", where, s);
-                if (!wf_prefix_contains(&inv->tunnel_cidr, &p))
-                        return wf_err_set(e, -EINVAL, "%s: tunnel_ip %s is outside tunnel_cidr", where, s);
-                n->tunnel_ip = p;
-                n->has_tunnel_ip = true;
-        }
-
-        v = json_object_get(o, "tunnel_ip6");
-        if (v && !json_is_null(v)) {
-                struct wf_prefix p;
-                s = json_is_string(v) ? json_string_value(v) : "?";
-                if (!inv->has_tunnel_cidr6)
-                        return wf_err_set(e, -EINVAL, "%s: tunnel_ip6 without wan.tunnel_cidr6", where);
-                if (strchr(s, '/') || wf_prefix_parse(s, false, &p, &why) < 0 || p.family != AF_INET6)
-                        return wf_err_set(e, -EINVAL, "%s: tunnel_ip6 \"%s\" is not an IPv6 address", where, s);
-                if (!wf_prefix_contains(&inv->tunnel_cidr6, &p))
-                        return wf_err_set(e, -EINVAL, "%s: tunnel_ip6 %s is outside tunnel_cidr6", where, s);
-                n->tunnel_ip6 = p;
-                n->has_tunnel_ip6 = true;
-        }
-
-        v = json_object_get(o, "subnets");
-        if (v) {
-                if (!json_is_array(v))
-                        return wf_err_set(e, -EINVAL, "%s: subnets must be an array", where);
-                n->subnets = calloc(json_array_size(v) + 1, sizeof(*n->subnets));
-                if (!n->subnets)
-                        return -ENOMEM;
-                for (size_t i = 0; i < json_array_size(v); i++) {
-                        static const char *const sknown[] = { "cidr", "routed", NULL };
-                        json_t *sn = json_array_get(v, i), *c, *rt;
-                        struct ctl_subnet *sub = &n->subnets[n->n_subnets];
-
-                        if (json_is_string(sn)) {
-                                c = sn;
-                                rt = NULL;
-                        } else if (json_is_object(sn)) {
-                                warn_unknown(sn, sknown, where, warn, userdata);
-                                c = json_object_get(sn, "cidr");
-                                rt = json_object_get(sn, "routed");
-                        } else
-                                return wf_err_set(e, -EINVAL, "%s: subnets[%zu] must be an object", where, i);
-                        if (!json_is_string(c) || wf_prefix_parse(json_string_value(c), true, &sub->prefix, &why) < 0)
-                                return wf_err_set(e, -EINVAL, "%s: subnet \"%s\" %s", where,
-                                                  json_is_string(c) ? json_string_value(c) : "?",
-                                                  json_is_string(c) ? why : "has no cidr");
-                        if (rt && !json_is_boolean(rt))
-                                return wf_err_set(e, -EINVAL, "%s: subnet %s: routed must be true or false",
-                                                  where, json_string_value(c));
-                        sub->routed = !rt || json_is_true(rt);
-                        n->n_subnets++;
-                }
-        }
-
-        v = json_object_get(o, "backend");
-        if (v) {
-                if (!json_is_string(v) || (strcmp(json_string_value(v), "linux") != 0 &&
-                                           strcmp(json_string_value(v), "uapi") != 0 &&
-                                           strcmp(json_string_value(v), "routeros") != 0))
-                        return wf_err_set(e, -EINVAL, "%s: backend must be linux, uapi or routeros", where);
-                if (!(n->backend = strdup(json_string_value(v))))
-                        return -ENOMEM;
-        }
-
-        if ((r = get_string(o, "interface", where, &n->iface, e)) < 0)
+        r = get_name(c, o, &np, "interface", &n->iface);
+        if (r < 0)
                 return r;
         if (!n->iface && !(n->iface = strdup(inv->iface)))
                 return -ENOMEM;
         if (!doc_ifname_valid(n->iface))
-                return wf_err_set(e, -EINVAL, "%s: interface \"%s\" is not an interface name", where, n->iface);
+                return wf_err_set(c->e, -EINVAL, "node %s: interface \"%s\" is not an interface name", n->name, n->iface);
         return 0;
 }
 
@@ -445,14 +457,16 @@ static int check_fleet(struct ctl_inventory *inv, struct wf_err *e, wf_warn_fn w
 
 int ctl_inventory_parse(const char *json, size_t len, struct ctl_inventory **ret, struct wf_err *e,
                         wf_warn_fn warn, void *userdata) {
-        _cleanup_(inventory_freep) struct ctl_inventory *inv = NULL;
         static const char *const known[] = { "wan", "nodes", "rollout", NULL };
+        struct jr_ctx c = { .e = e, .warn = warn, .userdata = userdata, .root = "inventory",
+                            .unknown = JR_UNKNOWN_QUOTED };
+        const struct jr_path lp = JR_KEY(NULL, "nodes");
+        _cleanup_(inventory_freep) struct ctl_inventory *inv = NULL;
         json_error_t jerr;
-        json_t *root, *nodes;
+        json_t *root = NULL, *nodes = NULL;
         int r;
 
-        root = json_loadb(json, len, JSON_REJECT_DUPLICATES, &jerr);
-        if (!root)
+        if (jr_load(json, len, &root, &jerr) < 0)
                 return wf_err_set(e, -EINVAL, "inventory: line %d: %s", jerr.line, jerr.text);
         inv = calloc(1, sizeof(*inv));
         if (!inv) {
@@ -460,18 +474,15 @@ int ctl_inventory_parse(const char *json, size_t len, struct ctl_inventory **ret
                 return -ENOMEM;
         }
         if (!json_is_object(root)) {
-                r = wf_err_set(e, -EINVAL, "inventory: must be a JSON object");
+                r = jr_fail(&c, NULL, root, "is not a JSON object");
                 goto out;
         }
-        warn_unknown(root, known, "inventory", warn, userdata);
-        r = parse_wan(json_object_get(root, "wan"), inv, e, warn, userdata);
+        jr_unknown_fields(&c, root, NULL, known);
+        r = parse_wan(&c, root, inv);
+        if (r >= 0)
+                r = jr_array(&c, root, NULL, "nodes", true, &nodes);
         if (r < 0)
                 goto out;
-        nodes = json_object_get(root, "nodes");
-        if (!json_is_array(nodes)) {
-                r = wf_err_set(e, -EINVAL, "nodes: missing (an array of nodes)");
-                goto out;
-        }
         inv->nodes = calloc(json_array_size(nodes) + 1, sizeof(*inv->nodes));
         if (!inv->nodes) {
                 r = -ENOMEM;
@@ -479,7 +490,7 @@ int ctl_inventory_parse(const char *json, size_t len, struct ctl_inventory **ret
         }
         for (size_t i = 0; i < json_array_size(nodes); i++) {
                 inv->n_nodes++;
-                r = parse_node(json_array_get(nodes, i), i, inv, &inv->nodes[i], e, warn, userdata);
+                r = parse_node(&c, nodes, &lp, i, inv, &inv->nodes[i]);
                 if (r < 0)
                         goto out;
         }

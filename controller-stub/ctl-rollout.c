@@ -8,6 +8,7 @@
 #include "ctl-history.h"
 #include "ctl-inventory.h"
 #include "ctl-rollout.h"
+#include "json-read.h"
 
 struct ctl_rollout {
         struct ctl_rollout_cfg cfg;
@@ -18,83 +19,97 @@ struct ctl_rollout {
 
 /* ---- configuration ---- */
 
-static int parse_u32(json_t *o, const char *key, uint32_t def, uint32_t max, uint32_t *ret, struct wf_err *e) {
-        json_t *v = json_object_get(o, key);
+static int parse_waves(struct jr_ctx *c, json_t *ro, const struct jr_path *p, struct ctl_rollout_cfg *cfg) {
+        struct jr_path wp = JR_KEY(p, "waves");
+        json_t *waves, *wave, *name;
+        int r;
 
-        if (!v) {
-                *ret = def;
-                return 0;
+        if ((r = jr_array(c, ro, p, "waves", true, &waves)) < 0)
+                return r;
+        if (json_array_size(waves) == 0)
+                return jr_fail(c, &wp, NULL, "must name at least one wave");
+        for (size_t i = 0; i < json_array_size(waves); i++) {
+                struct jr_path ip = JR_IDX(&wp, i);
+                wave = json_array_get(waves, i);
+                if (!json_is_array(wave) || json_array_size(wave) == 0)
+                        return jr_fail(c, &ip, wave, "is not a non-empty array of node names");
+                for (size_t j = 0; j < json_array_size(wave); j++) {
+                        struct jr_path jp = JR_IDX(&ip, j);
+                        const char *n;
+                        if ((r = jr_elem_string(c, wave, &ip, j, &name)) < 0)
+                                return r;
+                        n = json_string_value(name);
+                        if (!*n || strlen(n) > 63 ||
+                            strspn(n, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-*?[]") != strlen(n))
+                                return jr_fail(c, &jp, name, "is not a node name or a pattern (* ? [])");
+                }
         }
-        if (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) > max)
-                return wf_err_set(e, -EINVAL, "rollout.%s: must be an integer from 0 to %u", key, max);
-        *ret = (uint32_t)json_integer_value(v);
+        cfg->waves = json_incref(waves);
         return 0;
 }
 
-static int parse_waves(json_t *w, struct wf_err *e) {
-        if (!json_is_array(w) || json_array_size(w) == 0)
-                return wf_err_set(e, -EINVAL, "rollout.waves: must be a non-empty array of arrays of node names");
-        for (size_t i = 0; i < json_array_size(w); i++) {
-                json_t *wave = json_array_get(w, i);
-                if (!json_is_array(wave) || json_array_size(wave) == 0)
-                        return wf_err_set(e, -EINVAL, "rollout.waves[%zu]: must be a non-empty array of node names", i);
-                for (size_t j = 0; j < json_array_size(wave); j++) {
-                        const char *p = json_string_value(json_array_get(wave, j));
-                        if (!p || !*p || strlen(p) > 63 || strspn(p, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-*?[]") != strlen(p))
-                                return wf_err_set(e, -EINVAL, "rollout.waves[%zu][%zu]: must be a node name or a pattern (* ? [])", i, j);
-                }
+static int parse_rollout(struct jr_ctx *c, json_t *root, struct ctl_rollout_cfg *cfg) {
+        static const char *const known[] = { "waves", "settle", "deadline", NULL };
+        struct jr_path p = JR_KEY(NULL, "rollout");
+        uint64_t settle = CTL_ROLLOUT_SETTLE, deadline = CTL_ROLLOUT_DEADLINE;
+        json_t *ro;
+        int r;
+
+        if ((r = jr_object(c, root, NULL, "rollout", false, &ro)) <= 0)
+                return r;
+        jr_unknown_fields(c, ro, &p, known);
+        if ((r = parse_waves(c, ro, &p, cfg)) < 0 ||
+            (r = jr_uint(c, ro, &p, "settle", false, 0, 86400, "is not a number of seconds (0-86400)", &settle)) < 0 ||
+            (r = jr_uint(c, ro, &p, "deadline", false, 1, 7 * 86400, "is not a number of seconds (1-604800)", &deadline)) < 0)
+                return r;
+        if (deadline <= settle) {
+                struct jr_path dp = JR_KEY(&p, "deadline");
+                return jr_fail(c, &dp, json_object_get(ro, "deadline"), "must be longer than settle (%llu)",
+                               (unsigned long long)settle);
         }
+        cfg->settle = (uint32_t)settle;
+        cfg->deadline = (uint32_t)deadline;
+        cfg->enabled = true;
         return 0;
 }
 
 int ctl_rollout_cfg_parse(const char *json, size_t len, struct ctl_rollout_cfg *ret, struct wf_err *e) {
-        struct ctl_rollout_cfg c = {};
-        json_t *root, *ro, *nodes;
-        int r = 0;
+        struct ctl_rollout_cfg cfg = {};
+        struct jr_ctx c = { .e = e, .root = "inventory", .unknown = JR_UNKNOWN_QUOTED };
+        struct jr_path np = JR_KEY(NULL, "nodes");
+        json_error_t jerr;
+        json_t *root = NULL, *nodes, *n;
+        int r;
 
-        root = json_loadb(json, len, 0, NULL);
-        if (!json_is_object(root)) {
+        if (jr_load(json, len, &root, &jerr) < 0 || !json_is_object(root)) {
                 json_decref(root);
                 return wf_err_set(e, -EINVAL, "inventory: not a JSON object");
         }
-        c.agentless = json_object();
+        if (!(cfg.agentless = json_object())) {
+                json_decref(root);
+                return -ENOMEM;
+        }
         nodes = json_object_get(root, "nodes");
-        for (size_t i = 0; c.agentless && i < json_array_size(nodes); i++) {
-                json_t *n = json_array_get(nodes, i), *a = json_object_get(n, "agent");
-                const char *name = json_string_value(json_object_get(n, "name"));
-                if (a && !json_is_boolean(a)) {
-                        r = wf_err_set(e, -EINVAL, "nodes[%zu].agent: must be true or false", i);
+        for (size_t i = 0; json_is_array(nodes) && i < json_array_size(nodes); i++) {
+                struct jr_path ip = JR_IDX(&np, i);
+                json_t *name;
+                bool agent = true;
+
+                if (!json_is_object(n = json_array_get(nodes, i)) || jr_string(&c, n, &ip, "name", false, &name) <= 0)
+                        continue; /* the inventory parser names these */
+                if ((r = jr_bool(&c, n, &ip, "agent", false, &agent)) < 0)
                         goto out;
-                }
-                if (name && json_is_false(a))
-                        json_object_set_new(c.agentless, name, json_true());
+                if (!agent)
+                        json_object_set_new(cfg.agentless, json_string_value(name), json_true());
         }
-        ro = json_object_get(root, "rollout");
-        if (ro && !json_is_null(ro)) {
-                if (!json_is_object(ro)) {
-                        r = wf_err_set(e, -EINVAL, "rollout: must be an object");
-                        goto out;
-                }
-                if ((r = parse_waves(json_object_get(ro, "waves"), e)) < 0 ||
-                    (r = parse_u32(ro, "settle", CTL_ROLLOUT_SETTLE, 86400, &c.settle, e)) < 0 ||
-                    (r = parse_u32(ro, "deadline", CTL_ROLLOUT_DEADLINE, 7 * 86400, &c.deadline, e)) < 0)
-                        goto out;
-                if (c.deadline <= c.settle) {
-                        r = wf_err_set(e, -EINVAL, "rollout.deadline: %u must be longer than settle (%u)", c.deadline, c.settle);
-                        goto out;
-                }
-                c.waves = json_incref(json_object_get(ro, "waves"));
-                c.enabled = true;
-        }
-        if (!c.agentless)
-                r = -ENOMEM;
+        r = parse_rollout(&c, root, &cfg);
 out:
         json_decref(root);
         if (r < 0)
-                ctl_rollout_cfg_done(&c);
+                ctl_rollout_cfg_done(&cfg);
         else
-                *ret = c;
-        return r;
+                *ret = cfg;
+        return r < 0 ? r : 0;
 }
 
 int ctl_rollout_cfg_load(const char *path, struct ctl_rollout_cfg *ret, struct wf_err *e) {
@@ -360,7 +375,7 @@ static bool halt_reason(const struct ctl_rollout *ro, json_t *S, json_t *gated, 
 }
 
 /* Rolls the halted wave back: each node that got the change is pinned to what it ran before. */
-static int roll_back(struct ctl_rollout *ro, json_t *S, json_t *gated, const struct ctl_render *target,
+static int roll_back(json_t *S, json_t *gated, const struct ctl_render *target,
                      struct ctl_state *st, const char *state_dir, struct wf_err *e) {
         json_t *from = json_object_get(S, "from"), *v;
         size_t i;
@@ -442,7 +457,7 @@ static int run_rolling(struct ctl_rollout *ro, json_t *S, const struct ctl_rende
                 }
                 gated = publish_wave(ro, S, w, target, st, &ret->served_changed);
                 if (json_array_size(gated) && halt_reason(ro, S, gated, now, why, sizeof(why))) {
-                        int r = roll_back(ro, S, gated, target, st, state_dir, e);
+                        int r = roll_back(S, gated, target, st, state_dir, e);
                         json_decref(gated);
                         json_object_set_new(S, "state", json_string("halted"));
                         json_object_set_new(S, "reason", json_string(why));

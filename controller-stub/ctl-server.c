@@ -858,7 +858,7 @@ static enum MHD_Result begin(struct ctl_server *s, struct MHD_Connection *c, con
 }
 
 static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *url, const char *method,
-                              const char *version, const char *upload_data, size_t *upload_data_size,
+                              _unused_ const char *version, const char *upload_data, size_t *upload_data_size,
                               void **con_cls) {
         struct ctl_server *s = cls;
         struct req *rq = *con_cls;
@@ -927,7 +927,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         return MHD_NO;
 }
 
-static void completed(void *cls, struct MHD_Connection *c, void **con_cls, enum MHD_RequestTerminationCode toe) {
+static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
+                      _unused_ enum MHD_RequestTerminationCode toe) {
         struct ctl_server *s = cls;
         struct req *rq = *con_cls;
 
@@ -939,37 +940,17 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls, enum 
         }
 }
 
-static int parse_listen(const char *listen, struct sockaddr_storage *ss, struct wf_err *e) {
-        _cleanup_free_ char *host = NULL;
-        const char *why;
-        uint16_t port;
-
-        memset(ss, 0, sizeof(*ss));
-        if (wf_endpoint_split(listen, &host, &port, &why) < 0)
-                return wf_err_set(e, -EINVAL, "--listen %s: %s", listen, why);
-        struct sockaddr_in *in = (struct sockaddr_in *)ss;
-        struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ss;
-        if (inet_pton(AF_INET, host, &in->sin_addr) == 1) {
-                in->sin_family = AF_INET;
-                in->sin_port = htons(port);
-        } else if (inet_pton(AF_INET6, host, &in6->sin6_addr) == 1) {
-                in6->sin6_family = AF_INET6;
-                in6->sin6_port = htons(port);
-        } else
-                return wf_err_set(e, -EINVAL, "--listen %s: not an IP address and port", listen);
-        return 0;
-}
-
 int ctl_server_start(struct ctl_server *s, struct wf_err *e) {
         struct sockaddr_storage ss;
+        const char *why;
         unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_TLS |
                          MHD_USE_ERROR_LOG;
         int r;
 
         if (!MHD_is_feature_supported(MHD_FEATURE_TLS))
                 return wf_err_set(e, -EOPNOTSUPP, "libmicrohttpd was built without TLS support");
-        if ((r = parse_listen(s->cfg.listen, &ss, e)) < 0)
-                return r;
+        if ((r = wf_sockaddr_parse(s->cfg.listen, &ss, &why)) < 0)
+                return wf_err_set(e, r, "--listen %s: %s", s->cfg.listen, why);
         if ((r = ctl_guard_new(s->cfg.header_timeout ? s->cfg.header_timeout : CTL_HEADER_TIMEOUT, &s->guard)) < 0)
                 return wf_err_set(e, r, "slow-client guard: %s", strerror(-r));
         /* [::] also takes IPv4 clients, as an operator listening on "any" expects */

@@ -16,7 +16,7 @@
 #include "ctl-state.h"
 #include "ctl-wgquick.h"
 
-static void log_line(void *userdata, const char *msg) {
+static void log_line(_unused_ void *userdata, const char *msg) {
         fprintf(stderr, "wgfleet-controller: %s\n", msg);
 }
 

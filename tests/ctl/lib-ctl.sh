@@ -14,6 +14,15 @@ check() { local d=$1; shift; if "$@"; then ok "$d"; else fail "$d"; fi; }
 # expect_eq DESCRIPTION GOT WANT
 expect_eq() { if [ "$2" = "$3" ]; then ok "$1"; else fail "$1: got '$2', want '$3'"; fi; }
 skip() { echo "SKIP: $*"; exit 77; }
+# wait_for SECONDS CMD...: polls CMD every 0.1 s until it succeeds or SECONDS have passed
+wait_for() {
+  local deadline=$(( $(date +%s%3N) + $1 * 1000 ))
+  shift
+  until "$@" >/dev/null 2>&1; do
+    [ "$(date +%s%3N)" -lt "$deadline" ] || return 1
+    sleep 0.1
+  done
+}
 finish() { echo "$checks checks, $failures failed"; [ "$failures" -eq 0 ]; }
 
 # Self-signed test certificate for 127.0.0.1/localhost, generated at test time.

@@ -17,7 +17,8 @@ secs=$(( $(date +%s) - t0 ))
 sed 's/\x1b\[[0-9;]*m//g' "$out"
 plain=$(sed 's/\x1b\[[0-9;]*m//g' "$out")
 expect_eq "demo exits 0" "$rc" 0
-check "demo ran in under two minutes (${secs}s)" [ "$secs" -lt 120 ]
+# the demo's own waits poll with deadlines; this bound only catches a demo that hangs
+check "demo finished (${secs}s; bound 200 s, generous for a loaded 2-core machine)" [ "$secs" -lt 200 ]
 for n in hub site1 site2 cgn; do
   check "$n converged before the rollout" grep -q "$n *converged to revision" <<<"$plain"
 done

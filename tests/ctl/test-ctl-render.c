@@ -22,7 +22,7 @@ static uint8_t sk[64], pk[32];
 static char keys[8][45];
 static char warnings[4096];
 
-static void collect_warning(void *userdata, const char *msg) {
+static void collect_warning(_unused_ void *userdata, const char *msg) {
         strncat(warnings, msg, sizeof(warnings) - strlen(warnings) - 2);
         strcat(warnings, "\n");
 }
@@ -351,6 +351,29 @@ static void test_errors(void) {
         r = render_at("{\"wan\": {\"tunnel_cidr\": \"10.3.0.0/24\"} \"nodes\": []}", st, NOW, &e);
         CHECK(r == NULL);
         CHECK_STR_CONTAINS(e.msg, "inventory: line 1");
+
+        /* wrong types and ranges: the JSON path and the value, as in documents */
+        static const struct {
+                const char *inv, *msg;
+        } typed[] = {
+                { "{\"wan\": {\"tunnel_cidr\": \"10.3.0.0/24\", \"listen_port\": 70000}, \"nodes\": []}",
+                  "wan.listen_port: 70000 is not a port (1-65535)" },
+                { "{\"wan\": {\"tunnel_cidr\": 10}, \"nodes\": []}", "wan.tunnel_cidr: 10 is not a string" },
+                { "{\"wan\": {\"tunnel_cidr\": \"10.3.0.0/24\"}}", "nodes: is missing (required)" },
+                { "[]", "inventory: an array is not a JSON object" },
+                { "{\"wan\": {\"tunnel_cidr\": \"10.3.0.0/24\"}, \"nodes\": [{\"name\": \"a\", \"listen_port\": \"x\"}]}",
+                  "nodes[0].listen_port: \"x\" is not an integer" },
+                { "{\"wan\": {\"tunnel_cidr\": \"10.3.0.0/24\"}, \"nodes\": [{\"name\": \"a\", \"subnets\": [5]}]}",
+                  "nodes[0].subnets[0]: 5 is not an object" },
+                { "{\"wan\": {\"tunnel_cidr\": \"10.3.0.0/24\"}, \"nodes\": [{\"name\": \"a\","
+                  " \"subnets\": [{\"cidr\": \"10.9.0.0/24\", \"routed\": \"yes\"}]}]}",
+                  "nodes[0].subnets[0].routed: \"yes\" is not a boolean" },
+        };
+        for (size_t i = 0; i < ELEMENTSOF(typed); i++) {
+                r = render_at(typed[i].inv, st, NOW, &e);
+                CHECK(r == NULL);
+                CHECK_STR_CONTAINS(e.msg, typed[i].msg);
+        }
         ctl_state_free(st);
 }
 

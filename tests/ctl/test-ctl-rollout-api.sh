@@ -208,6 +208,18 @@ else
   fail "chromium is not installed (scripts/deps installs it)"
 fi
 
+# ---- bad rollout values refuse the inventory, naming the field ----
+bad_rollout() { # ROLLOUT_JSON: the error line of render
+  jq --argjson r "$1" '.rollout = $r' "$tmp/inventory.json" > "$tmp/bad.json"
+  "$ctl" render --inventory "$tmp/bad.json" --key "$tmp/keys/signing.key" --out "$tmp/badout" --state "$tmp/badstate" 2>&1 >/dev/null | grep -v warning
+  echo "rc=${PIPESTATUS[0]}"
+}
+expect_eq "a bad wave member" "$(bad_rollout '{"waves": [["hub"], ["bad name!"]]}')" \
+  $'wgfleet-controller: rollout.waves[1][0]: "bad name!" is not a node name or a pattern (* ? [])\nrc=1'
+expect_eq "no waves" "$(bad_rollout '{"waves": []}')" $'wgfleet-controller: rollout.waves: must name at least one wave\nrc=1'
+expect_eq "deadline below settle" "$(bad_rollout '{"waves": [["*"]], "settle": 60, "deadline": 30}')" \
+  $'wgfleet-controller: rollout.deadline: 30 must be longer than settle (60)\nrc=1'
+
 # ---- render: NODE.conf for nodes without an agent; a queued revert is taken ----
 kill "$pid"; wait "$pid" 2>/dev/null; pid=
 "$ctl" render --inventory "$tmp/inventory.json" --key "$tmp/keys/signing.key" --out "$tmp/out" --state "$tmp/rstate" >/dev/null 2>"$tmp/render.log"

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "fuzz.h"
+#include "uapi.h"
 #include "util.h"
 
 static char *reply(size_t peers, size_t aips_per_peer, size_t *ret_len) {
@@ -45,4 +46,18 @@ void fuzz_generated(void) {
         s[1] = '=';
         fuzz_feed("1 MiB line", (const uint8_t *)s, 1 << 20);
         free(s);
+}
+
+/* "get accepted: N peer(s)" or "get rejected: <error>" */
+void fuzz_verdict(const uint8_t *data, size_t size, char *buf, size_t len) {
+        struct wf_live_iface *live = calloc(1, sizeof(*live));
+        struct wf_err e = {};
+
+        if (!live)
+                abort();
+        if (uapi_parse_get((const char *)data, size, live, &e) == 0)
+                snprintf(buf, len, "get accepted: %zu peer(s)", live->n_peers);
+        else
+                snprintf(buf, len, "get rejected: %s", e.msg);
+        wf_live_iface_free(live);
 }

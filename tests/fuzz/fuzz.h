@@ -12,3 +12,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
  * when it is slow), and the inputs each target generates after its corpus. */
 void fuzz_feed(const char *what, const uint8_t *data, size_t size);
 void fuzz_generated(void);
+/* What the code under test makes of one input, as a line the corpus's verdict file matches
+ * (tests/fuzz/verdicts/CORPUS.txt): "accepted" or "rejected: <the error, naming the rule>";
+ * each replay defines it beside its fuzz_generated(). */
+void fuzz_verdict(const uint8_t *data, size_t size, char *buf, size_t len);

@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ctl-fleet.h"
+#include "ctl-inventory.h"
 #include "fuzz.h"
 #include "util.h"
 
@@ -37,4 +39,29 @@ void fuzz_generated(void) {
         buf[0] = '1'; /* the same bytes as a status report */
         feed(buf, len);
         free(buf);
+}
+
+/* first byte odd: "status accepted|rejected: <error>"; even: "inventory accepted: N node(s)" or
+ * "inventory rejected: <error>" */
+void fuzz_verdict(const uint8_t *data, size_t size, char *buf, size_t len) {
+        struct ctl_inventory *inv = NULL;
+        struct ctl_report rep;
+        struct wf_err e = {};
+
+        if (size < 1) {
+                snprintf(buf, len, "empty");
+                return;
+        }
+        if (data[0] & 1) {
+                if (ctl_status_parse((const char *)data + 1, size - 1, "n1", 1000, &rep, &e) == 0)
+                        snprintf(buf, len, "status accepted");
+                else
+                        snprintf(buf, len, "status rejected: %s", e.msg);
+                return;
+        }
+        if (ctl_inventory_parse((const char *)data + 1, size - 1, &inv, &e, NULL, NULL) == 0)
+                snprintf(buf, len, "inventory accepted: %zu node(s)", inv->n_nodes);
+        else
+                snprintf(buf, len, "inventory rejected: %s", e.msg);
+        ctl_inventory_free(inv);
 }

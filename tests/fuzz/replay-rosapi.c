@@ -44,3 +44,38 @@ void fuzz_generated(void) {
                 feed(x, sizeof x);
         }
 }
+
+/* "N sentence(s)[, then rejected: <error>]": the decoder fed as the target feeds it */
+void fuzz_verdict(const uint8_t *data, size_t size, char *buf, size_t len) {
+        struct rosapi_decoder d;
+        size_t chunk, off = 0, n_sent = 0;
+        int r = 0;
+
+        if (size == 0) {
+                snprintf(buf, len, "empty");
+                return;
+        }
+        chunk = (size_t)data[0] % 17 + 1;
+        data++;
+        size--;
+        rosapi_decoder_init(&d);
+        while (off < size) {
+                size_t n = size - off < chunk ? size - off : chunk, used;
+                r = rosapi_decoder_feed(&d, data + off, n, &used);
+                off += used;
+                if (r < 0)
+                        break;
+                if (r == 1) {
+                        struct rosapi_sentence s;
+                        rosapi_sentence_init(&s);
+                        if (rosapi_decoder_take(&d, &s) == 0)
+                                n_sent++;
+                        rosapi_sentence_done(&s);
+                }
+        }
+        rosapi_decoder_done(&d);
+        if (r < 0)
+                snprintf(buf, len, "%zu sentence(s), then rejected: %s", n_sent, strerror(-r));
+        else
+                snprintf(buf, len, "%zu sentence(s)", n_sent);
+}

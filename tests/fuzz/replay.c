@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "document.h"
 #include "dsse.h"
 #include "fuzz.h"
 #include "util.h"
@@ -105,4 +106,35 @@ void fuzz_generated(void) {
         s = many_peers(10000);
         feed_signed("10000 distinct peers", s, strlen(s));
         free(s);
+}
+
+static void doc_verdict(const char *text, size_t len, char *buf, size_t n) {
+        struct wf_doc *d = NULL;
+        struct wf_err e = {};
+
+        if (doc_parse(text, len, &d, &e, NULL, NULL) == 0)
+                snprintf(buf, n, "accepted");
+        else
+                snprintf(buf, n, "rejected: %s", e.msg);
+        wf_doc_free(d);
+}
+
+/* "envelope accepted, payload <verdict> | document <verdict>": the bytes as an envelope signed
+ * by the fuzz key (and then its payload as a document), and the bytes as a document */
+void fuzz_verdict(const uint8_t *data, size_t size, char *buf, size_t len) {
+        uint8_t keys[1][32], sk[64];
+        struct dsse_trust trust = { .keys = keys, .n_keys = 1 };
+        struct wf_err e = {};
+        char *payload = NULL, a[1100], b[1024];
+        size_t plen;
+
+        fuzz_key(keys[0], sk);
+        if (dsse_verify((const char *)data, size, DSSE_DEFAULT_MAX_SIZE, &trust, &payload, &plen, &e) == 0) {
+                doc_verdict(payload, plen, b, sizeof(b));
+                snprintf(a, sizeof(a), "accepted, payload %s", b);
+                free(payload);
+        } else
+                snprintf(a, sizeof(a), "rejected: %s", e.msg);
+        doc_verdict((const char *)data, size, b, sizeof(b));
+        snprintf(buf, len, "envelope %s | document %s", a, b);
 }

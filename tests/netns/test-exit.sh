@@ -10,126 +10,61 @@
 # touched; a recovered a does not take it back; removing the exits removes rules and route.
 set -uo pipefail
 
-BUILD=${WGFLEET_BUILD:?WGFLEET_BUILD not set}
-AGENT=$BUILD/agent/wgfleet-agent
-SIGN=$BUILD/tests/wgfleet-sign
-
-skip() { echo "skip: $*"; exit 77; }
-[ "$(id -u)" = 0 ] || skip "needs root"
-for t in wireguard-go wg ip ping jq base64; do
-  command -v "$t" >/dev/null || skip "$t is not installed"
-done
-[ -c /dev/net/tun ] || skip "no /dev/net/tun"
+NETNS_TAG=wfe
+. "$(dirname "$0")/lib.sh"
+need_root wireguard-go wg ip ping jq base64
 [ -x "$AGENT" ] && [ -x "$SIGN" ] || { echo "missing $AGENT or $SIGN"; exit 1; }
-
-TMP=$(mktemp -d /tmp/wfe-netns.XXXXXX)
-ID=$(($$ % 100000))
-NS=wfe$ID
 NODES=(c a b m)
-cleanup() {
-  for n in "${NODES[@]}"; do
-    [ -f "$TMP/wg-$n.pid" ] && kill "$(cat "$TMP/wg-$n.pid")" 2>/dev/null
-  done
-  for n in "${NODES[@]}" r k; do ip netns del "$NS-$n" 2>/dev/null; done
-  for n in "${NODES[@]}"; do rm -f "/var/run/wireguard/wfe${ID}${n}.sock"; done
-  rm -rf "$TMP"
-}
-trap cleanup EXIT
-
-failures=0
-ok() { echo "ok - $1"; }
-bad() { echo "FAIL - $1"; failures=$((failures + 1)); }
-check() { local d=$1; shift; if "$@"; then ok "$d"; else bad "$d"; fi; }
-not() { ! "$@"; }
-inns() { local n=$1; shift; ip netns exec "$NS-$n" "$@"; }
 
 # ---- underlay: X at 192.168.7I.2 behind router r (.1); controller k at 192.168.75.2 ----
-ip netns add $NS-r || skip "cannot create network namespaces"
-ip -n $NS-r link set lo up
-inns r sysctl -qw net.ipv4.ip_forward=1
-i=1
-for n in "${NODES[@]}" k; do
-  [ "$n" = k ] && i=5
-  ip netns add "$NS-$n"
-  ip -n "$NS-$n" link set lo up
-  ip link add "wfe-v$n$ID" netns "$NS-$n" type veth peer name "wfe-r$n$ID" netns $NS-r
-  ip -n "$NS-$n" addr add "192.168.7$i.2/24" dev "wfe-v$n$ID"
-  ip -n "$NS-$n" link set "wfe-v$n$ID" up
-  ip -n $NS-r addr add "192.168.7$i.1/24" dev "wfe-r$n$ID"
-  ip -n $NS-r link set "wfe-r$n$ID" up
-  ip -n "$NS-$n" route add default via "192.168.7$i.1"
-  i=$((i + 1))
-done
+underlay c=192.168.71 a=192.168.72 b=192.168.73 m=192.168.74 k=192.168.75
 # The "internet" behind each exit: the same address, as a real exit would offer.
 for n in a b; do
   ip -n $NS-$n addr add 198.51.100.1/32 dev lo
   ip -n $NS-$n addr add 2001:db8:ff::1/128 dev lo
 done
 
-mkdir -p /var/run/wireguard
-# Started directly (not through a shell function) so that $! is wireguard-go itself.
-start_wg() {
-  ip netns exec "$NS-$1" env WG_PROCESS_FOREGROUND=1 wireguard-go "wfe${ID}$1" >>"$TMP/wg-$1.log" 2>&1 &
-  echo $! > "$TMP/wg-$1.pid"
-}
+start_wg() { wg_start "$1" "wfe${ID}$1"; }
 declare -A PUB IP EP
 for n in "${NODES[@]}"; do
-  mkdir -p "$TMP/$n/state"
-  cat > "$TMP/$n.conf" <<EOF
+  mkdir -p "$T/$n/state"
+  cat > "$T/$n.conf" <<EOF
 [agent]
 node = $n
-state_dir = $TMP/$n/state
+state_dir = $T/$n/state
 backend = uapi
 failover_after = 5
 [controller]
 url = https://192.168.75.2:8443/
 EOF
   start_wg "$n"
-  PUB[$n]=$("$AGENT" --config "$TMP/$n.conf" keygen | tail -n1)
+  PUB[$n]=$("$AGENT" --config "$T/$n.conf" keygen | tail -n1)
   [ ${#PUB[$n]} -eq 44 ] || { echo "keygen for $n printed '${PUB[$n]}'"; exit 1; }
 done
 IP=([c]=10.66.0.1 [a]=10.66.0.2 [b]=10.66.0.3 [m]=10.66.0.4)
 declare -A IP6=([c]=fd66::1 [a]=fd66::2 [b]=fd66::3 [m]=fd66::4)
 EP=([c]=192.168.71.2 [a]=192.168.72.2 [b]=192.168.73.2 [m]=192.168.74.2)
-for n in "${NODES[@]}"; do
-  for _ in $(seq 50); do [ -S "/var/run/wireguard/wfe${ID}${n}.sock" ] && break; sleep 0.1; done
-  [ -S "/var/run/wireguard/wfe${ID}${n}.sock" ] || { echo "wireguard-go for $n did not start"; cat "$TMP/wg-$n.log"; exit 1; }
-done
-"$SIGN" genkey "$TMP/signing.key" > "$TMP/trust.pub" || { echo "wgfleet-sign genkey failed"; exit 1; }
-NOW=$(date -u +%Y-%m-%dT%H:%M:%SZ)
-EXP=$(date -u -d '+1 day' +%Y-%m-%dT%H:%M:%SZ)
-
+"$SIGN" genkey "$T/signing.key" > "$T/trust.pub" || { echo "wgfleet-sign genkey failed"; exit 1; }
 # peer NAME NAME_IN_DOC KEEPALIVE [extra allowed ips...]
 peer() {
-  local n=$1 name=$2 ka=$3 ips extra=""
+  local n=$1 name=$2 ka=$3
   shift 3
-  ips="\"${IP[$n]}/32\",\"${IP6[$n]}/128\""
-  for x in "$@"; do ips="$ips,\"$x\""; done
-  [ "$ka" != 0 ] && extra=",\"persistent_keepalive\":$ka"
-  printf '{"name":"%s","public_key":"%s","endpoint":"%s:51820","allowed_ips":[%s]%s}\n' \
-    "$name" "${PUB[$n]}" "${EP[$n]}" "$ips" "$extra"
+  peer_json "$name" "${PUB[$n]}" "${EP[$n]}:51820" "$ka" "${IP[$n]}/32" "${IP6[$n]}/128" "$@"
 }
 # doc NODE REV PEERS_FILE EXITS_JSON
 doc() {
-  jq -n --arg node "$1" --argjson rev "$2" --arg now "$NOW" --arg exp "$EXP" \
-    --arg name "wfe${ID}$1" --arg addr "${IP[$1]}/32" --arg addr6 "${IP6[$1]}/128" --arg pub "${PUB[$1]}" \
-    --slurpfile peers "$3" --argjson exits "$4" \
-    '{schema: "wgfleet/desired-state/v1", node: $node, revision: $rev, issued_at: $now,
-      expires_at: $exp, interfaces: [{name: $name, listen_port: 51820, addresses: [$addr, $addr6],
-      public_key: $pub, peers: $peers} + (if ($exits | length) > 0 then {exit: $exits} else {} end)]}' \
-    > "$TMP/$1-$2.json"
-  "$SIGN" sign "$TMP/signing.key" "$TMP/$1-$2.json" > "$TMP/$1-$2.env"
+  DOC_PUB=${PUB[$1]} doc_json "$1" "$2" "wfe${ID}$1" "[\"${IP[$1]}/32\", \"${IP6[$1]}/128\"]" "$3" |
+    jq --argjson exits "$4" 'if ($exits | length) > 0 then .interfaces[0].exit = $exits else . end' > "$T/$1-$2.json"
+  "$SIGN" sign "$T/signing.key" "$T/$1-$2.json" > "$T/$1-$2.env"
 }
 apply() {
-  inns "$1" "$AGENT" --config "$TMP/$1.conf" apply --trust-key "$TMP/trust.pub" "$TMP/$1-$2.env" >"$TMP/out" 2>&1
+  inns "$1" "$AGENT" --config "$T/$1.conf" apply --trust-key "$T/trust.pub" "$T/$1-$2.env" >"$T/out" 2>&1
 }
 plan_ops() {
-  inns "$1" "$AGENT" --config "$TMP/$1.conf" plan --json --trust-key "$TMP/trust.pub" "$TMP/$1-$2.env" >"$TMP/plan.json" 2>"$TMP/plan.err"
-  jq '.operations | length' "$TMP/plan.json"
+  inns "$1" "$AGENT" --config "$T/$1.conf" plan --json --trust-key "$T/trust.pub" "$T/$1-$2.env" >"$T/plan.json" 2>"$T/plan.err"
+  jq '.operations | length' "$T/plan.json"
 }
 WGC=wfe${ID}c
-dump_peer() { wg show "$1" dump | awk -v k="$2" '$1 == k'; }
-session() { dump_peer "$1" "$2" | awk '{print $5, $6, $7}'; }
 handshake() { dump_peer "$1" "$2" | awk '{print $5}'; }
 allowed() { wg show "$1" allowed-ips | awk -v k="$2" '$1 == k {$1 = ""; print}'; }
 rx_of() { wg show "wfe${ID}$1" transfer | awk '{print $2}'; } # each exit has one peer: c
@@ -145,69 +80,68 @@ ping_lands_on() {
 }
 
 # ---- revision 1: c has exits a, b (keepalive 1 s, so both keep a session) and mesh peer m ----
-{ peer a exit-a 1 0.0.0.0/0 ::/0; peer b exit-b 1 0.0.0.0/0 ::/0; peer m mesh 0; } > "$TMP/c-peers-1"
-doc c 1 "$TMP/c-peers-1" '["exit-a","exit-b"]'
+{ peer a exit-a 1 0.0.0.0/0 ::/0; peer b exit-b 1 0.0.0.0/0 ::/0; peer m mesh 0; } > "$T/c-peers-1"
+doc c 1 "$T/c-peers-1" '["exit-a","exit-b"]'
 for n in a b m; do
-  peer c client 0 > "$TMP/$n-peers-1"
-  doc $n 1 "$TMP/$n-peers-1" '[]'
-  apply $n 1 || { cat "$TMP/out"; bad "apply $n"; }
+  peer c client 0 > "$T/$n-peers-1"
+  doc $n 1 "$T/$n-peers-1" '[]'
+  apply $n 1 || { cat "$T/out"; bad "apply $n"; }
 done
 apply c 1; st=$?
-cat "$TMP/out"
+cat "$T/out"
 check "apply c (rev 1) exits 0" [ $st -eq 0 ]
-check "c: apply names the active exit" grep -q "exit: peer exit-a carries the default route (table 51820)" "$TMP/out"
+check "c: apply names the active exit" grep -q "exit: peer exit-a carries the default route (table 51820)" "$T/out"
 check "c: fwmark is the listen port (0xca6c) for policy routing" [ "$(wg show $WGC fwmark)" = 0xca6c ]
 check "c: only exit-a holds 0.0.0.0/0" [ "$(wg show $WGC allowed-ips | grep -c '0\.0\.0\.0/0')" = 1 ] 
 check "c: exit-a's allowed IPs" grep -q "0.0.0.0/0" <(allowed $WGC "${PUB[a]}")
 check "c: exit-a holds ::/0 too" grep -q "::/0" <(allowed $WGC "${PUB[a]}")
 check "c: exit-b has its other allowed IPs only" [ "$(allowed $WGC "${PUB[b]}" | xargs -n1 | sort | xargs)" = "10.66.0.3/32 fd66::3/128" ]
-inns c ip rule show > "$TMP/rules"; cat "$TMP/rules"
-check "c: rule: main without default routes, proto 211" grep -qE "^32000:.*lookup main suppress_prefixlength 0 proto 211" "$TMP/rules"
-check "c: rule: not fwmark 0xca6c -> table 51820, proto 211" grep -qE "^32001:.*not from all fwmark 0xca6c lookup 51820 proto 211" "$TMP/rules"
-check "c: rule: the controller stays on main, proto 211" grep -qE "^31999:.*from all to 192.168.75.2 lookup main proto 211" "$TMP/rules"
-inns c ip -6 rule show > "$TMP/rules6"; cat "$TMP/rules6"
-check "c: IPv6 rules: suppress and not fwmark, proto 211" [ "$(grep -cE "^3200[01]:.*(suppress_prefixlength 0|not from all fwmark 0xca6c lookup 51820) proto 211" "$TMP/rules6")" = 2 ]
+inns c ip rule show > "$T/rules"; cat "$T/rules"
+check "c: rule: main without default routes, proto 211" grep -qE "^32000:.*lookup main suppress_prefixlength 0 proto 211" "$T/rules"
+check "c: rule: not fwmark 0xca6c -> table 51820, proto 211" grep -qE "^32001:.*not from all fwmark 0xca6c lookup 51820 proto 211" "$T/rules"
+check "c: rule: the controller stays on main, proto 211" grep -qE "^31999:.*from all to 192.168.75.2 lookup main proto 211" "$T/rules"
+inns c ip -6 rule show > "$T/rules6"; cat "$T/rules6"
+check "c: IPv6 rules: suppress and not fwmark, proto 211" [ "$(grep -cE "^3200[01]:.*(suppress_prefixlength 0|not from all fwmark 0xca6c lookup 51820) proto 211" "$T/rules6")" = 2 ]
 check "c: table 51820 holds the IPv6 default too" grep -q "^default dev $WGC proto 211" <(ip -n $NS-c -6 route show table 51820)
-ip -n $NS-c route show table 51820 > "$TMP/t"; cat "$TMP/t"
-check "c: table 51820 holds default dev $WGC proto 211" grep -q "^default dev $WGC proto 211 scope link" "$TMP/t"
+ip -n $NS-c route show table 51820 > "$T/t"; cat "$T/t"
+check "c: table 51820 holds default dev $WGC proto 211" grep -q "^default dev $WGC proto 211 scope link" "$T/t"
 check "c: main holds no default route of ours" [ -z "$(ip -n $NS-c route show default proto 211)" ]
 check "c: ip route get 198.51.100.1 goes into the tunnel" grep -q "dev $WGC table 51820" <(ip -n $NS-c route get 198.51.100.1)
 check "c: the tunnel's own UDP (fwmark) stays on the underlay" grep -q "via 192.168.71.1 dev wfe-vc$ID" <(ip -n $NS-c route get 192.168.72.2 mark 0xca6c)
 check "c: the controller stays on the underlay" grep -q "via 192.168.71.1 dev wfe-vc$ID" <(ip -n $NS-c route get 192.168.75.2)
 check "c: the mesh stays on its own route" grep -q "^10.66.0.4 dev $WGC" <(ip -n $NS-c route get 10.66.0.4)
-for _ in $(seq 30); do [ "$(handshake $WGC "${PUB[b]}")" != 0 ] && [ "$(handshake $WGC "${PUB[a]}")" != 0 ] && break; sleep 0.2; done
 both_handshaked() { [ "$(handshake $WGC "${PUB[a]}")" != 0 ] && [ "$(handshake $WGC "${PUB[b]}")" != 0 ]; }
-check "c: both exits handshaked" both_handshaked
+check "c: both exits handshaked" wait_for 10 both_handshaked
 check "c: ping 198.51.100.1 lands on exit a" ping_lands_on a
 check "c: ping -6 2001:db8:ff::1 lands on exit a" ping_lands_on a -6
 ping_q() { inns c ping -c 2 -i 0.2 -W 2 -q "$@" >/dev/null; }
 check "c: ping the controller over the underlay" ping_q 192.168.75.2
 check "c: ping the mesh peer" ping_q 10.66.0.4
 check "plan --json after apply has no operations" [ "$(plan_ops c 1)" = 0 ]
-check "plan --json names the active exit and its table" [ "$(jq -c '.exits' "$TMP/plan.json")" = '[{"interface":"'$WGC'","active":"exit-a","table":51820}]' ]
-check "plan --json: no policy-routing change to make" [ "$(jq '.exit_routing_changes' "$TMP/plan.json")" = 0 ]
+check "c: wf-compare: exactly revision 1 with exit-a active (only it holds /0; default routes in table 51820)" compare c "$T/c-1.json" --exit exit-a
+for n in a b m; do check "$n: wf-compare: exactly revision 1" compare $n "$T/$n-1.json"; done
+check "plan --json names the active exit and its table" [ "$(jq -c '.exits' "$T/plan.json")" = '[{"interface":"'$WGC'","active":"exit-a","table":51820}]' ]
+check "plan --json: no policy-routing change to make" [ "$(jq '.exit_routing_changes' "$T/plan.json")" = 0 ]
 apply c 1
-nothing_changed() { grep -q "no changes" "$TMP/out" && ! grep -q "exit policy routing" "$TMP/out"; }
+nothing_changed() { grep -q "no changes" "$T/out" && ! grep -q "exit policy routing" "$T/out"; }
 check "second apply changes nothing (rules, route, peers)" nothing_changed
 
 # Drift: a rule and the default route deleted behind the agent's back come back.
 inns c ip rule del priority 32001
 ip -n $NS-c route del default table 51820
 apply c 1
-check "apply restores the rule and the route" grep -q "exit policy routing: 2 rule and default-route changes" "$TMP/out"
+check "apply restores the rule and the route" grep -q "exit policy routing: 2 rule and default-route changes" "$T/out"
 check "the rule is back" grep -q "^32001:.*lookup 51820 proto 211" <(inns c ip rule show)
 check "the route is back" grep -q "^default dev $WGC proto 211" <(ip -n $NS-c route show table 51820)
 
 # ---- exit a dies ----
 hs_a=$(handshake $WGC "${PUB[a]}")
-pid_a=$(cat "$TMP/wg-a.pid"); kill "$pid_a"; rm -f "$TMP/wg-a.pid"
-wait "$pid_a" 2>/dev/null
+wg_stop "wfe${ID}a"
 link_gone() { ! ip -n $NS-a link show "wfe${ID}a" >/dev/null 2>&1; }
 check "exit a's interface is gone with its wireguard-go" link_gone
 check "c: with a dead, 198.51.100.1 is unreachable" not ping_q 198.51.100.1
 apply c 1
 check "a dead for seconds only: exit-a stays (a handshake is only renewed every 120 s)" grep -q "0.0.0.0/0" <(allowed $WGC "${PUB[a]}")
-sleep 11 # passive keepalives after the pings settle
 before_m=$(session $WGC "${PUB[m]}")
 # Stale: older than max(failover_after 5, 120 + keepalive 1 + 10) s.
 stale_at=$((hs_a + 132))
@@ -215,43 +149,41 @@ echo "# waiting $((stale_at - $(date +%s))) s for a's handshake to go stale"
 while [ "$(date +%s)" -lt $stale_at ]; do sleep 1; done
 echo "# exit-b's handshake is $(( $(date +%s) - $(handshake $WGC "${PUB[b]}") )) s old (renewed by the keepalive)"
 t0=$(date +%s%3N); apply c 1; st=$?; t1=$(date +%s%3N)
-cat "$TMP/out"
+cat "$T/out"
 echo "# failover apply: $((t1 - t0)) ms, $(( $(date +%s) - hs_a )) s after a's last handshake"
 check "failover apply exits 0" [ $st -eq 0 ]
-check "the note says the default route moved" grep -q "note: exit: default route moves from peer exit-a .* to peer exit-b" "$TMP/out"
-one_update_of_b() { [ "$(grep -cE '(add|update|remove) peer' "$TMP/out")" = 1 ] && grep -q "update peer exit-b" "$TMP/out"; }
+check "the note says the default route moved" grep -q "note: exit: default route moves from peer exit-a .* to peer exit-b" "$T/out"
+one_update_of_b() { [ "$(grep -cE '(add|update|remove) peer' "$T/out")" = 1 ] && grep -q "update peer exit-b" "$T/out"; }
 check "exactly one peer operation: an in-place update of exit-b" one_update_of_b
 check "c: exit-b now holds 0.0.0.0/0" grep -q "0.0.0.0/0" <(allowed $WGC "${PUB[b]}")
 check "c: exit-b holds ::/0 too" grep -q "::/0" <(allowed $WGC "${PUB[b]}")
+check "c: wf-compare: exactly revision 1 with exit-b active" compare c "$T/c-1.json" --exit exit-b
 check "c: exit-a no longer has a /0" [ "$(allowed $WGC "${PUB[a]}" | xargs -n1 | sort | xargs)" = "10.66.0.2/32 fd66::2/128" ]
 check "c: ping 198.51.100.1 lands on exit b" ping_lands_on b
 check "c: ping -6 2001:db8:ff::1 lands on exit b" ping_lands_on b -6
-m_untouched() { [ -n "$before_m" ] && [ "${before_m%% *}" != 0 ] && [ "$before_m" = "$(session $WGC "${PUB[m]}")" ]; }
-check "c: the mesh peer's session is untouched by the failover" m_untouched
+check "c: the mesh peer's session is untouched by the failover" session_kept $WGC "${PUB[m]}" "$before_m"
 check "c: rules and table unchanged by the failover" grep -q "^default dev $WGC proto 211" <(ip -n $NS-c route show table 51820)
 check "c: the controller still routes outside the tunnel" grep -q "via 192.168.71.1 dev wfe-vc$ID" <(ip -n $NS-c route get 192.168.75.2)
 
 # ---- a comes back: healthy again, but b stays (no flap) ----
 start_wg a
-for _ in $(seq 50); do [ -S "/var/run/wireguard/wfe${ID}a.sock" ] && break; sleep 0.1; done
 apply a 1
-for _ in $(seq 50); do [ "$(handshake $WGC "${PUB[a]}")" != "$hs_a" ] && break; sleep 0.2; done
-check "a handshakes again" [ "$(handshake $WGC "${PUB[a]}")" != "$hs_a" ]
+check "a handshakes again" wait_for 10 eval '[ "$(handshake $WGC "${PUB[a]}")" != "$hs_a" ]' 
 apply c 1
 check "a recovered: b keeps the default route (sticky)" grep -q "0.0.0.0/0" <(allowed $WGC "${PUB[b]}")
 check "a recovered: nothing changes" nothing_changed
 
 # ---- the exits leave the document: rules, route and mark go ----
-{ peer a exit-a 1; peer b exit-b 1; peer m mesh 0; } > "$TMP/c-peers-2"
-doc c 2 "$TMP/c-peers-2" '[]'
+{ peer a exit-a 1; peer b exit-b 1; peer m mesh 0; } > "$T/c-peers-2"
+doc c 2 "$T/c-peers-2" '[]'
 apply c 2; st=$?
-cat "$TMP/out"
+cat "$T/out"
 check "apply c (rev 2, no exits) exits 0" [ $st -eq 0 ]
 check "no rule of ours left" [ -z "$(inns c ip rule show | grep 'proto 211')$(inns c ip -6 rule show | grep 'proto 211')" ]
 check "table 51820 is empty" [ -z "$(ip -n $NS-c route show table 51820 2>/dev/null)$(ip -n $NS-c -6 route show table 51820 2>/dev/null)" ]
 check "no /0 in wg" not grep -qE "0.0.0.0/0|::/0" <(wg show $WGC allowed-ips)
 check "fwmark back to off" [ "$(wg show $WGC fwmark)" = off ]
+check "c: wf-compare: exactly revision 2 (no exits)" compare c "$T/c-2.json"
 check "plan --json empty" [ "$(plan_ops c 2)" = 0 ]
 
-echo "# $failures failure(s)"
-[ $failures -eq 0 ]
+finish

@@ -64,7 +64,9 @@ int main(void) {
         CHECK(reconcile_resolve(&t, 1500, &notes, &n_notes) == 0);
         dt = now_ms() - t0;
         printf("resolution with one silent name took %lld ms (bound 1500)\n", (long long)dt);
-        CHECK(dt >= 1400 && dt < 2500);
+        /* The point is the bound: it waited for the silent name (>= 1.4 s), and gave up long
+         * before the resolver's own 30 s timeout (generous: a loaded 2-core CI machine). */
+        CHECK(dt >= 1400 && dt < 6000);
 
         wf_sockaddr_format(&tp[0].endpoint, buf);
         CHECK(strcmp(buf, "192.0.2.5:51820") == 0);

@@ -97,8 +97,8 @@ static enum MHD_Result reply(struct MHD_Connection *c, const char *method, const
         return ret;
 }
 
-static enum MHD_Result answer(void *cls, struct MHD_Connection *c, const char *url, const char *method,
-                              const char *version, const char *upload, size_t *upload_size, void **con_cls) {
+static enum MHD_Result answer(_unused_ void *cls, struct MHD_Connection *c, const char *url, const char *method,
+                              _unused_ const char *version, const char *upload, size_t *upload_size, void **con_cls) {
         struct post *p = *con_cls;
         const char *auth;
         char path[4096], etag[64];
@@ -183,7 +183,8 @@ static enum MHD_Result answer(void *cls, struct MHD_Connection *c, const char *u
         return reply(c, method, url, 404, "not found\n", 10, NULL);
 }
 
-static void completed(void *cls, struct MHD_Connection *c, void **con_cls, enum MHD_RequestTerminationCode toe) {
+static void completed(_unused_ void *cls, _unused_ struct MHD_Connection *c, void **con_cls,
+                      _unused_ enum MHD_RequestTerminationCode toe) {
         struct post *p = *con_cls;
 
         if (*con_cls == &die_marker) {
@@ -199,7 +200,7 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls, enum 
         }
 }
 
-static void on_signal(int sig) { stop = 1; }
+static void on_signal(_unused_ int sig) { stop = 1; }
 
 static int serve(int argc, char **argv) {
         static const struct option opts[] = {

@@ -83,6 +83,10 @@ stop_sim() {
 }
 
 cli() { "$CLI" "$@"; }
+# compare_ros DOC: tests/tools/wf-compare on the simulator: every peer (key, endpoint, allowed
+# addresses, keepalive, PSK presence), address and route (distance) the agent owns is the document's
+export WF_ROS_CLI=$CLI
+compare_ros() { "${WGFLEET_SRC:?}/tests/tools/wf-compare" --routeros "$@"; }
 # val KEY COMMAND [WORDS...]: one value per matching item
 val() { local k=$1; shift; "$CLI" --value "$k" "$@"; }
 
@@ -96,6 +100,15 @@ log_since() { tail -n +$(( $1 + 1 )) "$T/sim.log"; }
 # commands that change something (not print, not login)
 changes_since() { log_since "$1" | grep -E '^/[^ ]*/(add|set|remove|move) ' || true; }
 
+# wait_for SECONDS CMD...: polls CMD every 0.1 s until it succeeds or SECONDS have passed
+wait_for() {
+  local deadline=$(( $(date +%s%3N) + $1 * 1000 ))
+  shift
+  until "$@" >/dev/null 2>&1; do
+    [ "$(date +%s%3N)" -lt "$deadline" ] || return 1
+    sleep 0.1
+  done
+}
 assert_eq() { [ "$1" = "$2" ] || fail "$3: expected '$2', got '$1'"; }
 
 # drive plan|apply|clear|status DOC: the agent on a signed copy of DOC. plan prints only the
@@ -148,3 +161,9 @@ EOF
 mkpeer a
 mkpeer b
 mkpeer c
+
+# every process below PID, depth first (a sandbox puts bwrap, its init and setpriv in between)
+descendants() {
+  local c
+  for c in $(ps -o pid= --ppid "$1"); do echo "$c"; descendants "$c"; done
+}

@@ -11,6 +11,10 @@ check_converged() {
   assert_eq "$(val .id /ip/address/print ?interface=wfr0 | wc -l)" 1 "addresses"
   assert_eq "$(val .id /ip/route/print ?gateway=wfr0 ?static=true | wc -l)" 5 "routes"
   assert_eq "$(val .id /ip/firewall/filter/print "?comment=wgfleet:wfr0 allow udp" | wc -l)" 1 "accept rules"
+  # the values, not only the counts: every peer, address and route as the document says
+  local d; d=$(compare_ros "$T/doc.json") || fail "after the drop the router differs from the document: $d"
+  assert_eq "$(val dst-port /ip/firewall/filter/print "?comment=wgfleet:wfr0 allow udp")" 51820 "accept port"
+  assert_eq "$(val mtu /interface/wireguard/print ?name=wfr0 | wc -l)" 1 "one interface wfr0"
   local m; m=$(log_mark)
   drive apply "$T/doc.json" >/dev/null 2>&1 || fail "apply after convergence"
   assert_eq "$(changes_since "$m" | wc -l)" 0 "changes on a converged router"

@@ -49,6 +49,8 @@ drop=$(val action /ip/firewall/filter/print ?chain=input | grep -n '^drop$' | he
 assert_eq "$(val dst-port /ip/firewall/filter/print "?comment=wgfleet:wfr0 allow udp")" 51820 "accept port"
 assert_eq "$(val protocol /ip/firewall/filter/print "?comment=wgfleet:wfr0 allow udp")" udp "accept protocol"
 ok "input accept udp/51820 before the first drop"
+d=$(compare_ros "$T/doc.json") || fail "wf-compare: the router differs from the document: $d"
+ok "$d"
 
 # second run: nothing to do, nothing sent but prints
 m=$(log_mark)
@@ -71,6 +73,8 @@ m=$(log_mark)
 drive apply "$T/doc2.json" >/dev/null 2>&1 || fail "re-apply"
 assert_eq "$(changes_since "$m" | wc -l)" 0 "changes after mtu/metric: $(changes_since "$m")"
 grep -q "1 apply)" "$T/apply3.txt" || fail "not converged in one apply: $(cat "$T/apply3.txt")"
+d=$(compare_ros "$T/doc2.json") || fail "wf-compare: the router differs from doc2: $d"
+compare_ros "$T/doc.json" >/dev/null && fail "wf-compare does not see the routes at distance 20 against revision 1"
 ok "mtu 1380 set in place, routes moved to distance 20, then converged"
 
 # IPv6: an interface address and a peer prefix go to /ipv6/address and /ipv6/route
@@ -85,4 +89,5 @@ assert_eq "$(val allowed-address /interface/wireguard/peers/print "?public-key=$
 m=$(log_mark)
 drive apply "$T/doc6.json" >/dev/null 2>&1
 assert_eq "$(changes_since "$m" | wc -l)" 0 "changes after the IPv6 deploy"
-ok "IPv6 address, route and allowed-address deployed; converged"
+d=$(compare_ros "$T/doc6.json") || fail "wf-compare: the router differs from doc6: $d"
+ok "IPv6 address, route and allowed-address deployed; converged ($d)"

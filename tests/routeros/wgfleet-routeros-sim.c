@@ -28,7 +28,7 @@
 
 static volatile sig_atomic_t stop;
 
-static void on_signal(int sig) {
+static void on_signal(_unused_ int sig) {
         stop = 1;
 }
 

@@ -14,8 +14,8 @@
 
 static char last_post[256], last_ctype[128];
 
-static enum MHD_Result answer(void *cls, struct MHD_Connection *c, const char *url, const char *method,
-                              const char *version, const char *upload, size_t *upload_size, void **con_cls) {
+static enum MHD_Result answer(_unused_ void *cls, struct MHD_Connection *c, const char *url, const char *method,
+                              _unused_ const char *version, const char *upload, size_t *upload_size, void **con_cls) {
         static char big[100000];
         struct MHD_Response *r;
         const char *inm;
@@ -79,7 +79,8 @@ struct res {
         char body[64], etag[64];
 };
 
-static void on_done(struct http_request *req, int r, const struct http_response *resp, const struct wf_err *e,
+static void on_done(_unused_ struct http_request *req, int r, const struct http_response *resp,
+                    _unused_ const struct wf_err *e,
                     void *userdata) {
         struct res *x = userdata;
 

@@ -56,6 +56,24 @@ static void test_endpoint(void) {
         CHECK(wf_endpoint_split("[zz]:1", &host, &port, &why) == -EINVAL);
 }
 
+/* Listen addresses (the agent's metrics_listen, the controller's --listen). */
+static void test_sockaddr_parse(void) {
+        struct sockaddr_storage ss;
+        const char *why = NULL;
+        char out[64];
+
+        CHECK(wf_sockaddr_parse("127.0.0.1:9586", &ss, &why) == 0 && ss.ss_family == AF_INET);
+        wf_sockaddr_format(&ss, out);
+        CHECK(strcmp(out, "127.0.0.1:9586") == 0);
+        CHECK(wf_sockaddr_parse("[::]:8443", &ss, &why) == 0 && ss.ss_family == AF_INET6);
+        wf_sockaddr_format(&ss, out);
+        CHECK(strcmp(out, "[::]:8443") == 0);
+        CHECK(wf_sockaddr_parse("localhost:8443", &ss, &why) == -EINVAL &&
+              strcmp(why, "is not an IP address and port") == 0);
+        CHECK(wf_sockaddr_parse("127.0.0.1:0", &ss, &why) == -EINVAL && strcmp(why, "has no valid port (1-65535)") == 0);
+        CHECK(wf_sockaddr_parse("9586", &ss, &why) == -EINVAL && strcmp(why, "is not host:port") == 0);
+}
+
 static void test_time(void) {
         int64_t t;
         char buf[32];
@@ -144,6 +162,7 @@ static void test_write_atomic(void) {
 int main(void) {
         test_prefix();
         test_endpoint();
+        test_sockaddr_parse();
         test_time();
         test_b64();
         test_escape();

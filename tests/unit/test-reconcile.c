@@ -25,11 +25,12 @@ struct backend {
         char cleared[32];
 };
 
-static int fake_open(struct backend **ret, const struct config *c, struct wf_err *e) { return -ENOTSUP; }
-static void fake_close(struct backend *b) {}
+static int fake_open(_unused_ struct backend **ret, _unused_ const struct config *c,
+                     _unused_ struct wf_err *e) { return -ENOTSUP; }
+static void fake_close(_unused_ struct backend *b) {}
 
-static int fake_observe(struct backend *b, const char *name, const struct wf_iface *d,
-                        struct wf_live_iface **ret, struct wf_err *e) {
+static int fake_observe(struct backend *b, const char *name, _unused_ const struct wf_iface *d,
+                        struct wf_live_iface **ret, _unused_ struct wf_err *e) {
         struct wf_live_iface *l = calloc(1, sizeof(*l));
 
         b->observes++;
@@ -62,7 +63,8 @@ static int fake_observe(struct backend *b, const char *name, const struct wf_ifa
         return 0;
 }
 
-static int fake_apply(struct backend *b, const struct plan *p, const struct plan_target *t, struct wf_err *e) {
+static int fake_apply(struct backend *b, _unused_ const struct plan *p, _unused_ const struct plan_target *t,
+                      struct wf_err *e) {
         b->applies++;
         if (b->fail_applies > 0) {
                 b->fail_applies--;
@@ -73,7 +75,7 @@ static int fake_apply(struct backend *b, const struct plan *p, const struct plan
         return 0;
 }
 
-static int fake_clear(struct backend *b, const char *iface, struct wf_err *e) {
+static int fake_clear(struct backend *b, const char *iface, _unused_ struct wf_err *e) {
         b->clears++;
         snprintf(b->cleared, sizeof(b->cleared), "%s", iface);
         return 0;

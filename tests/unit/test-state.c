@@ -69,8 +69,13 @@ int main(void) {
         CHECK(l.accepted_revision == 0);
         put(STATE_FILE, "{\"accepted_revision\": \"3\"}");
         CHECK(state_load(dir, &l, &e) == -EBADMSG);
+        CHECK_STR_CONTAINS(e.msg, "corrupt (accepted_revision: \"3\" is not an integer), ignored");
         put(STATE_FILE, "{\"accepted_revision\": -1}");
         CHECK(state_load(dir, &l, &e) == -EBADMSG);
+        CHECK_STR_CONTAINS(e.msg, "corrupt (accepted_revision: -1 is not a revision (>= 0)), ignored");
+        put(STATE_FILE, "{\"etag\": 5}");
+        CHECK(state_load(dir, &l, &e) == -EBADMSG && l.etag == NULL);
+        CHECK_STR_CONTAINS(e.msg, "corrupt (etag: 5 is not a string), ignored");
 
         /* accepted envelopes rotate: current -> previous */
         CHECK(state_store_accepted(dir, "one", 3, &e) == 0);
