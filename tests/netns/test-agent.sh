@@ -450,14 +450,14 @@ publish 7 0 35
 rm -f posts/latest.json
 rc=0; ip netns exec "$NA" "$AGENT" --config agent-full.conf once >full.log 2>&1 || rc=$?
 [ "$rc" = 1 ] || die "once with a full state_dir exited $rc: $(cat full.log)"
-grep -q "cannot persist revision 7: .*No space left on device" full.log || die "disk full not named: $(cat full.log)"
+grep -qE "(cannot persist revision 7|revision 7 not applied): .*No space left on device" full.log || die "disk full not named: $(cat full.log)"
 expect_same=$(sha256sum statefull/current.env statefull/agent-state.json)
 [ "$expect_same" = "$sum_before" ] || die "the cache changed on a full disk"
 wg_a persistent-keepalive | grep -q 'off$' || die "revision 7 applied although it could not be persisted"
 jq -e '.errors | any(test("No space left on device"))' posts/latest.json >/dev/null ||
   die "disk full not in the status report: $(cat posts/latest.json 2>/dev/null)"
 umount statefull
-ok "disk full: revision 7 refused, cache intact, reported: $(grep -m1 -o 'cannot persist revision 7: .*' full.log)"
+ok "disk full: revision 7 refused, cache intact, reported: $(grep -m1 -oE '(cannot persist revision 7|revision 7 not applied): .*' full.log)"
 
 # --- a controller that requires a client certificate (fresh state: nothing cached)
 kill "$SRV_PID" 2>/dev/null || true; wait "$SRV_PID" 2>/dev/null || true
@@ -470,7 +470,7 @@ grep -q "HTTP 403" nocert.log || die "no 403 without a client certificate: $(cat
 printf 'client_cert = %s\nclient_key = %s\n' "$T/client.pem" "$T/client.key" >>agent-nocert.conf
 rc=0; ip netns exec "$NA" "$AGENT" --config agent-nocert.conf once >cert.log 2>&1 || rc=$?
 [ "$rc" = 0 ] || die "once with a client certificate exited $rc: $(cat cert.log)"
-[ "$(jq .applied_revision state3/agent-state.json)" = 6 ] || die "client-cert fetch did not apply revision 6"
+[ "$(jq .applied_revision state3/agent-state.json)" = 7 ] || die "client-cert fetch did not apply revision 7 (the latest published)"
 ok "client certificate: refused without (403), applied with"
 
 # --- clear removes what the agent created: peers and its routes
