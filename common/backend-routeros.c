@@ -382,7 +382,8 @@ static int remove_ours(struct backend *b, const char *iface, const char *menu, s
 /* Puts back the distances recorded for iface and drops their records; others stay. */
 static int ros_clear(struct backend *b, const char *iface, struct wf_err *e) {
         static const char *const menus[] = {
-                "/ip/firewall/filter", "/ip/route", "/ipv6/route", "/ip/address", "/ipv6/address",
+                "/ip/firewall/filter", "/ip/firewall/nat", "/ipv6/firewall/filter", "/ipv6/firewall/nat",
+                "/ip/route", "/ipv6/route", "/ip/address", "/ipv6/address",
                 "/interface/wireguard/peers", "/interface/wireguard",
         };
         int r = ros_connect(b, e);
@@ -395,6 +396,21 @@ static int ros_clear(struct backend *b, const char *iface, struct wf_err *e) {
         return ros_restore_demoted(b, iface, e);
 }
 
+/* ---- gateway ---- */
+
+/* The lockout check of every interface first: a refused document sends nothing at all. */
+static int ros_gateway(struct backend *b, const struct wf_doc *doc, bool dry_run, struct gw_result *ret,
+                       struct wf_err *e) {
+        for (size_t i = 0; doc && i < doc->n_ifaces; i++) {
+                int r = check_lockout(b, &doc->ifaces[i], e);
+                if (r < 0) {
+                        *ret = (struct gw_result){};
+                        return r;
+                }
+        }
+        return gw_sync(&ros_gw_driver, b, doc, dry_run, ret, e);
+}
+
 const struct backend_ops backend_routeros_ops = {
         .name = "routeros",
         .open = ros_open,
@@ -403,4 +419,5 @@ const struct backend_ops backend_routeros_ops = {
         .apply = ros_apply,
         .clear = ros_clear,
         .probe = ros_probe,
+        .gateway = ros_gateway,
 };

@@ -79,6 +79,10 @@ int ros_firewall_state(struct backend *b, const char *iface, uint16_t port, char
 /* ros-apply.c: executes the plan's operations (the lockout check is the caller's). */
 int ros_apply_ops(struct backend *b, const struct plan *p, const struct plan_target *t, struct wf_err *e);
 
+/* ros-gateway.c: forwarding, NAT and services as firewall rules (docs/gateways.md); ctx is the
+ * backend. */
+extern const struct gw_driver ros_gw_driver;
+
 /* ros-demote.c */
 /* The static routes of one menu, read once per apply: route adds check them for foreign routes
  * to demote and for ours already in place without a print per route. */

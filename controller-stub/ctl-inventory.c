@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "ctl-gateway.h"
 #include "ctl-inventory.h"
 #include "document.h"
 #include "json-read.h"
@@ -19,6 +20,7 @@ static void node_done(struct ctl_node *n) {
         free(n->subnets);
         free(n->backend);
         free(n->iface);
+        ctl_gw_node_done(n);
 }
 
 void ctl_inventory_free(struct ctl_inventory *inv) {
@@ -127,7 +129,7 @@ static int parse_route_table(struct jr_ctx *c, const json_t *wan, const struct j
 static int parse_wan(struct jr_ctx *c, const json_t *root, struct ctl_inventory *inv) {
         static const char *const known[] = { "name", "tunnel_cidr", "tunnel_cidr6", "topology", "interface",
                 "listen_port", "validity_days", "poll_interval", "keepalive", "mtu",
-                "route_table", "route_metric", NULL };
+                "route_table", "route_metric", "services_cidr", "nat_pool", NULL };
         const struct jr_path wp = JR_KEY(NULL, "wan");
         json_t *wan = NULL, *v = NULL;
         uint32_t port = CTL_DEFAULT_PORT;
@@ -180,7 +182,8 @@ static int parse_wan(struct jr_ctx *c, const json_t *root, struct ctl_inventory 
                          &inv->route_metric)) < 0)
                 return r;
         inv->listen_port = (uint16_t)port;
-        return parse_route_table(c, wan, &wp, inv);
+        r = ctl_gw_parse_wan(c, wan, &wp, inv);
+        return r < 0 ? r : parse_route_table(c, wan, &wp, inv);
 }
 
 /* A bare address or name gets the node's listen port. */
@@ -237,7 +240,7 @@ static int parse_tunnel_ip(struct jr_ctx *c, const json_t *o, const struct jr_pa
 }
 
 static int parse_subnets(struct jr_ctx *c, const json_t *o, const struct jr_path *np, struct ctl_node *n) {
-        static const char *const known[] = { "cidr", "routed", NULL };
+        static const char *const known[] = { "cidr", "routed", "auto_nat", "nat", NULL };
         const struct jr_path sp = JR_KEY(np, "subnets");
         json_t *v = NULL;
         int r = jr_array(c, o, np, "subnets", false, &v);
@@ -269,6 +272,9 @@ static int parse_subnets(struct jr_ctx *c, const json_t *o, const struct jr_path
                 if (wf_prefix_parse(json_string_value(cidr), true, &sub->prefix, &why) < 0)
                         return wf_err_set(c->e, -EINVAL, "node %s: subnet \"%s\" %s", n->name,
                                           json_string_value(cidr), why);
+                r = ctl_gw_parse_subnet(c, sn == cidr ? NULL : sn, &ep, n, sub);
+                if (r < 0)
+                        return r;
                 n->n_subnets++;
         }
         return 0;
@@ -293,7 +299,7 @@ static int get_word(struct jr_ctx *c, const json_t *o, const struct jr_path *np,
 static int parse_node(struct jr_ctx *c, const json_t *nodes, const struct jr_path *lp, size_t idx,
                       const struct ctl_inventory *inv, struct ctl_node *n) {
         static const char *const known[] = { "name", "role", "endpoint", "public_key", "tunnel_ip", "tunnel_ip6",
-                "subnets", "backend", "interface", "listen_port", "agent", NULL };
+                "subnets", "backend", "interface", "listen_port", "agent", "services", "exit", NULL };
         const struct jr_path np = JR_IDX(lp, idx);
         uint32_t port = inv->listen_port;
         json_t *o = NULL, *v = NULL;
@@ -352,7 +358,7 @@ static int parse_node(struct jr_ctx *c, const json_t *nodes, const struct jr_pat
                 return -ENOMEM;
         if (!doc_ifname_valid(n->iface))
                 return wf_err_set(c->e, -EINVAL, "node %s: interface \"%s\" is not an interface name", n->name, n->iface);
-        return 0;
+        return ctl_gw_parse_node(c, o, &np, inv, n);
 }
 
 /* Cross-node rules: unique names, keys and tunnel IPs; subnets clear of the tunnel range;
@@ -404,7 +410,8 @@ static int check_fleet(struct ctl_inventory *inv, struct wf_err *e, wf_warn_fn w
                         for (size_t j = 0; j <= i; j++) {
                                 struct ctl_node *m = &inv->nodes[j];
                                 for (size_t l = 0; l < (j == i ? k : m->n_subnets); l++) {
-                                        if (!m->subnets[l].routed || !wf_prefix_overlap(&s->prefix, &m->subnets[l].prefix))
+                                        if (!m->subnets[l].routed || !wf_prefix_overlap(&s->prefix, &m->subnets[l].prefix) ||
+                                            (j != i && ctl_gw_overlap_ok(s, &m->subnets[l])))
                                                 continue;
                                         wf_prefix_format(&m->subnets[l].prefix, b);
                                         return wf_err_set(e, -EINVAL, "node %s: routed subnet %s overlaps routed subnet %s of node %s",
@@ -495,6 +502,8 @@ int ctl_inventory_parse(const char *json, size_t len, struct ctl_inventory **ret
                         goto out;
         }
         r = check_fleet(inv, e, warn, userdata);
+        if (r >= 0)
+                r = ctl_gw_check(inv, e);
         if (r < 0)
                 goto out;
         *ret = TAKE_PTR(inv);

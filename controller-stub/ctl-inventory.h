@@ -18,6 +18,21 @@ enum ctl_topology {
 struct ctl_subnet {
         struct wf_prefix prefix;
         bool routed;
+        bool auto_nat;            /* translated from wan.nat_pool when it overlaps another node's */
+        bool has_nat;
+        struct wf_prefix nat;     /* "nat": the translated prefix, given */
+};
+
+/* nodes[].services[] (docs/inventory.md): published at address (allocated from
+ * wan.services_cidr unless given), forwarded to target:target_port. */
+struct ctl_service {
+        char *name;
+        int protocol;             /* IPPROTO_TCP, IPPROTO_UDP */
+        uint16_t port;
+        bool has_address;
+        struct wf_prefix address; /* host prefix */
+        struct wf_prefix target;  /* host prefix */
+        uint16_t target_port;
 };
 
 struct ctl_node {
@@ -35,6 +50,9 @@ struct ctl_node {
         char *backend;            /* informational: linux, uapi, routeros */
         char *iface;              /* interface name (node override or wan.interface) */
         uint16_t listen_port;     /* node override or wan.listen_port */
+        struct ctl_service *services;
+        size_t n_services;
+        char *exit_out;           /* exit.out_interface, NULL: not an exit */
 };
 
 struct ctl_inventory {
@@ -52,6 +70,9 @@ struct ctl_inventory {
         char *route_table;        /* NULL: absent; "main" or a table number as text */
         bool route_table_numeric;
         uint32_t route_metric;    /* 0: absent */
+        bool has_services_cidr;
+        struct wf_prefix services_cidr;
+        struct wf_prefix nat_pool;  /* default 172.16.0.0/12 */
         struct ctl_node *nodes;
         size_t n_nodes;
 };

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "ctl-gateway.h"
 #include "ctl-history.h"
 #include "ctl-render.h"
 #include "dsse.h"
@@ -17,6 +18,7 @@ struct node_info {
         bool has_key;
         uint8_t key[32];
         struct wf_prefix addr[2]; /* host prefixes from tunnel_cidr and tunnel_cidr6 (family 0: none) */
+        const struct ctl_gw_node *gw; /* overlay prefixes and service addresses */
 };
 
 static size_t alen(int family) {
@@ -153,9 +155,25 @@ static json_t *prefix_json(const struct wf_prefix *p) {
         return json_string(buf);
 }
 
-/* A node's own reachable prefixes: its tunnel address and its routed subnets. */
+/* What the others route to a node besides its tunnel address: its routed subnets as the
+ * overlay sees them (the translated prefix of a netmapped one) and its service addresses. */
+static int add_lan_prefixes(struct wf_prefix **list, size_t *n, const struct node_info *ni) {
+        struct wf_prefix *l = realloc(*list, (*n + 1 + ni->n->n_subnets + ni->n->n_services) * sizeof(**list));
+
+        if (!l)
+                return -ENOMEM;
+        *list = l;
+        for (size_t i = 0; i < ni->n->n_subnets; i++)
+                if (ni->n->subnets[i].routed)
+                        l[(*n)++] = ni->gw->overlay[i];
+        for (size_t i = 0; i < ni->n->n_services; i++)
+                l[(*n)++] = ni->gw->svc[i];
+        return 0;
+}
+
+/* A node's own reachable prefixes: its tunnel address and add_lan_prefixes. */
 static int add_own_prefixes(struct wf_prefix **list, size_t *n, const struct node_info *ni) {
-        struct wf_prefix *l = realloc(*list, (*n + 2 + ni->n->n_subnets) * sizeof(**list));
+        struct wf_prefix *l = realloc(*list, (*n + 2) * sizeof(**list));
 
         if (!l)
                 return -ENOMEM;
@@ -163,10 +181,24 @@ static int add_own_prefixes(struct wf_prefix **list, size_t *n, const struct nod
         for (unsigned k = 0; k < 2; k++)
                 if (ni->addr[k].family)
                         l[(*n)++] = ni->addr[k];
-        for (size_t i = 0; i < ni->n->n_subnets; i++)
-                if (ni->n->subnets[i].routed)
-                        l[(*n)++] = ni->n->subnets[i].prefix;
-        return 0;
+        return add_lan_prefixes(list, n, ni);
+}
+
+/* A node never routes into the tunnel what is its own LAN: other nodes' prefixes overlapping
+ * one of its translated subnets (local or overlay side) are left out of its document (that LAN
+ * reaches them only if they are translated too). */
+static void drop_own_lans(const struct node_info *self, struct wf_prefix *ips, size_t *n) {
+        size_t o = 0;
+
+        for (size_t i = 0; i < *n; i++) {
+                bool mine = false;
+                for (size_t k = 0; k < self->n->n_subnets && !mine; k++)
+                        mine = self->gw->translated[k] && (wf_prefix_overlap(&ips[i], &self->n->subnets[k].prefix) ||
+                                                           wf_prefix_overlap(&ips[i], &self->gw->overlay[k]));
+                if (!mine)
+                        ips[o++] = ips[i];
+        }
+        *n = o;
 }
 
 static int append_prefix(struct wf_prefix **list, size_t *n, const struct wf_prefix *p) {
@@ -239,13 +271,18 @@ static json_t *peer_json(const struct ctl_inventory *inv, const struct node_info
                     (inv->has_tunnel_cidr6 && cover(&inv->tunnel_cidr6, excl, n_excl, &ips, &n_ips) < 0))
                         return NULL;
                 for (size_t i = 0; i < inv->n_nodes; i++) {
-                        const struct ctl_node *o2 = infos[i].n;
-                        if (&infos[i] == self || o2->hub || !infos[i].has_key)
+                        if (&infos[i] == self || infos[i].n->hub || !infos[i].has_key)
                                 continue;
-                        for (size_t j = 0; j < o2->n_subnets; j++)
-                                if (o2->subnets[j].routed && append_prefix(&ips, &n_ips, &o2->subnets[j].prefix) < 0)
-                                        return NULL;
+                        if (add_lan_prefixes(&ips, &n_ips, &infos[i]) < 0)
+                                return NULL;
                 }
+        }
+        drop_own_lans(self, ips, &n_ips);
+        /* an exit: a candidate for this node's default route (docs/backends.md, "Exit selection") */
+        if (peer->n->exit_out && peer != self) {
+                struct wf_prefix def = { .family = AF_INET };
+                if (append_prefix(&ips, &n_ips, &def) < 0)
+                        return NULL;
         }
         qsort(ips, n_ips, sizeof(*ips), cmp_prefix);
 
@@ -324,8 +361,21 @@ static json_t *render_content(const struct ctl_inventory *inv, const struct node
                 json_decref(doc);
                 goto fail;
         }
-        for (size_t i = 0; i < n_peers; i++)
+        for (size_t i = 0; i < n_peers; i++) {
+                const char *pn = json_string_value(json_object_get(peers[i], "name"));
+                const struct ctl_node *pnode = ctl_inventory_find(inv, pn);
+                if (pnode && pnode->exit_out) {
+                        json_t *ex = json_object_get(iface, "exit");
+                        if (!ex)
+                                json_object_set_new(iface, "exit", ex = json_array());
+                        json_array_append_new(ex, json_string(pn));
+                }
                 json_array_append_new(arr, TAKE_PTR(peers[i]));
+        }
+        if (ctl_gw_render_iface(inv, idx, self->gw, iface) < 0) {
+                json_decref(doc);
+                return NULL;
+        }
         if (self->has_key) {
                 wf_key_to_b64(self->key, key);
                 json_object_set_new(iface, "public_key", json_string(key));
@@ -442,6 +492,7 @@ static int render_node(const struct ctl_inventory *inv, struct ctl_state *st, in
 int ctl_render_all(const struct ctl_inventory *inv, struct ctl_state *st, int64_t now, const uint8_t *sk,
                    struct ctl_render **ret, struct wf_err *e, wf_warn_fn warn, void *userdata) {
         _cleanup_free_ struct node_info *infos = NULL;
+        struct ctl_gw_node *gw = NULL;
         struct ctl_render *res;
         int r;
 
@@ -477,18 +528,24 @@ int ctl_render_all(const struct ctl_inventory *inv, struct ctl_state *st, int64_
         r = allocate(inv, st, infos, 0, e, warn, userdata);
         if (r >= 0 && inv->has_tunnel_cidr6)
                 r = allocate(inv, st, infos, 1, e, warn, userdata);
+        if (r >= 0)
+                r = ctl_gw_allocate(inv, st, &gw, e);
         if (r < 0) {
                 ctl_render_free(res);
                 return r;
         }
+        for (size_t i = 0; i < inv->n_nodes; i++)
+                infos[i].gw = &gw[i];
         for (size_t i = 0; i < inv->n_nodes; i++) {
                 res->n_nodes++;
                 r = render_node(inv, st, now, sk, infos, i, &res->nodes[i]);
                 if (r < 0) {
+                        ctl_gw_free(gw, inv->n_nodes);
                         ctl_render_free(res);
                         return r == -ENOMEM ? r : wf_err_set(e, r, "node %s: signing failed", inv->nodes[i].name);
                 }
         }
+        ctl_gw_free(gw, inv->n_nodes);
         *ret = res;
         return 0;
 }

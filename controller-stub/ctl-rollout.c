@@ -73,9 +73,10 @@ static int parse_rollout(struct jr_ctx *c, json_t *root, struct ctl_rollout_cfg 
         return 0;
 }
 
-int ctl_rollout_cfg_parse(const char *json, size_t len, struct ctl_rollout_cfg *ret, struct wf_err *e) {
+int ctl_rollout_cfg_parse(const char *json, size_t len, struct ctl_rollout_cfg *ret, struct wf_err *e,
+                          wf_warn_fn warn, void *userdata) {
         struct ctl_rollout_cfg cfg = {};
-        struct jr_ctx c = { .e = e, .root = "inventory", .unknown = JR_UNKNOWN_QUOTED };
+        struct jr_ctx c = { .e = e, .warn = warn, .userdata = userdata, .root = "inventory", .unknown = JR_UNKNOWN_QUOTED };
         struct jr_path np = JR_KEY(NULL, "nodes");
         json_error_t jerr;
         json_t *root = NULL, *nodes, *n;
@@ -112,14 +113,15 @@ out:
         return r < 0 ? r : 0;
 }
 
-int ctl_rollout_cfg_load(const char *path, struct ctl_rollout_cfg *ret, struct wf_err *e) {
+int ctl_rollout_cfg_load(const char *path, struct ctl_rollout_cfg *ret, struct wf_err *e, wf_warn_fn warn,
+                         void *userdata) {
         _cleanup_free_ char *text = NULL;
         size_t len;
         int r = wf_read_file(path, 64u * 1024 * 1024, &text, &len);
 
         if (r < 0)
                 return wf_err_set(e, r, "%s: %s", path, strerror(-r));
-        return ctl_rollout_cfg_parse(text, len, ret, e);
+        return ctl_rollout_cfg_parse(text, len, ret, e, warn, userdata);
 }
 
 void ctl_rollout_cfg_done(struct ctl_rollout_cfg *c) {

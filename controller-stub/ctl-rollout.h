@@ -30,8 +30,11 @@ struct ctl_rollout_cfg {
 };
 
 /* Errors name the field: `rollout.waves[1][0]: must be a node name or pattern`. */
-int ctl_rollout_cfg_parse(const char *json, size_t len, struct ctl_rollout_cfg *ret, struct wf_err *e);
-int ctl_rollout_cfg_load(const char *path, struct ctl_rollout_cfg *ret, struct wf_err *e);
+/* Unknown fields of "rollout" go to warn. */
+int ctl_rollout_cfg_parse(const char *json, size_t len, struct ctl_rollout_cfg *ret, struct wf_err *e,
+                          wf_warn_fn warn, void *userdata);
+int ctl_rollout_cfg_load(const char *path, struct ctl_rollout_cfg *ret, struct wf_err *e, wf_warn_fn warn,
+                         void *userdata);
 void ctl_rollout_cfg_done(struct ctl_rollout_cfg *c);
 bool ctl_rollout_agentless(const struct ctl_rollout_cfg *c, const char *node);
 

@@ -370,7 +370,7 @@ int ctl_server_new(const struct ctl_server_config *cfg, struct ctl_server **ret,
                 goto fail;
         if ((r = ctl_inventory_load(cfg->inventory, &inv, e, log_warning, s)) < 0)
                 goto fail;
-        if ((r = ctl_rollout_cfg_load(cfg->inventory, &rcfg, e)) < 0) {
+        if ((r = ctl_rollout_cfg_load(cfg->inventory, &rcfg, e, log_warning, s)) < 0) {
                 ctl_inventory_free(inv);
                 goto fail;
         }
@@ -393,7 +393,7 @@ int ctl_server_reload(struct ctl_server *s, struct wf_err *e) {
         int r;
 
         r = ctl_inventory_load(s->cfg.inventory, &inv, e, log_warning, s);
-        if (r >= 0 && (r = ctl_rollout_cfg_load(s->cfg.inventory, &rcfg, e)) < 0)
+        if (r >= 0 && (r = ctl_rollout_cfg_load(s->cfg.inventory, &rcfg, e, log_warning, s)) < 0)
                 ctl_inventory_free(inv);
         if (r < 0)
                 return r;

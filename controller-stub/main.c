@@ -154,7 +154,7 @@ static int cmd_render(int argc, char **argv) {
                 state_default = true;
         }
         if ((r = ctl_inventory_load(inv_path, &inv, &e, log_line, NULL)) < 0 ||
-            (r = ctl_rollout_cfg_load(inv_path, &rcfg, &e)) < 0 ||
+            (r = ctl_rollout_cfg_load(inv_path, &rcfg, &e, log_line, NULL)) < 0 ||
             (r = ctl_state_load(state_dir, &st, &e)) < 0 ||
             (r = render_with_requests(inv, st, state_dir, sk, &res, &e)) < 0 ||
             (r = ctl_render_write(res, out, &e)) < 0 ||

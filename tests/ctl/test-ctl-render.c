@@ -604,6 +604,178 @@ static void test_dual_stack(void) {
         ctl_state_free(st);
 }
 
+/* Gateways (docs/inventory.md "Gateways"): two sites with the same LAN (one auto_nat, one with
+ * a given nat), a published service, a hub that is also the exit. */
+static const char *gw_fmt =
+        "{\"wan\": {\"tunnel_cidr\": \"10.99.0.0/24\", \"topology\": \"hub-spoke\", \"services_cidr\": \"10.0.5.0/24\"},"
+        " \"nodes\": ["
+        "  {\"name\": \"hub\", \"role\": \"hub\", \"endpoint\": \"203.0.113.1\", \"public_key\": \"%K0\","
+        "   \"exit\": {\"out_interface\": \"eth0\"}},"
+        "  %EXTRA"
+        "  {\"name\": \"a\", \"endpoint\": \"198.51.100.7\", \"public_key\": \"%K1\","
+        "   \"subnets\": [{\"cidr\": \"192.168.1.0/24\", \"auto_nat\": true}],"
+        "   \"services\": [{\"name\": \"nas-web\", \"protocol\": \"tcp\", \"port\": 443, \"target\": \"192.168.1.10:8443\"}]},"
+        "  {\"name\": \"b\", \"endpoint\": \"198.51.100.8\", \"public_key\": \"%K2\","
+        "   \"subnets\": [{\"cidr\": \"192.168.1.0/24\", \"nat\": \"172.20.1.0/24\"}]},"
+        "  {\"name\": \"c\", \"public_key\": \"%K3\"}]}";
+
+static char *gw_inventory(const char *extra) {
+        static char buf[4096];
+        const char *at = strstr(gw_fmt, "%EXTRA");
+
+        snprintf(buf, sizeof buf, "%.*s%s%s", (int)(at - gw_fmt), gw_fmt, extra, at + 6);
+        return buf;
+}
+
+static const char *dump(json_t *v) {
+        static char buf[1024];
+        char *s = v ? json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY) : NULL;
+
+        snprintf(buf, sizeof buf, "%s", s ? s : "(absent)");
+        free(s);
+        return buf;
+}
+
+#define CHECK_JSON(v, want)                                                                       \
+        do {                                                                                      \
+                const char *_got = dump(v);                                                       \
+                if (strcmp(_got, want) != 0) {                                                    \
+                        fprintf(stderr, "%s:%d: got %s, want %s\n", __FILE__, __LINE__, _got, want); \
+                        tap_failures++;                                                           \
+                }                                                                                 \
+        } while (0)
+
+static void test_gateways(void) {
+        struct ctl_state *st = NULL;
+        struct wf_err e = {};
+        struct ctl_render *r;
+        json_t *d;
+
+        ctl_state_load(NULL, &st, &e);
+        r = render_at(gw_inventory(""), st, NOW, &e);
+        if (!r)
+                fprintf(stderr, "gateway render: %s\n", e.msg);
+        CHECK(r != NULL);
+        check_envelopes(r);
+
+        d = doc(r, "hub");
+        CHECK_JSON(json_object_get(iface(d), "forwarding"), "true");
+        CHECK_JSON(json_object_get(iface(d), "masquerade"), "{\"out_interface\":\"eth0\"}");
+        CHECK_JSON(json_object_get(iface(d), "netmap"), "(absent)");
+        CHECK_JSON(json_object_get(iface(d), "exit"), "(absent)");
+        CHECK_ALLOWED(d, "a", "10.0.5.1/32 10.99.0.2/32 172.16.0.0/24");
+        CHECK_ALLOWED(d, "b", "10.99.0.3/32 172.20.1.0/24");
+        json_decref(d);
+
+        d = doc(r, "a");
+        CHECK_JSON(json_object_get(iface(d), "forwarding"), "true");
+        CHECK_JSON(json_object_get(iface(d), "masquerade"), "(absent)");
+        CHECK_JSON(json_object_get(iface(d), "netmap"), "[{\"local\":\"192.168.1.0/24\",\"overlay\":\"172.16.0.0/24\"}]");
+        CHECK_JSON(json_object_get(iface(d), "services"),
+                   "[{\"address\":\"10.0.5.1\",\"name\":\"nas-web\",\"port\":443,\"protocol\":\"tcp\",\"target\":\"192.168.1.10:8443\"}]");
+        CHECK_JSON(json_object_get(iface(d), "exit"), "[\"hub\"]");
+        /* b's LAN as b's overlay prefix; the tunnel range minus a's own address */
+        CHECK_ALLOWED(d, "hub", "0.0.0.0/0 10.99.0.0/32 10.99.0.1/32 10.99.0.3/32 10.99.0.4/30 10.99.0.8/29 "
+                                "10.99.0.16/28 10.99.0.32/27 10.99.0.64/26 10.99.0.128/25 172.20.1.0/24");
+        json_decref(d);
+
+        d = doc(r, "b");
+        CHECK_JSON(json_object_get(iface(d), "netmap"), "[{\"local\":\"192.168.1.0/24\",\"overlay\":\"172.20.1.0/24\"}]");
+        CHECK_JSON(json_object_get(iface(d), "services"), "(absent)");
+        CHECK_STR_CONTAINS(allowed(d, "hub"), "10.0.5.1/32 10.99.0.0/32");
+        CHECK_STR_CONTAINS(allowed(d, "hub"), " 172.16.0.0/24");
+        json_decref(d);
+
+        d = doc(r, "c");
+        CHECK_JSON(json_object_get(iface(d), "forwarding"), "(absent)");
+        CHECK_JSON(json_object_get(iface(d), "exit"), "[\"hub\"]");
+        CHECK_STR_CONTAINS(allowed(d, "hub"), "0.0.0.0/0 10.0.5.1/32 ");
+        CHECK_STR_CONTAINS(allowed(d, "hub"), " 172.16.0.0/24 172.20.1.0/24");
+        json_decref(d);
+        CHECK_STR_CONTAINS(ctl_state_allocation(st, "nat", "a 192.168.1.0/24") ? ctl_state_allocation(st, "nat", "a 192.168.1.0/24") : "", "172.16.0.0/24");
+        CHECK_STR_CONTAINS(ctl_state_allocation(st, "services", "a/nas-web") ? ctl_state_allocation(st, "services", "a/nas-web") : "", "10.0.5.1");
+        ctl_render_free(r);
+
+        /* a third site with the same LAN, listed before a, and a service with its address given:
+         * a keeps its prefix and its service address (state), the newcomer gets the next ones */
+        r = render_at(gw_inventory("{\"name\": \"d\", \"endpoint\": \"198.51.100.9\", \"public_key\": \"%K4\","
+                                   " \"subnets\": [{\"cidr\": \"192.168.1.0/24\", \"auto_nat\": true}],"
+                                   " \"services\": [{\"name\": \"dns\", \"protocol\": \"udp\", \"port\": 53,"
+                                   " \"target\": \"192.168.1.1:53\"}, {\"name\": \"ssh\", \"protocol\": \"tcp\","
+                                   " \"port\": 22, \"target\": \"192.168.1.2:22\", \"address\": \"10.0.5.9\"}]},"),
+                      st, NOW + 60, &e);
+        if (!r)
+                fprintf(stderr, "gateway render 2: %s\n", e.msg);
+        CHECK(r != NULL);
+        check_envelopes(r);
+        d = doc(r, "a");
+        CHECK_JSON(json_object_get(iface(d), "netmap"), "[{\"local\":\"192.168.1.0/24\",\"overlay\":\"172.16.0.0/24\"}]");
+        json_decref(d);
+        d = doc(r, "d");
+        CHECK_JSON(json_object_get(iface(d), "netmap"), "[{\"local\":\"192.168.1.0/24\",\"overlay\":\"172.16.1.0/24\"}]");
+        CHECK_JSON(json_object_get(iface(d), "services"),
+                   "[{\"address\":\"10.0.5.2\",\"name\":\"dns\",\"port\":53,\"protocol\":\"udp\",\"target\":\"192.168.1.1:53\"},"
+                   "{\"address\":\"10.0.5.9\",\"name\":\"ssh\",\"port\":22,\"protocol\":\"tcp\",\"target\":\"192.168.1.2:22\"}]");
+        json_decref(d);
+        d = doc(r, "hub");
+        CHECK_ALLOWED(d, "d", "10.0.5.2/32 10.0.5.9/32 10.99.0.5/32 172.16.1.0/24");
+        CHECK_ALLOWED(d, "a", "10.0.5.1/32 10.99.0.2/32 172.16.0.0/24");
+        json_decref(d);
+        ctl_render_free(r);
+        ctl_state_free(st);
+}
+
+static void check_refused(const char *inv, const char *want) {
+        struct ctl_state *st = NULL;
+        struct wf_err e = {};
+        struct ctl_render *r;
+
+        ctl_state_load(NULL, &st, &e);
+        r = render_at(inv, st, NOW, &e);
+        CHECK(r == NULL);
+        CHECK(strchr(e.msg, '\n') == NULL);
+        CHECK_STR_CONTAINS(e.msg, want);
+        ctl_render_free(r);
+        ctl_state_free(st);
+}
+
+static void test_gateway_errors(void) {
+#define W(x) "{\"wan\": {\"tunnel_cidr\": \"10.99.0.0/24\"" x
+        check_refused(W(", \"services_cidr\": \"10.0.5.0/24\"}, \"nodes\": [{\"name\": \"a\", \"subnets\": [\"10.0.5.0/25\"]}]}"),
+                      "node a: subnet 10.0.5.0/25 overlaps services_cidr 10.0.5.0/24");
+        check_refused(W(", \"services_cidr\": \"10.99.0.0/16\"}, \"nodes\": [{\"name\": \"a\"}]}"),
+                      "wan: services_cidr 10.99.0.0/16 overlaps the tunnel range");
+        check_refused(W(", \"nat_pool\": \"172.16.0.0/33\"}, \"nodes\": []}"), "wan.nat_pool: \"172.16.0.0/33\"");
+        check_refused(W("}, \"nodes\": [{\"name\": \"a\", \"subnets\": [\"192.168.1.0/24\"]},"
+                        " {\"name\": \"b\", \"subnets\": [\"192.168.1.0/24\"]}]}"),
+                      "node b: routed subnet 192.168.1.0/24 overlaps routed subnet 192.168.1.0/24 of node a");
+        check_refused(W("}, \"nodes\": [{\"name\": \"a\", \"subnets\": [\"10.1.0.0/16\"]},"
+                        " {\"name\": \"b\", \"subnets\": [{\"cidr\": \"192.168.1.0/24\", \"nat\": \"10.1.2.0/24\"}]}]}"),
+                      "node b: subnet 192.168.1.0/24: nat 10.1.2.0/24 overlaps subnet 10.1.0.0/16 of node a");
+        check_refused(W("}, \"nodes\": [{\"name\": \"a\", \"subnets\": [{\"cidr\": \"192.168.1.0/24\", \"nat\": \"172.20.1.0/25\"}]}]}"),
+                      "nodes[0].subnets[0].nat: \"172.20.1.0/25\" is not the same family and prefix length as cidr 192.168.1.0/24");
+        check_refused(W(", \"nat_pool\": \"172.16.0.0/24\"}, \"nodes\": [{\"name\": \"a\", \"subnets\": [{\"cidr\": \"192.168.1.0/24\", \"auto_nat\": true}]},"
+                        " {\"name\": \"b\", \"subnets\": [{\"cidr\": \"192.168.1.0/24\", \"auto_nat\": true}]}]}"),
+                      "node b: subnet 192.168.1.0/24: nat_pool 172.16.0.0/24 has no free /24 left");
+        check_refused(W("}, \"nodes\": [{\"name\": \"a\", \"services\": [{\"name\": \"web\", \"protocol\": \"tcp\", \"port\": 80,"
+                        " \"target\": \"192.168.1.10:80\"}]}]}"),
+                      "node a: service web has no address and wan.services_cidr is not set");
+        check_refused(W(", \"services_cidr\": \"10.0.5.0/24\"}, \"nodes\": [{\"name\": \"a\", \"services\": [{\"name\": \"web\","
+                        " \"protocol\": \"icmp\", \"port\": 80, \"target\": \"192.168.1.10:80\"}]}]}"),
+                      "nodes[0].services[0].protocol: \"icmp\" is not \"tcp\" or \"udp\"");
+        check_refused(W(", \"services_cidr\": \"10.0.5.0/24\"}, \"nodes\": [{\"name\": \"a\", \"services\": [{\"name\": \"web\","
+                        " \"protocol\": \"tcp\", \"port\": 80, \"target\": \"nas:80\"}]}]}"),
+                      "nodes[0].services[0].target: \"nas:80\" is not a literal ip:port");
+        check_refused(W("}, \"nodes\": [{\"name\": \"a\", \"services\": [{\"name\": \"web\", \"protocol\": \"tcp\", \"port\": 80,"
+                        " \"target\": \"192.168.1.10:80\", \"address\": \"10.0.5.7\"}]},"
+                        " {\"name\": \"b\", \"services\": [{\"name\": \"www\", \"protocol\": \"tcp\", \"port\": 443,"
+                        " \"target\": \"192.168.2.10:443\", \"address\": \"10.0.5.7\"}]}]}"),
+                      "node b: service www address 10.0.5.7/32 is also service web of node a");
+        check_refused(W("}, \"nodes\": [{\"name\": \"a\", \"exit\": {\"out_interface\": \"wg0\"}}]}"),
+                      "nodes[0].exit.out_interface: \"wg0\" is the node's WireGuard interface");
+#undef W
+}
+
 int main(void) {
         CHECK(sodium_init() >= 0);
         crypto_sign_keypair(pk, sk);
@@ -620,5 +792,7 @@ int main(void) {
         test_subnet_change_revisions();
         test_enrolment();
         test_dual_stack();
+        test_gateways();
+        test_gateway_errors();
         return TAP_DONE();
 }

@@ -219,6 +219,9 @@ expect_eq "a bad wave member" "$(bad_rollout '{"waves": [["hub"], ["bad name!"]]
 expect_eq "no waves" "$(bad_rollout '{"waves": []}')" $'wgfleet-controller: rollout.waves: must name at least one wave\nrc=1'
 expect_eq "deadline below settle" "$(bad_rollout '{"waves": [["*"]], "settle": 60, "deadline": 30}')" \
   $'wgfleet-controller: rollout.deadline: 30 must be longer than settle (60)\nrc=1'
+jq '.rollout.setle = 3' "$tmp/inventory.json" > "$tmp/typo.json"
+check "a misspelt rollout field is warned about" bash -c "'$ctl' render --inventory '$tmp/typo.json' --key '$tmp/keys/signing.key' \
+  --out '$tmp/badout' --state '$tmp/badstate' 2>&1 | grep -qF 'rollout: unknown field \"setle\" ignored'"
 
 # ---- render: NODE.conf for nodes without an agent; a queued revert is taken ----
 kill "$pid"; wait "$pid" 2>/dev/null; pid=

@@ -2,6 +2,7 @@
 /* The simulated RouterOS 7 configuration database. Menus, attribute names, defaults, read-only
  * properties and error messages follow RouterOS 7 as its documentation describes them. */
 #include "sim-db.h"
+#include "sim-fw.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -30,6 +31,9 @@ enum ftype {
         T_ACTION,
         T_PORTS,
         T_IFLIST,     /* interface list, optionally negated */
+        T_FWADDR,     /* firewall address: [!]address, prefix or range; a host prints bare */
+        T_TOADDR,     /* NAT to-addresses: address, range or prefix (netmap) */
+        T_NATACTION,
 };
 
 enum {
@@ -55,6 +59,9 @@ enum menu_kind {
         M_ROUTE4,
         M_ROUTE6,
         M_FILTER,
+        M_NAT,
+        M_FILTER6,
+        M_NAT6,
         M_IFACE,    /* /interface: synthesized, print only */
         M_IFLIST,   /* /interface/list */
         M_RESOURCE, /* /system/resource: print only */
@@ -131,13 +138,44 @@ static const struct fdef filter_fields[] = {
         { "chain", T_STR, F_REQ, NULL, 0, 0 },
         { "action", T_ACTION, 0, "accept", 0, 0 },
         { "protocol", T_STR, 0, NULL, 0, 0 },
-        { "src-address", T_PREFIX, 0, NULL, 0, 0 },
-        { "dst-address", T_PREFIX, 0, NULL, 0, 0 },
+        { "src-address", T_FWADDR, 0, NULL, 0, 0 },
+        { "dst-address", T_FWADDR, 0, NULL, 0, 0 },
         { "src-port", T_PORTS, 0, NULL, 0, 0 },
         { "dst-port", T_PORTS, 0, NULL, 0, 0 },
         { "in-interface", T_IFACE, 0, NULL, 0, 0 },
         { "in-interface-list", T_IFLIST, 0, NULL, 0, 0 },
+        { "out-interface", T_IFACE, 0, NULL, 0, 0 },
+        { "out-interface-list", T_IFLIST, 0, NULL, 0, 0 },
         { "connection-state", T_STR, 0, NULL, 0, 0 },
+        { "connection-nat-state", T_STR, 0, NULL, 0, 0 },
+        { "log", T_BOOL, 0, "false", 0, 0 },
+        { "log-prefix", T_STR, 0, "", 0, 0 },
+        { "comment", T_STR, 0, NULL, 0, 0 },
+        { "disabled", T_BOOL, 0, "false", 0, 0 },
+        { "place-before", T_STR, F_WO, NULL, 0, 0 },
+        { "invalid", T_BOOL, F_RO, NULL, 0, 0 },
+        { "dynamic", T_BOOL, F_RO, NULL, 0, 0 },
+        { "bytes", T_INT, F_RO, NULL, 0, 0 },
+        { "packets", T_INT, F_RO, NULL, 0, 0 },
+        {},
+};
+
+/* /ip/firewall/nat and /ipv6/firewall/nat: chains srcnat and dstnat (or a user chain). */
+static const struct fdef nat_fields[] = {
+        { "chain", T_STR, F_REQ, NULL, 0, 0 },
+        { "action", T_NATACTION, 0, "accept", 0, 0 },
+        { "protocol", T_STR, 0, NULL, 0, 0 },
+        { "src-address", T_FWADDR, 0, NULL, 0, 0 },
+        { "dst-address", T_FWADDR, 0, NULL, 0, 0 },
+        { "src-port", T_PORTS, 0, NULL, 0, 0 },
+        { "dst-port", T_PORTS, 0, NULL, 0, 0 },
+        { "in-interface", T_IFACE, 0, NULL, 0, 0 },
+        { "in-interface-list", T_IFLIST, 0, NULL, 0, 0 },
+        { "out-interface", T_IFACE, 0, NULL, 0, 0 },
+        { "out-interface-list", T_IFLIST, 0, NULL, 0, 0 },
+        { "connection-state", T_STR, 0, NULL, 0, 0 },
+        { "to-addresses", T_TOADDR, 0, NULL, 0, 0 },
+        { "to-ports", T_PORTS, 0, NULL, 0, 0 },
         { "log", T_BOOL, 0, "false", 0, 0 },
         { "log-prefix", T_STR, 0, "", 0, 0 },
         { "comment", T_STR, 0, NULL, 0, 0 },
@@ -195,6 +233,9 @@ static const struct mdef menus[_M_MAX] = {
         [M_ROUTE4] = { "/ip/route", M_ROUTE4, route_fields, AF_INET, false },
         [M_ROUTE6] = { "/ipv6/route", M_ROUTE6, route_fields, AF_INET6, false },
         [M_FILTER] = { "/ip/firewall/filter", M_FILTER, filter_fields, AF_INET, false },
+        [M_NAT] = { "/ip/firewall/nat", M_NAT, nat_fields, AF_INET, false },
+        [M_FILTER6] = { "/ipv6/firewall/filter", M_FILTER6, filter_fields, AF_INET6, false },
+        [M_NAT6] = { "/ipv6/firewall/nat", M_NAT6, nat_fields, AF_INET6, false },
         [M_IFACE] = { "/interface", M_IFACE, iface_fields, 0, false },
         [M_IFLIST] = { "/interface/list", M_IFLIST, iflist_fields, 0, false },
         [M_RESOURCE] = { "/system/resource", M_RESOURCE, resource_fields, 0, true },
@@ -509,6 +550,16 @@ static int normalise(const struct sim_db *db, const struct mdef *md, const struc
                 return 0;
         case T_IFLIST:
                 if (!iflist_exists(db, v[0] == '!' ? v + 1 : v))
+                        return err_set(e, "input does not match any value of %s", f->name);
+                *out = strdup(v);
+                return 0;
+        case T_FWADDR:
+        case T_TOADDR:
+                return sim_fw_addr_normalise(v, md->family, f->t == T_FWADDR, out) < 0
+                               ? err_set(e, "invalid value for argument %s", f->name)
+                               : 0;
+        case T_NATACTION:
+                if (!sim_fw_nat_action_known(v))
                         return err_set(e, "input does not match any value of %s", f->name);
                 *out = strdup(v);
                 return 0;
@@ -1117,6 +1168,9 @@ static void do_add(struct sim_db *db, const struct mdef *md, const struct args *
                 route_derive(db, it);
                 break;
         case M_FILTER:
+        case M_NAT:
+        case M_FILTER6:
+        case M_NAT6:
                 item_set(it, "invalid", "false");
                 item_set(it, "dynamic", "false");
                 item_set(it, "bytes", "0");
@@ -1212,8 +1266,8 @@ static void do_set(struct sim_db *db, const struct mdef *md, const struct args *
                                         for (size_t j = 0; j < db->m[mk].n; j++) {
                                                 struct item *x = db->m[mk].items[j];
                                                 static const char *const refs[] = { "interface", "gateway",
-                                                                                    "in-interface", "actual-interface",
-                                                                                    "immediate-gw" };
+                                                                                    "in-interface", "out-interface",
+                                                                                    "actual-interface", "immediate-gw" };
                                                 for (size_t r = 0; r < ELEMENTSOF(refs); r++) {
                                                         const char *v = item_get(x, refs[r]);
                                                         if (v && strcmp(v, old) == 0)
@@ -1284,7 +1338,7 @@ static void do_move(struct sim_db *db, const struct mdef *md, const struct args 
         size_t n_ids = 0;
         struct menu *m = &db->m[md->kind];
 
-        if (md->kind != M_FILTER) {
+        if (md->kind != M_FILTER && md->kind != M_NAT && md->kind != M_FILTER6 && md->kind != M_NAT6) {
                 out_trap(o, "no such command", NULL);
                 return;
         }
@@ -1308,6 +1362,53 @@ static void do_move(struct sim_db *db, const struct mdef *md, const struct args 
                 m->items[to] = it;
                 m->n++;
         }
+        out_done(o, NULL);
+}
+
+/* ---- the firewall evaluator's view (sim-fw.c) ---- */
+
+static const struct mdef *menu_at(const char *path, size_t len) {
+        for (size_t i = 0; i < _M_MAX; i++)
+                if (strlen(menus[i].path) == len && strncmp(menus[i].path, path, len) == 0)
+                        return &menus[i];
+        return NULL;
+}
+
+size_t sim_db_n_items(const struct sim_db *db, const char *path) {
+        const struct mdef *md = menu_at(path, strlen(path));
+        return md ? db->m[md->kind].n : 0;
+}
+
+const char *sim_db_item_attr(const struct sim_db *db, const char *path, size_t i, const char *key) {
+        const struct mdef *md = menu_at(path, strlen(path));
+        static char id[16];
+
+        if (!md || i >= db->m[md->kind].n)
+                return NULL;
+        if (strcmp(key, ".id") == 0) {
+                snprintf(id, sizeof id, "*%X", db->m[md->kind].items[i]->id);
+                return id;
+        }
+        return item_get(db->m[md->kind].items[i], key);
+}
+
+/* /wgfleet-sim/evaluate: not a RouterOS command; where one new forwarded connection goes
+ * (sim-fw.h), as one !re. */
+static void do_evaluate(const struct sim_db *db, const struct args *a, struct out *o) {
+        struct sim_fw_kv kv[SIM_FW_MAX_OUT];
+        struct rosapi_sentence s;
+        char err[256];
+        size_t n;
+
+        if (sim_fw_evaluate(db, a->k, a->v, a->n, kv, &n, err) < 0) {
+                out_trap(o, err, NULL);
+                return;
+        }
+        rosapi_sentence_init(&s);
+        rosapi_sentence_adds(&s, "!re");
+        for (size_t i = 0; i < n; i++)
+                rosapi_sentence_addkv(&s, '=', kv[i].k, kv[i].v);
+        out_sentence(o, &s);
         out_done(o, NULL);
 }
 
@@ -1354,10 +1455,14 @@ int sim_db_exec(struct sim_db *db, const struct rosapi_sentence *cmd, const char
         }
         size_t plen = (size_t)(slash - w);
         const char *verb = slash + 1;
-        const struct mdef *md = NULL;
-        for (size_t i = 0; i < _M_MAX; i++)
-                if (strlen(menus[i].path) == plen && strncmp(menus[i].path, w, plen) == 0)
-                        md = &menus[i];
+        const struct mdef *md = menu_at(w, plen);
+        if (strcmp(w, "/wgfleet-sim/evaluate") == 0) {
+                args_parse(cmd, &a);
+                do_evaluate(db, &a, &o);
+                args_done(&a);
+                log_cmd(log, cmd, "done");
+                return 0;
+        }
         if (!md) {
                 out_trap(&o, "no such command prefix", NULL);
                 log_cmd(log, cmd, "trap: no such command prefix");
@@ -1405,6 +1510,50 @@ int sim_db_exec(struct sim_db *db, const struct rosapi_sentence *cmd, const char
         return 0;
 }
 
+/* RouterOS 7's default configuration firewall (its ipsec-policy rules left out: the simulator
+ * has no IPsec): input and forward filters, and the masquerade toward the WAN list. */
+static void defconf_firewall(struct sim_db *db) {
+        static const struct {
+                enum menu_kind menu;
+                const char *chain, *action, *state, *list_key, *list, *extra_key, *extra, *comment;
+        } rules[] = {
+                { M_FILTER, "input", "accept", "established,related,untracked", NULL, NULL, NULL, NULL,
+                  "defconf: accept established,related,untracked" },
+                { M_FILTER, "input", "drop", "invalid", NULL, NULL, NULL, NULL, "defconf: drop invalid" },
+                { M_FILTER, "input", "accept", NULL, NULL, NULL, "protocol", "icmp", "defconf: accept ICMP" },
+                { M_FILTER, "input", "drop", NULL, "in-interface-list", "!LAN", NULL, NULL,
+                  "defconf: drop all not coming from LAN" },
+                { M_FILTER, "forward", "fasttrack-connection", "established,related", NULL, NULL, NULL, NULL,
+                  "defconf: fasttrack" },
+                { M_FILTER, "forward", "accept", "established,related,untracked", NULL, NULL, NULL, NULL,
+                  "defconf: accept established,related, untracked" },
+                { M_FILTER, "forward", "drop", "invalid", NULL, NULL, NULL, NULL, "defconf: drop invalid" },
+                { M_FILTER, "forward", "drop", "new", "in-interface-list", "WAN", "connection-nat-state", "!dstnat",
+                  "defconf: drop all from WAN not DSTNATed" },
+                { M_NAT, "srcnat", "masquerade", NULL, "out-interface-list", "WAN", NULL, NULL, "defconf: masquerade" },
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(rules); i++) {
+                struct item *it = menu_new_item(&db->m[rules[i].menu], db->m[rules[i].menu].n);
+                item_set(it, "chain", rules[i].chain);
+                item_set(it, "action", rules[i].action);
+                if (rules[i].state)
+                        item_set(it, "connection-state", rules[i].state);
+                if (rules[i].list_key)
+                        item_set(it, rules[i].list_key, rules[i].list);
+                if (rules[i].extra_key)
+                        item_set(it, rules[i].extra_key, rules[i].extra);
+                item_set(it, "comment", rules[i].comment);
+                item_set(it, "log", "false");
+                item_set(it, "log-prefix", "");
+                item_set(it, "disabled", "false");
+                item_set(it, "invalid", "false");
+                item_set(it, "dynamic", "false");
+                item_set(it, "bytes", "0");
+                item_set(it, "packets", "0");
+        }
+}
+
 struct sim_db *sim_db_new(bool defconf, int handshake_after) {
         struct sim_db *db = calloc(1, sizeof *db);
         if (!db)
@@ -1428,33 +1577,8 @@ struct sim_db *sim_db_new(bool defconf, int handshake_after) {
         item_set(it, "disabled", "false");
         addr_derive(it);
         rebuild_connected(db, AF_INET);
-        if (defconf) {
-                static const char *const rules[][6] = {
-                        { "input", "accept", "established,related,untracked", NULL, "defconf: accept established,related,untracked" },
-                        { "input", "drop", "invalid", NULL, "defconf: drop invalid" },
-                        { "input", "accept", NULL, NULL, "defconf: accept ICMP" },
-                        { "input", "drop", NULL, "!LAN", "defconf: drop all not coming from LAN" },
-                };
-                for (size_t i = 0; i < ELEMENTSOF(rules); i++) {
-                        it = menu_new_item(&db->m[M_FILTER], db->m[M_FILTER].n);
-                        item_set(it, "chain", rules[i][0]);
-                        item_set(it, "action", rules[i][1]);
-                        if (rules[i][2])
-                                item_set(it, "connection-state", rules[i][2]);
-                        if (i == 2)
-                                item_set(it, "protocol", "icmp");
-                        if (rules[i][3])
-                                item_set(it, "in-interface-list", rules[i][3]);
-                        item_set(it, "comment", rules[i][4]);
-                        item_set(it, "log", "false");
-                        item_set(it, "log-prefix", "");
-                        item_set(it, "disabled", "false");
-                        item_set(it, "invalid", "false");
-                        item_set(it, "dynamic", "false");
-                        item_set(it, "bytes", "0");
-                        item_set(it, "packets", "0");
-                }
-        }
+        if (defconf)
+                defconf_firewall(db);
         return db;
 }
 

@@ -23,3 +23,9 @@ void sim_db_free(struct sim_db *db);
  * asked to quit (a !fatal was queued). */
 int sim_db_exec(struct sim_db *db, const struct rosapi_sentence *cmd, const char *tag,
                 struct rosapi_buf *out, FILE *log);
+
+/* Read access for the firewall evaluator (sim-fw.c): the items of the menu at path (e.g.
+ * "/ip/firewall/nat") in order, and an attribute of the i-th (".id" included); NULL when
+ * absent. The .id string lives until the next call. */
+size_t sim_db_n_items(const struct sim_db *db, const char *path);
+const char *sim_db_item_attr(const struct sim_db *db, const char *path, size_t i, const char *key);
