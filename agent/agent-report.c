@@ -13,14 +13,21 @@
 #include "agent-run.h"
 
 /* Handshakes and counters move between cycles: a report or a scrape re-observes (read only)
- * when the last observation is older than OBSERVE_MAX_AGE_USEC. */
+ * when the last observation is older than OBSERVE_MAX_AGE_USEC; with the cache (a monitor runs),
+ * at most once per report_interval, so a cycle that changed one peer is not followed by a dump. */
 #define OBSERVE_MAX_AGE_USEC (5 * USEC_PER_SEC)
+static uint64_t observe_max_age(const struct agent *a) {
+        if (!agentr_cached(a))
+                return OBSERVE_MAX_AGE_USEC;
+        return (uint64_t)a->ctx->cfg.report_interval * USEC_PER_SEC * 9 / 10;
+}
+
 static void refresh_live(struct agent *a) {
         struct wf_live_iface **obs, **live;
         struct wf_err e = {};
         size_t n;
 
-        if (!a->p.doc || !a->backend || a->applying || agentr_mono_usec() - a->observed_usec < OBSERVE_MAX_AGE_USEC)
+        if (!a->p.doc || !a->backend || a->applying || agentr_mono_usec() - a->observed_usec < observe_max_age(a))
                 return;
         n = a->p.doc->n_ifaces;
         if (agent_observe_all(a->ops, a->backend, a->p.doc, &obs, &e) < 0) {
@@ -74,6 +81,7 @@ static int build_report(struct agent *a, struct status_report *r, const char ***
                 .last_apply = a->p.st.last_apply,
                 .expires_at = a->p.doc ? a->p.doc->expires_at : 0,
                 .unconfirmed_revision = a->p.st.confirm_revision,
+                .last_apply_cycle_us = a->last_cycle_usec,
                 .errors = e,
                 .n_errors = n,
                 .drift = (const char *const *)a->drift,
@@ -101,8 +109,10 @@ int agentr_render(void *userdata, bool json, char **ret, size_t *ret_len) {
                 k = status_to_json_text(&r, ret);
                 if (k >= 0)
                         *ret_len = strlen(*ret);
-        } else
+        } else {
+                agentr_netlink_counters(a);
                 k = status_metrics_text(&r, &a->counters, ret, ret_len);
+        }
         json_decref(r.failover);
         return k;
 }

@@ -75,6 +75,7 @@ backend = uapi
 metrics_listen = 127.0.0.1:9586
 secrets_dir = $T/secrets
 report_interval = 2
+resync_interval = 2
 confirm_timeout = 6
 resolve_interval = 2
 [controller]
