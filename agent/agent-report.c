@@ -62,7 +62,7 @@ static int build_report(struct agent *a, struct status_report *r, const char ***
         a->resolve_errors = NULL;
         a->n_resolve_errors = 0;
         (void)agentd_resolver_errors(a->resolver, a->p.doc, &a->resolve_errors, &a->n_resolve_errors);
-        e = calloc(POLICY_MAX_ERRORS + a->n_notes + a->n_resolve_errors, sizeof(char *));
+        e = calloc(POLICY_MAX_ERRORS + a->n_notes + a->n_resolve_errors + 1, sizeof(char *));
         if (!e)
                 return -ENOMEM;
         n = policy_report_errors(&a->p, now, e);
@@ -70,6 +70,8 @@ static int build_report(struct agent *a, struct status_report *r, const char ***
                 e[n++] = a->notes[i];
         for (size_t i = 0; i < a->n_resolve_errors; i++)
                 e[n++] = a->resolve_errors[i];
+        if (a->report_problem)
+                e[n++] = a->report_problem;
         *r = (struct status_report){
                 .node = a->ctx->cfg.node,
                 .state = policy_report_state(&a->p, a->applying),
@@ -167,9 +169,22 @@ static void on_report_done(_unused_ struct http_request *req, int r, const struc
                 a->counters.report_error++;
                 agentd_log(LOG_WARNING, "status report to %s: %s", a->status_url, e->msg);
         } else if (resp->status < 200 || resp->status >= 300) {
+                /* Refused for good (wrong URL, credential or node): an error, in the log and in
+                 * the report's errors[], not a transient warning. */
+                bool lasting = resp->status == 404 || resp->status == 401 || resp->status == 403 ||
+                               resp->status == 405 || resp->status == 400;
                 a->counters.report_error++;
-                agentd_log(LOG_WARNING, "status report to %s: HTTP %ld", a->status_url, resp->status);
+                free(a->report_problem);
+                a->report_problem = NULL;
+                if (asprintf(&a->report_problem, "status report to %s: HTTP %ld%s", a->status_url, resp->status,
+                             resp->status == 404 ? " (no such endpoint or node: check [controller] status_url)"
+                             : resp->status == 401 || resp->status == 403 ? " (credential or token refused)"
+                                                                           : "") < 0)
+                        a->report_problem = NULL;
+                agentd_log(lasting ? LOG_ERR : LOG_WARNING, "%s", a->report_problem ? a->report_problem : "status report refused");
         } else {
+                free(a->report_problem);
+                a->report_problem = NULL;
                 a->counters.report_ok++;
                 agentr_confirm_ok(a, "a status report");
                 /* Delivered drift lines are done; newer ones wait for the next report. */

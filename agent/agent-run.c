@@ -98,6 +98,8 @@ static void agent_close(struct agent *a) {
         dsse_trust_done(&a->trust);
         free(a->status_url);
         a->status_url = NULL;
+        free(a->report_problem);
+        a->report_problem = NULL;
 }
 
 /* (Re)opens what depends on the configuration. */
@@ -133,6 +135,9 @@ static int agent_open(struct agent *a) {
                 return r;
         }
         a->status_url = agentd_status_url(c);
+        if (!a->status_url)
+                agentd_log(LOG_ERR, "[controller] status_url is not set and url %s does not end in /desired-state: "
+                           "no status reports will be sent (set status_url)", c->url);
         return 0;
 }
 

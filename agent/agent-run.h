@@ -32,6 +32,7 @@ struct agent {
         struct backend *backend;
         struct dsse_trust trust;
         char *status_url;
+        char *report_problem;          /* why the last status report was refused (a report line) */
 
         struct policy p;               /* state, the running document, the report's error slots */
         struct policy_io io;           /* agent-run.c's state_dir and backend steps */

@@ -310,7 +310,9 @@ int config_load(struct config *c, const char *path, struct wf_err *e, wf_warn_fn
                 c->ros_port = 8729;
         if (!c->state_dir || !c->secrets_dir || !c->uapi_dir)
                 return wf_err_set(e, -EINVAL, "%s: state_dir, secrets_dir and uapi_dir may not be empty", path);
-        return config_use_credential(c);
+        if (config_use_credential(c) < 0)
+                return wf_err_set(e, -ENOMEM, "%s: out of memory", path);
+        return 0;
 }
 
 int config_use_credential(struct config *c) {

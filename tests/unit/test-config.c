@@ -166,6 +166,26 @@ static void test_errors(void) {
         config_done(&c);
 }
 
+/* An enrolled node's credential in state_dir replaces token_file; without one token_file stays. */
+static void test_credential(void) {
+        char text[600], cred[400];
+        struct config c;
+        struct wf_err e = {};
+
+        snprintf(text, sizeof(text), "[agent]\nstate_dir = %s\n[controller]\ntoken_file = /etc/wgfleet/token\n", tmpdir);
+        write_conf(text);
+        config_init(&c);
+        CHECK(config_load(&c, path, &e, NULL, NULL) == 0);
+        CHECK(c.token_file && strcmp(c.token_file, "/etc/wgfleet/token") == 0);
+        config_done(&c);
+        snprintf(cred, sizeof(cred), "%s/" CONFIG_CREDENTIAL_FILE, tmpdir);
+        CHECK(wf_write_file_atomic(cred, "00", 2, 0600) == 0);
+        config_init(&c);
+        CHECK(config_load(&c, path, &e, NULL, NULL) == 0);
+        CHECK(c.token_file && strcmp(c.token_file, cred) == 0);
+        config_done(&c);
+}
+
 int main(void) {
         char cmd[300];
 
@@ -175,6 +195,7 @@ int main(void) {
         test_defaults();
         test_full();
         test_errors();
+        test_credential();
         snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);
         if (system(cmd) != 0)
                 return 1;
