@@ -93,7 +93,9 @@ static size_t take_result(struct agent *a, struct reconcile_result *res, struct 
 
                 if (ri->live)
                         a->live[a->n_live++] = ri->live;
-                a->observed_usec = agentr_mono_usec();
+                /* Planned against the cache: its handshakes are as old as its last observation. */
+                if (!ri->from_cache)
+                        a->observed_usec = agentr_mono_usec();
                 for (size_t j = 0; j < ri->n_notes; j++)
                         (void)agentr_strv_push(&a->notes, &a->n_notes, ri->notes[j]);
                 if (ri->error < 0 && !e->msg[0])
@@ -123,7 +125,7 @@ static void log_applied(struct agent *a, enum policy_apply kind, size_t changes,
                 a->counters.drift++;
                 agentd_log(LOG_WARNING, "drift: the live state changed underneath revision %" PRIu64
                            ", %zu change(s) re-applied", rev, changes);
-        } else if (kind != POLICY_APPLY_CHECK && kind != POLICY_APPLY_RESOLVE)
+        } else if (kind != POLICY_APPLY_CHECK && kind != POLICY_APPLY_RESOLVE && kind != POLICY_APPLY_FAILOVER)
                 agentd_log(LOG_INFO, "revision %" PRIu64 " applied (%zu change(s))", rev, changes);
 }
 
@@ -132,6 +134,7 @@ static int apply_doc(struct agent *a, enum policy_apply kind, struct wf_err *e) 
         struct reconcile_result res = {};
         struct wf_doc *rdoc = NULL;
         size_t changes, exit_moves;
+        uint64_t t0;
         bool quiet;
         int r;
 
@@ -140,13 +143,25 @@ static int apply_doc(struct agent *a, enum policy_apply kind, struct wf_err *e) 
         r = agentd_resolver_substitute(a->resolver, a->p.doc, &rdoc);
         if (r < 0)
                 return wf_err_set(e, r, "apply revision %" PRIu64 ": out of memory", a->p.doc->revision);
+        agentr_watch_adjust(a, rdoc);
         if (kind == POLICY_APPLY_NEW)
                 agentd_log(LOG_INFO, "accepted revision %" PRIu64 " (was %" PRIu64 ")", a->p.doc->revision,
                            a->accepted_was);
         a->applying = true;
-        if (kind != POLICY_APPLY_CHECK && kind != POLICY_APPLY_RESOLVE)
+        if (kind != POLICY_APPLY_CHECK && kind != POLICY_APPLY_RESOLVE && kind != POLICY_APPLY_FAILOVER)
                 sd_notifyf(0, "STATUS=applying revision %" PRIu64, a->p.doc->revision);
-        r = reconcile_doc(a->ops, a->backend, &a->ctx->cfg, rdoc, 0, &res, e);
+        t0 = agentr_mono_usec();
+        if (agentr_cached(a)) {
+                /* A check and the start read everything again: the cache is rebuilt from it. */
+                if (kind == POLICY_APPLY_CHECK || kind == POLICY_APPLY_CACHED) {
+                        agentr_live_free(a); /* the last result borrows from the cache */
+                        reconcile_cache_drop(&a->cache);
+                }
+                r = reconcile_doc_cached(a->ops, a->backend, &a->ctx->cfg, rdoc, &a->cache, 0, &res, e);
+        } else
+                r = reconcile_doc(a->ops, a->backend, &a->ctx->cfg, rdoc, 0, &res, e);
+        if (kind != POLICY_APPLY_CHECK)
+                a->last_cycle_usec = agentr_mono_usec() - t0 + 1;
         a->applying = false;
         if (r >= 0 && res.error < 0)
                 r = res.error;
@@ -154,7 +169,8 @@ static int apply_doc(struct agent *a, enum policy_apply kind, struct wf_err *e) 
         changes = a->res.changes;
 
         /* A check that found nothing to do is not an apply. */
-        quiet = (kind == POLICY_APPLY_CHECK || kind == POLICY_APPLY_RESOLVE) && !changes && r >= 0;
+        quiet = (kind == POLICY_APPLY_CHECK || kind == POLICY_APPLY_RESOLVE || kind == POLICY_APPLY_FAILOVER) &&
+                !changes && r >= 0;
         policy_applied(&a->p, kind, r, quiet, e, agentr_now());
         if (r < 0) {
                 a->counters.apply[STATUS_APPLY_FAILED]++;
@@ -406,7 +422,8 @@ static void on_fetch_done(_unused_ struct http_request *req, int r, const struct
         }
 
         /* The same revision as before: re-observe, so drift is found and repaired. */
-        if (a->p.doc && !a->applied_this_cycle && !a->once && agentr_apply_now(a, POLICY_APPLY_CHECK) > 0)
+        if (a->p.doc && !a->applied_this_cycle && !a->once && agentr_poll_observes(a) &&
+            agentr_apply_now(a, POLICY_APPLY_CHECK) > 0)
                 agentr_send_report(a);
         if (r < 0 || resp->status != 200)
                 (void)policy_save(&a->p, &a->io);
