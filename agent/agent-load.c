@@ -78,17 +78,13 @@ static int check_node_key(const struct config *cfg, const struct wf_doc *doc, st
         return 0;
 }
 
-int agent_open_envelope(const struct config *cfg, const struct dsse_trust *trust, const char *buf,
-                        size_t len, const struct agent_open *o, struct wf_doc **ret, struct wf_err *e) {
-        _cleanup_free_ char *payload = NULL;
+/* Parses a verified payload and runs the checks agent_open_envelope promises. */
+static int open_payload(const struct config *cfg, const char *payload, size_t plen, const struct agent_open *o,
+                        struct wf_doc **ret, struct wf_err *e) {
         struct wf_doc *doc = NULL;
         struct wf_prefix ctl;
-        size_t plen;
         int r;
 
-        r = dsse_verify(buf, len, cfg->max_document_size, trust, &payload, &plen, e);
-        if (r < 0)
-                return r;
         r = doc_parse(payload, plen, &doc, e, o->warn ? o->warn : agent_warn_stderr, NULL);
         if (r < 0)
                 return r;
@@ -108,6 +104,34 @@ int agent_open_envelope(const struct config *cfg, const struct dsse_trust *trust
         return 0;
 }
 
+int agent_open_envelope(const struct config *cfg, const struct dsse_trust *trust, const char *buf,
+                        size_t len, const struct agent_open *o, struct wf_doc **ret, struct wf_err *e) {
+        _cleanup_free_ char *payload = NULL;
+        size_t plen;
+        int r;
+
+        r = dsse_verify(buf, len, cfg->max_document_size, trust, &payload, &plen, e);
+        if (r < 0)
+                return r;
+        return open_payload(cfg, payload, plen, o, ret, e);
+}
+
+/* Like agent_open_envelope, but takes *buf and frees it once verified: the envelope (a third
+ * larger than the payload, in base64) is not held while the payload is parsed. */
+static int open_envelope_taken(const struct config *cfg, const struct dsse_trust *trust, char **buf, size_t len,
+                               const struct agent_open *o, struct wf_doc **ret, struct wf_err *e) {
+        _cleanup_free_ char *payload = NULL;
+        size_t plen;
+        int r;
+
+        r = dsse_verify(*buf, len, cfg->max_document_size, trust, &payload, &plen, e);
+        free(*buf);
+        *buf = NULL;
+        if (r < 0)
+                return r;
+        return open_payload(cfg, payload, plen, o, ret, e);
+}
+
 int agent_open_state(const struct config *cfg, const struct dsse_trust *trust, const char *name,
                      const struct agent_open *o, struct wf_doc **ret, struct wf_err *e) {
         _cleanup_free_ char *env = NULL;
@@ -117,7 +141,7 @@ int agent_open_state(const struct config *cfg, const struct dsse_trust *trust, c
         r = state_read_envelope(cfg->state_dir, name, cfg->max_document_size, &env, &len, e);
         if (r < 0)
                 return r;
-        return agent_open_envelope(cfg, trust, env, len, o, ret, e);
+        return open_envelope_taken(cfg, trust, &env, len, o, ret, e);
 }
 
 int agent_load_envelope(const struct config *cfg, const char *trust_path, const char *envelope_path,
@@ -143,7 +167,7 @@ int agent_load_envelope(const struct config *cfg, const char *trust_path, const 
                                   (unsigned long long)cfg->max_document_size);
         if (r < 0)
                 return wf_err_set(e, r, "%s: %s", envelope_path, strerror(-r));
-        r = agent_open_envelope(cfg, &trust, buf, len, &o, ret, &sub);
+        r = open_envelope_taken(cfg, &trust, &buf, len, &o, ret, &sub);
         if (r < 0)
                 return wf_err_set(e, r, "%s: %s", envelope_path, sub.msg);
         return 0;

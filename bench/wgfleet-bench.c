@@ -7,7 +7,11 @@
  *                                            linux backend; prints phase timings
  *   wgfleet-bench observe IFACE              times the WireGuard dump and the route part apart
  *   wgfleet-bench dump IFACE                 peer and allowed-IP totals as wg-netlink parses them
- *   wgfleet-bench time CMD [ARG...]          runs CMD, prints its wall time in ms
+ *   wgfleet-bench doc IFACE N [--change I --variant V --revision R]
+ *                                            the same peers as a desired-state payload (node
+ *                                            "bench") for `wgfleet-agent apply`
+ *   wgfleet-bench key                        the device's private key (base64), as conf uses it
+ *   wgfleet-bench time CMD [ARG...]          runs CMD, prints its wall time in ms and its peak RSS
  *   wgfleet-bench plan N [--change I]        (host, no module) plan_compute alone, in memory
  *   wgfleet-bench routes IFACE N             (host) route_observe with the conflict check; the
  *                                            apply command's routes must be on IFACE
@@ -20,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -118,6 +123,35 @@ static int cmd_conf(size_t n, long change) {
                 wf_sockaddr_format(&ss, ep);
                 printf("\n[Peer]\nPublicKey = %s\nAllowedIPs = %s, %s\nEndpoint = %s\n", b64, a, b, ep);
         }
+        return 0;
+}
+
+/* The desired-state payload of the same peers for the whole agent process (bench/run signs it):
+ * node "bench", interface ifname, one /32 address outside the peers' prefixes. */
+static int cmd_doc(const char *ifname, size_t n, long change, long revision) {
+        char b64[45];
+
+        printf("{\"schema\":\"wgfleet/desired-state/v1\",\"node\":\"bench\",\"revision\":%ld,"
+               "\"issued_at\":\"2026-01-01T00:00:00Z\",\"expires_at\":\"2099-01-01T00:00:00Z\","
+               "\"interfaces\":[{\"name\":\"%s\",\"listen_port\":%u,\"addresses\":[\"100.64.0.1/32\"],"
+               "\"peers\":[", revision, ifname, listen_port);
+        for (size_t i = 0; i < n; i++) {
+                uint8_t key[32];
+                struct wf_prefix p[2];
+                struct sockaddr_storage ss;
+                char a[64], b[64], ep[64];
+
+                derive_key(i, key);
+                wf_key_to_b64(key, b64);
+                peer_prefixes(i, p);
+                wf_prefix_format(&p[0], a);
+                wf_prefix_format(&p[1], b);
+                peer_endpoint(i, change, &ss);
+                wf_sockaddr_format(&ss, ep);
+                printf("%s{\"name\":\"p%zu\",\"public_key\":\"%s\",\"endpoint\":\"%s\",\"allowed_ips\":[\"%s\",\"%s\"]}",
+                       i ? "," : "", i + offset, b64, ep, a, b);
+        }
+        printf("]}]}\n");
         return 0;
 }
 
@@ -366,6 +400,7 @@ static int cmd_routes(const char *ifname, size_t n, int reps) {
 }
 
 static int cmd_time(char **argv) {
+        struct rusage ru;
         double t0 = now_ms();
         pid_t pid = fork();
         int status;
@@ -376,9 +411,10 @@ static int cmd_time(char **argv) {
                 execvp(argv[0], argv);
                 _exit(127);
         }
-        if (waitpid(pid, &status, 0) < 0)
+        if (wait4(pid, &status, 0, &ru) < 0)
                 return -errno;
-        printf("time_ms=%.1f\n", now_ms() - t0);
+        /* ru_maxrss: the child's peak resident set, libraries included, in KiB */
+        printf("time_ms=%.1f maxrss_kb=%ld\n", now_ms() - t0, ru.ru_maxrss);
         return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -EIO;
 }
 
@@ -390,9 +426,10 @@ int main(int argc, char **argv) {
                 { "variant", required_argument, NULL, 'v' },
                 { "offset", required_argument, NULL, 'o' },
                 { "port", required_argument, NULL, 'p' },
+                { "revision", required_argument, NULL, 'r' },
                 {}
         };
-        long change = -1;
+        long change = -1, revision = 1;
         bool routes = true;
         size_t big = 0;
         int c;
@@ -421,11 +458,22 @@ int main(int argc, char **argv) {
                 case 'p':
                         listen_port = (uint16_t)atoi(optarg);
                         break;
+                case 'r':
+                        revision = atol(optarg);
+                        break;
                 default:
                         return 2;
                 }
         argv += optind;
         argc -= optind;
+        if (argc == 1 && strcmp(argv[0], "key") == 0) {
+                char b64[45];
+                wf_key_to_b64(private_key, b64);
+                printf("%s\n", b64);
+                return 0;
+        }
+        if (argc == 3 && strcmp(argv[0], "doc") == 0)
+                return cmd_doc(argv[1], (size_t)atol(argv[2]), change, revision) < 0 ? 1 : 0;
         if (argc == 2 && strcmp(argv[0], "conf") == 0)
                 return cmd_conf((size_t)atol(argv[1]), change) < 0 ? 1 : 0;
         if (argc == 2 && strcmp(argv[0], "dump") == 0)

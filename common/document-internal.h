@@ -22,3 +22,25 @@ int doc_rules_doc(struct jr_ctx *c, const json_t *ifaces, const struct wf_doc *d
  * checked after the rest of the interface (rules 40-47 of docs/protocol.md;
  * document-gateway.c). */
 int doc_gateway_parse(struct jr_ctx *c, const json_t *o, const struct jr_path *p, struct wf_iface *f);
+
+/* The text of a document without its peers arrays (document-stream.c): each interfaces[i].peers
+ * array is replaced by "[]" and its place in the original text kept, so doc_parse can read the
+ * peers one at a time. */
+struct doc_span {
+        size_t iface;       /* interfaces[iface] */
+        size_t start, end;  /* the array in the original text: '[' up to after ']' */
+        size_t n;           /* its elements */
+};
+
+struct doc_skeleton {
+        char *text;         /* owned, NUL-terminated */
+        size_t len;
+        struct doc_span *spans;
+        size_t n_spans, cap_spans;
+};
+
+/* -EINVAL when the text is not JSON this scanner follows (doc_parse then reads it whole). */
+int doc_skeleton_make(const char *json, size_t len, struct doc_skeleton *ret);
+void doc_skeleton_done(struct doc_skeleton *sk);
+/* The peers array of interfaces[iface], NULL when it was not left out. */
+const struct doc_span *doc_skeleton_span(const struct doc_skeleton *sk, size_t iface);

@@ -391,16 +391,81 @@ static int iface_public_key(struct jr_ctx *c, const json_t *o, const struct jr_p
         return 0;
 }
 
+/* The parse of one document: the skeleton (document-stream.c) when the peers are read one by
+ * one, and the warnings so far (a fallback to the whole tree must not repeat them). */
+struct doc_ctx {
+        struct jr_ctx c;
+        const struct doc_skeleton *sk; /* NULL: the whole text is one tree */
+        const char *text;
+        wf_warn_fn warn;
+        void *userdata;
+        size_t warned, skip;
+};
+
+static void doc_warn(void *userdata, const char *msg) {
+        struct doc_ctx *d = userdata;
+
+        if (d->skip > 0) {
+                d->skip--;
+                return;
+        }
+        d->warned++;
+        d->warn(d->userdata, msg);
+}
+
+/* Peers from the text of their array, each parsed alone and freed before the next. Any
+ * failure sends doc_parse back to the whole tree, which names the error. */
+static int iface_peers_stream(struct jr_ctx *c, const char *text, const struct doc_span *sp,
+                              const struct jr_path *pp, struct wf_iface *f) {
+        size_t i = sp->start + 1, n = 0;
+
+        f->peers = calloc(sp->n ? sp->n : 1, sizeof(*f->peers));
+        if (!f->peers)
+                return -ENOMEM;
+        i += strspn(text + i, " \t\r\n");
+        while (n < sp->n) {
+                json_error_t jerr;
+                json_t *o;
+                int r;
+
+                if (text[i] != '{')
+                        return -EINVAL;
+                o = json_loadb(text + i, sp->end - i, JSON_REJECT_DUPLICATES | JSON_DISABLE_EOF_CHECK, &jerr);
+                if (!o)
+                        return -EINVAL;
+                f->n_peers = n + 1;
+                r = parse_peer(c, o, &JR_IDX(pp, n), &f->peers[n]);
+                json_decref(o);
+                if (r < 0)
+                        return r;
+                n++;
+                /* jansson says how much it read when told not to look for the end */
+                i += (size_t)jerr.position;
+                i += strspn(text + i, " \t\r\n");
+                if (n < sp->n) {
+                        if (text[i++] != ',')
+                                return -EINVAL;
+                        i += strspn(text + i, " \t\r\n");
+                }
+        }
+        return text[i] == ']' && i + 1 == sp->end ? 0 : -EINVAL;
+}
+
 /* Rules 16-23, per peer. */
 static int iface_peers(struct jr_ctx *c, const json_t *o, const struct jr_path *p, const char *key,
                        struct wf_iface *f) {
+        const struct doc_ctx *d = (const struct doc_ctx *)c;
         const struct jr_path pp = JR_KEY(p, key);
+        const struct doc_span *sp;
         json_t *v = NULL;
         size_t n;
         int r = jr_array(c, o, p, key, true, &v);
 
         if (r < 0)
                 return r;
+        sp = d->sk ? doc_skeleton_span(d->sk, p->idx) : NULL;
+        if (sp)
+                return iface_peers_stream(c, d->text, sp, &pp, f);
         n = json_array_size(v);
         f->peers = calloc(n ? n : 1, sizeof(*f->peers));
         if (!f->peers)
@@ -642,34 +707,63 @@ static int parse_doc(struct jr_ctx *c, const json_t *root, struct wf_doc *d) {
         return r < 0 ? r : 0;
 }
 
-int doc_parse(const char *json, size_t len, struct wf_doc **ret, struct wf_err *e,
-              wf_warn_fn warn, void *userdata) {
-        struct jr_ctx c = { .e = e, .warn = warn, .userdata = userdata, .root = "document" };
+/* One pass over text (the skeleton's when sk is set). */
+static int parse_text(struct doc_ctx *d, const char *text, size_t len, struct wf_doc **ret, struct wf_err *e) {
         json_error_t jerr;
         json_t *root;
-        struct wf_doc *d;
+        struct wf_doc *doc;
         int r;
 
         /* Rule 1. Duplicate keys would let a signer and a reader see different values. */
-        r = jr_load(json, len, &root, &jerr);
+        r = jr_load(text, len, &root, &jerr);
         if (r < 0)
                 return wf_err_set(e, -EINVAL, "document: not valid JSON (line %d column %d: %s)",
                                   jerr.line, jerr.column, jerr.text);
-        d = calloc(1, sizeof(*d));
-        if (!d) {
+        doc = calloc(1, sizeof(*doc));
+        if (!doc) {
                 json_decref(root);
                 return -ENOMEM;
         }
-        r = parse_doc(&c, root, d);
+        r = parse_doc(&d->c, root, doc);
         json_decref(root);
         if (r < 0) {
-                if (r == -ENOMEM)
-                        wf_err_set(e, r, "document: out of memory");
-                wf_doc_free(d);
+                wf_doc_free(doc);
                 return r;
         }
-        *ret = d;
+        *ret = doc;
         return 0;
+}
+
+int doc_parse(const char *json, size_t len, struct wf_doc **ret, struct wf_err *e,
+              wf_warn_fn warn, void *userdata) {
+        _cleanup_(doc_skeleton_done) struct doc_skeleton sk = {};
+        struct doc_ctx d = {
+                .c = { .e = e, .warn = warn, .userdata = userdata, .root = "document" },
+                .text = json, .warn = warn, .userdata = userdata,
+        };
+        int r;
+
+        if (warn) {
+                d.c.warn = doc_warn;
+                d.c.userdata = &d;
+        }
+        /* The peers one by one: most of a large document is its peers, and their JSON tree
+         * would be several times the text. Only a document that passes is read this way;
+         * whatever fails is read again as one tree, whose messages name the JSON values. */
+        if (doc_skeleton_make(json, len, &sk) >= 0 && sk.n_spans > 0) {
+                d.sk = &sk;
+                r = parse_text(&d, sk.text, sk.len, ret, e);
+                if (r >= 0 || r == -ENOMEM)
+                        goto out;
+                d.sk = NULL;
+                d.skip = d.warned;
+                *e = (struct wf_err){};
+        }
+        r = parse_text(&d, json, len, ret, e);
+out:
+        if (r == -ENOMEM)
+                wf_err_set(e, r, "document: out of memory");
+        return r;
 }
 
 size_t doc_count_peers(const struct wf_doc *d) {

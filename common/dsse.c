@@ -112,10 +112,13 @@ int dsse_pae(const char *type, const uint8_t *body, size_t body_len, uint8_t **r
         return 0;
 }
 
+/* "DSSEv1 LEN type LEN " for our payloadType (checked before the header is built). */
+#define DSSE_PAE_HEADER_MAX 128
+
 /* DSSE allows standard and URL-safe base64, padded or not. The payload is public, so a plain
  * table decoder serves: libsodium's constant-time one costs more than the JSON parse of a
  * 10k-peer document. One alphabet per string; padding only at the end; no stray bits. */
-static int b64_decode_any(const char *s, size_t n, uint8_t **ret, size_t *ret_len) {
+static int b64_decode_any(const char *s, size_t n, size_t room, uint8_t **ret, size_t *ret_len) {
         size_t pad = 0, m, o = 0;
         uint32_t acc = 0;
         unsigned bits = 0, alphabets = 0;
@@ -126,7 +129,7 @@ static int b64_decode_any(const char *s, size_t n, uint8_t **ret, size_t *ret_le
         m = n - pad;
         if ((pad && n % 4) || m % 4 == 1)
                 return -EINVAL;
-        buf = malloc(m / 4 * 3 + 3);
+        buf = malloc(room + m / 4 * 3 + 3);
         if (!buf)
                 return -ENOMEM;
         for (size_t i = 0; i < m; i++) {
@@ -153,23 +156,31 @@ static int b64_decode_any(const char *s, size_t n, uint8_t **ret, size_t *ret_le
                 bits += 6;
                 if (bits >= 8) {
                         bits -= 8;
-                        buf[o++] = (uint8_t)(acc >> bits);
+                        buf[room + o++] = (uint8_t)(acc >> bits);
                 }
         }
         if (alphabets == 3 || (acc & ((1u << bits) - 1)) != 0) {
                 free(buf);
                 return -EINVAL;
         }
-        buf[o] = 0;
+        buf[room + o] = 0;
         *ret = buf;
         *ret_len = o;
         return 0;
 }
 
+/* The PAE header for a body of body_len bytes ("DSSEv1 LEN type LEN "), into out. */
+static int pae_header(const char *type, size_t body_len, char out[static DSSE_PAE_HEADER_MAX]) {
+        int h = snprintf(out, DSSE_PAE_HEADER_MAX, "DSSEv1 %zu %s %zu ", strlen(type), type, body_len);
+
+        return h < 0 || h >= DSSE_PAE_HEADER_MAX ? -EINVAL : h;
+}
+
 int dsse_verify(const char *envelope, size_t len, size_t max_size, const struct dsse_trust *t,
                 char **ret_payload, size_t *ret_payload_len, struct wf_err *e) {
         _cleanup_(json_decrefp) json_t *root = NULL;
-        _cleanup_free_ uint8_t *payload = NULL, *pae = NULL;
+        _cleanup_free_ uint8_t *payload = NULL;
+        uint8_t *pae;
         size_t payload_len, pae_len, n_sigs;
         json_t *jtype, *jpayload, *jsigs;
         json_error_t jerr;
@@ -206,12 +217,26 @@ int dsse_verify(const char *envelope, size_t len, size_t max_size, const struct 
         jpayload = json_object_get(root, "payload");
         if (!json_is_string(jpayload))
                 return wf_err_set(e, -EINVAL, "envelope: payload is missing or not a string");
-        r = b64_decode_any(json_string_value(jpayload), json_string_length(jpayload), &payload,
-                           &payload_len);
+        /* The payload is decoded once, behind room for the PAE header, and signed bytes are
+         * verified in place: no second copy of a large document. The header's length field
+         * takes the decoded length, known only after decoding, so the room is its maximum
+         * and the header is written right before the payload. */
+        r = b64_decode_any(json_string_value(jpayload), json_string_length(jpayload), DSSE_PAE_HEADER_MAX,
+                           &payload, &payload_len);
         if (r == -ENOMEM)
                 return r;
         if (r < 0)
                 return wf_err_set(e, -EINVAL, "envelope: payload is not base64");
+        {
+                char hdr[DSSE_PAE_HEADER_MAX];
+                int h = pae_header(json_string_value(jtype), payload_len, hdr);
+
+                if (h < 0)
+                        return wf_err_set(e, -EINVAL, "envelope: payloadType is too long");
+                pae = payload + DSSE_PAE_HEADER_MAX - h;
+                memcpy(pae, hdr, (size_t)h);
+                pae_len = (size_t)h + payload_len;
+        }
 
         jsigs = json_object_get(root, "signatures");
         if (!json_is_array(jsigs))
@@ -223,9 +248,6 @@ int dsse_verify(const char *envelope, size_t len, size_t max_size, const struct 
                 return wf_err_set(e, -E2BIG, "envelope: %zu signatures, more than the %d accepted",
                                   n_sigs, DSSE_MAX_SIGNATURES);
 
-        r = dsse_pae(json_string_value(jtype), payload, payload_len, &pae, &pae_len);
-        if (r < 0)
-                return r;
 
         /* keyid is an unauthenticated hint: every signature is tried against every key. A
          * signature whose keyid names a trusted key but does not verify means tampering. */
@@ -244,7 +266,7 @@ int dsse_verify(const char *envelope, size_t len, size_t max_size, const struct 
                                           "not a string", i);
                 if (jkeyid && !json_is_string(jkeyid) && !json_is_null(jkeyid))
                         return wf_err_set(e, -EINVAL, "envelope: signatures[%zu].keyid is not a string", i);
-                r = b64_decode_any(json_string_value(jsig), json_string_length(jsig), &sig, &siglen);
+                r = b64_decode_any(json_string_value(jsig), json_string_length(jsig), 0, &sig, &siglen);
                 if (r == -ENOMEM)
                         return r;
                 if (r < 0)
@@ -281,11 +303,13 @@ verified:
         /* A cheap look only: doc_parse parses the payload fully (and names any JSON error);
          * parsing it here too would double the cost of a 10k-peer document. */
         {
-                size_t i = strspn((const char *)payload, " \t\r\n");
-                if (i >= payload_len || payload[i] != '{')
+                const uint8_t *body = payload + DSSE_PAE_HEADER_MAX;
+                size_t i = strspn((const char *)body, " \t\r\n");
+                if (i >= payload_len || body[i] != '{')
                         return wf_err_set(e, -EINVAL, "envelope: payload is not a JSON object (%s)",
                                           i >= payload_len ? "empty" : "does not start with '{'");
         }
+        memmove(payload, payload + DSSE_PAE_HEADER_MAX, payload_len + 1);
         *ret_payload = (char *)TAKE_PTR(payload);
         if (ret_payload_len)
                 *ret_payload_len = payload_len;

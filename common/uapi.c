@@ -149,6 +149,18 @@ int uapi_parse_get(const char *text, size_t len, struct wf_live_iface *live, str
         _cleanup_(line_wipe) char buf[256];
         int r;
 
+        /* One array of the right size: doubling a 10k-peer array copies it and holds both. */
+        if (!live->peers) {
+                size_t n = 0;
+                for (const char *q = text; (q = memmem(q, (size_t)(end - q), "\npublic_key=", 12)); q += 12)
+                        n++;
+                if (n > 0) {
+                        live->peers = malloc(n * sizeof(*live->peers));
+                        if (!live->peers)
+                                return -ENOMEM;
+                        cap = n;
+                }
+        }
         while (line < end) {
                 const char *nl = memchr(line, '\n', (size_t)(end - line));
                 size_t n = nl ? (size_t)(nl - line) : (size_t)(end - line);

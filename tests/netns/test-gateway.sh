@@ -92,12 +92,15 @@ ask() { inns "$1" timeout 5 bash -c "exec 3<>/dev/tcp/$2/$3 && head -n1 <&3" 2>/
 for n in "${NODES[@]}"; do
   inns "$n" nft -f - <<'EOF'
 table ip foreign {
-	chain fwd {
+	chain hostfw {
 		type filter hook forward priority 10; policy accept;
 		ip daddr 198.18.0.1 drop
 	}
 }
 EOF
+  # (a chain named "fwd", an nft keyword, made this fail unnoticed: the checks below then
+  # compared an absent table with an absent table)
+  inns "$n" nft list table ip foreign | grep -q "ip daddr 198.18.0.1 drop" || { echo "$n: the foreign table was not created"; exit 1; }
 done
 
 mkdir -p /var/run/wireguard

@@ -508,6 +508,42 @@ static void test_variants(void) {
         free(t);
 }
 
+/* Peers are read one at a time (document-stream.c); a document that fails there is read again
+ * as one tree: the message names the value and no warning is given twice. */
+static void test_peer_stream(void) {
+        struct rule_case late = { "late error", { { "interfaces[0].peers[0].color", "\"red\"" },
+                                                  { "interfaces[0].peers[2].public_key", "\"x\"" } } };
+        struct rule_case dup = { "cross-peer rule", { { "interfaces[0].peers[0].color", "\"red\"" },
+                                                      { "interfaces[0].peers[1].name", "\"hub\"" } } };
+        const char *spaced = "{\"schema\":\"wgfleet/desired-state/v1\",\"node\":\"n1\",\"revision\":1,"
+                             "\"issued_at\":\"2026-11-22T00:00:00Z\",\"expires_at\":\"2036-11-22T00:00:00Z\","
+                             "\"interfaces\":[{\"name\":\"wg0\",\"listen_port\":1,\"addresses\":[\"10.9.0.1/32\"],"
+                             "\"peers\" : [ \n {\"name\":\"a\",\"public_key\":\"" K1 "\",\"allowed_ips\":[\"10.1.0.0/16\"]} ,"
+                             "\t{\"name\":\"b\",\"public_key\":\"" K2 "\",\"allowed_ips\":[\"10.2.0.0/16\"],\"x\":[]}\r\n]}]}";
+        struct wf_doc *d = NULL;
+        struct wf_err e = {};
+        struct tap_warnings w = {};
+        char *t;
+
+        t = build(&late);
+        CHECK(doc_parse(t, strlen(t), &d, &e, tap_collect, &w) == -EINVAL);
+        CHECK_STR_CONTAINS(e.msg, "interfaces[0].peers[2].public_key: \"x\" ");
+        CHECK(w.n == 1 && strstr(w.all, "interfaces[0].peers[0].color: unknown field, ignored\n"));
+        free(t);
+        w = (struct tap_warnings){};
+        t = build(&dup);
+        CHECK(doc_parse(t, strlen(t), &d, &e, tap_collect, &w) == -EINVAL);
+        CHECK_STR_CONTAINS(e.msg, "interfaces[0].peers[1].name: \"hub\" is a duplicate peer name");
+        CHECK(w.n == 1);
+        free(t);
+        w = (struct tap_warnings){};
+        CHECK(doc_parse(spaced, strlen(spaced), &d, &e, tap_collect, &w) == 0);
+        CHECK(d && d->ifaces[0].n_peers == 2 && strcmp(d->ifaces[0].peers[1].name, "b") == 0 &&
+              d->ifaces[0].peers[1].allowed_ips[0].addr[1] == 2);
+        CHECK(w.n == 1 && strstr(w.all, "interfaces[0].peers[1].x: unknown field, ignored\n"));
+        wf_doc_free(d);
+}
+
 static void test_deep_nesting(void) {
         /* Far beyond jansson's 2048 limit, in every position: must fail cleanly. */
         size_t n = 100000;
@@ -564,6 +600,7 @@ int main(void) {
         test_rules();
         test_valid();
         test_variants();
+        test_peer_stream();
         test_deep_nesting();
         test_fresh();
         printf("%zu rule cases\n", ELEMENTSOF(cases));

@@ -10,10 +10,15 @@ RE_C=$(echo "$PUB_C" | sed 's/+/\\+/g')
 pass=0 fail=0
 ok() { pass=$((pass + 1)); echo "ok - $*"; }
 bad() { fail=$((fail + 1)); echo "not ok - $*"; }
+# check DESC CMD...: one TAP line; a check that took 2 s or more says how long (the suite's time
+# under TCG is bounded, so where it goes is printed)
 check() {
   desc=$1
   shift
-  if "$@" >/tmp/check.out 2>&1; then ok "$desc"; else bad "$desc"; sed 's/^/#   /' /tmp/check.out | head -30; fi
+  c0=$(uptime_s)
+  if "$@" >/tmp/check.out 2>&1; then r=0; else r=1; fi
+  dt=$(awk -v a="$c0" -v b="$(uptime_s)" 'BEGIN{d = b - a; if (d >= 2) printf " (%.1f s)", d}')
+  if [ $r = 0 ]; then ok "$desc$dt"; else bad "$desc$dt"; sed 's/^/#   /' /tmp/check.out | head -30; fi
 }
 ns() { n=$1; shift; /usr/sbin/ip netns exec wfk-$n "$@"; }
 agent() { n=$1; shift; /usr/sbin/ip netns exec wfk-$n wgfleet-agent --config /data/$n/agent.conf "$@"; }
@@ -26,6 +31,17 @@ plan_empty() {
 ping4() { for i in 1 2 3; do ns "$1" ping -c 1 -W 5 "$2" && return 0; done; return 1; }
 ping6() { for i in 1 2 3; do ns "$1" ping -6 -c 1 -W 5 "$2" && return 0; done; return 1; }
 peer_line() { ns "$1" wg show wfk0 dump | grep "^$2"; }
+# same_session "BEFORE" "AFTER" (dump lines): the same handshake, endpoint and allowed IPs, and
+# rx/tx only grew (a re-created peer starts from 0); keepalives may add bytes meanwhile
+same_session() {
+  b=$(echo "$1" | cut -f1-5) a=$(echo "$2" | cut -f1-5)
+  [ -n "$1" ] && [ "$b" = "$a" ] || { echo "before: $1"; echo "after:  $2"; return 1; }
+  [ "$(echo "$2" | cut -f6)" -ge "$(echo "$1" | cut -f6)" ] && [ "$(echo "$2" | cut -f7)" -ge "$(echo "$1" | cut -f7)" ]
+}
+# compare NODE REV [wf-compare options]: tests/tools/wf-compare (jq and awk over `wg show dump`,
+# `ip -j addr` and `ip -j route`): peers with endpoints, allowed IPs, keepalive and PSK presence,
+# addresses, routes with table, metric and device, exactly the signed document's
+compare() { n=$1 r=$2; shift 2; bash /data/wf-compare --netns "wfk-$n" "$@" "/data/$n/$r.json"; }
 uptime_s() { cut -d' ' -f1 /proc/uptime; }
 # has NODE PATTERN CMD...: CMD succeeds in NODE and its output matches PATTERN (grep -E).
 has() { n=$1 pat=$2; shift 2; out=$(ns "$n" "$@") || return 1; echo "$out" | grep -qE -e "$pat" || { echo "$out" | head -20; return 1; }; }
@@ -64,6 +80,9 @@ ns c ip link add wfk-sub type dummy
 ns c ip addr add 10.78.3.1/24 dev wfk-sub
 ns c ip addr add fd78:3::1/64 dev wfk-sub nodad
 ns c ip link set wfk-sub up
+# c's document puts its routes in table 1000 (route_table): the operator's rule that uses it
+ns c ip rule add pref 1000 lookup 1000
+ns c ip -6 rule add pref 1000 lookup 1000
 # a foreign route that must survive every apply
 ns a ip route add 10.99.0.0/24 dev wfk-ab proto static
 
@@ -82,6 +101,11 @@ check "c: fwmark from the document" has c '^0x1234$' wg show wfk0 fwmark
 check "c: MTU from the document" has c ' mtu 1380 ' ip link show wfk0
 check "c: link is up" has c 'state (UP|UNKNOWN)' ip link show wfk0
 check "a: address is /32" has a "inet 10.77.0.1/32" ip -4 addr show wfk0
+check "c: routes in route_table 1000 at route_metric 50" has c "^10.77.0.1 dev wfk0 proto 211 scope link metric 50" ip route show table 1000
+check "c: IPv6 routes in table 1000 at metric 50" has c "^fd77::2 dev wfk0 proto 211 metric 50" ip -6 route show table 1000
+check "c: none of its routes in main" count_is c 0 ip route show proto 211
+check "a: keepalive 25 for b" has a "^$RE_B	25\$" wg show wfk0 persistent-keepalive
+for n in a b c; do check "$n: wf-compare: the kernel holds exactly rev1" compare $n rev1; done
 for n in a b c; do check "plan --json empty on $n after apply" plan_empty $n rev1; done
 check "ping a -> b over the tunnel" ping4 a 10.77.0.2
 check "ping a -> c over the tunnel" ping4 a 10.77.0.3
@@ -99,29 +123,22 @@ check "b: wfk1 is still a dummy without addresses" lacks b "10.88.0.2" ip -d add
 check "b: wfk1 kind unchanged" has b "dummy" ip -d link show wfk1
 check "b: wfk0 still has its 2 peers" count_is b 2 wg show wfk0 peers
 
-# --- round 2: peer b changes; peer c's session must be untouched. A passive keepalive goes
-# out 10 s after the last received data, so let the counters settle first.
-sleep 11
-# and wait until two reads a second apart agree (a starved guest may run the timer late)
+# --- round 2: peer b changes; peer c's session must be untouched (same handshake, endpoint,
+# allowed IPs; counters not reset: a passive keepalive may still add bytes, so no quiet wait)
 before_c=$(peer_line a "$PUB_C")
-for i in 1 2 3 4 5; do
-  sleep 1
-  now_c=$(peer_line a "$PUB_C")
-  [ "$now_c" = "$before_c" ] && break
-  before_c=$now_c
-done
 before_b=$(peer_line a "$PUB_B")
 echo "# before: $before_c"
 check "apply rev2 on a (peer b changed)" apply a rev2
 after_c=$(peer_line a "$PUB_C")
 echo "# after:  $after_c"
-check "peer c: handshake, endpoint and counters unchanged" [ "$before_c" = "$after_c" ]
+check "peer c: same session (handshake, endpoint, allowed IPs; counters not reset)" same_session "$before_c" "$after_c"
 check "peer c: had a handshake" sh -c "[ \"\$(echo '$before_c' | cut -f5)\" != 0 ]"
 check "peer b: endpoint updated" has a "^$RE_B	192.168.12.2:51820\$" wg show wfk0 endpoints
 check "peer b: allowed IP added" has a "^$RE_B.*10.79.2.0/24" wg show wfk0 allowed-ips
-check "peer b: handshake and counters kept (updated in place)" has a "^$RE_B	.*	$(echo "$before_b" | cut -f5-7)	off\$" wg show wfk0 dump
+check "peer b: handshake kept (updated in place)" has a "^$RE_B	.*	$(echo "$before_b" | cut -f5)	[0-9]*	[0-9]*	25\$" wg show wfk0 dump
 check "a: route for the new allowed IP" has a "^10.79.2.0/24 dev wfk0" ip route show proto 211
 check "plan --json empty on a after rev2" plan_empty a rev2
+check "a: wf-compare: exactly rev2" compare a rev2
 check "ping a -> c still works" ping4 a 10.77.0.3
 
 # --- round 3: peer c removed
@@ -131,6 +148,7 @@ check "a: routes of peer c gone" lacks a "10\\.77\\.0\\.3|10\\.78\\.3\\.0" ip ro
 check "a: IPv6 routes of peer c gone" lacks a "fd77::3|fd78:3::" ip -6 route show
 check "a: foreign route survives" has a "^10.99.0.0/24 dev wfk-ab" ip route show proto static
 check "ping a -> b still works" ping4 a 10.77.0.2
+check "a: wf-compare: exactly rev3" compare a rev3
 
 # --- round 4: $NPEERS more peers and one with 250+ allowed IPs (split SET messages)
 before_b=$(peer_line a "$PUB_B")
@@ -146,10 +164,8 @@ check "a: every IPv4 allowed IP has a route" count_is a $((NPEERS + 250 + 2)) ip
 check "a: every IPv6 allowed IP has a route" count_is a $((NPEERS + 2)) ip -6 route show proto 211
 check "SET split over several messages" sh -c "[ \"\$(sed -n 's/.*set_messages=\([0-9]*\).*/\1/p' /tmp/stats4 | sort -n | tail -1)\" -gt 1 ]"
 check "peer b untouched by the big apply (endpoint, allowed IPs, handshake)" hasf a "$(echo "$before_b" | cut -f1-5)	" wg show wfk0 dump
-t0=$(uptime_s)
-check "plan --json empty on a after rev4" plan_empty a rev4
-t1=$(uptime_s)
-echo "# plan over $total peers took $(awk -v a=$t0 -v b=$t1 'BEGIN{print b - a}') s"
+check "plan --json empty on a after rev4 ($total peers)" plan_empty a rev4
+check "a: wf-compare: all $total peers value by value (endpoints read back, keepalives, allowed IPs, routes with metric)" compare a rev4
 check "ping a -> b still works" ping4 a 10.77.0.2
 
 # --- round 5: the big peer's list shrinks to 241 prefixes (replaced, across two messages)
@@ -162,6 +178,7 @@ check "a: the kept prefixes are all there" sh -c "tr ' \\t' '\\n\\n' </tmp/aips 
 check "a: their routes are gone too" count_is a $((NPEERS + 240 + 2)) ip route show proto 211
 check "still $total peers" count_is a $((total + 1)) wg show wfk0 dump
 check "plan --json empty on a after rev5" plan_empty a rev5
+check "a: wf-compare: exactly rev5" compare a rev5
 
 # --- round 6: the 1001 peers go again
 t0=$(uptime_s)
@@ -173,12 +190,16 @@ check "a: 1 peer left" count_is a 1 wg show wfk0 peers
 check "a: only peer b's IPv4 routes left" count_is a 2 ip route show proto 211
 check "a: only peer b's IPv6 route left" count_is a 1 ip -6 route show proto 211
 check "plan --json empty on a after rev6" plan_empty a rev6
+check "a: wf-compare: exactly rev6" compare a rev6
 
 # --- exit selection on the kernel: one exit holds /0, policy routing like wg-quick, and all of
 # it goes when the document drops the exits
 check "apply rev7 on a (exits b and c)" apply a rev7
 check "a: exactly one peer holds 0.0.0.0/0" count_is a 1 sh -c "wg show wfk0 allowed-ips | grep '0\.0\.0\.0/0'"
 check "a: it is b, the first healthy exit" has a "^$RE_B.*0\.0\.0\.0/0" wg show wfk0 allowed-ips
+check "a: exactly one peer holds ::/0" count_is a 1 sh -c "wg show wfk0 allowed-ips | grep ' ::/0'"
+check "a: and it is b too" has a "^$RE_B.* ::/0" wg show wfk0 allowed-ips
+check "a: wf-compare: exactly rev7 with b the active exit (v4 and v6 /0, defaults in table 51820)" compare a rev7 --exit b
 check "a: fwmark 51820 for policy routing" has a '^0xca6c$' wg show wfk0 fwmark
 check "a: rule: not fwmark -> table 51820, proto 211" has a "^32001:.*not from all fwmark 0xca6c lookup 51820 proto 211" ip rule show
 check "a: rule: main without defaults, proto 211" has a "^32000:.*lookup main suppress_prefixlength 0 proto 211" ip -6 rule show
@@ -191,6 +212,7 @@ check "apply rev8 on a (no exits)" apply a rev8
 check "a: no rule of ours left" lacks a "proto 211" sh -c "ip rule show; ip -6 rule show"
 check "a: no /0 left in WireGuard" lacks a "0\.0\.0\.0/0|::/0" wg show wfk0 allowed-ips
 check "a: no default route of ours in any table" lacks a "^default .*proto 211" sh -c "ip route show table all; ip -6 route show table all"
+check "a: wf-compare: exactly rev8" compare a rev8
 
 # --- a peer with 3000 allowed IPs (84 KB of attributes): the SET spans many messages and the
 # dump splits the peer across parts; wg-netlink's parser must put it back together
@@ -201,6 +223,82 @@ echo "# wg-netlink dump: $dump; wg show: $wgtotal allowed IPs"
 check "wfk9: wg show has all 3006 allowed IPs" [ "$wgtotal" = 3006 ]
 check "wfk9: wg-netlink parses the same 4 peers and 3006 allowed IPs" sh -c "echo '$dump' | grep -q '^peers=4 allowed_ips=3006 max_per_peer=3000 '"
 check "wfk9: the dump came in several parts" sh -c "[ \"\$(echo '$dump' | sed -n 's/.*get_messages=\([0-9]*\).*/\1/p')\" -ge 2 ]"
+
+# --- gateway (docs/gateways.md) on the kernel's nf_tables: c gets rev2 (rev1 plus forwarding,
+# masquerade out of wfk-ca, netmap 10.78.3.0/24 <-> 172.16.3.0/24, service 10.0.5.7:443 ->
+# 10.78.3.1:8443); b, its peer, is the client. A foreign table on c stays throughout, and
+# `clear` must leave `nft list ruleset` and the forwarding sysctls exactly as found.
+fwd_sysctls() { ns c sh -c 'grep -H . /proc/sys/net/ipv4/ip_forward /proc/sys/net/ipv4/conf/*/forwarding /proc/sys/net/ipv6/conf/*/forwarding' | grep -v /wfk0/; }
+foreign_add() { ns c nft -f - <<'NFT'
+table ip foreign {
+	chain hostfw {
+		type filter hook forward priority 10; policy accept;
+		ip daddr 198.18.0.1 drop
+	}
+}
+NFT
+}
+# observers on b and a: input counters of the source c's packets arrive from
+obs_add() { ns "$1" nft -f - <<NFT
+table ip wfobs {
+	chain in {
+		type filter hook input priority 0; policy accept;
+		ip saddr $2 icmp type echo-request counter
+	}
+}
+NFT
+}
+check "c: a foreign table (never to be touched)" foreign_add
+check "b: an observer of packets from 172.16.3.1" obs_add b 172.16.3.1
+check "a: an observer of packets from 192.168.13.3" obs_add a 192.168.13.3
+# seen NODE MIN: the node's observer counted more than MIN packets
+seen() { got=$(ns "$1" nft list chain ip wfobs in | sed -n 's/.*counter packets \([0-9]*\) .*/\1/p'); [ "${got:-0}" -gt "$2" ] || { echo "counter: '$got'"; return 1; }; }
+ns c nft list ruleset >/tmp/c-before.nft
+fwd_sysctls >/tmp/c-before.sysctl
+/usr/sbin/ip netns exec wfk-c nc -ll -p 8443 -e /bin/echo web-on-c &
+ncpid=$!
+# answers NODE ADDR PORT WANT: the first line the TCP server at ADDR:PORT sends is WANT
+answers() {
+  got=$(ns "$1" timeout 5 bash -c "exec 3<>/dev/tcp/$2/$3 && head -n1 <&3" 2>/dev/null)
+  [ "$got" = "$4" ] || { echo "got '$got', want '$4'"; return 1; }
+}
+check "c: ip_forward off before (the guest's default)" has c '^0$' cat /proc/sys/net/ipv4/ip_forward
+check "apply rev2 on c (gateway fields)" apply c rev2
+ns c nft list table inet wgfleet >/tmp/c.nft
+sed 's/^/# /' /tmp/c.nft
+check "c: forward accepts in from wfk0" grep -q 'iifname "wfk0" accept' /tmp/c.nft
+check "c: forward accepts out to wfk0" grep -q 'oifname "wfk0" accept' /tmp/c.nft
+check "c: netmap in: dnat prefix" grep -q 'iifname "wfk0" ip daddr 172.16.3.0/24 dnat ip prefix to 10.78.3.0/24' /tmp/c.nft
+check "c: netmap out: snat prefix" grep -q 'oifname "wfk0" ip saddr 10.78.3.0/24 snat ip prefix to 172.16.3.0/24' /tmp/c.nft
+check "c: service: dnat to 10.78.3.1:8443" grep -q 'ip daddr 10.0.5.7 tcp dport 443 dnat ip to 10.78.3.1:8443' /tmp/c.nft
+check "c: a masquerade rule per peer prefix out wfk-ca (4)" sh -c '[ "$(grep -c "oifname \"wfk-ca\" .* masquerade" /tmp/c.nft)" = 4 ]'
+check "c: ip_forward switched on by the agent" has c '^1$' cat /proc/sys/net/ipv4/ip_forward
+check "c: wfk0 forwarding on" has c '^1$' cat /proc/sys/net/ipv4/conf/wfk0/forwarding
+check "plan --json empty on c after rev2" plan_empty c rev2
+check "c: wf-compare: exactly rev2 (peers, routes in table 1000)" compare c rev2
+check "b -> 10.0.5.7:443: the service on c answers (dnat)" answers b 10.0.5.7 443 web-on-c
+check "b -> 172.16.3.1: c's LAN host at its overlay address (netmap in)" ping4 b 172.16.3.1
+check "c's LAN address 10.78.3.1 -> b answered" ns c ping -c 1 -W 5 -I 10.78.3.1 10.77.0.2
+check "b saw it from 172.16.3.1 (netmap out)" seen b 0
+check "b -> 192.168.13.1 (a, behind c's wfk-ca) answered through c (forwarding, masquerade)" ping4 b 192.168.13.1
+check "a saw b's ping from c's wfk-ca address 192.168.13.3 (masquerade)" seen a 0
+# drift: the service rule deleted by hand comes back with the next apply
+h=$(ns c nft -a list chain inet wgfleet prerouting | awk '/service:web/ {print $NF}')
+check "drift: service rule deleted by hand (handle $h)" ns c nft delete rule inet wgfleet prerouting handle "$h"
+check "drift: the service no longer answers" sh -c '! /usr/sbin/ip netns exec wfk-b timeout 3 bash -c "exec 3<>/dev/tcp/10.0.5.7/443 && head -n1 <&3"'
+fw_adds() { agent c plan --json --trust-key /data/trust.pub /data/c/rev2.json | jq -e '[.operations[] | select(.op == "firewall_rule_add")] | length == 1'; }
+check "drift: plan --json shows one firewall_rule_add" fw_adds
+check "drift: apply rev2 again" apply c rev2
+check "drift: the service answers again" answers b 10.0.5.7 443 web-on-c
+check "clear wfk0 on c" agent c clear wfk0
+ns c nft list ruleset >/tmp/c-after.nft
+fwd_sysctls >/tmp/c-after.sysctl
+check "c: clear leaves nft list ruleset identical (foreign table kept)" cmp /tmp/c-before.nft /tmp/c-after.nft
+check "c: clear leaves the forwarding sysctls identical" cmp /tmp/c-before.sysctl /tmp/c-after.sysctl
+check "c: the saved sysctl values are gone" sh -c '[ ! -e /data/c/state/gateway-sysctl.saved ]'
+check "c: the foreign table is still there" hasf c "ip daddr 198.18.0.1 drop" nft list table ip foreign
+check "c: no table of ours left" lacks c wgfleet nft list tables
+kill $ncpid 2>/dev/null
 
 # --- clear: the agent removes what it created; the foreign route stays
 check "clear wfk0 on a" agent a clear wfk0

@@ -9,14 +9,13 @@ set -euo pipefail
 src=${WGFLEET_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
 build=${WGFLEET_BUILD:-$src/build}
 here=$src/tests/vm
-[ "$(id -u)" -eq 0 ] || { echo "test-vm: needs root (mknod-free initramfs, but cpio of 0600 keys)"; exit 77; }
+[ "$(id -u)" -eq 0 ] || { echo "SKIP: test-vm needs root (mknod-free initramfs, but cpio of 0600 keys)"; exit 77; }
 agent=$build/agent/wgfleet-agent
-for t in openssl wg jq cpio qemu-system-x86_64; do
-  command -v $t >/dev/null || { echo "test-vm: $t not installed (scripts/deps)"; exit 77; }
+for t in openssl wg jq nft cpio qemu-system-x86_64; do
+  command -v $t >/dev/null || { echo "SKIP: test-vm: $t not installed (scripts/deps)"; exit 77; }
 done
 
 [ -x "$agent" ] && [ -x "$build/bench/wgfleet-bench" ] || { echo "test-vm: $agent or bench/wgfleet-bench not built"; exit 1; }
-"$agent" --help 2>&1 | grep -q '^ *apply ' || { echo "test-vm: wgfleet-agent has no apply command yet"; exit 77; }
 
 # work/payload goes into the vm; the signing key stays outside it.
 work=$(mktemp -d "${TMPDIR:-/tmp}/wfk-vmtest.XXXXXX")
@@ -74,37 +73,59 @@ peer() {
 peer_psk() { peer "$@" | sed 's/}$/,"preshared_key_ref":"ab.psk"}/'; }
 sign() { "$here/sign-doc" "$sk" "$1" >"$2"; rm -f "$1"; }
 
-pa_b=$(peer_psk b "${pub[b]}" "[fd12::2]:51820" 10.77.0.2/32 fd77::2/128)
+# every field of a peer and an interface is exercised somewhere: keepalive (a's b, every 10th
+# generated peer), PSK (a-b), IPv4 and IPv6 endpoints (read back by tests/tools/wf-compare),
+# route_table and route_metric (c), mtu and fwmark (c), exits holding 0.0.0.0/0 and ::/0 (rev7)
+ka() { sed "s/}\$/,\"persistent_keepalive\":$1}/"; }
+pa_b=$(peer_psk b "${pub[b]}" "[fd12::2]:51820" 10.77.0.2/32 fd77::2/128 | ka 25)
 pa_c=$(peer c "${pub[c]}" 192.168.13.3:51820 10.77.0.3/32 fd77::3/128 10.78.3.0/24 fd78:3::/64)
-pb_a=$(peer_psk a "${pub[a]}" 192.168.12.1:51820 10.77.0.1/32 fd77::1/128)
-pb_c=$(peer c "${pub[c]}" "[fd23::3]:51820" 10.77.0.3/32 fd77::3/128 10.78.3.0/24 fd78:3::/64)
-pc_a=$(peer a "${pub[a]}" "[fd13::1]:51820" 10.77.0.1/32 fd77::1/128)
-pc_b=$(peer b "${pub[b]}" 192.168.23.2:51820 10.77.0.2/32 fd77::2/128)
+# Each pair uses one family both ways (a-b IPv6, a-c IPv4, b-c IPv6): the document's endpoint is
+# where the peer's packets come from, so WireGuard's roaming never moves it (docs/backends.md:
+# a live endpoint that differs is put back, and `plan` would show it as drift).
+pb_a=$(peer_psk a "${pub[a]}" "[fd12::1]:51820" 10.77.0.1/32 fd77::1/128)
+# b reaches c's gateway (round "gateway"): c's netmapped LAN 172.16.3.0/24, its service address
+# 10.0.5.7, and a's address on the a-c link (192.168.13.1) through c's masquerade
+pb_c=$(peer c "${pub[c]}" "[fd23::3]:51820" 10.77.0.3/32 fd77::3/128 10.78.3.0/24 fd78:3::/64 \
+  172.16.3.0/24 10.0.5.7/32 192.168.13.1/32)
+pc_a=$(peer a "${pub[a]}" 192.168.13.1:51820 10.77.0.1/32 fd77::1/128)
+pc_b=$(peer b "${pub[b]}" "[fd23::2]:51820" 10.77.0.2/32 fd77::2/128)
 
 doc a 1 10.77.0.1/32 fd77::1/128 "$pa_b,$pa_c" >t.json && sign t.json a/rev1.json
 doc b 1 10.77.0.2/32 fd77::2/128 "$pb_a,$pb_c" >t.json && sign t.json b/rev1.json
-doc c 1 10.77.0.3/32 fd77::3/128 "$pc_a,$pc_b" | sed 's/"listen_port":51820,/&"mtu":1380,"fwmark":4660,/' >t.json
-grep -q '"fwmark":4660' t.json && sign t.json c/rev1.json
+doc c 1 10.77.0.3/32 fd77::3/128 "$pc_a,$pc_b" |
+  sed 's/"listen_port":51820,/&"mtu":1380,"fwmark":4660,"route_table":1000,"route_metric":50,/' >t.json
+grep -q '"route_metric":50' t.json && cp t.json c1.json && sign t.json c/rev1.json
+# c rev 2: rev 1 plus every gateway field (docs/gateways.md): forwarding, masquerade out of the
+# a-c link, its LAN 10.78.3.0/24 netmapped to 172.16.3.0/24, TCP 10.0.5.7:443 -> 10.78.3.1:8443
+sed 's|"peers":\[|"forwarding":true,"masquerade":{"out_interface":"wfk-ca"},"netmap":[{"local":"10.78.3.0/24","overlay":"172.16.3.0/24"}],"services":[{"name":"web","address":"10.0.5.7","protocol":"tcp","port":443,"target":"10.78.3.1:8443"}],&|' c1.json >t.json
+rm -f c1.json
+grep -q '"services":\[{"name":"web"' t.json && sign t.json c/rev2.json
 # b rev 2: a second interface, wfk1, whose name the vm gives to a dummy link: refused, untouched
 pb_x=$(peer a "${pub[a]}" 192.168.12.1:51821 10.88.0.1/32)
 doc b 2 10.77.0.2/32 fd77::2/128 "$pb_a,$pb_c" |
   sed "s|]}]}\$|]},{\"name\":\"wfk1\",\"listen_port\":51821,\"addresses\":[\"10.88.0.2/32\"],\"peers\":[$pb_x]}]}|" >t.json
 grep -q wfk1 t.json && sign t.json b/rev2.json
 # rev 2: peer b changes (endpoint to IPv4, one more allowed IP); peer c must not be touched
-pa_b2=$(peer_psk b "${pub[b]}" 192.168.12.2:51820 10.77.0.2/32 fd77::2/128 10.79.2.0/24)
+pa_b2=$(peer_psk b "${pub[b]}" 192.168.12.2:51820 10.77.0.2/32 fd77::2/128 10.79.2.0/24 | ka 25)
 doc a 2 10.77.0.1/32 fd77::1/128 "$pa_b2,$pa_c" >t.json && sign t.json a/rev2.json
 # rev 3: peer c removed
 doc a 3 10.77.0.1/32 fd77::1/128 "$pa_b2" >t.json && sign t.json a/rev3.json
 # rev 4: 1000 more peers (v4 and v6 allowed IPs, v4 and v6 endpoints) and one with 250 allowed IPs
 npeers=${WFVM_PEERS:-1000}
+# The generated peers come from one jq run (1000 `openssl rand` took 38 s on a loaded host);
+# their keys are 32 distinct bytes each ("wfk-vm-generated-peer-N" padded), which is all a
+# WireGuard peer key has to be.
 {
   printf '%s' "$pa_b2"
-  for i in $(seq 1 "$npeers"); do
-    k=$(openssl rand -base64 32)
-    hi=$((i / 256)) lo=$((i % 256))
-    if [ $((i % 2)) = 0 ]; then ep="198.51.100.$((i % 250 + 1)):$((30000 + i))"; else ep="[2001:db8::$i]:$((30000 + i))"; fi
-    printf ',{"name":"gen%d","public_key":"%s","endpoint":"%s","allowed_ips":["10.100.%d.%d/32","fd00:100::%x/128"]}' "$i" "$k" "$ep" $hi $lo "$i"
-  done
+  jq -nr --argjson n "$npeers" '
+    def hex: if . < 16 then "0123456789abcdef"[.:. + 1] else ((. / 16 | floor) | hex) + (. % 16 | hex) end;
+    range(1; $n + 1) | . as $i |
+    ("wfk-vm-generated-peer-\($i)" | . + ("." * (32 - length))) as $k |
+    {name: "gen\($i)", public_key: ($k | @base64),
+     endpoint: (if $i % 2 == 0 then "198.51.100.\($i % 250 + 1):\(30000 + $i)" else "[2001:db8::\($i)]:\(30000 + $i)" end),
+     allowed_ips: ["10.100.\($i / 256 | floor).\($i % 256)/32", "fd00:100::\($i | hex)/128"]} +
+    (if $i % 10 == 0 then {persistent_keepalive: ($i % 60 + 1)} else {} end) | "," + tojson' | tr -d '\n'
+
   ips=""
   for j in $(seq 0 249); do ips+="${ips:+,}\"10.200.$j.0/24\""; done
   printf ',{"name":"big","public_key":"%s","allowed_ips":[%s,"fd00:200::/64"]}' "$(openssl rand -base64 32)" "$ips"
@@ -126,10 +147,12 @@ doc a 8 10.77.0.1/32 fd77::1/128 "$pa_b2" >t.json && sign t.json a/rev8.json
 
 printf 'NPEERS=%s\nPUB_A=%s\nPUB_B=%s\nPUB_C=%s\nPSK=%s\n' "$npeers" "${pub[a]}" "${pub[b]}" "${pub[c]}" "$psk" >env.sh
 cp "$here/scenario.sh" run.sh
+cp "$src/tests/tools/wf-compare" wf-compare   # run by bash inside (copied below with jq)
 
 [ -x "$agent" ] && [ -x "$build/bench/wgfleet-bench" ] || { echo "test-vm: $agent or bench/wgfleet-bench not built"; exit 1; }
 set +e
-"$here/vm-run" "$payload" "$log" "${WFVM_TIMEOUT:-900}" "$agent" "$build/bench/wgfleet-bench" "$(command -v jq)"
+"$here/vm-run" "$payload" "$log" "${WFVM_TIMEOUT:-900}" "$agent" "$build/bench/wgfleet-bench" "$(command -v jq)" \
+  "$(command -v bash)" "$(command -v nft)"
 status=$?
 set -e
 [ $status -eq 77 ] && exit 77
