@@ -123,7 +123,7 @@ static void log_applied(struct agent *a, enum policy_apply kind, size_t changes,
                 a->counters.drift++;
                 agentd_log(LOG_WARNING, "drift: the live state changed underneath revision %" PRIu64
                            ", %zu change(s) re-applied", rev, changes);
-        } else if (kind != POLICY_APPLY_CHECK && kind != POLICY_APPLY_RESOLVE)
+        } else if (kind != POLICY_APPLY_CHECK && kind != POLICY_APPLY_RESOLVE && kind != POLICY_APPLY_FAILOVER)
                 agentd_log(LOG_INFO, "revision %" PRIu64 " applied (%zu change(s))", rev, changes);
 }
 
@@ -140,11 +140,12 @@ static int apply_doc(struct agent *a, enum policy_apply kind, struct wf_err *e) 
         r = agentd_resolver_substitute(a->resolver, a->p.doc, &rdoc);
         if (r < 0)
                 return wf_err_set(e, r, "apply revision %" PRIu64 ": out of memory", a->p.doc->revision);
+        agentr_watch_adjust(a, rdoc);
         if (kind == POLICY_APPLY_NEW)
                 agentd_log(LOG_INFO, "accepted revision %" PRIu64 " (was %" PRIu64 ")", a->p.doc->revision,
                            a->accepted_was);
         a->applying = true;
-        if (kind != POLICY_APPLY_CHECK && kind != POLICY_APPLY_RESOLVE)
+        if (kind != POLICY_APPLY_CHECK && kind != POLICY_APPLY_RESOLVE && kind != POLICY_APPLY_FAILOVER)
                 sd_notifyf(0, "STATUS=applying revision %" PRIu64, a->p.doc->revision);
         r = reconcile_doc(a->ops, a->backend, &a->ctx->cfg, rdoc, 0, &res, e);
         a->applying = false;
@@ -154,7 +155,8 @@ static int apply_doc(struct agent *a, enum policy_apply kind, struct wf_err *e) 
         changes = a->res.changes;
 
         /* A check that found nothing to do is not an apply. */
-        quiet = (kind == POLICY_APPLY_CHECK || kind == POLICY_APPLY_RESOLVE) && !changes && r >= 0;
+        quiet = (kind == POLICY_APPLY_CHECK || kind == POLICY_APPLY_RESOLVE || kind == POLICY_APPLY_FAILOVER) &&
+                !changes && r >= 0;
         policy_applied(&a->p, kind, r, quiet, e, agentr_now());
         if (r < 0) {
                 a->counters.apply[STATUS_APPLY_FAILED]++;

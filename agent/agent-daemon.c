@@ -17,6 +17,7 @@
 #include "reconcile.h"
 #include "state.h"
 #include "status.h"
+#include "agent-watch.h"
 
 void agentd_log(int prio, const char *fmt, ...) {
         static int journal = -1;
@@ -158,6 +159,7 @@ int agent_cmd_status(struct agent_ctx *ctx, int argc, char **argv) {
                 .live = live,
                 .n_live = live ? doc->n_ifaces : 0,
                 .now = (int64_t)time(NULL),
+                .failover = json_object_get(last, "failover"),
         };
         if (json) {
                 _cleanup_free_ char *text = NULL;
@@ -313,6 +315,18 @@ int agent_cmd_clear(struct agent_ctx *ctx, int argc, char **argv) {
                 } else
                         printf("%s: cleared\n", names[i]);
         }
+        /* The exit policy rules (protocol 211, incl. exit_sources) are host-wide: clearing
+         * every interface of the cached document removes them too. */
+        if (doc && ops->exit_sync) {
+                size_t changes = 0;
+
+                r = ops->exit_sync(b, NULL, 0, NULL, 0, false, &changes, &e);
+                if (r < 0) {
+                        fprintf(stderr, "wgfleet-agent clear: exit rules: %s\n", e.msg);
+                        ret = 1;
+                } else if (changes)
+                        printf("exit rules: cleared (%zu change%s)\n", changes, changes == 1 ? "" : "s");
+        }
         if (ops->gateway) {
                 struct gw_result gr = {};
 
@@ -331,4 +345,53 @@ out:
                 free(names);
         wf_doc_free(doc);
         return ret;
+}
+
+/* `exit NAME|auto`: pins an exit for the running agent (state_dir/exit-override, noticed
+ * within a second), or hands the choice back to the interface's exit_policy. */
+int agent_cmd_exit(struct agent_ctx *ctx, int argc, char **argv) {
+        const struct config *cfg = &ctx->cfg;
+        struct wf_doc *doc = NULL;
+        struct wf_err e = {};
+        char path[PATH_MAX], line[80];
+        bool known = false;
+        int r;
+
+        if (argc != 2 || argv[1][0] == '-') {
+                fprintf(stderr, "wgfleet-agent exit: expects one exit peer name or \"auto\"\n");
+                return 2;
+        }
+        snprintf(path, sizeof(path), "%s/%s", cfg->state_dir, WATCH_OVERRIDE_FILE);
+        if (strcmp(argv[1], "auto") == 0) {
+                if (unlink(path) < 0 && errno != ENOENT) {
+                        fprintf(stderr, "wgfleet-agent exit: %s: %s\n", path, strerror(errno));
+                        return 1;
+                }
+                printf("exit: automatic (exit_policy)\n");
+                return 0;
+        }
+        if (sodium_init() < 0)
+                return 1;
+        r = read_current(cfg, &doc, &e);
+        if (r < 0) {
+                fprintf(stderr, "wgfleet-agent exit: no cached document to check \"%s\" against: %s\n", argv[1],
+                        r == -ENOENT ? "state_dir has no current.env" : e.msg);
+                return 1;
+        }
+        for (size_t i = 0; i < doc->n_ifaces; i++)
+                for (size_t j = 0; j < doc->ifaces[i].n_exit; j++)
+                        known |= strcmp(doc->ifaces[i].exit[j], argv[1]) == 0;
+        wf_doc_free(doc);
+        if (!known) {
+                fprintf(stderr, "wgfleet-agent exit: \"%s\" is not in any interface's exit[] of the cached document\n", argv[1]);
+                return 1;
+        }
+        snprintf(line, sizeof(line), "%s\n", argv[1]);
+        r = wf_write_file_atomic(path, line, strlen(line), 0644);
+        if (r < 0) {
+                fprintf(stderr, "wgfleet-agent exit: %s: %s\n", path, strerror(-r));
+                return 1;
+        }
+        printf("exit: %s pinned while it answers\n", argv[1]);
+        return 0;
 }

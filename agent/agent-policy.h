@@ -22,6 +22,7 @@ enum policy_apply {
         POLICY_APPLY_CHECK,   /* the same revision again: any change found is drift */
         POLICY_APPLY_REVERT,  /* the previous accepted revision (commit-confirmed) */
         POLICY_APPLY_RESOLVE, /* an endpoint name resolved to a new address */
+        POLICY_APPLY_FAILOVER, /* the liveness watch moved an endpoint or an exit */
 };
 
 /* The report's error slots: each one line of errors[] while non-empty. */

@@ -2,6 +2,7 @@
 /* The running agent's reports: status.json, the POST to the controller, sd_notify STATUS=, the
  * metrics listener's answers. What a report says (state, errors) is agent-policy.c's. */
 #include <inttypes.h>
+#include <jansson.h>
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
@@ -79,6 +80,7 @@ static int build_report(struct agent *a, struct status_report *r, const char ***
                 .live = a->live,
                 .n_live = a->n_live,
                 .now = now,
+                .failover = agentr_watch_json(a), /* the caller's reference */
         };
         *errs = e;
         return 0;
@@ -97,9 +99,10 @@ int agentr_render(void *userdata, bool json, char **ret, size_t *ret_len) {
                 k = status_to_json_text(&r, ret);
                 if (k >= 0)
                         *ret_len = strlen(*ret);
-                return k;
-        }
-        return status_metrics_text(&r, &a->counters, ret, ret_len);
+        } else
+                k = status_metrics_text(&r, &a->counters, ret, ret_len);
+        json_decref(r.failover);
+        return k;
 }
 
 static void on_report_done(struct http_request *req, int r, const struct http_response *resp,
@@ -113,7 +116,12 @@ void agentr_send_report(struct agent *a) {
         struct wf_err e = {};
         int k;
 
-        if (build_report(a, &r, &errs) < 0 || status_to_json_text(&r, &body) < 0) {
+        k = build_report(a, &r, &errs);
+        if (k >= 0) {
+                k = status_to_json_text(&r, &body);
+                json_decref(r.failover);
+        }
+        if (k < 0) {
                 agentd_log(LOG_ERR, "status report: out of memory");
                 return;
         }

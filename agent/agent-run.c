@@ -302,6 +302,8 @@ static int agent_start(struct agent *a, int *lock_fd) {
                         agentr_timer_arm(a, &a->resolve_timer, (uint64_t)cfg->resolve_interval * USEC_PER_SEC,
                                          agentr_on_resolve_timer);
         }
+        if (!a->once && agentr_watch_start(a) < 0)
+                agentd_log(LOG_WARNING, "liveness watch: out of memory");
         agentr_start_fetch(a);
         return 0;
 }
@@ -337,6 +339,7 @@ static int agent_main(struct agent_ctx *ctx, bool once) {
         sd_event_source_disable_unref(a.confirm_timer);
         sd_event_source_disable_unref(a.resolve_timer);
         agentr_live_free(&a);
+        agentr_watch_free(&a);
         free(a.reject_etag);
         a.resolver = agentd_resolver_free(a.resolver);
         agentr_strv_free(a.resolve_errors, a.n_resolve_errors);

@@ -12,6 +12,7 @@
 
 #include "agent-daemon.h"
 #include "agent-policy.h"
+#include "agent-watch.h"
 #include "agent.h"
 #include "backend.h"
 #include "http.h"
@@ -35,6 +36,7 @@ struct agent {
         struct policy p;               /* state, the running document, the report's error slots */
         struct policy_io io;           /* agent-run.c's state_dir and backend steps */
         struct agentd_resolver *resolver;
+        struct agent_watch *watch;     /* liveness, endpoint failover, exit policies (run only) */
         struct wf_doc *rdoc;           /* p.doc with endpoint names resolved; the last reconcile borrows it */
         char **resolve_errors;         /* names failing right now (report lines) */
         size_t n_resolve_errors;

@@ -35,3 +35,4 @@ int agent_cmd_once(struct agent_ctx *ctx, int argc, char **argv);
 int agent_cmd_status(struct agent_ctx *ctx, int argc, char **argv);
 int agent_cmd_revert(struct agent_ctx *ctx, int argc, char **argv);
 int agent_cmd_clear(struct agent_ctx *ctx, int argc, char **argv);
+int agent_cmd_exit(struct agent_ctx *ctx, int argc, char **argv);

@@ -23,6 +23,7 @@ static const struct agent_cmd commands[] = {
         { "status", agent_cmd_status, "status [--json]         agent state, revisions and per-peer health" },
         { "revert", agent_cmd_revert, "revert                  re-apply the previous accepted revision" },
         { "clear", agent_cmd_clear, "clear [IFACE...]        remove what the agent created on the interfaces" },
+        { "exit", agent_cmd_exit, "exit NAME|auto          pin the exit peer NAME while it answers, or back to exit_policy" },
 };
 
 static void usage(FILE *f) {

@@ -13,7 +13,7 @@ void config_init(struct config *c) {
                 .backend = CONFIG_BACKEND_LINUX,
                 .resolve_interval = 300,
                 .confirm_timeout = 120,
-                .failover_after = 120,
+                .failover_after = 20,
                 .report_interval = 60,
                 .poll_interval = 30,
                 .max_document_size = 32u * 1024 * 1024,

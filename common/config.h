@@ -28,7 +28,7 @@ struct config {
         char *secrets_dir;       /* default /etc/wgfleet/secrets */
         uint32_t resolve_interval; /* s, default 300 */
         uint32_t confirm_timeout;  /* s, default 120 */
-        uint32_t failover_after;   /* s, default 120 */
+        uint32_t failover_after;   /* s, default 20 */
         uint32_t report_interval;  /* s, default 60 */
         char *uapi_dir;          /* default /var/run/wireguard */
         /* [controller] */

@@ -507,6 +507,81 @@ static int iface_exit(struct jr_ctx *c, const json_t *o, const struct jr_path *p
         return 0;
 }
 
+/* Rule 48: "latency" or "manual" (absent: the active exit stays while it answers), only with
+ * exit[]. */
+static int iface_exit_policy(struct jr_ctx *c, const json_t *o, const struct jr_path *p, const char *key,
+                             struct wf_iface *f) {
+        json_t *v = NULL;
+        const char *s;
+        int r = jr_string(c, o, p, key, false, &v);
+
+        if (r <= 0)
+                return r;
+        s = json_string_value(v);
+        if (strcmp(s, "latency") == 0)
+                f->exit_policy = WF_EXIT_LATENCY;
+        else if (strcmp(s, "manual") == 0)
+                f->exit_policy = WF_EXIT_MANUAL;
+        else
+                return jr_fail(c, &JR_KEY(p, key), v, "is not an exit policy (\"latency\" or \"manual\")");
+        if (f->n_exit == 0)
+                return jr_fail(c, &JR_KEY(p, key), v, "is given without exit");
+        return 0;
+}
+
+/* Rule 49: one of the names in exit[]. */
+static int iface_exit_primary(struct jr_ctx *c, const json_t *o, const struct jr_path *p, const char *key,
+                              struct wf_iface *f) {
+        char path[JR_PATH_MAX];
+        json_t *v = NULL;
+        int r = jr_string(c, o, p, key, false, &v);
+
+        if (r <= 0)
+                return r;
+        for (size_t i = 0; i < f->n_exit; i++)
+                if (strcmp(f->exit[i], json_string_value(v)) == 0)
+                        return dup_string(v, &f->exit_primary);
+        jr_path_format(c, p, path);
+        return jr_fail(c, &JR_KEY(p, key), v, "is not listed in %s.exit", path);
+}
+
+/* Rule 50: CIDRs with host bits zero, not /0 (that is every source: leave the field out), not
+ * loopback, multicast or IPv4-mapped, none twice; only with exit[]. */
+static int iface_exit_sources(struct jr_ctx *c, const json_t *o, const struct jr_path *p, const char *key,
+                              struct wf_iface *f) {
+        const struct jr_path sp = JR_KEY(p, key);
+        json_t *v = NULL;
+        size_t n;
+        int r = jr_array(c, o, p, key, false, &v);
+
+        if (r <= 0)
+                return r;
+        if (f->n_exit == 0)
+                return jr_fail(c, &sp, NULL, "is given without exit");
+        n = json_array_size(v);
+        f->exit_sources = calloc(n ? n : 1, sizeof(*f->exit_sources));
+        if (!f->exit_sources)
+                return -ENOMEM;
+        for (size_t i = 0; i < n; i++) {
+                struct wf_prefix *x = &f->exit_sources[i];
+                const char *why;
+                json_t *s = NULL;
+
+                r = jr_elem_string(c, v, &sp, i, &s);
+                if (r < 0)
+                        return r;
+                if (wf_prefix_parse(json_string_value(s), true, x, &why) < 0 || (why = doc_prefix_special(x)))
+                        return jr_fail(c, &JR_IDX(&sp, i), s, "%s", why);
+                if (x->len == 0)
+                        return jr_fail(c, &JR_IDX(&sp, i), s, "is every source (leave exit_sources out instead)");
+                for (size_t j = 0; j < i; j++)
+                        if (wf_prefix_equal(&f->exit_sources[j], x))
+                                return jr_fail(c, &JR_IDX(&sp, i), s, "is listed twice (also exit_sources[%zu])", j);
+                f->n_exit_sources = i + 1;
+        }
+        return 0;
+}
+
 static const char *const route_fields[] = { "dst", "via" };
 
 /* Rule 33 (dst a CIDR; via and duplicates are document-rules.c's), and rule 21's special
@@ -571,6 +646,9 @@ static const struct {
         { "public_key", iface_public_key },
         { "peers", iface_peers },
         { "exit", iface_exit },
+        { "exit_policy", iface_exit_policy },
+        { "exit_primary", iface_exit_primary },
+        { "exit_sources", iface_exit_sources },
         { "routes", iface_routes },
         /* Read by document-gateway.c once the rules above have passed. */
         { "forwarding", NULL },

@@ -59,6 +59,21 @@ static const struct wf_live_peer *live_peer(const struct wf_live_iface *live, co
         return NULL;
 }
 
+/* The running agent's liveness choice when it names a candidate; else the handshake-based one,
+ * with the manual policy's primary first while its handshake is fresh. */
+static int pick(const struct plan_target *t, const struct wf_iface *f, const size_t *idx,
+                const struct exit_candidate *cand, size_t n, int64_t now, uint32_t failover_after) {
+        const char *want = f->exit_choice;
+
+        if (!want && f->exit_policy == WF_EXIT_MANUAL)
+                want = f->exit_primary ? f->exit_primary : f->exit[0];
+        for (size_t c = 0; want && c < n; c++)
+                if (strcmp(t->peers[idx[c]].peer->name, want) == 0 &&
+                    (f->exit_choice || healthy(&cand[c], now, failover_after)))
+                        return (int)c;
+        return exit_choose(cand, n, now, failover_after);
+}
+
 int exit_target_build(struct plan_target *t, const struct wf_live_iface *live, int64_t now,
                       uint32_t failover_after, struct exit_target *ret) {
         const struct wf_iface *f = t->iface;
@@ -95,7 +110,7 @@ int exit_target_build(struct plan_target *t, const struct wf_live_iface *live, i
                 }
         if (n == 0)
                 return 0;
-        k = exit_choose(cand, n, now, failover_after);
+        k = pick(t, f, idx, cand, n, now, failover_after);
 
         x.iface = *f;
         x.mark = x.iface.fwmark = exit_mark(f);

@@ -80,6 +80,10 @@ struct exit_route {
         bool v4, v6;             /* default route wanted per family; both false: none */
         uint32_t mark;           /* fwmark and table */
         uint32_t metric;
+        /* exit_sources: only traffic from these goes to the exit (from SRC lookup T, instead of
+         * "not fwmark T lookup T"); borrowed, n_sources 0 = all unmarked traffic */
+        const struct wf_prefix *sources;
+        size_t n_sources;
         /* false: no default route wanted and the last observation showed none of ours, so the
          * interface's routes need not be listed again (a fleet without exits pays nothing). */
         bool check_routes;

@@ -31,6 +31,8 @@ static void iface_done(struct wf_iface *i) {
         for (size_t j = 0; j < i->n_exit; j++)
                 free(i->exit[j]);
         free(i->exit);
+        free(i->exit_primary);
+        free(i->exit_sources);
         free(i->masquerade_out);
         free(i->netmap);
         for (size_t j = 0; j < i->n_services; j++)

@@ -62,6 +62,13 @@ struct wf_service {
         uint16_t target_port;
 };
 
+/* An interface's exit_policy (docs/backends.md, "Exit policies"). */
+enum wf_exit_policy {
+        WF_EXIT_FAILOVER, /* absent: the active exit stays while it answers */
+        WF_EXIT_LATENCY,
+        WF_EXIT_MANUAL,
+};
+
 struct wf_iface {
         char *name;
         uint16_t listen_port;
@@ -79,6 +86,13 @@ struct wf_iface {
         size_t n_routes;
         char **exit; /* peer names allowed to carry the default route */
         size_t n_exit;
+        enum wf_exit_policy exit_policy;
+        char *exit_primary;              /* a name in exit[], NULL: the first */
+        struct wf_prefix *exit_sources;  /* only these sources go to the exit (none: all) */
+        size_t n_exit_sources;
+        /* Not from the document: the running agent's working copy names the exit its liveness
+         * tracker chose (borrowed); NULL: exit_target_build chooses from handshakes. */
+        const char *exit_choice;
         bool forwarding;
         char *masquerade_out;            /* masquerade.out_interface, NULL when absent */
         struct wf_netmap *netmap;

@@ -241,6 +241,10 @@ static int exit_select(const struct config *cfg, const struct wf_live_iface *liv
                 return 0;
         ri->exit_active = x->iface.peers[x->active].name;
         ri->exit_moved = x->previous >= 0 && x->previous != x->active;
+        /* The running agent's liveness watch chose it (and logged why). */
+        if (ri->exit_moved && x->iface.exit_choice)
+                return note_add(&ri->notes, &ri->n_notes, "exit: default route moves from peer %s to peer %s "
+                                "(liveness watch)", x->iface.peers[x->previous].name, ri->exit_active);
         if (ri->exit_moved)
                 return note_add(&ri->notes, &ri->n_notes,
                                 "exit: default route moves from peer %s (last handshake %s%lld s ago) to peer %s",
@@ -416,6 +420,8 @@ static void exit_sync_doc(const struct backend_ops *ops, struct backend *b, cons
                         .v6 = x->active >= 0 && x->v6,
                         .mark = x->mark,
                         .metric = doc->ifaces[i].route_metric,
+                        .sources = doc->ifaces[i].exit_sources,
+                        .n_sources = doc->ifaces[i].n_exit_sources,
                 };
                 any |= want[i].v4 || want[i].v6;
                 want[i].check_routes = want[i].v4 || want[i].v6 || !live_default_free(res->ifaces[i].live);

@@ -19,6 +19,7 @@
 struct rule {
         int family;
         uint8_t dst[16], dst_len;
+        uint8_t src[16], src_len;
         uint32_t prio, table, mark, mask, suppress;
         bool invert;
         uint8_t protocol;
@@ -47,7 +48,8 @@ static bool rule_equal(const struct rule *a, const struct rule *b) {
         return a->family == b->family && a->prio == b->prio && a->table == b->table &&
                a->mark == b->mark && a->mask == b->mask && a->suppress == b->suppress &&
                a->invert == b->invert && a->dst_len == b->dst_len &&
-               memcmp(a->dst, b->dst, sizeof(a->dst)) == 0;
+               memcmp(a->dst, b->dst, sizeof(a->dst)) == 0 && a->src_len == b->src_len &&
+               memcmp(a->src, b->src, sizeof(a->src)) == 0;
 }
 
 static int rule_parse(struct nl_msg *msg, void *arg) {
@@ -66,6 +68,9 @@ static int rule_parse(struct nl_msg *msg, void *arg) {
         r.dst_len = frh->dst_len;
         if (tb[FRA_DST] && nla_len(tb[FRA_DST]) <= (int)sizeof(r.dst))
                 memcpy(r.dst, nla_data(tb[FRA_DST]), (size_t)nla_len(tb[FRA_DST]));
+        r.src_len = frh->src_len;
+        if (tb[FRA_SRC] && nla_len(tb[FRA_SRC]) <= (int)sizeof(r.src))
+                memcpy(r.src, nla_data(tb[FRA_SRC]), (size_t)nla_len(tb[FRA_SRC]));
         r.protocol = WF_RTPROT;
         r.invert = frh->flags & FIB_RULE_INVERT;
         r.table = tb[FRA_TABLE] ? nla_get_u32(tb[FRA_TABLE]) : frh->table;
@@ -102,6 +107,7 @@ static int rule_change(struct nl_sock *sk, const struct rule *ru, bool add, stru
         struct fib_rule_hdr frh = {
                 .family = (uint8_t)ru->family,
                 .dst_len = ru->dst_len,
+                .src_len = ru->src_len,
                 .action = FR_ACT_TO_TBL,
                 .table = ru->table < 256 ? (uint8_t)ru->table : RT_TABLE_UNSPEC,
                 .flags = ru->invert ? FIB_RULE_INVERT : 0,
@@ -116,6 +122,7 @@ static int rule_change(struct nl_sock *sk, const struct rule *ru, bool add, stru
             nla_put_u32(msg, FRA_PRIORITY, ru->prio) < 0 ||
             nla_put_u32(msg, FRA_TABLE, ru->table) < 0 ||
             (ru->dst_len && nla_put(msg, FRA_DST, ru->family == AF_INET ? 4 : 16, ru->dst) < 0) ||
+            (ru->src_len && nla_put(msg, FRA_SRC, ru->family == AF_INET ? 4 : 16, ru->src) < 0) ||
             (ru->mark && (nla_put_u32(msg, FRA_FWMARK, ru->mark) < 0 ||
                           nla_put_u32(msg, FRA_FWMASK, ru->mask) < 0)) ||
             (ru->suppress != NO_SUPPRESS && nla_put_u32(msg, FRA_SUPPRESS_PREFIXLEN, ru->suppress) < 0) ||
@@ -142,24 +149,41 @@ static bool is_suppress(const struct rule *r) {
 static int sync_rules(struct nl_sock *sk, int family, const struct exit_route *want, size_t n,
                       const struct wf_prefix *mgmt, size_t n_mgmt, bool dry_run, size_t *changes,
                       struct wf_err *e) {
-        _cleanup_free_ struct rule *desired = calloc(n + n_mgmt + 1, sizeof(*desired));
+        _cleanup_free_ struct rule *desired = NULL;
         struct rules have = {};
-        size_t nd = 0;
+        size_t nd = 0, cap = n + n_mgmt + 1;
         int r;
 
+        for (size_t i = 0; i < n; i++)
+                cap += want[i].n_sources;
+        desired = calloc(cap, sizeof(*desired));
         if (!desired)
                 return -ENOMEM;
         for (size_t i = 0; i < n; i++) {
                 if (!(family == AF_INET ? want[i].v4 : want[i].v6))
                         continue;
-                struct rule m = { .family = family, .prio = EXIT_RULE_PRIO_MARK, .table = want[i].mark,
-                                  .mark = want[i].mark, .mask = UINT32_MAX, .invert = true,
-                                  .suppress = NO_SUPPRESS };
-                bool dup = false;
-                for (size_t k = 0; k < nd; k++)
-                        dup |= rule_equal(&desired[k], &m);
-                if (!dup)
-                        desired[nd++] = m;
+                /* With exit_sources only the LAN behind the node goes to the exit: the node's own
+                 * traffic (and WireGuard's, from the underlay address) keeps main's default. */
+                for (size_t s = 0; s < (want[i].n_sources ? want[i].n_sources : 1); s++) {
+                        struct rule m = { .family = family, .prio = EXIT_RULE_PRIO_MARK, .table = want[i].mark,
+                                          .mark = want[i].mark, .mask = UINT32_MAX, .invert = true,
+                                          .suppress = NO_SUPPRESS };
+                        bool dup = false;
+
+                        if (want[i].n_sources) {
+                                const struct wf_prefix *src = &want[i].sources[s];
+                                if (src->family != family)
+                                        continue;
+                                m.mark = m.mask = 0;
+                                m.invert = false;
+                                m.src_len = src->len;
+                                memcpy(m.src, src->addr, family == AF_INET ? 4 : 16);
+                        }
+                        for (size_t k = 0; k < nd; k++)
+                                dup |= rule_equal(&desired[k], &m);
+                        if (!dup)
+                                desired[nd++] = m;
+                }
         }
         for (size_t i = 0; nd > 0 && i < n_mgmt; i++) {
                 if (mgmt[i].family != family)

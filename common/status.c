@@ -217,6 +217,10 @@ json_t *status_to_json(const struct status_report *s) {
                       "drift", strings_array(s->drift, s->n_drift),
                       "interfaces", ifaces,
                       "time", (json_int_t)s->now);
+        if (o && s->failover && json_object_set(o, "failover", s->failover) < 0) {
+                json_decref(o);
+                return NULL;
+        }
         return o;
 }
 
@@ -303,6 +307,10 @@ int status_metrics_text(const struct status_report *s, const struct status_count
         fprintf(f, "wgfleet_revert_total %" PRIu64 "\n", c->reverts);
         help(f, "wgfleet_endpoint_change_total", "counter", "Peer endpoints re-resolved to a new address.");
         fprintf(f, "wgfleet_endpoint_change_total %" PRIu64 "\n", c->resolve_changes);
+        help(f, "wgfleet_endpoint_switch_total", "counter", "Peers moved to another endpoint (failover or return to the primary).");
+        fprintf(f, "wgfleet_endpoint_switch_total %" PRIu64 "\n", c->endpoint_switches);
+        help(f, "wgfleet_exit_switch_total", "counter", "Default route moved to another exit by the liveness watch.");
+        fprintf(f, "wgfleet_exit_switch_total %" PRIu64 "\n", c->exit_switches);
 
         help(f, "wgfleet_last_fetch_success_timestamp_seconds", "gauge", "Unix time of the last successful fetch (0 = never).");
         fprintf(f, "wgfleet_last_fetch_success_timestamp_seconds %" PRId64 "\n", s->last_fetch_ok);
@@ -395,6 +403,58 @@ static void format_age(int64_t now, int64_t t, char out[32]) {
                 snprintf(out, 32, "%" PRId64 "d ago", a / 86400);
 }
 
+static void print_switch(const struct status_report *s, json_t *sw, FILE *f) {
+        char age[32];
+
+        if (!json_is_object(sw)) {
+                fputs("; no switch yet\n", f);
+                return;
+        }
+        format_age(s->now, json_integer_value(json_object_get(sw, "time")), age);
+        fprintf(f, "; last switch %s: %s -> %s (%s)\n", age, json_string_value(json_object_get(sw, "from")),
+                json_string_value(json_object_get(sw, "to")), json_string_value(json_object_get(sw, "reason")));
+}
+
+static void print_rtt(json_t *v, FILE *f) {
+        if (json_is_number(v))
+                fprintf(f, " %.1f ms", json_number_value(v));
+}
+
+/* The running agent's liveness view: exits per interface, then peers with alternates. */
+static void print_failover(const struct status_report *s, FILE *f) {
+        json_t *ifs = json_object_get(s->failover, "interfaces"), *peers = json_object_get(s->failover, "peers");
+        json_t *v, *e;
+        size_t i, j;
+
+        json_array_foreach(ifs, i, v) {
+                json_t *ov = json_object_get(v, "exit_override");
+
+                fprintf(f, "exit %s: policy %s%s%s, chosen %s:", json_string_value(json_object_get(v, "name")),
+                        json_string_value(json_object_get(v, "exit_policy")), json_is_string(ov) ? ", override " : "",
+                        json_is_string(ov) ? json_string_value(ov) : "",
+                        json_is_string(json_object_get(v, "exit_chosen")) ?
+                                json_string_value(json_object_get(v, "exit_chosen")) : "-");
+                json_array_foreach(json_object_get(v, "exits"), j, e) {
+                        fprintf(f, "%s %s %s", j ? "," : "", json_string_value(json_object_get(e, "name")),
+                                json_string_value(json_object_get(e, "state")));
+                        print_rtt(json_object_get(e, "rtt_ms"), f);
+                }
+                print_switch(s, json_object_get(v, "last_exit_switch"), f);
+        }
+        json_array_foreach(peers, i, v) {
+                json_t *ep = json_object_get(v, "endpoint");
+
+                if (!json_is_string(ep))
+                        continue;
+                fprintf(f, "endpoint %s peer %s: %s (%s), %s", json_string_value(json_object_get(v, "interface")),
+                        json_string_value(json_object_get(v, "name")), json_string_value(ep),
+                        json_integer_value(json_object_get(v, "endpoint_index")) ? "alternate" : "primary",
+                        json_string_value(json_object_get(v, "state")));
+                print_rtt(json_object_get(v, "rtt_ms"), f);
+                print_switch(s, json_object_get(v, "last_switch"), f);
+        }
+}
+
 void status_print_table(const struct status_report *s, FILE *f) {
         char fetch[32], apply[32], exp[32];
 
@@ -448,6 +508,8 @@ void status_print_table(const struct status_report *s, FILE *f) {
                 }
                 names_done(&nx);
         }
+        if (s->failover)
+                print_failover(s, f);
 }
 
 /* ---- metrics listener: libmicrohttpd in epoll mode, its epoll fd watched by sd-event ---- */

@@ -45,6 +45,8 @@ struct status_counters {
         uint64_t drift;     /* cycles that found drift and re-applied */
         uint64_t reverts;   /* commit-confirmed or manual rollbacks */
         uint64_t resolve_changes; /* endpoints re-resolved to a new address */
+        uint64_t endpoint_switches; /* endpoint failovers and returns to the primary */
+        uint64_t exit_switches;   /* default route moved by the liveness watch */
 };
 
 struct status_report {
@@ -64,6 +66,8 @@ struct status_report {
         struct wf_live_iface *const *live; /* borrowed observations, may contain NULL */
         size_t n_live;
         int64_t now;              /* unix s */
+        /* borrowed, may be NULL: the running agent's liveness view (docs/protocol.md, "failover") */
+        struct json_t *failover;
 };
 
 const char *status_state_to_string(enum status_state s);

@@ -17,6 +17,10 @@ bool ctl_node_name_valid(const char *name) {
 static void node_done(struct ctl_node *n) {
         free(n->name);
         free(n->endpoint);
+        for (size_t i = 0; i < n->n_endpoint_alt; i++)
+                free(n->endpoint_alt[i]);
+        free(n->endpoint_alt);
+        free(n->exit_sources);
         free(n->subnets);
         free(n->backend);
         free(n->iface);
@@ -29,6 +33,8 @@ void ctl_inventory_free(struct ctl_inventory *inv) {
         free(inv->name);
         free(inv->iface);
         free(inv->route_table);
+        free(inv->exit_policy);
+        free(inv->exit_primary);
         for (size_t i = 0; i < inv->n_nodes; i++)
                 node_done(&inv->nodes[i]);
         free(inv->nodes);
@@ -129,7 +135,7 @@ static int parse_route_table(struct jr_ctx *c, const json_t *wan, const struct j
 static int parse_wan(struct jr_ctx *c, const json_t *root, struct ctl_inventory *inv) {
         static const char *const known[] = { "name", "tunnel_cidr", "tunnel_cidr6", "topology", "interface",
                 "listen_port", "validity_days", "poll_interval", "keepalive", "mtu",
-                "route_table", "route_metric", "services_cidr", "nat_pool", NULL };
+                "route_table", "route_metric", "exit_policy", "exit_primary", "services_cidr", "nat_pool", NULL };
         const struct jr_path wp = JR_KEY(NULL, "wan");
         json_t *wan = NULL, *v = NULL;
         uint32_t port = CTL_DEFAULT_PORT;
@@ -182,36 +188,105 @@ static int parse_wan(struct jr_ctx *c, const json_t *root, struct ctl_inventory 
                          &inv->route_metric)) < 0)
                 return r;
         inv->listen_port = (uint16_t)port;
+        /* exit_policy and exit_primary: rendered into every document with exits (docs/inventory.md) */
+        r = jr_string(c, wan, &wp, "exit_policy", false, &v);
+        if (r > 0 && strcmp(json_string_value(v), "latency") != 0 && strcmp(json_string_value(v), "manual") != 0)
+                return jr_fail(c, &JR_KEY(&wp, "exit_policy"), v, "is not \"latency\" or \"manual\"");
+        if (r > 0 && !(inv->exit_policy = strdup(json_string_value(v))))
+                return -ENOMEM;
+        if (r >= 0)
+                r = jr_strdup(c, wan, &wp, "exit_primary", false, &inv->exit_primary);
+        if (r < 0)
+                return r;
         r = ctl_gw_parse_wan(c, wan, &wp, inv);
         return r < 0 ? r : parse_route_table(c, wan, &wp, inv);
 }
 
 /* A bare address or name gets the node's listen port. */
-static int parse_endpoint(struct jr_ctx *c, const json_t *o, const struct jr_path *np, struct ctl_node *n) {
+static int endpoint_value(struct jr_ctx *c, const char *key, const char *s, const struct ctl_node *n, char **ret) {
         _cleanup_free_ char *host = NULL;
         struct in6_addr a6;
-        const char *s, *why;
+        const char *why;
         uint16_t port;
+        int r;
+
+        if (wf_endpoint_split(s, &host, &port, &why) == 0) {
+                if (s[0] != '[' && !doc_host_valid(host))
+                        return wf_err_set(c->e, -EINVAL, "node %s: %s \"%s\" has an invalid host", n->name, key, s);
+                *ret = strdup(s);
+                return *ret ? 0 : -ENOMEM;
+        }
+        if (inet_pton(AF_INET6, s, &a6) == 1)
+                r = asprintf(ret, "[%s]:%u", s, n->listen_port);
+        else if (doc_host_valid(s))
+                r = asprintf(ret, "%s:%u", s, n->listen_port);
+        else
+                return wf_err_set(c->e, -EINVAL, "node %s: %s \"%s\" is not host, host:port or [v6]:port",
+                                  n->name, key, s);
+        return r < 0 ? -ENOMEM : 0;
+}
+
+static int parse_endpoint(struct jr_ctx *c, const json_t *o, const struct jr_path *np, struct ctl_node *n) {
+        const struct jr_path ap = JR_KEY(np, "endpoint_alt");
         json_t *v = NULL;
         int r = jr_string(c, o, np, "endpoint", false, &v);
 
+        if (r > 0)
+                r = endpoint_value(c, "endpoint", json_string_value(v), n, &n->endpoint);
+        if (r < 0)
+                return r;
+        /* endpoint_alt: the agents fail over to these when the endpoint stops answering */
+        r = jr_array(c, o, np, "endpoint_alt", false, &v);
         if (r <= 0)
                 return r;
-        s = json_string_value(v);
-        if (wf_endpoint_split(s, &host, &port, &why) == 0) {
-                if (s[0] != '[' && !doc_host_valid(host))
-                        return wf_err_set(c->e, -EINVAL, "node %s: endpoint \"%s\" has an invalid host", n->name, s);
-                n->endpoint = strdup(s);
-                return n->endpoint ? 0 : -ENOMEM;
+        if (!n->endpoint)
+                return wf_err_set(c->e, -EINVAL, "node %s: endpoint_alt without endpoint", n->name);
+        n->endpoint_alt = calloc(json_array_size(v) + 1, sizeof(char *));
+        if (!n->endpoint_alt)
+                return -ENOMEM;
+        for (size_t i = 0; i < json_array_size(v); i++) {
+                json_t *s = NULL;
+
+                r = jr_elem_string(c, v, &ap, i, &s);
+                if (r >= 0)
+                        r = endpoint_value(c, "endpoint_alt", json_string_value(s), n, &n->endpoint_alt[i]);
+                if (r < 0)
+                        return r;
+                n->n_endpoint_alt = i + 1;
         }
-        if (inet_pton(AF_INET6, s, &a6) == 1)
-                r = asprintf(&n->endpoint, "[%s]:%u", s, n->listen_port);
-        else if (doc_host_valid(s))
-                r = asprintf(&n->endpoint, "%s:%u", s, n->listen_port);
-        else
-                return wf_err_set(c->e, -EINVAL, "node %s: endpoint \"%s\" is not host, host:port or [v6]:port",
-                                  n->name, s);
-        return r < 0 ? -ENOMEM : 0;
+        return 0;
+}
+
+/* exit_sources (docs/inventory.md); which nodes are exits is the "exit" object's (ctl-gateway.c). */
+static int parse_exit(struct jr_ctx *c, const json_t *o, const struct jr_path *np, struct ctl_node *n) {
+        const struct jr_path sp = JR_KEY(np, "exit_sources");
+        json_t *v = NULL;
+        int r = jr_array(c, o, np, "exit_sources", false, &v);
+
+        if (r <= 0)
+                return r;
+        n->exit_sources = calloc(json_array_size(v) + 1, sizeof(*n->exit_sources));
+        if (!n->exit_sources)
+                return -ENOMEM;
+        for (size_t i = 0; i < json_array_size(v); i++) {
+                struct wf_prefix *x = &n->exit_sources[i];
+                const char *why;
+                json_t *s = NULL;
+
+                r = jr_elem_string(c, v, &sp, i, &s);
+                if (r < 0)
+                        return r;
+                if (wf_prefix_parse(json_string_value(s), true, x, &why) < 0 || (why = doc_prefix_special(x)) ||
+                    (x->len == 0 && (why = "is every source (leave exit_sources out instead)")))
+                        return wf_err_set(c->e, -EINVAL, "node %s: exit_sources \"%s\" %s", n->name,
+                                          json_string_value(s), why);
+                for (size_t j = 0; j < i; j++)
+                        if (wf_prefix_equal(&n->exit_sources[j], x))
+                                return wf_err_set(c->e, -EINVAL, "node %s: exit_sources \"%s\" is listed twice",
+                                                  n->name, json_string_value(s));
+                n->n_exit_sources = i + 1;
+        }
+        return 0;
 }
 
 /* tunnel_ip / tunnel_ip6: a host address inside range. */
@@ -299,7 +374,8 @@ static int get_word(struct jr_ctx *c, const json_t *o, const struct jr_path *np,
 static int parse_node(struct jr_ctx *c, const json_t *nodes, const struct jr_path *lp, size_t idx,
                       const struct ctl_inventory *inv, struct ctl_node *n) {
         static const char *const known[] = { "name", "role", "endpoint", "public_key", "tunnel_ip", "tunnel_ip6",
-                "subnets", "backend", "interface", "listen_port", "agent", "services", "exit", NULL };
+                "subnets", "backend", "interface", "listen_port", "agent", "services", "exit", "endpoint_alt",
+                "exit_sources", NULL };
         const struct jr_path np = JR_IDX(lp, idx);
         uint32_t port = inv->listen_port;
         json_t *o = NULL, *v = NULL;
@@ -326,6 +402,8 @@ static int parse_node(struct jr_ctx *c, const json_t *nodes, const struct jr_pat
                 return r;
         n->listen_port = (uint16_t)port;
         r = parse_endpoint(c, o, &np, n);
+        if (r >= 0)
+                r = parse_exit(c, o, &np, n);
         if (r < 0)
                 return r;
 
@@ -369,6 +447,14 @@ static int check_fleet(struct ctl_inventory *inv, struct wf_err *e, wf_warn_fn w
         size_t hubs = 0;
 
         wf_prefix_format(&inv->tunnel_cidr, t);
+        if (inv->exit_primary) {
+                bool found = false;
+                for (size_t i = 0; i < inv->n_nodes; i++)
+                        found |= strcmp(inv->nodes[i].name, inv->exit_primary) == 0 && inv->nodes[i].exit_out;
+                if (!found)
+                        return wf_err_set(e, -EINVAL, "wan.exit_primary: \"%s\" is not an exit node (one with \"exit\")",
+                                          inv->exit_primary);
+        }
         for (size_t i = 0; i < inv->n_nodes; i++) {
                 struct ctl_node *n = &inv->nodes[i];
 

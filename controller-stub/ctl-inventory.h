@@ -39,6 +39,10 @@ struct ctl_node {
         char *name;
         bool hub;
         char *endpoint;           /* "host:port", NULL: behind CGNAT */
+        char **endpoint_alt;      /* alternates, "host:port" */
+        size_t n_endpoint_alt;
+        struct wf_prefix *exit_sources; /* only these sources take the exits it peers */
+        size_t n_exit_sources;
         bool has_public_key;
         uint8_t public_key[32];
         bool has_tunnel_ip;
@@ -70,6 +74,8 @@ struct ctl_inventory {
         char *route_table;        /* NULL: absent; "main" or a table number as text */
         bool route_table_numeric;
         uint32_t route_metric;    /* 0: absent */
+        char *exit_policy;        /* "latency", "manual", NULL: absent */
+        char *exit_primary;       /* an exit node's name, NULL: absent */
         bool has_services_cidr;
         struct wf_prefix services_cidr;
         struct wf_prefix nat_pool;  /* default 172.16.0.0/12 */

@@ -302,6 +302,15 @@ static json_t *peer_json(const struct ctl_inventory *inv, const struct node_info
                 json_decref(o);
                 return NULL;
         }
+        if (peer->n->n_endpoint_alt) {
+                json_t *alt = json_array();
+                for (size_t i = 0; alt && i < peer->n->n_endpoint_alt; i++)
+                        json_array_append_new(alt, json_string(peer->n->endpoint_alt[i]));
+                if (!alt || json_object_set_new(o, "endpoint_alt", alt) < 0) {
+                        json_decref(o);
+                        return NULL;
+                }
+        }
         /* Behind CGNAT: keep the NAT mapping open from our side, nobody can dial in. */
         if (!self->n->endpoint &&
             json_object_set_new(o, "persistent_keepalive", json_integer(inv->keepalive)) < 0) {
@@ -315,6 +324,30 @@ static int cmp_peer_name(const void *a, const void *b) {
         const char *x = json_string_value(json_object_get(*(json_t *const *)a, "name"));
         const char *y = json_string_value(json_object_get(*(json_t *const *)b, "name"));
         return strcmp(x, y);
+}
+
+/* exit_policy, exit_primary (when it is one of the node's exits) and exit_sources for a node
+ * whose document has exits (exit[] is rendered with the peers). */
+static int render_exits(const struct ctl_inventory *inv, const struct ctl_node *n, json_t *iface) {
+        json_t *ex = json_object_get(iface, "exit"), *v, *src;
+        size_t i;
+
+        if (json_array_size(ex) == 0)
+                return 0;
+        if (inv->exit_policy && json_object_set_new(iface, "exit_policy", json_string(inv->exit_policy)) < 0)
+                return -ENOMEM;
+        json_array_foreach(ex, i, v)
+                if (inv->exit_primary && strcmp(json_string_value(v), inv->exit_primary) == 0 &&
+                    json_object_set_new(iface, "exit_primary", json_string(inv->exit_primary)) < 0)
+                        return -ENOMEM;
+        if (n->n_exit_sources) {
+                src = json_array();
+                for (i = 0; src && i < n->n_exit_sources; i++)
+                        json_array_append_new(src, prefix_json(&n->exit_sources[i]));
+                if (!src || json_object_set_new(iface, "exit_sources", src) < 0)
+                        return -ENOMEM;
+        }
+        return 0;
 }
 
 /* The document without revision and timestamps: what the content hash covers. */
@@ -388,6 +421,10 @@ static json_t *render_content(const struct ctl_inventory *inv, const struct node
                 json_object_set_new(iface, "route_table", inv->route_table_numeric
                                     ? json_integer(strtoll(inv->route_table, NULL, 10))
                                     : json_string(inv->route_table));
+        if (render_exits(inv, self->n, iface) < 0) {
+                json_decref(doc);
+                return NULL;
+        }
         return doc;
 fail:
         for (size_t i = 0; i < n_peers; i++)

@@ -604,6 +604,67 @@ static void test_dual_stack(void) {
         ctl_state_free(st);
 }
 
+/* endpoint_alt, exits, exit_policy, exit_primary and exit_sources rendered into documents. */
+static void test_exits(void) {
+        struct ctl_state *st = NULL;
+        struct wf_err e = {};
+        struct ctl_render *r;
+        json_t *c, *g1, *v;
+
+        ctl_state_load(NULL, &st, &e);
+        r = render_at("{\"wan\": {\"tunnel_cidr\": \"10.8.0.0/24\", \"exit_policy\": \"latency\", \"exit_primary\": \"g2\"},"
+                      " \"nodes\": [{\"name\": \"g1\", \"public_key\": \"%K0\", \"endpoint\": \"192.0.2.1\","
+                      "  \"endpoint_alt\": [\"192.0.2.101\", \"gw1.example.net:4500\"], \"exit\": {\"out_interface\": \"eth0\"}},"
+                      " {\"name\": \"g2\", \"public_key\": \"%K1\", \"endpoint\": \"192.0.2.2\", \"exit\": {\"out_interface\": \"eth0\"}},"
+                      " {\"name\": \"c\", \"public_key\": \"%K2\","
+                      "  \"exit_sources\": [\"192.168.50.0/24\"]}]}", st, NOW, &e);
+        CHECK(r != NULL);
+        if (!r) {
+                fprintf(stderr, "exits: %s\n", e.msg);
+                ctl_state_free(st);
+                return;
+        }
+        check_envelopes(r);
+        c = doc(r, "c"), g1 = doc(r, "g1");
+        CHECK_ALLOWED(c, "g1", "0.0.0.0/0 10.8.0.1/32");
+        CHECK_ALLOWED(c, "g2", "0.0.0.0/0 10.8.0.2/32");
+        v = json_object_get(peer(c, "g1"), "endpoint_alt");
+        CHECK(json_array_size(v) == 2 && strcmp(json_string_value(json_array_get(v, 0)), "192.0.2.101:51820") == 0 &&
+              strcmp(json_string_value(json_array_get(v, 1)), "gw1.example.net:4500") == 0);
+        v = json_object_get(iface(c), "exit");
+        CHECK(json_array_size(v) == 2 && strcmp(json_string_value(json_array_get(v, 0)), "g1") == 0);
+        CHECK(strcmp(json_string_value(json_object_get(iface(c), "exit_policy")), "latency") == 0);
+        CHECK(strcmp(json_string_value(json_object_get(iface(c), "exit_primary")), "g2") == 0);
+        CHECK(strcmp(json_string_value(json_array_get(json_object_get(iface(c), "exit_sources"), 0)), "192.168.50.0/24") == 0);
+        /* an exit peering another exit uses it too; exit_primary only where it is an exit */
+        CHECK(strcmp(json_string_value(json_object_get(iface(g1), "exit_policy")), "latency") == 0);
+        CHECK(strcmp(json_string_value(json_object_get(iface(g1), "exit_primary")), "g2") == 0);
+        CHECK(!json_object_get(iface(g1), "exit_sources"));
+        json_decref(c), json_decref(g1);
+        ctl_render_free(r);
+
+        r = render_at("{\"wan\": {\"tunnel_cidr\": \"10.8.0.0/24\", \"exit_primary\": \"c\"},"
+                      " \"nodes\": [{\"name\": \"c\"}]}", st, NOW, &e);
+        CHECK(r == NULL);
+        CHECK_STR_CONTAINS(e.msg, "wan.exit_primary: \"c\" is not an exit node (one with \"exit\")");
+        r = render_at("{\"wan\": {\"tunnel_cidr\": \"10.8.0.0/24\", \"exit_policy\": \"fastest\"}, \"nodes\": []}", st, NOW, &e);
+        CHECK(r == NULL);
+        CHECK_STR_CONTAINS(e.msg, "wan.exit_policy: \"fastest\" is not \"latency\" or \"manual\"");
+        r = render_at("{\"wan\": {\"tunnel_cidr\": \"10.8.0.0/24\"}, \"nodes\": [{\"name\": \"c\", \"endpoint_alt\": [\"192.0.2.9\"]}]}",
+                      st, NOW, &e);
+        CHECK(r == NULL);
+        CHECK_STR_CONTAINS(e.msg, "node c: endpoint_alt without endpoint");
+        r = render_at("{\"wan\": {\"tunnel_cidr\": \"10.8.0.0/24\"}, \"nodes\": [{\"name\": \"c\","
+                      " \"exit_sources\": [\"0.0.0.0/0\"]}]}", st, NOW, &e);
+        CHECK(r == NULL);
+        CHECK_STR_CONTAINS(e.msg, "node c: exit_sources \"0.0.0.0/0\" is every source");
+        r = render_at("{\"wan\": {\"tunnel_cidr\": \"10.8.0.0/24\"}, \"nodes\": [{\"name\": \"c\", \"endpoint\": \"192.0.2.3\","
+                      " \"endpoint_alt\": [\"384.0.2.1\"]}]}", st, NOW, &e);
+        CHECK(r == NULL);
+        CHECK_STR_CONTAINS(e.msg, "node c: endpoint_alt \"384.0.2.1\"");
+        ctl_state_free(st);
+}
+
 /* Gateways (docs/inventory.md "Gateways"): two sites with the same LAN (one auto_nat, one with
  * a given nat), a published service, a hub that is also the exit. */
 static const char *gw_fmt =
@@ -792,6 +853,7 @@ int main(void) {
         test_subnet_change_revisions();
         test_enrolment();
         test_dual_stack();
+        test_exits();
         test_gateways();
         test_gateway_errors();
         return TAP_DONE();

@@ -21,7 +21,7 @@ static void test_defaults(void) {
         CHECK(c.node == NULL && strcmp(c.state_dir, "/var/lib/wgfleet") == 0);
         CHECK(c.backend == CONFIG_BACKEND_LINUX && strcmp(config_backend_to_string(c.backend), "linux") == 0);
         CHECK(strcmp(c.secrets_dir, "/etc/wgfleet/secrets") == 0 && strcmp(c.uapi_dir, "/var/run/wireguard") == 0);
-        CHECK(c.resolve_interval == 300 && c.confirm_timeout == 120 && c.failover_after == 120);
+        CHECK(c.resolve_interval == 300 && c.confirm_timeout == 120 && c.failover_after == 20);
         CHECK(c.report_interval == 60 && c.poll_interval == 30 && c.max_document_size == 32u << 20);
         CHECK(c.ros_port == 8728 && !c.ros_tls && c.ros_tls_verify && c.ros_probe_timeout == 35);
         CHECK(c.url == NULL && c.metrics_listen == NULL);

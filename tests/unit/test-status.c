@@ -101,6 +101,27 @@ int main(void) {
         CHECK_STR_CONTAINS(tbl, "179s ago");
         CHECK_STR_CONTAINS(tbl, "123 B");
         CHECK_STR_CONTAINS(tbl, "AwMDAwMDAw...");
+        CHECK(!strstr(tbl, "exit wg0"));
         free(tbl);
+
+        /* The running agent's liveness view: in the JSON as is, and as exit/endpoint lines. */
+        r.failover = json_loads("{\"interfaces\": [{\"name\": \"wg0\", \"exit_policy\": \"latency\","
+                                " \"exit_override\": null, \"exit_chosen\": \"a\", \"exits\": ["
+                                " {\"name\": \"a\", \"state\": \"alive\", \"rtt_ms\": 10.4},"
+                                " {\"name\": \"b\", \"state\": \"dead\", \"rtt_ms\": null}],"
+                                " \"last_exit_switch\": {\"time\": 1990, \"from\": \"b\", \"to\": \"a\", \"reason\": \"lower latency\"}}],"
+                                " \"peers\": [{\"interface\": \"wg0\", \"name\": \"hub\", \"endpoint\": \"192.0.2.9:51820\","
+                                " \"endpoint_index\": 1, \"state\": \"alive\", \"rtt_ms\": 1.0, \"last_switch\": null}]}", 0, NULL);
+        CHECK(r.failover);
+        o = status_to_json(&r);
+        CHECK(json_equal(json_object_get(o, "failover"), r.failover));
+        json_decref(o);
+        f = open_memstream(&tbl, &len);
+        status_print_table(&r, f);
+        fclose(f);
+        CHECK_STR_CONTAINS(tbl, "exit wg0: policy latency, chosen a: a alive 10.4 ms, b dead; last switch 10s ago: b -> a (lower latency)\n");
+        CHECK_STR_CONTAINS(tbl, "endpoint wg0 peer hub: 192.0.2.9:51820 (alternate), alive 1.0 ms; no switch yet\n");
+        free(tbl);
+        json_decref(r.failover);
         return TAP_DONE();
 }
