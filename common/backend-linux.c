@@ -116,6 +116,17 @@ static int linux_gateway(struct backend *b, const struct wf_doc *doc, bool dry_r
         return gw_sync(&nftgw_driver, b->gw, doc, dry_run, ret, e);
 }
 
+static void linux_stats(struct backend *b, struct backend_stats *ret) {
+        struct wgnl_stats w;
+
+        wgnl_get_stats(b->wg, &w);
+        *ret = (struct backend_stats){
+                .wg_set = w.set_messages,
+                .wg_get = w.get_requests,
+                .rtnl = route_ctx_requests(b->rt) + w.link_messages,
+        };
+}
+
 const struct backend_ops backend_linux_ops = {
         .name = "linux",
         .open = linux_open,
@@ -125,4 +136,5 @@ const struct backend_ops backend_linux_ops = {
         .clear = linux_clear,
         .exit_sync = linux_exit_sync,
         .gateway = linux_gateway,
+        .stats = linux_stats,
 };

@@ -18,6 +18,7 @@ struct backend {
         struct nftgw *gw;      /* owned */
         struct route_ctx *rt;  /* owned */
         char *dir;             /* owned */
+        struct backend_stats stats; /* wg_set, wg_get: transactions; rtnl from rt */
 };
 
 static void uapi_backend_close(struct backend *b) {
@@ -72,6 +73,7 @@ static int uapi_backend_observe(struct backend *b, const char *iface, const stru
                 *ret = live;
                 return 0;
         }
+        b->stats.wg_get++;
         r = uapi_transact(b->dir, iface, "get=1\n\n", 7, UAPI_TIMEOUT_MS, &reply, &len, e);
         if (r == -ENOENT || r == -ECONNREFUSED) {
                 /* A link without a serving implementation cannot be configured: treat it as
@@ -109,6 +111,7 @@ static int uapi_backend_apply(struct backend *b, const struct plan *p, const str
         if (r < 0)
                 return r;
         if (req) {
+                b->stats.wg_set++;
                 r = uapi_transact(b->dir, p->iface, req, req_len, UAPI_TIMEOUT_MS, &reply, &len, e);
                 uapi_request_free(req, req_len);
                 if (r < 0)
@@ -174,6 +177,11 @@ static int uapi_backend_gateway(struct backend *b, const struct wf_doc *doc, boo
         return gw_sync(&nftgw_driver, b->gw, doc, dry_run, ret, e);
 }
 
+static void uapi_backend_stats(struct backend *b, struct backend_stats *ret) {
+        *ret = b->stats;
+        ret->rtnl = route_ctx_requests(b->rt);
+}
+
 const struct backend_ops backend_uapi_ops = {
         .name = "uapi",
         .open = uapi_backend_open,
@@ -183,4 +191,5 @@ const struct backend_ops backend_uapi_ops = {
         .clear = uapi_backend_clear,
         .exit_sync = uapi_backend_exit_sync,
         .gateway = uapi_backend_gateway,
+        .stats = uapi_backend_stats,
 };

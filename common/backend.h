@@ -13,6 +13,14 @@
 
 struct backend;
 
+/* What a backend has sent since it was opened (debug counters; the agent exports them as
+ * wgfleet_netlink_messages_total). */
+struct backend_stats {
+        uint64_t wg_set;   /* WireGuard SET_DEVICE messages (uapi: set transactions) */
+        uint64_t wg_get;   /* WireGuard dumps (uapi: get transactions) */
+        uint64_t rtnl;     /* rtnetlink requests: link, address and route reads and changes */
+};
+
 struct backend_ops {
         const char *name;
         int (*open)(struct backend **ret, const struct config *c, struct wf_err *e);
@@ -41,6 +49,8 @@ struct backend_ops {
          * document (NULL: remove everything, as clear does); dry_run: plan only. */
         int (*gateway)(struct backend *b, const struct wf_doc *doc, bool dry_run, struct gw_result *ret,
                        struct wf_err *e);
+        /* Optional (linux, uapi): the counters above. */
+        void (*stats)(struct backend *b, struct backend_stats *ret);
 };
 
 extern const struct backend_ops backend_linux_ops;

@@ -22,6 +22,9 @@ struct route_ctx *route_ctx_free(struct route_ctx *c); /* takes NULL, returns NU
 struct nl_sock;
 struct nl_sock *route_ctx_sock(struct route_ctx *c);
 
+/* rtnetlink requests (dumps and changes) this context has sent: the agent's metrics. */
+uint64_t route_ctx_requests(const struct route_ctx *c);
+
 static inline void route_ctx_freep(struct route_ctx **c) { route_ctx_free(*c); }
 #define _cleanup_route_ctx_ _cleanup_(route_ctx_freep)
 
