@@ -93,7 +93,9 @@ static size_t take_result(struct agent *a, struct reconcile_result *res, struct 
 
                 if (ri->live)
                         a->live[a->n_live++] = ri->live;
-                a->observed_usec = agentr_mono_usec();
+                /* Planned against the cache: its handshakes are as old as its last observation. */
+                if (!ri->from_cache)
+                        a->observed_usec = agentr_mono_usec();
                 for (size_t j = 0; j < ri->n_notes; j++)
                         (void)agentr_strv_push(&a->notes, &a->n_notes, ri->notes[j]);
                 if (ri->error < 0 && !e->msg[0])
@@ -132,6 +134,7 @@ static int apply_doc(struct agent *a, enum policy_apply kind, struct wf_err *e) 
         struct reconcile_result res = {};
         struct wf_doc *rdoc = NULL;
         size_t changes, exit_moves;
+        uint64_t t0;
         bool quiet;
         int r;
 
@@ -147,7 +150,18 @@ static int apply_doc(struct agent *a, enum policy_apply kind, struct wf_err *e) 
         a->applying = true;
         if (kind != POLICY_APPLY_CHECK && kind != POLICY_APPLY_RESOLVE && kind != POLICY_APPLY_FAILOVER)
                 sd_notifyf(0, "STATUS=applying revision %" PRIu64, a->p.doc->revision);
-        r = reconcile_doc(a->ops, a->backend, &a->ctx->cfg, rdoc, 0, &res, e);
+        t0 = agentr_mono_usec();
+        if (agentr_cached(a)) {
+                /* A check and the start read everything again: the cache is rebuilt from it. */
+                if (kind == POLICY_APPLY_CHECK || kind == POLICY_APPLY_CACHED) {
+                        agentr_live_free(a); /* the last result borrows from the cache */
+                        reconcile_cache_drop(&a->cache);
+                }
+                r = reconcile_doc_cached(a->ops, a->backend, &a->ctx->cfg, rdoc, &a->cache, 0, &res, e);
+        } else
+                r = reconcile_doc(a->ops, a->backend, &a->ctx->cfg, rdoc, 0, &res, e);
+        if (kind != POLICY_APPLY_CHECK)
+                a->last_cycle_usec = agentr_mono_usec() - t0 + 1;
         a->applying = false;
         if (r >= 0 && res.error < 0)
                 r = res.error;
@@ -408,7 +422,8 @@ static void on_fetch_done(_unused_ struct http_request *req, int r, const struct
         }
 
         /* The same revision as before: re-observe, so drift is found and repaired. */
-        if (a->p.doc && !a->applied_this_cycle && !a->once && agentr_apply_now(a, POLICY_APPLY_CHECK) > 0)
+        if (a->p.doc && !a->applied_this_cycle && !a->once && agentr_poll_observes(a) &&
+            agentr_apply_now(a, POLICY_APPLY_CHECK) > 0)
                 agentr_send_report(a);
         if (r < 0 || resp->status != 200)
                 (void)policy_save(&a->p, &a->io);

@@ -13,14 +13,21 @@
 #include "agent-run.h"
 
 /* Handshakes and counters move between cycles: a report or a scrape re-observes (read only)
- * when the last observation is older than OBSERVE_MAX_AGE_USEC. */
+ * when the last observation is older than OBSERVE_MAX_AGE_USEC; with the cache (a monitor runs),
+ * at most once per report_interval, so a cycle that changed one peer is not followed by a dump. */
 #define OBSERVE_MAX_AGE_USEC (5 * USEC_PER_SEC)
+static uint64_t observe_max_age(const struct agent *a) {
+        if (!agentr_cached(a))
+                return OBSERVE_MAX_AGE_USEC;
+        return (uint64_t)a->ctx->cfg.report_interval * USEC_PER_SEC * 9 / 10;
+}
+
 static void refresh_live(struct agent *a) {
         struct wf_live_iface **obs, **live;
         struct wf_err e = {};
         size_t n;
 
-        if (!a->p.doc || !a->backend || a->applying || agentr_mono_usec() - a->observed_usec < OBSERVE_MAX_AGE_USEC)
+        if (!a->p.doc || !a->backend || a->applying || agentr_mono_usec() - a->observed_usec < observe_max_age(a))
                 return;
         n = a->p.doc->n_ifaces;
         if (agent_observe_all(a->ops, a->backend, a->p.doc, &obs, &e) < 0) {
@@ -55,7 +62,7 @@ static int build_report(struct agent *a, struct status_report *r, const char ***
         a->resolve_errors = NULL;
         a->n_resolve_errors = 0;
         (void)agentd_resolver_errors(a->resolver, a->p.doc, &a->resolve_errors, &a->n_resolve_errors);
-        e = calloc(POLICY_MAX_ERRORS + a->n_notes + a->n_resolve_errors, sizeof(char *));
+        e = calloc(POLICY_MAX_ERRORS + a->n_notes + a->n_resolve_errors + 1, sizeof(char *));
         if (!e)
                 return -ENOMEM;
         n = policy_report_errors(&a->p, now, e);
@@ -63,6 +70,8 @@ static int build_report(struct agent *a, struct status_report *r, const char ***
                 e[n++] = a->notes[i];
         for (size_t i = 0; i < a->n_resolve_errors; i++)
                 e[n++] = a->resolve_errors[i];
+        if (a->report_problem)
+                e[n++] = a->report_problem;
         *r = (struct status_report){
                 .node = a->ctx->cfg.node,
                 .state = policy_report_state(&a->p, a->applying),
@@ -72,6 +81,7 @@ static int build_report(struct agent *a, struct status_report *r, const char ***
                 .last_apply = a->p.st.last_apply,
                 .expires_at = a->p.doc ? a->p.doc->expires_at : 0,
                 .unconfirmed_revision = a->p.st.confirm_revision,
+                .last_apply_cycle_us = a->last_cycle_usec,
                 .errors = e,
                 .n_errors = n,
                 .drift = (const char *const *)a->drift,
@@ -99,8 +109,10 @@ int agentr_render(void *userdata, bool json, char **ret, size_t *ret_len) {
                 k = status_to_json_text(&r, ret);
                 if (k >= 0)
                         *ret_len = strlen(*ret);
-        } else
+        } else {
+                agentr_netlink_counters(a);
                 k = status_metrics_text(&r, &a->counters, ret, ret_len);
+        }
         json_decref(r.failover);
         return k;
 }
@@ -157,9 +169,22 @@ static void on_report_done(_unused_ struct http_request *req, int r, const struc
                 a->counters.report_error++;
                 agentd_log(LOG_WARNING, "status report to %s: %s", a->status_url, e->msg);
         } else if (resp->status < 200 || resp->status >= 300) {
+                /* Refused for good (wrong URL, credential or node): an error, in the log and in
+                 * the report's errors[], not a transient warning. */
+                bool lasting = resp->status == 404 || resp->status == 401 || resp->status == 403 ||
+                               resp->status == 405 || resp->status == 400;
                 a->counters.report_error++;
-                agentd_log(LOG_WARNING, "status report to %s: HTTP %ld", a->status_url, resp->status);
+                free(a->report_problem);
+                a->report_problem = NULL;
+                if (asprintf(&a->report_problem, "status report to %s: HTTP %ld%s", a->status_url, resp->status,
+                             resp->status == 404 ? " (no such endpoint or node: check [controller] status_url)"
+                             : resp->status == 401 || resp->status == 403 ? " (credential or token refused)"
+                                                                           : "") < 0)
+                        a->report_problem = NULL;
+                agentd_log(lasting ? LOG_ERR : LOG_WARNING, "%s", a->report_problem ? a->report_problem : "status report refused");
         } else {
+                free(a->report_problem);
+                a->report_problem = NULL;
                 a->counters.report_ok++;
                 agentr_confirm_ok(a, "a status report");
                 /* Delivered drift lines are done; newer ones wait for the next report. */

@@ -90,6 +90,7 @@ static void agent_close(struct agent *a) {
                 a->fetch_req = a->report_req = NULL;
         }
         a->metrics = status_server_free(a->metrics);
+        agentr_observe_close(a);
         if (a->backend) {
                 a->ops->close(a->backend);
                 a->backend = NULL;
@@ -97,6 +98,8 @@ static void agent_close(struct agent *a) {
         dsse_trust_done(&a->trust);
         free(a->status_url);
         a->status_url = NULL;
+        free(a->report_problem);
+        a->report_problem = NULL;
 }
 
 /* (Re)opens what depends on the configuration. */
@@ -122,6 +125,8 @@ static int agent_open(struct agent *a) {
         if (r >= 0)
                 r = agent_backend_open(c, &a->ops, &a->backend, &e);
         if (r >= 0)
+                r = agentr_observe_open(a);
+        if (r >= 0)
                 r = http_client_new(a->event, &ho, &a->http, &e);
         if (r >= 0 && c->metrics_listen && !a->once)
                 r = status_server_new(a->event, c->metrics_listen, agentr_render, a, &a->metrics, &e);
@@ -130,6 +135,9 @@ static int agent_open(struct agent *a) {
                 return r;
         }
         a->status_url = agentd_status_url(c);
+        if (!a->status_url)
+                agentd_log(LOG_ERR, "[controller] status_url is not set and url %s does not end in /desired-state: "
+                           "no status reports will be sent (set status_url)", c->url);
         return 0;
 }
 
@@ -216,6 +224,7 @@ static int on_sighup(_unused_ sd_event_source *s, _unused_ const struct signalfd
         agentd_log(LOG_INFO, "configuration and state reloaded");
         if (a->p.doc)
                 (void)agentr_apply_now(a, POLICY_APPLY_CACHED);
+        agentr_resync_arm(a);
         sd_notify(0, "READY=1");
         agentr_timer_off(a->poll_timer);
         agentr_start_fetch(a);
@@ -296,6 +305,7 @@ static int agent_start(struct agent *a, int *lock_fd) {
         if (!a->once)
                 agentr_timer_arm(a, &a->report_timer, (uint64_t)cfg->report_interval * USEC_PER_SEC,
                                  agentr_on_report_timer);
+        agentr_resync_arm(a);
         if (a->resolver) {
                 (void)agentd_resolver_refresh(a->resolver, a->p.doc);
                 if (cfg->resolve_interval)
@@ -338,7 +348,10 @@ static int agent_main(struct agent_ctx *ctx, bool once) {
         sd_event_source_disable_unref(a.report_timer);
         sd_event_source_disable_unref(a.confirm_timer);
         sd_event_source_disable_unref(a.resolve_timer);
+        sd_event_source_disable_unref(a.resync_timer);
+        sd_event_source_disable_unref(a.resync_soon);
         agentr_live_free(&a);
+        reconcile_cache_done(&a.cache);
         agentr_watch_free(&a);
         free(a.reject_etag);
         a.resolver = agentd_resolver_free(a.resolver);

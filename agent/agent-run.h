@@ -32,6 +32,7 @@ struct agent {
         struct backend *backend;
         struct dsse_trust trust;
         char *status_url;
+        char *report_problem;          /* why the last status report was refused (a report line) */
 
         struct policy p;               /* state, the running document, the report's error slots */
         struct policy_io io;           /* agent-run.c's state_dir and backend steps */
@@ -40,7 +41,15 @@ struct agent {
         struct wf_doc *rdoc;           /* p.doc with endpoint names resolved; the last reconcile borrows it */
         char **resolve_errors;         /* names failing right now (report lines) */
         size_t n_resolve_errors;
-        struct reconcile_result res;   /* the last reconcile: owns the observations below */
+        struct reconcile_result res;   /* the last reconcile: owns the observations below (or
+                                        * borrows them from cache) */
+        struct reconcile_cache cache;  /* `run` with a monitor: the live state between resyncs */
+        struct rtmon *mon;             /* NULL: no cache, every poll observes everything */
+        sd_event_source *mon_source, *resync_timer, *resync_soon;
+        bool resync_pending;
+        enum status_resync_cause resync_cause;
+        struct backend_stats netlink_base; /* counters of backends closed by a reload */
+        uint64_t last_cycle_usec;      /* duration of the last apply of a document */
         struct wf_live_iface **live;   /* last observation per interface: from res, or obs */
         struct wf_live_iface **obs;    /* owned: a fresher observation for reports and scrapes */
         size_t n_obs;
@@ -90,6 +99,17 @@ void agentr_confirm_ok(struct agent *a, const char *how);
 void agentr_maybe_exit_once(struct agent *a);
 void agentr_on_resolved(void *userdata, bool changed);
 int agentr_on_resolve_timer(sd_event_source *s, uint64_t usec, void *userdata);
+
+/* agent-observe.c: the monitor, the cache's resyncs */
+int agentr_observe_open(struct agent *a);
+void agentr_observe_close(struct agent *a);
+void agentr_resync_arm(struct agent *a);
+/* Applies plan against the cache (a monitor is running). */
+bool agentr_cached(const struct agent *a);
+/* Whether a poll that brings no new document re-observes everything (no monitor, or exits). */
+bool agentr_poll_observes(const struct agent *a);
+/* counters.netlink from the backend's counters. */
+void agentr_netlink_counters(struct agent *a);
 
 /* agent-report.c */
 /* Writes status.json, updates STATUS=, POSTs the report when a status URL is configured. */

@@ -7,6 +7,7 @@
 
 #include "backend.h"
 #include "nft-gateway.h"
+#include "plan-change.h"
 #include "route.h"
 #include "route-rule.h"
 #include "wg-netlink.h"
@@ -79,6 +80,7 @@ static int linux_observe(struct backend *b, const char *iface, const struct wf_i
 
 static int linux_apply(struct backend *b, const struct plan *p, const struct plan_target *t,
                        struct wf_err *e) {
+        struct wgc_device wg;
         int r;
 
         for (size_t i = 0; i < p->n_ops; i++)
@@ -89,10 +91,14 @@ static int linux_apply(struct backend *b, const struct plan *p, const struct pla
                         break;
                 }
         /* Keys and peers before the link goes up and routes point at it. */
-        r = wgnl_apply(b->wg, p, t, e);
+        r = plan_wg_change(p, t, &wg);
         if (r < 0)
                 return r;
-        return route_apply(b->rt, p->iface, p, t, e);
+        r = wgnl_set(b->wg, &wg, e);
+        free((void *)wg.peers);
+        if (r < 0)
+                return r;
+        return backend_link_apply(b->rt, p, t, e);
 }
 
 static int linux_clear(struct backend *b, const char *iface, struct wf_err *e) {
@@ -116,6 +122,17 @@ static int linux_gateway(struct backend *b, const struct wf_doc *doc, bool dry_r
         return gw_sync(&nftgw_driver, b->gw, doc, dry_run, ret, e);
 }
 
+static void linux_stats(struct backend *b, struct backend_stats *ret) {
+        struct wgnl_stats w;
+
+        wgnl_get_stats(b->wg, &w);
+        *ret = (struct backend_stats){
+                .wg_set = w.set_messages,
+                .wg_get = w.get_requests,
+                .rtnl = route_ctx_requests(b->rt) + w.link_messages,
+        };
+}
+
 const struct backend_ops backend_linux_ops = {
         .name = "linux",
         .open = linux_open,
@@ -125,4 +142,5 @@ const struct backend_ops backend_linux_ops = {
         .clear = linux_clear,
         .exit_sync = linux_exit_sync,
         .gateway = linux_gateway,
+        .stats = linux_stats,
 };

@@ -8,6 +8,7 @@
 
 #include "backend.h"
 #include "nft-gateway.h"
+#include "plan-change.h"
 #include "route.h"
 #include "route-rule.h"
 #include "uapi.h"
@@ -18,6 +19,7 @@ struct backend {
         struct nftgw *gw;      /* owned */
         struct route_ctx *rt;  /* owned */
         char *dir;             /* owned */
+        struct backend_stats stats; /* wg_set, wg_get: transactions; rtnl from rt */
 };
 
 static void uapi_backend_close(struct backend *b) {
@@ -72,6 +74,7 @@ static int uapi_backend_observe(struct backend *b, const char *iface, const stru
                 *ret = live;
                 return 0;
         }
+        b->stats.wg_get++;
         r = uapi_transact(b->dir, iface, "get=1\n\n", 7, UAPI_TIMEOUT_MS, &reply, &len, e);
         if (r == -ENOENT || r == -ECONNREFUSED) {
                 /* A link without a serving implementation cannot be configured: treat it as
@@ -95,6 +98,7 @@ fail:
 
 static int uapi_backend_apply(struct backend *b, const struct plan *p, const struct plan_target *t,
                               struct wf_err *e) {
+        struct wgc_device wg;
         char *req = NULL, *reply = NULL;
         size_t req_len = 0, len = 0;
         int r, err = 0;
@@ -105,10 +109,15 @@ static int uapi_backend_apply(struct backend *b, const struct plan *p, const str
                                           "(start it first, e.g. wireguard-go %s; the uapi backend "
                                           "does not create interfaces)", p->iface, b->dir, p->iface, p->iface);
 
-        r = uapi_format_set(p, t, &req, &req_len);
+        r = plan_wg_change(p, t, &wg);
+        if (r < 0)
+                return r;
+        r = uapi_format_set(&wg, &req, &req_len);
+        free((void *)wg.peers);
         if (r < 0)
                 return r;
         if (req) {
+                b->stats.wg_set++;
                 r = uapi_transact(b->dir, p->iface, req, req_len, UAPI_TIMEOUT_MS, &reply, &len, e);
                 uapi_request_free(req, req_len);
                 if (r < 0)
@@ -121,7 +130,7 @@ static int uapi_backend_apply(struct backend *b, const struct plan *p, const str
                         return wf_err_set(e, -err, "%s: uapi set failed: errno=%d (%s)", p->iface, err,
                                           strerror(err));
         }
-        return route_apply(b->rt, p->iface, p, t, e);
+        return backend_link_apply(b->rt, p, t, e);
 }
 
 static int uapi_backend_clear(struct backend *b, const char *iface, struct wf_err *e) {
@@ -174,6 +183,11 @@ static int uapi_backend_gateway(struct backend *b, const struct wf_doc *doc, boo
         return gw_sync(&nftgw_driver, b->gw, doc, dry_run, ret, e);
 }
 
+static void uapi_backend_stats(struct backend *b, struct backend_stats *ret) {
+        *ret = b->stats;
+        ret->rtnl = route_ctx_requests(b->rt);
+}
+
 const struct backend_ops backend_uapi_ops = {
         .name = "uapi",
         .open = uapi_backend_open,
@@ -183,4 +197,5 @@ const struct backend_ops backend_uapi_ops = {
         .clear = uapi_backend_clear,
         .exit_sync = uapi_backend_exit_sync,
         .gateway = uapi_backend_gateway,
+        .stats = uapi_backend_stats,
 };

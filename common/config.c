@@ -15,6 +15,7 @@ void config_init(struct config *c) {
                 .confirm_timeout = 120,
                 .failover_after = 20,
                 .report_interval = 60,
+                .resync_interval = 60,
                 .poll_interval = 30,
                 .max_document_size = 32u * 1024 * 1024,
                 .ros_port = 8728,
@@ -85,6 +86,7 @@ static const struct key keys[] = {
         KEY("agent", "confirm_timeout", K_SECONDS, confirm_timeout, 0, 86400),
         KEY("agent", "failover_after", K_SECONDS, failover_after, 1, 86400),
         KEY("agent", "report_interval", K_SECONDS, report_interval, 1, 86400),
+        KEY("agent", "resync_interval", K_SECONDS, resync_interval, 1, 86400),
         KEY("agent", "uapi_dir", K_PATH, uapi_dir),
         KEY("controller", "url", K_URL, url),
         KEY("controller", "status_url", K_URL, status_url),
@@ -308,7 +310,9 @@ int config_load(struct config *c, const char *path, struct wf_err *e, wf_warn_fn
                 c->ros_port = 8729;
         if (!c->state_dir || !c->secrets_dir || !c->uapi_dir)
                 return wf_err_set(e, -EINVAL, "%s: state_dir, secrets_dir and uapi_dir may not be empty", path);
-        return config_use_credential(c);
+        if (config_use_credential(c) < 0)
+                return wf_err_set(e, -ENOMEM, "%s: out of memory", path);
+        return 0;
 }
 
 int config_use_credential(struct config *c) {

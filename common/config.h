@@ -30,6 +30,7 @@ struct config {
         uint32_t confirm_timeout;  /* s, default 120 */
         uint32_t failover_after;   /* s, default 20 */
         uint32_t report_interval;  /* s, default 60 */
+        uint32_t resync_interval;  /* s, default 60: full re-read of the live state in `run` */
         char *uapi_dir;          /* default /var/run/wireguard */
         /* [controller] */
         char *url;

@@ -186,7 +186,7 @@ static int build_target(const struct config *cfg, const struct wf_iface *iface,
         }
         t->peers = calloc(iface->n_peers + 1, sizeof(*t->peers));
         if (!t->peers)
-                return -ENOMEM;
+                return wf_err_set(e, -ENOMEM, "%s: out of memory", iface->name);
         t->n_peers = iface->n_peers;
         for (size_t i = 0; i < iface->n_peers; i++) {
                 const struct wf_peer *p = &iface->peers[i];
@@ -202,23 +202,23 @@ static int build_target(const struct config *cfg, const struct wf_iface *iface,
                         r = note_add(&ri->notes, &ri->n_notes, "peer %s: preshared_key_ref \"%s\" is not a plain file name; peer left as it is",
                                      p->name, p->preshared_key_ref);
                         if (r < 0)
-                                return r;
+                                return wf_err_set(e, r, "%s: out of memory", iface->name);
                         continue;
                 }
                 if (asprintf(&path, "%s/%s", secrets, p->preshared_key_ref) < 0)
-                        return -ENOMEM;
+                        return wf_err_set(e, -ENOMEM, "%s: out of memory", iface->name);
                 r = keys_load_psk(path, pp->preshared_key, &pe);
                 if (r < 0) {
                         /* Without its key the peer would run unprotected: leave it alone. */
                         pp->hold = true;
-                        if (pe.msg[0] && strstr(pe.msg, path))
+                        if (strstr(pe.msg, path))
                                 r = note_add(&ri->notes, &ri->n_notes, "peer %s: preshared key %s; peer left as it is",
                                              p->name, pe.msg);
                         else
                                 r = note_add(&ri->notes, &ri->n_notes, "peer %s: preshared key %s: %s; peer left as it is",
-                                             p->name, path, pe.msg[0] ? pe.msg : strerror(-r));
+                                             p->name, path, pe.msg);
                         if (r < 0)
-                                return r;
+                                return wf_err_set(e, r, "%s: out of memory", iface->name);
                         continue;
                 }
                 pp->has_preshared_key = true;
@@ -255,25 +255,69 @@ static int exit_select(const struct config *cfg, const struct wf_live_iface *liv
         return 0;
 }
 
+/* Plans against the cache entry and applies without observing. 1: done (ri->live is the
+ * entry); 0: the apply failed or the plan cannot be folded, the entry is dropped and the caller
+ * observes; -errno when planning failed. */
+static int iface_from_cache(const struct backend_ops *ops, struct backend *b, unsigned flags,
+                            struct reconcile_iface *ri, struct wf_live_iface **slot) {
+        struct wf_live_iface *l = *slot;
+        struct wf_err e = {};
+        struct plan p = {};
+        int r;
+
+        r = plan_compute(&ri->target, l, &p);
+        if (r < 0) {
+                snprintf(ri->error_msg, sizeof(ri->error_msg), "%s: plan: %s", l->name, strerror(-r));
+                return r;
+        }
+        ri->changes = plan_changes(&p);
+        if (ri->changes > 0 && !(flags & RECONCILE_DRY_RUN)) {
+                r = backend_apply(ops, b, &p, &ri->target, &e);
+                ri->attempts++;
+                /* The plan borrows from the entry: folded, then dropped. */
+                if (r >= 0)
+                        r = reconcile_cache_fold(l, &p, &ri->target);
+                plan_done(&p);
+                if (r < 0) {
+                        wf_live_iface_free(l);
+                        *slot = NULL;
+                        ri->changes = 0;
+                        return 0;
+                }
+        } else
+                ri->plan = p;
+        ri->live = ri->observed = l;
+        ri->live_cached = ri->from_cache = true;
+        return 1;
+}
+
 static int reconcile_iface_run(const struct backend_ops *ops, struct backend *b,
                                const struct config *cfg, const struct wf_iface *iface,
-                               unsigned flags, struct reconcile_iface *ri) {
+                               unsigned flags, struct reconcile_iface *ri, struct wf_live_iface **slot) {
         struct wf_err e = {};
         int last = 0;
 
+        ri->target.route_demote_below = ops->route_demote_below;
+        ri->target.route_demote_to = ops->route_demote_to;
+        if (slot && *slot && (*slot)->exists) {
+                int r = iface_from_cache(ops, b, flags, ri, slot);
+                if (r != 0)
+                        return r < 0 ? r : 0;
+        }
         for (unsigned attempt = 0;; attempt++) {
                 struct wf_live_iface *live = NULL;
                 struct plan p = {};
                 size_t left;
                 int r;
 
-                e.msg[0] = '\0';
-                r = ops->observe(b, iface->name, iface, &live, &e);
+                r = backend_observe(ops, b, iface->name, iface, &live, &e);
                 if (r < 0) {
-                        snprintf(ri->error_msg, sizeof(ri->error_msg), "%s: observe: %s", iface->name,
-                                 e.msg[0] ? e.msg : strerror(-r));
+                        snprintf(ri->error_msg, sizeof(ri->error_msg), "%s: observe: %.400s", iface->name, e.msg);
                         return r;
                 }
+                /* Sorted before any plan borrows from it, for the cache's event checks. */
+                if (slot)
+                        reconcile_cache_index(live);
                 if (ri->live != ri->observed)
                         wf_live_iface_free(ri->live);
                 ri->live = live;
@@ -308,7 +352,7 @@ static int reconcile_iface_run(const struct backend_ops *ops, struct backend *b,
                         return last ? last : -EAGAIN;
                 }
                 /* A partial failure leaves an unknown state: the next round observes it again. */
-                r = ops->apply(b, &p, &ri->target, &e);
+                r = backend_apply(ops, b, &p, &ri->target, &e);
                 ri->attempts++;
                 if (attempt == 0)
                         ri->plan = p;
@@ -316,9 +360,8 @@ static int reconcile_iface_run(const struct backend_ops *ops, struct backend *b,
                         plan_done(&p);
                 if (r < 0) {
                         last = r;
-                        snprintf(ri->error_msg, sizeof(ri->error_msg), "%s: apply failed after %u attempt%s: %s",
-                                 iface->name, ri->attempts, ri->attempts == 1 ? "" : "s",
-                                 e.msg[0] ? e.msg : strerror(-r));
+                        snprintf(ri->error_msg, sizeof(ri->error_msg), "%s: apply failed after %u attempt%s: %.400s",
+                                 iface->name, ri->attempts, ri->attempts == 1 ? "" : "s", e.msg);
                 } else
                         last = 0;
         }
@@ -405,7 +448,7 @@ static void exit_sync_doc(const struct backend_ops *ops, struct backend *b, cons
                 return;
         want = calloc(doc->n_ifaces + 1, sizeof(*want));
         if (!want) {
-                r = -ENOMEM;
+                r = wf_err_set(&xe, -ENOMEM, "out of memory");
                 goto fail;
         }
         for (size_t i = 0; i < res->n_ifaces; i++) {
@@ -427,9 +470,11 @@ static void exit_sync_doc(const struct backend_ops *ops, struct backend *b, cons
                 want[i].check_routes = want[i].v4 || want[i].v6 || !live_default_free(res->ifaces[i].live);
         }
         r = any ? mgmt_addresses(cfg, mgmt, &n_mgmt) : 0;
-        if (r < 0)
+        if (r < 0) {
+                wf_err_set(&xe, r, "the controller's addresses: %s", strerror(-r));
                 goto fail;
-        r = ops->exit_sync(b, want, res->n_ifaces, mgmt, n_mgmt, flags & RECONCILE_DRY_RUN, &changes, &xe);
+        }
+        r = backend_exit_sync(ops, b, want, res->n_ifaces, mgmt, n_mgmt, flags & RECONCILE_DRY_RUN, &changes, &xe);
         res->exit_changes = changes;
         res->changes += changes;
         if (r >= 0)
@@ -438,14 +483,13 @@ fail:
         if (res->n_ifaces > 0) {
                 struct reconcile_iface *ri = &res->ifaces[0];
                 if (!ri->error) {
-                        snprintf(ri->error_msg, sizeof(ri->error_msg), "exit policy routing: %.400s",
-                                 xe.msg[0] ? xe.msg : strerror(-r));
+                        snprintf(ri->error_msg, sizeof(ri->error_msg), "exit policy routing: %.400s", xe.msg);
                         ri->error = r;
                 }
         }
         if (!res->error) {
                 res->error = r;
-                wf_err_set(e, r, "exit policy routing: %s", xe.msg[0] ? xe.msg : strerror(-r));
+                wf_err_set(e, r, "exit policy routing: %s", xe.msg);
         }
 }
 
@@ -458,24 +502,74 @@ static void gateway_sync_doc(const struct backend_ops *ops, struct backend *b, c
 
         if (!ops->gateway)
                 return;
-        r = ops->gateway(b, doc, flags & RECONCILE_DRY_RUN, &res->gw, &ge);
+        r = backend_gateway(ops, b, doc, flags & RECONCILE_DRY_RUN, &res->gw, &ge);
         res->changes += res->gw.changes;
         if (r >= 0)
                 return;
         res->gw_error = r;
-        snprintf(res->gw_error_msg, sizeof(res->gw_error_msg), "%s", ge.msg[0] ? ge.msg : strerror(-r));
+        snprintf(res->gw_error_msg, sizeof(res->gw_error_msg), "%s", ge.msg);
         if (!res->error) {
                 res->error = r;
                 wf_err_set(e, r, "%s", res->gw_error_msg);
         }
 }
 
+bool reconcile_doc_has_exits(const struct wf_doc *doc) {
+        for (size_t i = 0; i < doc->n_ifaces; i++)
+                if (doc->ifaces[i].n_exit > 0)
+                        return true;
+        return false;
+}
+
+static bool doc_has_gateway(const struct wf_doc *doc) {
+        for (size_t i = 0; i < doc->n_ifaces; i++) {
+                const struct wf_iface *f = &doc->ifaces[i];
+                if (f->forwarding || f->masquerade_out || f->n_netmap || f->n_services)
+                        return true;
+        }
+        return false;
+}
+
+/* The cache entry for interface i: none for interfaces with exits. After the run, a full
+ * observation becomes the entry. */
+static struct wf_live_iface **cache_slot(struct reconcile_cache *cache, const struct wf_iface *iface, size_t i) {
+        if (!cache)
+                return NULL;
+        if (iface->n_exit > 0) {
+                wf_live_iface_free(cache->live[i]);
+                cache->live[i] = NULL;
+                return NULL;
+        }
+        return &cache->live[i];
+}
+
+static void cache_adopt(struct wf_live_iface **slot, struct reconcile_iface *ri) {
+        if (!slot || ri->from_cache || !ri->live)
+                return;
+        wf_live_iface_free(*slot);
+        *slot = ri->live;
+        ri->live_cached = true;
+}
+
 int reconcile_doc(const struct backend_ops *ops, struct backend *b, const struct config *cfg,
                   const struct wf_doc *doc, unsigned flags, struct reconcile_result *ret,
                   struct wf_err *e) {
+        return reconcile_doc_cached(ops, b, cfg, doc, NULL, flags, ret, e);
+}
+
+int reconcile_doc_cached(const struct backend_ops *ops, struct backend *b, const struct config *cfg,
+                         const struct wf_doc *doc, struct reconcile_cache *cache, unsigned flags,
+                         struct reconcile_result *ret, struct wf_err *e) {
         struct reconcile_result res = {};
         uint8_t priv[WF_KEY_LEN], pub[WF_KEY_LEN];
+        bool observed_any = !cache;
         int r;
+
+        if (cache) {
+                r = reconcile_cache_rekey(cache, doc);
+                if (r < 0)
+                        return r;
+        }
 
         r = keys_load_private(cfg->state_dir, priv, e);
         if (r < 0)
@@ -502,12 +596,20 @@ int reconcile_doc(const struct backend_ops *ops, struct backend *b, const struct
                         break;
                 }
                 r = build_target(cfg, iface, priv, pub, ri, &ie);
-                if (r >= 0)
+                if (r >= 0) {
                         r = reconcile_resolve(&ri->target, RECONCILE_RESOLVE_TIMEOUT_MS, &ri->notes, &ri->n_notes);
+                        if (r < 0)
+                                wf_err_set(&ie, r, "%s: resolving endpoints: %s", iface->name, strerror(-r));
+                }
                 if (r < 0)
-                        snprintf(ri->error_msg, sizeof(ri->error_msg), "%s", ie.msg[0] ? ie.msg : strerror(-r));
-                else
-                        r = reconcile_iface_run(ops, b, cfg, iface, flags, ri);
+                        snprintf(ri->error_msg, sizeof(ri->error_msg), "%s", ie.msg);
+                else {
+                        struct wf_live_iface **slot = cache_slot(cache, iface, i);
+
+                        r = reconcile_iface_run(ops, b, cfg, iface, flags, ri, slot);
+                        cache_adopt(slot, ri);
+                        observed_any |= !ri->from_cache;
+                }
                 /* The others converged; a peer held back for its key is still a failure. */
                 for (size_t k = 0; r >= 0 && k < ri->target.n_peers; k++)
                         if (ri->target.peers[k].hold) {
@@ -532,10 +634,15 @@ int reconcile_doc(const struct backend_ops *ops, struct backend *b, const struct
                 r = 0;
         }
         sodium_memzero(priv, sizeof(priv));
-        if (r >= 0)
+        /* From the cache alone, host-wide state is synced only where the document has some:
+         * interfaces with exits are always observed (observed_any), and a document that drops
+         * its gateway fields is cleaned up once (cache->gateway). */
+        if (r >= 0 && (observed_any || reconcile_doc_has_exits(doc)))
                 exit_sync_doc(ops, b, cfg, doc, flags, &res, e);
-        if (r >= 0)
+        if (r >= 0 && (observed_any || doc_has_gateway(doc) || cache->gateway))
                 gateway_sync_doc(ops, b, doc, flags, &res, e);
+        if (r >= 0 && cache)
+                cache->gateway = doc_has_gateway(doc) || res.gw_error < 0;
         *ret = res;
         if (r < 0) /* out of memory mid-way */
                 return r;
@@ -549,9 +656,10 @@ void reconcile_result_done(struct reconcile_result *r) {
                 struct reconcile_iface *ri = &r->ifaces[i];
                 free(ri->name);
                 plan_done(&ri->plan);
-                if (ri->live != ri->observed)
+                if (!ri->live_cached && ri->live != ri->observed)
                         wf_live_iface_free(ri->live);
-                wf_live_iface_free(ri->observed);
+                if (!(ri->live_cached && ri->observed == ri->live))
+                        wf_live_iface_free(ri->observed);
                 for (size_t j = 0; j < ri->n_notes; j++)
                         free(ri->notes[j]);
                 free(ri->notes);

@@ -31,6 +31,8 @@ struct reconcile_iface {
         struct wf_live_iface *observed;
         struct exit_target exit;
         bool exit_selected;           /* exit_target_build ran on an observation */
+        bool live_cached;             /* live (and observed, when the same) belong to the cache */
+        bool from_cache;              /* planned against the cache: no full observation */
 };
 
 struct reconcile_result {
@@ -60,6 +62,43 @@ int reconcile_doc(const struct backend_ops *ops, struct backend *b, const struct
                   const struct wf_doc *doc, unsigned flags, struct reconcile_result *ret,
                   struct wf_err *e);
 void reconcile_result_done(struct reconcile_result *r);
+
+/* The live state `run` keeps between full observations (docs/operations.md, "Observation in
+ * run"): per interface of the running document, the last full observation with every plan
+ * applied since folded in; NULL where nothing is known (observed fully next time). */
+struct reconcile_cache {
+        struct wf_live_iface **live;  /* owned entries */
+        size_t n;
+        bool gateway;                 /* the last document synced had gateway fields */
+};
+
+/* reconcile_doc with a cache (cache may be NULL: reconcile_doc). An interface with a cache entry
+ * that exists is planned against it instead of being observed, its plan applied without
+ * observing again, and the plan folded into the entry; an apply that fails drops the entry and
+ * falls back to observing. An interface without an entry, or with exits (their selection needs
+ * fresh handshakes), is observed as reconcile_doc does and its last observation becomes the
+ * entry. Exit policy routing and gateways are synced only when the document (or, for exits, the
+ * cache) has any. The result's live pointers are then borrowed from the cache: ret must be
+ * done with before the cache changes. */
+int reconcile_doc_cached(const struct backend_ops *ops, struct backend *b, const struct config *cfg,
+                         const struct wf_doc *doc, struct reconcile_cache *cache, unsigned flags,
+                         struct reconcile_result *ret, struct wf_err *e);
+void reconcile_cache_done(struct reconcile_cache *c);
+/* Whether any interface of doc has exits (their selection needs fresh observations). */
+bool reconcile_doc_has_exits(const struct wf_doc *doc);
+/* Forgets every entry: the next reconcile_doc_cached observes everything. */
+void reconcile_cache_drop(struct reconcile_cache *c);
+/* Entries in the order of doc's interfaces (by name); the others are dropped. */
+int reconcile_cache_rekey(struct reconcile_cache *c, const struct wf_doc *doc);
+/* Whether a monitor event contradicts the cache: something the agent did not do on a link it
+ * manages (a route of ours deleted or added by hand, a foreign route meeting one of ours, an
+ * address, the link's state, the link itself). Echoes of the agent's own changes do not. */
+struct rtmon_event;
+bool reconcile_cache_contradicts(const struct reconcile_cache *c, const struct rtmon_event *ev);
+/* reconcile-cache.c internals for reconcile.c: the entry after plan p (built from t) was applied
+ * (-EINVAL when p creates the link: observe it instead); routes sorted for the event checks. */
+int reconcile_cache_fold(struct wf_live_iface *l, const struct plan *p, const struct plan_target *t);
+void reconcile_cache_index(struct wf_live_iface *l);
 
 /* Interfaces in old but not in new: the backend's clear removes what the agent owns there (our
  * routes, the addresses and peers it configured); foreign routes stay. The interface itself

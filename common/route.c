@@ -33,6 +33,7 @@ struct route_ctx {
         struct mnl_socket *dump;
         uint8_t *dump_buf;       /* owned, DUMP_BUF_SIZE */
         uint32_t dump_seq;
+        uint64_t requests;       /* rtnetlink requests sent (route_ctx_requests) */
 };
 
 enum { DUMP_BUF_SIZE = 64 * 1024 };
@@ -153,6 +154,7 @@ int route_link_get(struct route_ctx *c, const char *ifname, struct route_link *r
         _cleanup_(rtnl_link_putp) struct rtnl_link *l = NULL;
         int r;
 
+        c->requests++;
         r = rtnl_link_get_kernel(c->sk, 0, ifname, &l);
         if (r < 0) {
                 r = nlerr_to_errno(r);
@@ -182,6 +184,7 @@ int route_link_set(struct route_ctx *c, int ifindex, uint32_t mtu, bool up, stru
                 rtnl_link_set_mtu(chg, mtu);
         if (up)
                 rtnl_link_set_flags(chg, IFF_UP);
+        c->requests++;
         r = rtnl_link_change(c->sk, orig, chg, 0);
         if (r < 0)
                 return wf_err_set(e, nlerr_to_errno(r), "set link %d (mtu %u%s): %s", ifindex, mtu,
@@ -209,6 +212,7 @@ int route_addr_list(struct route_ctx *c, int ifindex, struct wf_prefix **ret, si
         size_t n = 0, cap = 0;
         int r;
 
+        c->requests++;
         r = rtnl_addr_alloc_cache(c->sk, &cache);
         if (r < 0)
                 return nl_fail(e, r, "dump addresses");
@@ -244,6 +248,7 @@ static int addr_change(struct route_ctx *c, int ifindex, const struct wf_prefix 
         if (r < 0)
                 return nl_fail(e, r, "address");
         rtnl_addr_set_prefixlen(a, p->len);
+        c->requests++;
         r = add ? rtnl_addr_add(c->sk, a, NLM_F_CREATE | NLM_F_REPLACE) : rtnl_addr_delete(c->sk, a, 0);
         if (r < 0) {
                 wf_prefix_format(p, buf);
@@ -390,6 +395,7 @@ static int dump_filtered(struct route_ctx *c, int family, uint32_t table, uint8_
         int r = 0;
         bool done = false;
 
+        c->requests++;
         nlh->nlmsg_type = RTM_GETROUTE;
         nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
         nlh->nlmsg_seq = seq;
@@ -463,6 +469,7 @@ int route_list(struct route_ctx *c, int ifindex, uint32_t table, const struct wf
         }
 
         _cleanup_(nl_cache_freep) struct nl_cache *cache = NULL;
+        c->requests++;
         r = rtnl_route_alloc_cache(c->sk, AF_UNSPEC, 0, &cache);
         if (r < 0)
                 return nl_fail(e, r, "dump routes");
@@ -512,6 +519,7 @@ int route_add(struct route_ctx *c, int ifindex, const struct wf_prefix *dst, uin
         r = route_build(ifindex, dst, table, metric, &rt);
         if (r < 0)
                 return r;
+        c->requests++;
         r = rtnl_route_add(c->sk, rt, NLM_F_CREATE | NLM_F_EXCL);
         if (r < 0) {
                 wf_prefix_format(dst, buf);
@@ -533,6 +541,7 @@ int route_del(struct route_ctx *c, const struct wf_live_route *lr, struct wf_err
         r = route_build(lr->ifindex, &lr->dst, lr->table, lr->metric, &rt);
         if (r < 0)
                 return r;
+        c->requests++;
         r = rtnl_route_delete(c->sk, rt, 0);
         if (r < 0) {
                 r = nlerr_to_errno(r);
@@ -586,7 +595,7 @@ int route_observe(struct route_ctx *c, const char *ifname, const struct wf_iface
         live->n_addresses = k;
 
         if (desired) {
-                r = plan_routes_wanted(desired, &want, &n_want);
+                r = wf_iface_routes_wanted(desired, &want, &n_want);
                 if (r < 0)
                         return r;
         }
@@ -594,9 +603,8 @@ int route_observe(struct route_ctx *c, const char *ifname, const struct wf_iface
                           n_want, &live->routes, &live->n_routes, e);
 }
 
-int route_apply(struct route_ctx *c, const char *ifname, const struct plan *p,
-                const struct plan_target *t, struct wf_err *e) {
-        const struct wf_iface *iface = t->iface;
+int route_apply(struct route_ctx *c, const char *ifname, const struct route_change *ch, size_t n,
+                struct wf_err *e) {
         struct route_link l;
         int r;
 
@@ -605,21 +613,24 @@ int route_apply(struct route_ctx *c, const char *ifname, const struct plan *p,
                 return wf_err_set(e, r, "link %s does not exist", ifname);
         if (r < 0)
                 return r;
+        for (size_t i = 0; i < n; i++) {
+                const struct route_change *x = &ch[i];
 
-        /* Addresses and link state first, so routes with a source hint find them. */
-        for (size_t i = 0; i < p->n_ops; i++) {
-                const struct plan_op *op = &p->ops[i];
-
-                switch (op->kind) {
-                case PLAN_IFACE_SET:
-                        r = route_link_set(c, l.ifindex, op->flags & PLAN_SET_MTU ? iface->mtu : 0,
-                                           op->flags & PLAN_SET_UP, e);
+                switch (x->kind) {
+                case ROUTE_CHANGE_LINK:
+                        r = route_link_set(c, l.ifindex, x->mtu, x->up, e);
                         break;
-                case PLAN_ADDR_DEL:
-                        r = route_addr_del(c, l.ifindex, &op->prefix, e);
+                case ROUTE_CHANGE_ADDR_DEL:
+                        r = route_addr_del(c, l.ifindex, &x->prefix, e);
                         break;
-                case PLAN_ADDR_ADD:
-                        r = route_addr_add(c, l.ifindex, &op->prefix, e);
+                case ROUTE_CHANGE_ADDR_ADD:
+                        r = route_addr_add(c, l.ifindex, &x->prefix, e);
+                        break;
+                case ROUTE_CHANGE_ROUTE_ADD:
+                        r = route_add(c, l.ifindex, &x->prefix, x->table, x->metric, e);
+                        break;
+                case ROUTE_CHANGE_ROUTE_DEL:
+                        r = x->live ? route_del(c, x->live, e) : 0;
                         break;
                 default:
                         r = 0;
@@ -627,22 +638,11 @@ int route_apply(struct route_ctx *c, const char *ifname, const struct plan *p,
                 if (r < 0)
                         return r;
         }
-        /* New routes before old ones go: a route moving table or metric never has a gap (both
-         * coexist, their keys differ). */
-        for (size_t i = 0; i < p->n_ops; i++)
-                if (p->ops[i].kind == PLAN_ROUTE_ADD) {
-                        r = route_add(c, l.ifindex, &p->ops[i].prefix, iface->route_table,
-                                      iface->route_metric, e);
-                        if (r < 0)
-                                return r;
-                }
-        for (size_t i = 0; i < p->n_ops; i++)
-                if (p->ops[i].kind == PLAN_ROUTE_DEL && p->ops[i].live_route) {
-                        r = route_del(c, p->ops[i].live_route, e);
-                        if (r < 0)
-                                return r;
-                }
         return 0;
+}
+
+uint64_t route_ctx_requests(const struct route_ctx *c) {
+        return c->requests;
 }
 
 struct nl_sock *route_ctx_sock(struct route_ctx *c) {

@@ -30,6 +30,12 @@ static const char *const apply_names[_STATUS_APPLY_MAX] = {
         [STATUS_APPLY_FAILED] = "failed",
 };
 
+static const char *const resync_names[_STATUS_RESYNC_MAX] = {
+        [STATUS_RESYNC_TIMER] = "timer",
+        [STATUS_RESYNC_MONITOR] = "monitor",
+        [STATUS_RESYNC_LOST] = "lost_events",
+};
+
 const char *status_state_to_string(enum status_state s) {
         return (unsigned)s < _STATUS_STATE_MAX ? state_names[s] : "unknown";
 }
@@ -203,7 +209,7 @@ json_t *status_to_json(const struct status_report *s) {
                         return NULL;
                 }
         }
-        o = json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:o, s:o, s:o, s:o, s:o, s:o, s:I}",
+        o = json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:I}",
                       "schema", WF_SCHEMA_STATUS,
                       "node", s->node ? s->node : "",
                       "agent_version", WGFLEET_VERSION,
@@ -213,6 +219,7 @@ json_t *status_to_json(const struct status_report *s) {
                       "last_fetch_ok", time_or_null(s->last_fetch_ok),
                       "last_apply", time_or_null(s->last_apply),
                       "expires_at", time_or_null(s->expires_at),
+                      "last_apply_cycle_seconds", s->last_apply_cycle_us ? json_real((double)s->last_apply_cycle_us / 1e6) : json_null(),
                       "errors", strings_array(s->errors, s->n_errors),
                       "drift", strings_array(s->drift, s->n_drift),
                       "interfaces", ifaces,
@@ -311,6 +318,20 @@ int status_metrics_text(const struct status_report *s, const struct status_count
         fprintf(f, "wgfleet_endpoint_switch_total %" PRIu64 "\n", c->endpoint_switches);
         help(f, "wgfleet_exit_switch_total", "counter", "Default route moved to another exit by the liveness watch.");
         fprintf(f, "wgfleet_exit_switch_total %" PRIu64 "\n", c->exit_switches);
+
+        help(f, "wgfleet_resync_total", "counter", "Full re-reads of the live state in run, by cause.");
+        for (int i = 0; i < _STATUS_RESYNC_MAX; i++)
+                fprintf(f, "wgfleet_resync_total{cause=\"%s\"} %" PRIu64 "\n", resync_names[i], c->resync[i]);
+        help(f, "wgfleet_netlink_messages_total", "counter",
+             "Requests the backend sent: WireGuard SET messages and dumps (uapi: set and get transactions), rtnetlink requests.");
+        fprintf(f, "wgfleet_netlink_messages_total{kind=\"wg_set\"} %" PRIu64 "\n", c->netlink.wg_set);
+        fprintf(f, "wgfleet_netlink_messages_total{kind=\"wg_get\"} %" PRIu64 "\n", c->netlink.wg_get);
+        fprintf(f, "wgfleet_netlink_messages_total{kind=\"rtnl\"} %" PRIu64 "\n", c->netlink.rtnl);
+        if (s->last_apply_cycle_us) {
+                help(f, "wgfleet_last_apply_cycle_seconds", "gauge",
+                     "Duration of run's last apply cycle: plan against the cache (or observe), apply, fold.");
+                fprintf(f, "wgfleet_last_apply_cycle_seconds %.6f\n", (double)s->last_apply_cycle_us / 1e6);
+        }
 
         help(f, "wgfleet_last_fetch_success_timestamp_seconds", "gauge", "Unix time of the last successful fetch (0 = never).");
         fprintf(f, "wgfleet_last_fetch_success_timestamp_seconds %" PRId64 "\n", s->last_fetch_ok);

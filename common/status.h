@@ -37,6 +37,13 @@ enum status_apply_result {
         _STATUS_APPLY_MAX,
 };
 
+enum status_resync_cause {
+        STATUS_RESYNC_TIMER,      /* resync_interval passed */
+        STATUS_RESYNC_MONITOR,    /* the monitor saw a change the agent did not make */
+        STATUS_RESYNC_LOST,       /* the monitor lost events (ENOBUFS) */
+        _STATUS_RESYNC_MAX,
+};
+
 /* Counters for the metrics; the agent increments them. */
 struct status_counters {
         uint64_t fetch[_STATUS_FETCH_MAX];
@@ -45,6 +52,10 @@ struct status_counters {
         uint64_t drift;     /* cycles that found drift and re-applied */
         uint64_t reverts;   /* commit-confirmed or manual rollbacks */
         uint64_t resolve_changes; /* endpoints re-resolved to a new address */
+        uint64_t resync[_STATUS_RESYNC_MAX]; /* full re-reads of the live state in `run`, by cause */
+        struct {                  /* what the backend sent (struct backend_stats) */
+                uint64_t wg_set, wg_get, rtnl;
+        } netlink;
         uint64_t endpoint_switches; /* endpoint failovers and returns to the primary */
         uint64_t exit_switches;   /* default route moved by the liveness watch */
 };
@@ -58,6 +69,7 @@ struct status_report {
         int64_t last_apply;       /* unix s; 0 = never (JSON null) */
         int64_t expires_at;       /* of the applied document; 0 = unknown */
         uint64_t unconfirmed_revision; /* applied, waiting for a fetch or report (0 = none) */
+        uint64_t last_apply_cycle_us;  /* `run`: duration of the last apply cycle; 0 = none (JSON null) */
         const char *const *errors;
         size_t n_errors;
         const char *const *drift;

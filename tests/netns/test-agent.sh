@@ -14,6 +14,7 @@ AGENT=${WFD_AGENT:?} SRV=${WFD_TESTSRV:?}
 
 NA=$NS-a NB=$NS-b
 IFA=wfd${ID}a IFB=wfd${ID}b    # unique machine-wide: wireguard-go sockets are shared
+cleanup_local() { umount "$T/statefull" 2>/dev/null; }
 
 dump() {
   set +e
@@ -74,6 +75,7 @@ backend = uapi
 metrics_listen = 127.0.0.1:9586
 secrets_dir = $T/secrets
 report_interval = 2
+resync_interval = 2
 confirm_timeout = 6
 resolve_interval = 2
 [controller]
@@ -196,7 +198,7 @@ for m in 'wgfleet_applied_revision 1' 'wgfleet_fetch_total{result="not_modified"
 done
 ok "metrics present ($(grep -vc '^#' <<<"$metrics") samples)"
 if command -v promtool >/dev/null; then
-  lint=$(promtool check metrics <<<"$metrics" 2>&1) && [ -z "$lint" ] || fail "promtool check metrics (with peers): $lint"
+  lint=$(promtool check metrics <<<"$metrics" 2>&1) && [ -z "$lint" ] || die "promtool check metrics (with peers): $lint"
   ok "promtool check metrics passes with per-peer series"
 fi
 
@@ -403,6 +405,19 @@ grep -qi "certificate" bad.log || die "no certificate error: $(cat bad.log)"
 [ ! -e state2/current.env ] || die "a document from an unverifiable server was stored"
 ok "unverifiable server refused: $(grep -i -m1 certificate bad.log)"
 
+# --- a wrong status URL or a document URL without one is an error in the log, not silence
+cp -a state state5
+STATUS404=${URL%/desired-state}/report
+sed -e "s|$T/state$|$T/state5|" -e '/^metrics_listen/d' -e "s|^url = .*|&\nstatus_url = $STATUS404|" agent.conf >agent-404.conf
+ip netns exec "$NA" "$AGENT" --config agent-404.conf once >404.log 2>&1
+grep -qF "status report to $STATUS404: HTTP 404 (no such endpoint or node: check [controller] status_url)" 404.log ||
+  die "a 404 on the status URL is not an error: $(cat 404.log)"
+sed -e "s|$T/state$|$T/state5|" -e '/^metrics_listen/d' -e "s|/desired-state$|/document|" agent.conf >agent-doc.conf
+ip netns exec "$NA" "$AGENT" --config agent-doc.conf once >doc.log 2>&1
+grep -qF "status_url is not set and url ${URL%/desired-state}/document does not end in /desired-state: no status reports will be sent" doc.log ||
+  die "a URL without a status URL is silent: $(cat doc.log)"
+ok "status URL problems are errors: $(grep -m1 -o 'status report to .*' 404.log)"
+
 # --- revert by hand: revision 6 applied by once, then rolled back to 3; 6 stays refused
 publish 6 0 20
 rc=0; ip netns exec "$NA" "$AGENT" --config agent.conf once >once6.log 2>&1 || rc=$?
@@ -424,6 +439,27 @@ jq -e '.reverted_revision == 6' state/agent-state.json >/dev/null ||
   die "reverted revision not rebuilt from reverted.env: $(cat state/agent-state.json)"
 ok "agent-state.json lost: revision 6 stays refused (floor rebuilt from reverted.env)"
 
+# --- disk full: state_dir on a tiny tmpfs with no space left; revision 7 is not applied, the
+# last good cache stays intact and the error is reported (issue 13, "disk full")
+mkdir -p statefull
+mount -t tmpfs -o size=256k,mode=0700 wfd-full statefull || die "cannot mount a tmpfs"
+cp -a state/. statefull/
+dd if=/dev/zero of=statefull/filler bs=4k 2>/dev/null || true
+sum_before=$(sha256sum statefull/current.env statefull/agent-state.json)
+sed -e "s|$T/state$|$T/statefull|" -e '/^metrics_listen/d' agent.conf >agent-full.conf
+publish 7 0 35
+rm -f posts/latest.json
+rc=0; ip netns exec "$NA" "$AGENT" --config agent-full.conf once >full.log 2>&1 || rc=$?
+[ "$rc" = 1 ] || die "once with a full state_dir exited $rc: $(cat full.log)"
+grep -qE "(cannot persist revision 7|revision 7 not applied): .*No space left on device" full.log || die "disk full not named: $(cat full.log)"
+expect_same=$(sha256sum statefull/current.env statefull/agent-state.json)
+[ "$expect_same" = "$sum_before" ] || die "the cache changed on a full disk"
+wg_a persistent-keepalive | grep -q 'off$' || die "revision 7 applied although it could not be persisted"
+jq -e '.errors | any(test("No space left on device"))' posts/latest.json >/dev/null ||
+  die "disk full not in the status report: $(cat posts/latest.json 2>/dev/null)"
+umount statefull
+ok "disk full: revision 7 refused, cache intact, reported: $(grep -m1 -oE '(cannot persist revision 7|revision 7 not applied): .*' full.log)"
+
 # --- a controller that requires a client certificate (fresh state: nothing cached)
 kill "$SRV_PID" 2>/dev/null || true; wait "$SRV_PID" 2>/dev/null || true
 start_server --client-ca "$T/ca.pem"
@@ -435,7 +471,7 @@ grep -q "HTTP 403" nocert.log || die "no 403 without a client certificate: $(cat
 printf 'client_cert = %s\nclient_key = %s\n' "$T/client.pem" "$T/client.key" >>agent-nocert.conf
 rc=0; ip netns exec "$NA" "$AGENT" --config agent-nocert.conf once >cert.log 2>&1 || rc=$?
 [ "$rc" = 0 ] || die "once with a client certificate exited $rc: $(cat cert.log)"
-[ "$(jq .applied_revision state3/agent-state.json)" = 6 ] || die "client-cert fetch did not apply revision 6"
+[ "$(jq .applied_revision state3/agent-state.json)" = 7 ] || die "client-cert fetch did not apply revision 7 (the latest published)"
 ok "client certificate: refused without (403), applied with"
 
 # --- clear removes what the agent created: peers and its routes

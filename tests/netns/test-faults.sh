@@ -62,6 +62,7 @@ node = $NODE
 state_dir = $T/state
 backend = uapi
 report_interval = 1
+resync_interval = 1
 confirm_timeout = 60
 resolve_interval = 0
 [controller]

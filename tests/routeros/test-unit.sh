@@ -3,9 +3,10 @@
 # The sidecar as it ships: systemd/wgfleet-agent@.service (instance router1), its ExecStart
 # (`run`) under the unit's own restrictions as tests/tools/unit-sandbox derives them from the
 # unit file (a dynamic user, no capabilities at all, no_new_privs, read-only system, private
-# /tmp, the syscall filter and address families), with the API password and the controller
-# token handed over as LoadCredential= copies. One full cycle: fetch over HTTPS, verify, apply to
-# the simulator (wf-compare: the router holds the document), report.
+# /tmp, the syscall filter and address families), with the API password handed over as a
+# LoadCredential= copy and the controller credential in the state directory (as `enroll` leaves
+# it). One full cycle: fetch over HTTPS, verify, apply to the simulator (wf-compare: the router
+# holds the document), report.
 if [ -z "${WFR_IN_NETNS:-}" ]; then
   [ "$(id -u)" = 0 ] || { echo "SKIP: needs root (a private network namespace, a sandbox user)"; exit 77; }
   WFR_IN_NETNS=1 exec unshare -n -- "$0" "$@"
@@ -30,7 +31,7 @@ start_sim --defconf
 # /etc/wgfleet as docs/routeros.md lays it out: router1.conf, the trust key and CA (readable),
 # the secrets root-owned 0600 and handed to the service as credentials
 cp ctl-trust.pub ca.pem etc/ && chmod 644 etc/ctl-trust.pub etc/ca.pem   # public: readable
-(umask 077; printf '%s\n' "$PW" >etc/router1.password; printf '%s\n' "$TOKEN" >etc/router1.token)
+(umask 077; printf '%s\n' "$PW" >etc/router1.password)
 cred_dir=$T/creds   # stands for /run/credentials/wgfleet-agent@router1.service
 creds=$(sed -n 's/^LoadCredential=//p' "$UNIT")
 [ -n "$creds" ] || fail "$UNIT has no LoadCredential="
@@ -58,12 +59,9 @@ user = wgfleet
 password_file = $cred_dir/routeros-password
 probe_timeout = 1
 EOF
-# the token: from its credential when the unit hands it over, else as docs/routeros.md says
-if [ -f "$cred_dir/controller-token" ]; then
-  sed -i "s|^poll_interval = 1|&\ntoken_file = $cred_dir/controller-token|" etc/router1.conf
-else
-  sed -i "s|^poll_interval = 1|&\ntoken_file = $T/etc/router1.token|" etc/router1.conf
-fi
+# no token_file: `wgfleet-agent enroll` leaves the node's own credential in the state directory
+# (docs/routeros.md); the controller double accepts it as the bearer token
+(umask 077; printf '%s\n' "$TOKEN" >state-router1/credential)
 chmod 644 etc/router1.conf
 
 # the node key, as `wgfleet-agent --config /etc/wgfleet/router1.conf pubkey` makes it at enrolment

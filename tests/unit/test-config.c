@@ -23,6 +23,7 @@ static void test_defaults(void) {
         CHECK(strcmp(c.secrets_dir, "/etc/wgfleet/secrets") == 0 && strcmp(c.uapi_dir, "/var/run/wireguard") == 0);
         CHECK(c.resolve_interval == 300 && c.confirm_timeout == 120 && c.failover_after == 20);
         CHECK(c.report_interval == 60 && c.poll_interval == 30 && c.max_document_size == 32u << 20);
+        CHECK(c.resync_interval == 60);
         CHECK(c.ros_port == 8728 && !c.ros_tls && c.ros_tls_verify && c.ros_probe_timeout == 35);
         CHECK(c.url == NULL && c.metrics_listen == NULL);
         config_done(&c);
@@ -44,6 +45,7 @@ static void test_full(void) {
                    "confirm_timeout = 0\n"
                    "failover_after = 90s\n"
                    "report_interval = 1h\n"
+                   "resync_interval = 2m\n"
                    "uapi_dir = /run/wg\n"
                    "colour = blue\n"
                    "[controller]\n"
@@ -72,6 +74,7 @@ static void test_full(void) {
         CHECK(c.backend == CONFIG_BACKEND_ROUTEROS && strcmp(c.metrics_listen, "[::1]:9586") == 0);
         CHECK(c.resolve_interval == 300 && c.confirm_timeout == 0 && c.failover_after == 90);
         CHECK(c.report_interval == 3600 && strcmp(c.uapi_dir, "/run/wg") == 0);
+        CHECK(c.resync_interval == 120);
         CHECK(strcmp(c.url, "https://ctl.example:8443/v1/nodes/edge-1") == 0);
         CHECK(strcmp(c.trust_key, "/etc/wgfleet/trust.pub") == 0 && strcmp(c.client_key, "/etc/wgfleet/key.pem") == 0);
         CHECK(c.poll_interval == 15 && c.max_document_size == 4u << 20);
@@ -119,6 +122,7 @@ static void test_errors(void) {
         expect_error("[agent]\nmetrics_listen = 9586\n", "[agent] metrics_listen: \"9586\" is not host:port");
         expect_error("[agent]\nconfirm_timeout = 2d\n", "[agent] confirm_timeout: \"2d\" is not a duration in seconds (0-86400, suffix s, m or h allowed)");
         expect_error("[agent]\nfailover_after = 0\n", "[agent] failover_after: \"0\" is not a duration in seconds (1-86400, suffix s, m or h allowed)");
+        expect_error("[agent]\nresync_interval = 0\n", "[agent] resync_interval: \"0\" is not a duration in seconds (1-86400, suffix s, m or h allowed)");
         expect_error("[controller]\npoll_interval = -5\n", "[controller] poll_interval: \"-5\" is not a duration in seconds (1-86400, suffix s, m or h allowed)");
         expect_error("[controller]\nurl = http://ctl.example/\n", "[controller] url: \"http://ctl.example/\" is not an https:// URL");
         expect_error("[controller]\nmax_document_size = 10\n", "[controller] max_document_size: \"10\" is not a size in bytes (4096-1073741824, suffix K, M or G allowed)");
@@ -162,6 +166,26 @@ static void test_errors(void) {
         config_done(&c);
 }
 
+/* An enrolled node's credential in state_dir replaces token_file; without one token_file stays. */
+static void test_credential(void) {
+        char text[600], cred[400];
+        struct config c;
+        struct wf_err e = {};
+
+        snprintf(text, sizeof(text), "[agent]\nstate_dir = %s\n[controller]\ntoken_file = /etc/wgfleet/token\n", tmpdir);
+        write_conf(text);
+        config_init(&c);
+        CHECK(config_load(&c, path, &e, NULL, NULL) == 0);
+        CHECK(c.token_file && strcmp(c.token_file, "/etc/wgfleet/token") == 0);
+        config_done(&c);
+        snprintf(cred, sizeof(cred), "%s/" CONFIG_CREDENTIAL_FILE, tmpdir);
+        CHECK(wf_write_file_atomic(cred, "00", 2, 0600) == 0);
+        config_init(&c);
+        CHECK(config_load(&c, path, &e, NULL, NULL) == 0);
+        CHECK(c.token_file && strcmp(c.token_file, cred) == 0);
+        config_done(&c);
+}
+
 int main(void) {
         char cmd[300];
 
@@ -171,6 +195,7 @@ int main(void) {
         test_defaults();
         test_full();
         test_errors();
+        test_credential();
         snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);
         if (system(cmd) != 0)
                 return 1;
