@@ -94,7 +94,7 @@ static int parse_tunnel_cidrs(struct jr_ctx *c, const json_t *wan, const struct 
         if (r < 0)
                 return r;
         if (wf_prefix_parse(json_string_value(v), true, &inv->tunnel_cidr, &why) < 0 ||
-            (why = doc_prefix_special(&inv->tunnel_cidr)))
+            (why = doc_prefix_special_overlap(&inv->tunnel_cidr)))
                 return jr_fail(c, &p4, v, "%s", why);
         if ((inv->tunnel_cidr.family == AF_INET && inv->tunnel_cidr.len > 30) ||
             (inv->tunnel_cidr.family == AF_INET6 && inv->tunnel_cidr.len > 126))
@@ -105,7 +105,7 @@ static int parse_tunnel_cidrs(struct jr_ctx *c, const json_t *wan, const struct 
                 return r;
         if (wf_prefix_parse(json_string_value(v), true, &inv->tunnel_cidr6, &why) < 0 ||
             inv->tunnel_cidr6.family != AF_INET6 || inv->tunnel_cidr6.len > 126 ||
-            doc_prefix_special(&inv->tunnel_cidr6))
+            doc_prefix_special_overlap(&inv->tunnel_cidr6))
                 return jr_fail(c, &p6, v, "is not a unicast IPv6 range (at most /126)");
         if (inv->tunnel_cidr.family != AF_INET)
                 return jr_fail(c, &p6, NULL, "only with an IPv4 tunnel_cidr");
