@@ -368,7 +368,7 @@ static int on_icmp(_unused_ sd_event_source *s, int fd, _unused_ uint32_t revent
                         w->peers[pr->peer].primary_ms = mono_ms();
                 else
                         lv_probe_reply(&w->peers[pr->peer].lv, mono_ms(),
-                                       (uint32_t)(agentr_mono_usec() - pr->sent_usec));
+                                       (uint32_t)(agentr_mono_usec() - pr->sent_usec), failover_ms(a));
         }
 }
 
