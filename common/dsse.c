@@ -169,6 +169,122 @@ static int b64_decode_any(const char *s, size_t n, size_t room, uint8_t **ret, s
         return 0;
 }
 
+/* The envelope without its payload's text: a 10k-peer document's payload is 2 MB of base64,
+ * which jansson would copy twice (its lexer buffer and the string value) next to the envelope
+ * and the decoded payload. The scanner finds the top level "payload" string, the skeleton gets
+ * "" in its place and is parsed as usual (every other check, duplicates included, unchanged);
+ * the base64 is decoded from the envelope itself. Anything the scanner does not understand (an
+ * escape inside the payload, odd syntax) makes it give up: the whole text is parsed instead. */
+struct env_skeleton {
+        char *text;
+        size_t len;
+        const char *payload; /* into the envelope; NULL: no top level "payload" string */
+        size_t payload_len;
+};
+
+static size_t env_ws(const char *s, size_t len, size_t i) {
+        while (i < len && (s[i] == ' ' || s[i] == '\t' || s[i] == '\r' || s[i] == '\n'))
+                i++;
+        return i;
+}
+
+/* A string starting at s[i] == '"': the index after its closing quote, 0 when it has none. */
+static size_t env_string(const char *s, size_t len, size_t i, bool *plain) {
+        *plain = true;
+        for (i++; i < len; i++) {
+                if (s[i] == '"')
+                        return i + 1;
+                if (s[i] == '\\') {
+                        *plain = false;
+                        i++;
+                }
+        }
+        return 0;
+}
+
+/* Any value at s[i]: the index after it, 0 when the text ends first (jansson judges the rest). */
+static size_t env_value(const char *s, size_t len, size_t i) {
+        unsigned depth = 0;
+        bool plain;
+
+        do {
+                if (i >= len)
+                        return 0;
+                if (s[i] == '"') {
+                        i = env_string(s, len, i, &plain);
+                        if (!i)
+                                return 0;
+                        continue;
+                }
+                if (s[i] == '{' || s[i] == '[')
+                        depth++;
+                else if (s[i] == '}' || s[i] == ']') {
+                        if (depth == 0)
+                                return i; /* a scalar that ran into its container's end */
+                        depth--;
+                } else if (depth == 0 && s[i] == ',')
+                        return i;
+                i++;
+        } while (depth > 0 || (i < len && !strchr(",}] \t\r\n", s[i])));
+        return i;
+}
+
+static void env_skeleton_done(struct env_skeleton *sk) {
+        free(sk->text);
+}
+
+static int env_skeleton_make(const char *s, size_t len, struct env_skeleton *ret) {
+        size_t i = env_ws(s, len, 0), ps = 0, pe = 0;
+        bool plain;
+
+        if (i >= len || s[i++] != '{')
+                return -EINVAL;
+        for (;;) {
+                size_t ks, ke;
+
+                i = env_ws(s, len, i);
+                if (i >= len || s[i] != '"')
+                        return -EINVAL;
+                ks = i + 1;
+                ke = env_string(s, len, i, &plain);
+                if (!ke)
+                        return -EINVAL;
+                i = env_ws(s, len, ke);
+                if (i >= len || s[i++] != ':')
+                        return -EINVAL;
+                i = env_ws(s, len, i);
+                if (i < len && s[i] == '"' && !pe && plain && ke - 1 - ks == 7 &&
+                    memcmp(s + ks, "payload", 7) == 0) {
+                        ps = i + 1;
+                        i = env_string(s, len, i, &plain);
+                        if (!i || !plain)
+                                return -EINVAL;
+                        pe = i - 1;
+                } else if (!(i = env_value(s, len, i)))
+                        return -EINVAL;
+                i = env_ws(s, len, i);
+                if (i < len && s[i] == ',') {
+                        i++;
+                        continue;
+                }
+                if (i < len && s[i] == '}')
+                        break;
+                return -EINVAL;
+        }
+        *ret = (struct env_skeleton){ .len = len - (pe - ps) };
+        ret->text = malloc(ret->len + 1);
+        if (!ret->text)
+                return -ENOMEM;
+        memcpy(ret->text, s, ps);
+        memcpy(ret->text + ps, s + pe, len - pe);
+        ret->text[ret->len] = '\0';
+        if (pe) {
+                ret->payload = s + ps;
+                ret->payload_len = pe - ps;
+        }
+        return 0;
+}
+
 /* The PAE header for a body of body_len bytes ("DSSEv1 LEN type LEN "), into out. */
 static int pae_header(const char *type, size_t body_len, char out[static DSSE_PAE_HEADER_MAX]) {
         int h = snprintf(out, DSSE_PAE_HEADER_MAX, "DSSEv1 %zu %s %zu ", strlen(type), type, body_len);
@@ -179,6 +295,7 @@ static int pae_header(const char *type, size_t body_len, char out[static DSSE_PA
 int dsse_verify(const char *envelope, size_t len, size_t max_size, const struct dsse_trust *t,
                 char **ret_payload, size_t *ret_payload_len, struct wf_err *e) {
         _cleanup_(json_decrefp) json_t *root = NULL;
+        _cleanup_(env_skeleton_done) struct env_skeleton sk = {};
         _cleanup_free_ uint8_t *payload = NULL;
         uint8_t *pae;
         size_t payload_len, pae_len, n_sigs;
@@ -195,7 +312,13 @@ int dsse_verify(const char *envelope, size_t len, size_t max_size, const struct 
         if (!t || t->n_keys == 0)
                 return wf_err_set(e, -ENOKEY, "envelope: no trusted key to verify with");
 
-        root = json_loadb(envelope, len, JSON_REJECT_DUPLICATES, &jerr);
+        r = env_skeleton_make(envelope, len, &sk);
+        if (r == -ENOMEM)
+                return r;
+        if (r == 0)
+                root = json_loadb(sk.text, sk.len, JSON_REJECT_DUPLICATES, &jerr);
+        if (!root) /* no skeleton, or bad JSON: line and column of the text as given */
+                root = json_loadb(envelope, len, JSON_REJECT_DUPLICATES, &jerr);
         if (!root)
                 return wf_err_set(e, -EINVAL, "envelope: not valid JSON (line %d column %d: %s)",
                                   jerr.line, jerr.column, jerr.text);
@@ -221,7 +344,8 @@ int dsse_verify(const char *envelope, size_t len, size_t max_size, const struct 
          * verified in place: no second copy of a large document. The header's length field
          * takes the decoded length, known only after decoding, so the room is its maximum
          * and the header is written right before the payload. */
-        r = b64_decode_any(json_string_value(jpayload), json_string_length(jpayload), DSSE_PAE_HEADER_MAX,
+        r = b64_decode_any(sk.payload ? sk.payload : json_string_value(jpayload),
+                           sk.payload ? sk.payload_len : json_string_length(jpayload), DSSE_PAE_HEADER_MAX,
                            &payload, &payload_len);
         if (r == -ENOMEM)
                 return r;
