@@ -292,16 +292,83 @@ static int pae_header(const char *type, size_t body_len, char out[static DSSE_PA
         return h < 0 || h >= DSSE_PAE_HEADER_MAX ? -EINVAL : h;
 }
 
+/* Rules for the signatures array: 1 to DSSE_MAX_SIGNATURES entries, each an object whose sig is
+ * the base64 of 64 bytes; 0 when one of them verifies pae with a trusted key. */
+static int verify_signatures(const json_t *jsigs, const uint8_t *pae, size_t pae_len,
+                             const struct dsse_trust *t, struct wf_err *e) {
+        char seen[3 * 17 + 8] = "";
+        size_t n_sigs;
+        int r;
+
+        if (!json_is_array(jsigs))
+                return wf_err_set(e, -EINVAL, "envelope: signatures is missing or not an array");
+        n_sigs = json_array_size(jsigs);
+        if (n_sigs == 0)
+                return wf_err_set(e, -EBADMSG, "envelope: no signature");
+        if (n_sigs > DSSE_MAX_SIGNATURES)
+                return wf_err_set(e, -E2BIG, "envelope: %zu signatures, more than the %d accepted",
+                                  n_sigs, DSSE_MAX_SIGNATURES);
+
+        /* keyid is an unauthenticated hint: every signature is tried against every key. A
+         * signature whose keyid names a trusted key but does not verify means tampering. */
+        bool tampered = false;
+        for (size_t i = 0; i < n_sigs; i++) {
+                json_t *s = json_array_get(jsigs, i), *jsig, *jkeyid;
+                _cleanup_free_ uint8_t *sig = NULL;
+                size_t siglen;
+
+                if (!json_is_object(s))
+                        return wf_err_set(e, -EINVAL, "envelope: signatures[%zu] is not an object", i);
+                jsig = json_object_get(s, "sig");
+                jkeyid = json_object_get(s, "keyid");
+                if (!json_is_string(jsig))
+                        return wf_err_set(e, -EINVAL, "envelope: signatures[%zu].sig is missing or "
+                                          "not a string", i);
+                if (jkeyid && !json_is_string(jkeyid) && !json_is_null(jkeyid))
+                        return wf_err_set(e, -EINVAL, "envelope: signatures[%zu].keyid is not a string", i);
+                r = b64_decode_any(json_string_value(jsig), json_string_length(jsig), 0, &sig, &siglen);
+                if (r == -ENOMEM)
+                        return r;
+                if (r < 0)
+                        return wf_err_set(e, -EINVAL, "envelope: signatures[%zu].sig is not base64", i);
+                if (siglen != crypto_sign_BYTES)
+                        return wf_err_set(e, -EINVAL, "envelope: signatures[%zu].sig is %zu bytes, not "
+                                          "an ed25519 signature (64)", i, siglen);
+                for (size_t k = 0; k < t->n_keys; k++) {
+                        char kid[17];
+
+                        if (crypto_sign_verify_detached(sig, pae, pae_len, t->keys[k]) == 0)
+                                return 0;
+                        dsse_keyid(t->keys[k], kid);
+                        if (json_is_string(jkeyid) && strcmp(json_string_value(jkeyid), kid) == 0)
+                                tampered = true;
+                }
+                if (i < 3 && json_is_string(jkeyid)) {
+                        size_t o = strlen(seen);
+                        char shown[128];
+
+                        wf_escape(json_string_value(jkeyid), json_string_length(jkeyid) < 16 ?
+                                  json_string_length(jkeyid) : 16, shown, 80);
+                        snprintf(seen + o, sizeof(seen) - o, "%s%.16s", o ? ", " : "", shown);
+                }
+        }
+        if (tampered)
+                return wf_err_set(e, -EBADMSG, "envelope: signature by a trusted key does not verify "
+                                  "(payload or payloadType altered after signing)");
+        return wf_err_set(e, -EKEYREJECTED, "envelope: no valid signature by a trusted key "
+                          "(%zu signature(s), keyid %s; %zu trusted key(s))", n_sigs,
+                          seen[0] ? seen : "none given", t->n_keys);
+}
+
 int dsse_verify(const char *envelope, size_t len, size_t max_size, const struct dsse_trust *t,
                 char **ret_payload, size_t *ret_payload_len, struct wf_err *e) {
         _cleanup_(json_decrefp) json_t *root = NULL;
         _cleanup_(env_skeleton_done) struct env_skeleton sk = {};
         _cleanup_free_ uint8_t *payload = NULL;
         uint8_t *pae;
-        size_t payload_len, pae_len, n_sigs;
-        json_t *jtype, *jpayload, *jsigs;
+        size_t payload_len, pae_len;
+        json_t *jtype, *jpayload;
         json_error_t jerr;
-        char seen[3 * 17 + 8] = "";
         int r;
 
         if (sodium_init() < 0)
@@ -362,68 +429,10 @@ int dsse_verify(const char *envelope, size_t len, size_t max_size, const struct 
                 pae_len = (size_t)h + payload_len;
         }
 
-        jsigs = json_object_get(root, "signatures");
-        if (!json_is_array(jsigs))
-                return wf_err_set(e, -EINVAL, "envelope: signatures is missing or not an array");
-        n_sigs = json_array_size(jsigs);
-        if (n_sigs == 0)
-                return wf_err_set(e, -EBADMSG, "envelope: no signature");
-        if (n_sigs > DSSE_MAX_SIGNATURES)
-                return wf_err_set(e, -E2BIG, "envelope: %zu signatures, more than the %d accepted",
-                                  n_sigs, DSSE_MAX_SIGNATURES);
+        r = verify_signatures(json_object_get(root, "signatures"), pae, pae_len, t, e);
+        if (r < 0)
+                return r;
 
-
-        /* keyid is an unauthenticated hint: every signature is tried against every key. A
-         * signature whose keyid names a trusted key but does not verify means tampering. */
-        bool tampered = false;
-        for (size_t i = 0; i < n_sigs; i++) {
-                json_t *s = json_array_get(jsigs, i), *jsig, *jkeyid;
-                _cleanup_free_ uint8_t *sig = NULL;
-                size_t siglen;
-
-                if (!json_is_object(s))
-                        return wf_err_set(e, -EINVAL, "envelope: signatures[%zu] is not an object", i);
-                jsig = json_object_get(s, "sig");
-                jkeyid = json_object_get(s, "keyid");
-                if (!json_is_string(jsig))
-                        return wf_err_set(e, -EINVAL, "envelope: signatures[%zu].sig is missing or "
-                                          "not a string", i);
-                if (jkeyid && !json_is_string(jkeyid) && !json_is_null(jkeyid))
-                        return wf_err_set(e, -EINVAL, "envelope: signatures[%zu].keyid is not a string", i);
-                r = b64_decode_any(json_string_value(jsig), json_string_length(jsig), 0, &sig, &siglen);
-                if (r == -ENOMEM)
-                        return r;
-                if (r < 0)
-                        return wf_err_set(e, -EINVAL, "envelope: signatures[%zu].sig is not base64", i);
-                if (siglen != crypto_sign_BYTES)
-                        return wf_err_set(e, -EINVAL, "envelope: signatures[%zu].sig is %zu bytes, not "
-                                          "an ed25519 signature (64)", i, siglen);
-                for (size_t k = 0; k < t->n_keys; k++) {
-                        char kid[17];
-
-                        if (crypto_sign_verify_detached(sig, pae, pae_len, t->keys[k]) == 0)
-                                goto verified;
-                        dsse_keyid(t->keys[k], kid);
-                        if (json_is_string(jkeyid) && strcmp(json_string_value(jkeyid), kid) == 0)
-                                tampered = true;
-                }
-                if (i < 3 && json_is_string(jkeyid)) {
-                        size_t o = strlen(seen);
-                        char shown[128];
-
-                        wf_escape(json_string_value(jkeyid), json_string_length(jkeyid) < 16 ?
-                                  json_string_length(jkeyid) : 16, shown, 80);
-                        snprintf(seen + o, sizeof(seen) - o, "%s%.16s", o ? ", " : "", shown);
-                }
-        }
-        if (tampered)
-                return wf_err_set(e, -EBADMSG, "envelope: signature by a trusted key does not verify "
-                                  "(payload or payloadType altered after signing)");
-        return wf_err_set(e, -EKEYREJECTED, "envelope: no valid signature by a trusted key "
-                          "(%zu signature(s), keyid %s; %zu trusted key(s))", n_sigs,
-                          seen[0] ? seen : "none given", t->n_keys);
-
-verified:
         /* A cheap look only: doc_parse parses the payload fully (and names any JSON error);
          * parsing it here too would double the cost of a 10k-peer document. */
         {
