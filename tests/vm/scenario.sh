@@ -21,7 +21,18 @@ check() {
   if [ $r = 0 ]; then ok "$desc$dt"; else bad "$desc$dt"; sed 's/^/#   /' /tmp/check.out | head -30; fi
 }
 ns() { n=$1; shift; /usr/sbin/ip netns exec wfk-$n "$@"; }
-agent() { n=$1; shift; /usr/sbin/ip netns exec wfk-$n wgfleet-agent --config /data/$n/agent.conf "$@"; }
+# c's agent is not root, as wgfleet-agent.service runs it: uid and gid 65534, CAP_NET_ADMIN as
+# its only (bounding, ambient) capability, no_new_privs (setpriv standing in for the unit's User=
+# and capability lines). Every kernel call of the linux backend (genetlink, rtnetlink links,
+# addresses, routes and rules, nf_tables, the forwarding sysctls) is then made without root.
+CAPS="--bounding-set -all,+net_admin --inh-caps -all,+net_admin --ambient-caps -all,+net_admin --no-new-privs"
+unpriv() { setpriv --reuid 65534 --regid 65534 --clear-groups $CAPS "$@"; }
+agent() {
+  n=$1; shift
+  if [ "$n" = c ]; then ns c unpriv wgfleet-agent --config /data/c/agent.conf "$@"
+  else /usr/sbin/ip netns exec wfk-$n wgfleet-agent --config /data/$n/agent.conf "$@"; fi
+}
+chmod 755 /data /data/c && chown -R 65534:65534 /data/c/state
 apply() { agent "$1" apply --trust-key /data/trust.pub "/data/$1/$2.json"; }
 plan_empty() {
   agent "$1" plan --json --trust-key /data/trust.pub "/data/$1/$2.json" >/tmp/plan.json || return 1
@@ -88,6 +99,13 @@ ns a ip route add 10.99.0.0/24 dev wfk-ab proto static
 
 # --- round 1: three nodes from signed documents
 for n in a b c; do check "apply rev1 on $n" apply $n rev1; done
+c_identity() {
+  ns c unpriv cat /proc/self/status >/tmp/c.status || return 1
+  grep -E '^(Uid|Gid|Cap...):' /tmp/c.status
+  grep -Eq '^Uid:.65534.65534.65534.65534$' /tmp/c.status && grep -Eq '^Gid:.65534.65534.65534.65534$' /tmp/c.status &&
+    [ "$(grep -Ec '^Cap(Eff|Bnd|Amb):.0000000000001000$' /tmp/c.status)" = 3 ]
+}
+check "c's agent runs as uid/gid 65534 with CapEff/CapBnd/CapAmb = CAP_NET_ADMIN (0x1000) only" c_identity
 check "a: wfk0 is a kernel WireGuard link" has a wireguard ip -d link show wfk0
 check "a: 2 peers" count_is a 2 wg show wfk0 peers
 check "a: listen port 51820" has a '^51820$' wg show wfk0 listen-port

@@ -11,7 +11,7 @@ build=${WGFLEET_BUILD:-$src/build}
 here=$src/tests/vm
 [ "$(id -u)" -eq 0 ] || { echo "SKIP: test-vm needs root (mknod-free initramfs, but cpio of 0600 keys)"; exit 77; }
 agent=$build/agent/wgfleet-agent
-for t in openssl wg jq nft cpio qemu-system-x86_64; do
+for t in openssl wg jq nft setpriv cpio qemu-system-x86_64; do
   command -v $t >/dev/null || { echo "SKIP: test-vm: $t not installed (scripts/deps)"; exit 77; }
 done
 
@@ -152,7 +152,7 @@ cp "$src/tests/tools/wf-compare" wf-compare   # run by bash inside (copied below
 [ -x "$agent" ] && [ -x "$build/bench/wgfleet-bench" ] || { echo "test-vm: $agent or bench/wgfleet-bench not built"; exit 1; }
 set +e
 "$here/vm-run" "$payload" "$log" "${WFVM_TIMEOUT:-900}" "$agent" "$build/bench/wgfleet-bench" "$(command -v jq)" \
-  "$(command -v bash)" "$(command -v nft)"
+  "$(command -v bash)" "$(command -v nft)" "$(command -v setpriv)"
 status=$?
 set -e
 [ $status -eq 77 ] && exit 77
