@@ -193,6 +193,11 @@ int wf_read_secret_file(const char *path, size_t max, char **ret, size_t *ret_le
         int r;
 
         fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0 && errno == EACCES && geteuid() != 0)
+                /* the agent's unit runs as wgfleet-agent; root's 0600 files reach it otherwise */
+                return wf_err_set(e, -EACCES, "%s: Permission denied for uid %u (a root-only secret: pass it to "
+                                  "the service as a systemd credential, docs/security.md)", path,
+                                  (unsigned)geteuid());
         if (fd < 0)
                 return wf_err_set(e, -errno, "%s: %s", path, strerror(errno));
         r = check_secret_fd(fd, path, e);

@@ -182,5 +182,20 @@ check "once as root: exit 0 (got $rc)" [ "$rc" = 0 ]
 foreign() { find state \( ! -uid "$AUID" -o ! -gid "$AGID" \) -printf '%p '; }
 check "once as root: every file in the state directory is still $AUID:$AGID's (others: '$(foreign)')" [ -z "$(foreign)" ]
 check "once as root: the lock it created is among them" [ -e state/agent.lock ]
+# keygen as root into the user's directory (a re-keyed node): the new key is the user's too
+rm -f state/private.key
+"$AGENT" --config etc/agent.conf keygen >/dev/null 2>&1
+check "keygen as root: the new node key is $AUID:$AGID 0600 ($(stat -c '%u:%g %a' state/private.key 2>&1))" \
+  [ "$(stat -c '%u %g %a' state/private.key)" = "$AUID $AGID 600" ]
+# a secret the unit does not hand over (a token_file outside /etc/wgfleet/token): the agent's
+# user cannot read it, and says so with the way out
+sed -i "s|^token_file = .*|token_file = $T/etc/other-token|" etc/agent.conf
+cp -p etc/token etc/other-token
+rm -f state/credential creds/token
+as_user_once() { inns n setpriv --reuid "$AUID" --regid "$AGID" --clear-groups --inh-caps -all,+net_admin \
+  --ambient-caps -all,+net_admin "$AGENT" --config etc/agent.conf once; }
+as_user_once >once-user.log 2>&1
+check "a root-only token_file: the error names the file and the credential way out ($(grep -o 'other-token: Permission denied[^)]*)' once-user.log | head -n 1))" \
+  grep -q "other-token: Permission denied for uid $AUID (a root-only secret: pass it to the service as a systemd credential" once-user.log
 [ "$failures" -eq 0 ] || { echo "--- agent log"; tail -n 30 agent.log; }
 finish

@@ -25,11 +25,12 @@ ns() { n=$1; shift; /usr/sbin/ip netns exec wfk-$n "$@"; }
 # its only (bounding, ambient) capability, no_new_privs (setpriv standing in for the unit's User=
 # and capability lines). Every kernel call of the linux backend (genetlink, rtnetlink links,
 # addresses, routes and rules, nf_tables, the forwarding sysctls) is then made without root.
-CAPS="--bounding-set -all,+net_admin --inh-caps -all,+net_admin --ambient-caps -all,+net_admin --no-new-privs"
-unpriv() { setpriv --reuid 65534 --regid 65534 --clear-groups $CAPS "$@"; }
+# (a word list, split on purpose: `ns` executes it)
+UNPRIV="setpriv --reuid 65534 --regid 65534 --clear-groups --bounding-set -all,+net_admin
+  --inh-caps -all,+net_admin --ambient-caps -all,+net_admin --no-new-privs"
 agent() {
   n=$1; shift
-  if [ "$n" = c ]; then ns c unpriv wgfleet-agent --config /data/c/agent.conf "$@"
+  if [ "$n" = c ]; then ns c $UNPRIV wgfleet-agent --config /data/c/agent.conf "$@"
   else /usr/sbin/ip netns exec wfk-$n wgfleet-agent --config /data/$n/agent.conf "$@"; fi
 }
 chmod 755 /data /data/c && chown -R 65534:65534 /data/c/state
@@ -100,7 +101,7 @@ ns a ip route add 10.99.0.0/24 dev wfk-ab proto static
 # --- round 1: three nodes from signed documents
 for n in a b c; do check "apply rev1 on $n" apply $n rev1; done
 c_identity() {
-  ns c unpriv cat /proc/self/status >/tmp/c.status || return 1
+  ns c $UNPRIV cat /proc/self/status >/tmp/c.status || return 1
   grep -E '^(Uid|Gid|Cap...):' /tmp/c.status
   grep -Eq '^Uid:.65534.65534.65534.65534$' /tmp/c.status && grep -Eq '^Gid:.65534.65534.65534.65534$' /tmp/c.status &&
     [ "$(grep -Ec '^Cap(Eff|Bnd|Amb):.0000000000001000$' /tmp/c.status)" = 3 ]
