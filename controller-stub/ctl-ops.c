@@ -186,16 +186,3 @@ char *ctl_ops_fleet_html(char *page, const struct ctl_rollout *ro, const struct 
         return buf;
 }
 
-void ctl_ops_fleet_json(json_t *fleet, json_t *rollout, const uint64_t *target, const unsigned *wave) {
-        json_t *n;
-        size_t i;
-
-        json_array_foreach(json_object_get(fleet, "nodes"), i, n) {
-                json_object_set_new(n, "target_revision", json_integer((json_int_t)target[i]));
-                json_object_set_new(n, "wave", json_integer(wave[i]));
-        }
-        if (rollout) {
-                json_object_del(rollout, "nodes");
-                json_object_set_new(fleet, "rollout", rollout);
-        }
-}

@@ -37,6 +37,3 @@ int ctl_ops_request(const char *state_dir, json_t *req, unsigned wait_s, bool *r
 /* Appends the rollout, history and wg-quick sections to the fleet page (takes and returns page). */
 char *ctl_ops_fleet_html(char *page, const struct ctl_rollout *ro, const struct ctl_render *target,
                          const char *state_dir, int64_t now);
-/* Adds "rollout" (taken) and per node "target_revision" and "wave" (arrays in the order of
- * fleet's nodes) to /v1/fleet. */
-void ctl_ops_fleet_json(json_t *fleet, json_t *rollout, const uint64_t *target, const unsigned *wave);
