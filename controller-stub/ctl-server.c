@@ -878,6 +878,11 @@ struct fleet_snap {
         struct ctl_report *reps;
         char *names;                /* n slots of 64 bytes */
         json_t *rollout;
+        /* the page only */
+        char *wan_name;
+        char *rollout_html;
+        struct ctl_ops_history_row *history;
+        size_t n_history;
 };
 
 static void fleet_snap_done(struct fleet_snap *f) {
@@ -885,9 +890,12 @@ static void fleet_snap_done(struct fleet_snap *f) {
         free(f->reps);
         free(f->names);
         json_decref(f->rollout);
+        free(f->wan_name);
+        free(f->rollout_html);
+        ctl_ops_history_rows_free(f->history, f->n_history);
 }
 
-static int fleet_snap(struct ctl_server *s, struct fleet_snap *f) {
+static int fleet_snap(struct ctl_server *s, struct fleet_snap *f, bool html) {
         size_t n = s->inv->n_nodes;
 
         *f = (struct fleet_snap){ .n = n, .poll_interval = s->inv->poll_interval };
@@ -909,33 +917,36 @@ static int fleet_snap(struct ctl_server *s, struct fleet_snap *f) {
                 f->rows[i].wave = ctl_rollout_wave(s->ro, f->rows[i].name);
         }
         json_object_del(f->rollout, "nodes"); /* per node in the rows */
+        if (html) {
+                f->n_history = s->render ? s->render->n_nodes : 0;
+                if (!(f->wan_name = strdup(s->inv->name)) ||
+                    !(f->rollout_html = ctl_rollout_html(s->ro, s->render, time(NULL))) ||
+                    !(f->history = ctl_ops_history_rows(s->ro, s->render, s->cfg.state_dir)))
+                        return -ENOMEM;
+        }
         return 0;
 }
 
+/* The views are built from a snapshot, without the lock: status reports keep flowing while
+ * someone looks (the page held the lock for 10 000 history directory reads). */
 static enum MHD_Result get_fleet(struct ctl_server *s, struct MHD_Connection *c, bool html) {
-        _cleanup_free_ struct ctl_fleet_row *rows = NULL;
-        _cleanup_free_ char *page = NULL;
         struct fleet_snap f;
         char *text = NULL;
         size_t len = 0;
         int r;
 
         pthread_mutex_lock(&s->lock);
-        if (html) {
-                rows = fleet_rows(s);
-                if (rows)
-                        page = ctl_fleet_html(rows, s->inv->n_nodes, s->inv->name, s->inv->poll_interval, time(NULL));
-                if (page)
-                        page = ctl_ops_fleet_html(page, s->ro, s->render, s->cfg.state_dir, time(NULL));
-                pthread_mutex_unlock(&s->lock);
-                return page ? respond(c, MHD_HTTP_OK, "text/html; charset=utf-8", page, strlen(page), NULL) : MHD_NO;
-        }
-        r = fleet_snap(s, &f);
+        r = fleet_snap(s, &f, html);
         pthread_mutex_unlock(&s->lock);
-        if (r >= 0)
+        if (r >= 0 && html) {
+                text = ctl_fleet_html(f.rows, f.n, f.wan_name, f.poll_interval, time(NULL));
+                text = ctl_ops_fleet_html(text, f.rollout_html, f.history, f.n_history, s->cfg.state_dir);
+                len = text ? strlen(text) : 0;
+        } else if (r >= 0)
                 text = ctl_fleet_json_text(f.rows, f.n, f.poll_interval, time(NULL), f.rollout, &len);
         fleet_snap_done(&f);
-        return text ? respond_owned(c, MHD_HTTP_OK, "application/json", text, len) : MHD_NO;
+        return text ? respond_owned(c, MHD_HTTP_OK, html ? "text/html; charset=utf-8" : "application/json", text, len)
+                    : MHD_NO;
 }
 
 /* The first call for a request: only the headers are in. Routes it, authenticates it and
