@@ -413,6 +413,7 @@ static int ros_gateway(struct backend *b, const struct wf_doc *doc, bool dry_run
 
 const struct backend_ops backend_routeros_ops = {
         .name = "routeros",
+        .own_keys = true,
         .open = ros_open,
         .close = ros_close,
         .observe = ros_observe_checked,

@@ -23,6 +23,10 @@ struct backend_stats {
 
 struct backend_ops {
         const char *name;
+        /* The device generates and keeps its own private key (RouterOS: an interface added
+         * without private-key): no node key is loaded or sent, the live public key is the node's
+         * key, and a document's public_key is checked against it. */
+        bool own_keys;
         int (*open)(struct backend **ret, const struct config *c, struct wf_err *e);
         void (*close)(struct backend *b);
         /* Reads the live state of one interface (exists=false when absent), including our

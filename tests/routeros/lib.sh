@@ -46,6 +46,7 @@ write_conf() {
     echo "port = ${ROS_PORT:-8728}"
     echo "tls = $TLS"
     echo "tls_verify = $VERIFY"
+    [ "$TLS" = yes ] && [ "$VERIFY" = yes ] || echo "insecure_plaintext = yes"
     [ -n "$CA_FILE" ] && echo "ca_file = $CA_FILE"
     echo "user = wgfleet"
     echo "password_file = $T/password"
@@ -54,7 +55,6 @@ write_conf() {
 }
 agent() { ${AGENT_WRAPPER:-} "$AGENT" --config "$T/agent.conf" "$@"; }
 write_conf
-NODE_PUB=$(agent keygen | tail -n 1)
 
 # start_sim [sim options...]
 start_sim() {
@@ -130,7 +130,8 @@ drive() {
 }
 
 # A document with the standard three peers; variables override parts of it.
-#   A_EP B_EP (endpoints), B_KA (keepalive of b), EXTRA_ADDR, LISTEN
+#   A_EP B_EP (endpoints), B_KA (keepalive of b), EXTRA_ADDR, LISTEN, DOC_PUB (the interface's
+#   public_key; none by default: the router generates its key)
 write_doc() {
   local out=$1
   cat > "$out" <<EOF
@@ -144,8 +145,8 @@ write_doc() {
     "name": "${IFACE:-wfr0}",
     "listen_port": ${LISTEN:-51820},
     "addresses": ["10.99.0.1/24"${EXTRA_ADDR:-}],
-    "public_key": "$NODE_PUB",
-    "peers": [
+${DOC_PUB:+    \"public_key\": \"$DOC_PUB\",
+}    "peers": [
       {"name": "site-a", "public_key": "$(pub a)", "endpoint": "${A_EP:-192.0.2.10:51820}",
        "allowed_ips": ["10.99.0.2/32", "10.1.0.0/24"], "persistent_keepalive": 25},
       {"name": "site-b", "public_key": "$(pub b)", "endpoint": "${B_EP:-192.0.2.20:51820}",

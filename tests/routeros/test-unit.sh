@@ -55,6 +55,7 @@ poll_interval = 1
 host = $SIM_ADDR
 port = $ROS_PORT
 tls = no
+insecure_plaintext = yes
 user = wgfleet
 password_file = $cred_dir/routeros-password
 probe_timeout = 1
@@ -64,8 +65,6 @@ EOF
 (umask 077; printf '%s\n' "$TOKEN" >state-router1/credential)
 chmod 644 etc/router1.conf
 
-# the node key, as `wgfleet-agent --config /etc/wgfleet/router1.conf pubkey` makes it at enrolment
-NODE_PUB=$("$AGENT" --config etc/router1.conf keygen | tail -n 1)
 write_doc "$T/payload.json"
 "$SRV" sign ctl.key payload.json docs/router1.env
 "$SRV" serve --listen 127.0.0.1:8443 --cert srv.pem --key srv.key --docs docs --log access.log --posts posts \
