@@ -331,7 +331,7 @@ int agent_cmd_clear(struct agent_ctx *ctx, int argc, char **argv) {
                 struct gw_result gr = {};
 
                 /* The firewall table and the sysctls are host-wide: all of it goes. */
-                r = ops->gateway(b, NULL, false, &gr, &e);
+                r = backend_gateway(ops, b, NULL, false, &gr, &e);
                 if (r < 0) {
                         fprintf(stderr, "wgfleet-agent clear: %s\n", e.msg);
                         ret = 1;

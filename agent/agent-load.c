@@ -207,7 +207,7 @@ int agent_observe_all(const struct backend_ops *ops, struct backend *b, const st
                 const struct wf_iface *f = &doc->ifaces[i];
                 struct wf_err sub = {};
 
-                r = ops->observe(b, f->name, f, &live[i], &sub);
+                r = backend_observe(ops, b, f->name, f, &live[i], &sub);
                 if (r < 0 && first == 0)
                         first = wf_err_set(e, r, "observe %s: %s", f->name, sub.msg);
                 if (r < 0)

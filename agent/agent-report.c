@@ -40,6 +40,9 @@ static void refresh_live(struct agent *a) {
                 return;
         }
         memcpy(live, obs, n * sizeof(*live));
+        /* An apply planned against the cache reports the cache's peers: they get these times. */
+        if (agentr_cached(a))
+                (void)reconcile_cache_stats(&a->cache, obs, n);
         for (size_t i = 0; i < a->n_obs; i++)
                 wf_live_iface_free(a->obs[i]);
         free(a->obs);

@@ -368,7 +368,7 @@ static int on_icmp(_unused_ sd_event_source *s, int fd, _unused_ uint32_t revent
                         w->peers[pr->peer].primary_ms = mono_ms();
                 else
                         lv_probe_reply(&w->peers[pr->peer].lv, mono_ms(),
-                                       (uint32_t)(agentr_mono_usec() - pr->sent_usec));
+                                       (uint32_t)(agentr_mono_usec() - pr->sent_usec), failover_ms(a));
         }
 }
 
@@ -625,6 +625,11 @@ int agentr_watch_start(struct agent *a) {
                 return -ENOMEM;
         w->fd[0] = w->fd[1] = -1;
         a->watch = w;
+        agentr_timer_arm(a, &w->tick, TICK_USEC, on_tick);
+        /* A sidecar's host is not on the router's tunnels: its peers are judged by the router's
+         * handshakes and counters, no probes. */
+        if (a->ops == &backend_routeros_ops)
+                return 0;
         /* An unprivileged ICMP echo socket (net.ipv4.ping_group_range, which covers IPv6 too):
          * no CAP_NET_RAW needed, and the kernel hands each socket only its own replies. */
         r = open_icmp(a, 0);
@@ -632,7 +637,6 @@ int agentr_watch_start(struct agent *a) {
                 agentd_log(LOG_WARNING, "liveness: no ICMP echo socket (%s): peers are judged by received "
                            "bytes only; allow the agent's group in net.ipv4.ping_group_range", strerror(-r));
         (void)open_icmp(a, 1);
-        agentr_timer_arm(a, &w->tick, TICK_USEC, on_tick);
         return 0;
 }
 

@@ -7,6 +7,7 @@
 
 #include "backend.h"
 #include "nft-gateway.h"
+#include "plan-change.h"
 #include "route.h"
 #include "route-rule.h"
 #include "wg-netlink.h"
@@ -79,6 +80,7 @@ static int linux_observe(struct backend *b, const char *iface, const struct wf_i
 
 static int linux_apply(struct backend *b, const struct plan *p, const struct plan_target *t,
                        struct wf_err *e) {
+        struct wgc_device wg;
         int r;
 
         for (size_t i = 0; i < p->n_ops; i++)
@@ -89,10 +91,14 @@ static int linux_apply(struct backend *b, const struct plan *p, const struct pla
                         break;
                 }
         /* Keys and peers before the link goes up and routes point at it. */
-        r = wgnl_apply(b->wg, p, t, e);
+        r = plan_wg_change(p, t, &wg);
         if (r < 0)
                 return r;
-        return route_apply(b->rt, p->iface, p, t, e);
+        r = wgnl_set(b->wg, &wg, e);
+        free((void *)wg.peers);
+        if (r < 0)
+                return r;
+        return backend_link_apply(b->rt, p, t, e);
 }
 
 static int linux_clear(struct backend *b, const char *iface, struct wf_err *e) {

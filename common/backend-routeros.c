@@ -3,8 +3,9 @@
  *
  * Ownership on the router is the comment: everything created here carries one starting with
  * "wgfleet:" and nothing else is changed, except foreign static routes to one of our
- * destinations with a distance below ours, which are demoted to 11 (remembered in
- * state_dir/routeros-demoted, restored by clear). Peers are found by public key, never by
+ * destinations with a distance below ours, which the plan demotes to 11 (PLAN_ROUTE_DEMOTE; the
+ * original distance is recorded in the route's own comment, ros-demote.c) and puts back when
+ * the destination is no longer ours or on clear. Peers are found by public key, never by
  * .id (not stable across reboots), and changed in place with set, only the differing
  * properties. */
 #include <arpa/inet.h>
@@ -379,7 +380,6 @@ static int remove_ours(struct backend *b, const char *iface, const char *menu, s
         return r < 0 ? r : 0;
 }
 
-/* Puts back the distances recorded for iface and drops their records; others stay. */
 static int ros_clear(struct backend *b, const char *iface, struct wf_err *e) {
         static const char *const menus[] = {
                 "/ip/firewall/filter", "/ip/firewall/nat", "/ipv6/firewall/filter", "/ipv6/firewall/nat",
@@ -414,6 +414,8 @@ static int ros_gateway(struct backend *b, const struct wf_doc *doc, bool dry_run
 const struct backend_ops backend_routeros_ops = {
         .name = "routeros",
         .own_keys = true,
+        .route_demote_below = ROS_DEMOTE_BELOW,
+        .route_demote_to = ROS_DEMOTE_TO,
         .open = ros_open,
         .close = ros_close,
         .observe = ros_observe_checked,

@@ -8,6 +8,7 @@
 
 #include "backend.h"
 #include "nft-gateway.h"
+#include "plan-change.h"
 #include "route.h"
 #include "route-rule.h"
 #include "uapi.h"
@@ -97,6 +98,7 @@ fail:
 
 static int uapi_backend_apply(struct backend *b, const struct plan *p, const struct plan_target *t,
                               struct wf_err *e) {
+        struct wgc_device wg;
         char *req = NULL, *reply = NULL;
         size_t req_len = 0, len = 0;
         int r, err = 0;
@@ -107,7 +109,11 @@ static int uapi_backend_apply(struct backend *b, const struct plan *p, const str
                                           "(start it first, e.g. wireguard-go %s; the uapi backend "
                                           "does not create interfaces)", p->iface, b->dir, p->iface, p->iface);
 
-        r = uapi_format_set(p, t, &req, &req_len);
+        r = plan_wg_change(p, t, &wg);
+        if (r < 0)
+                return r;
+        r = uapi_format_set(&wg, &req, &req_len);
+        free((void *)wg.peers);
         if (r < 0)
                 return r;
         if (req) {
@@ -124,7 +130,7 @@ static int uapi_backend_apply(struct backend *b, const struct plan *p, const str
                         return wf_err_set(e, -err, "%s: uapi set failed: errno=%d (%s)", p->iface, err,
                                           strerror(err));
         }
-        return route_apply(b->rt, p->iface, p, t, e);
+        return backend_link_apply(b->rt, p, t, e);
 }
 
 static int uapi_backend_clear(struct backend *b, const char *iface, struct wf_err *e) {

@@ -27,6 +27,9 @@ struct backend_ops {
          * without private-key): no node key is loaded or sent, the live public key is the node's
          * key, and a document's public_key is checked against it. */
         bool own_keys;
+        /* Where a foreign route below ours wins (RouterOS: by distance alone), the planner demotes
+         * it (plan.h, route_demote_below/_to); 0 for data planes where it never does. */
+        uint32_t route_demote_below, route_demote_to;
         int (*open)(struct backend **ret, const struct config *c, struct wf_err *e);
         void (*close)(struct backend *b);
         /* Reads the live state of one interface (exists=false when absent), including our
@@ -62,3 +65,22 @@ extern const struct backend_ops backend_uapi_ops;
 extern const struct backend_ops backend_routeros_ops;
 
 const struct backend_ops *backend_ops_for(enum config_backend b);
+
+/* The facade's calls (ops->observe, apply, exit_sync, gateway): a failing one always leaves e
+ * filled, so callers print e->msg as it is. Backends fill it; a bare -errno that slips out of
+ * one (an allocation deep inside) is named here, once, as "OP: strerror". */
+int backend_observe(const struct backend_ops *ops, struct backend *b, const char *iface,
+                    const struct wf_iface *desired, struct wf_live_iface **ret, struct wf_err *e);
+int backend_apply(const struct backend_ops *ops, struct backend *b, const struct plan *p,
+                  const struct plan_target *t, struct wf_err *e);
+int backend_exit_sync(const struct backend_ops *ops, struct backend *b, const struct exit_route *want,
+                      size_t n, const struct wf_prefix *mgmt, size_t n_mgmt, bool dry_run, size_t *changes,
+                      struct wf_err *e);
+int backend_gateway(const struct backend_ops *ops, struct backend *b, const struct wf_doc *doc, bool dry_run,
+                    struct gw_result *ret, struct wf_err *e);
+
+/* The link part of a plan (MTU, up, addresses, routes) through rtnetlink, translated by
+ * plan-change.c: the step the linux and uapi backends share. */
+struct route_ctx;
+int backend_link_apply(struct route_ctx *rt, const struct plan *p, const struct plan_target *t,
+                       struct wf_err *e);

@@ -74,21 +74,38 @@ bool doc_host_valid(const char *h) {
 /* The kernel keeps loopback and multicast to itself, and an IPv4-mapped IPv6 prefix never
  * matches a packet (write the IPv4 prefix). Link-local stays allowed: routing daemons run over
  * fe80:: on tunnels. */
-const char *doc_prefix_special(const struct wf_prefix *p) {
+static const char *prefix_special(const struct wf_prefix *p, bool overlap) {
         static const struct {
                 struct wf_prefix p;
-                const char *why;
+                const char *why, *overlaps;
         } special[] = {
-                { { AF_INET, { 127 }, 8 }, "is a loopback prefix (no tunnel can carry it)" },
-                { { AF_INET, { 224 }, 4 }, "is a multicast prefix (WireGuard carries unicast only)" },
-                { { AF_INET6, { [15] = 1 }, 128 }, "is the loopback address (no tunnel can carry it)" },
-                { { AF_INET6, { 0xff }, 8 }, "is a multicast prefix (WireGuard carries unicast only)" },
+                { { AF_INET, { 127 }, 8 }, "is a loopback prefix (no tunnel can carry it)",
+                  "overlaps the loopback prefix 127.0.0.0/8" },
+                { { AF_INET, { 224 }, 4 }, "is a multicast prefix (WireGuard carries unicast only)",
+                  "overlaps the multicast prefix 224.0.0.0/4" },
+                { { AF_INET6, { [15] = 1 }, 128 }, "is the loopback address (no tunnel can carry it)",
+                  "contains the loopback address ::1" },
+                { { AF_INET6, { 0xff }, 8 }, "is a multicast prefix (WireGuard carries unicast only)",
+                  "overlaps the multicast prefix ff00::/8" },
                 { { AF_INET6, { [10] = 0xff, [11] = 0xff }, 96 },
-                  "is an IPv4-mapped IPv6 prefix (write the IPv4 prefix instead)" },
+                  "is an IPv4-mapped IPv6 prefix (write the IPv4 prefix instead)",
+                  "overlaps the IPv4-mapped prefix ::ffff:0:0/96" },
         };
 
-        for (size_t i = 0; i < ELEMENTSOF(special); i++)
+        for (size_t i = 0; i < ELEMENTSOF(special); i++) {
                 if (wf_prefix_contains(&special[i].p, p))
                         return special[i].why;
+                if (overlap && wf_prefix_overlap(&special[i].p, p))
+                        return special[i].overlaps;
+        }
         return NULL;
+}
+
+const char *doc_prefix_special(const struct wf_prefix *p) {
+        return prefix_special(p, false);
+}
+
+/* For a range addresses are taken from (a tunnel_cidr): none of them may be special. */
+const char *doc_prefix_special_overlap(const struct wf_prefix *p) {
+        return prefix_special(p, true);
 }

@@ -22,6 +22,7 @@ bool doc_host_valid(const char *h);
 /* Why no tunnel can carry p (loopback, multicast, IPv4-mapped), as a phrase such as "is a
  * multicast prefix (...)"; NULL when it can. The controller applies the same rule. */
 const char *doc_prefix_special(const struct wf_prefix *p);
+const char *doc_prefix_special_overlap(const struct wf_prefix *p);
 
 /* Parses and validates one document (the DSSE payload). On error returns -EINVAL (-ENOMEM) and
  * e->msg is one line that names the JSON path and the value. Unknown fields are reported

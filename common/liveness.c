@@ -17,7 +17,11 @@ void lv_sample_rx(struct lv_peer *p, int64_t now_ms, uint64_t rx) {
         p->have_rx = true;
 }
 
-void lv_probe_reply(struct lv_peer *p, int64_t now_ms, uint32_t rtt_us) {
+void lv_probe_reply(struct lv_peer *p, int64_t now_ms, uint32_t rtt_us, uint32_t dead_after_ms) {
+        /* An exit that died at 10 ms and came back at 95 ms must not win on its old samples. */
+        if (p->last_reply_ms && now_ms - p->last_reply_ms > (int64_t)dead_after_ms)
+                p->n_rtt = p->rtt_next = 0;
+        p->last_reply_ms = now_ms;
         p->last_alive_ms = now_ms;
         p->rtt_us[p->rtt_next] = rtt_us ? rtt_us : 1;
         p->rtt_next = (p->rtt_next + 1) % LV_RTT_SAMPLES;

@@ -35,6 +35,7 @@ struct lv_peer {
         int64_t last_alive_ms;  /* last answer, 0 = none since since_ms */
         uint64_t rx;            /* received bytes at the last sample */
         bool have_rx;
+        int64_t last_reply_ms;  /* last probe reply, 0 = none */
         uint32_t rtt_us[LV_RTT_SAMPLES]; /* ring of the last round-trip times */
         size_t n_rtt, rtt_next;
 };
@@ -43,8 +44,9 @@ struct lv_peer {
 void lv_reset(struct lv_peer *p, int64_t now_ms);
 /* The peer's received-byte counter as observed at now: an advance is an answer. */
 void lv_sample_rx(struct lv_peer *p, int64_t now_ms, uint64_t rx);
-/* A probe through the tunnel was answered at now after rtt_us. */
-void lv_probe_reply(struct lv_peer *p, int64_t now_ms, uint32_t rtt_us);
+/* A probe through the tunnel was answered at now after rtt_us. Round-trip times from before a
+ * silence longer than dead_after are dropped: a peer that comes back is measured afresh. */
+void lv_probe_reply(struct lv_peer *p, int64_t now_ms, uint32_t rtt_us, uint32_t dead_after_ms);
 enum lv_state lv_state(const struct lv_peer *p, int64_t now_ms, uint32_t dead_after_ms);
 /* Median of the kept round-trip times, 0 when there is none. */
 uint32_t lv_rtt_us(const struct lv_peer *p);

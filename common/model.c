@@ -63,8 +63,10 @@ void wf_live_iface_free(struct wf_live_iface *l) {
         if (l->peers) /* observed preshared keys */
                 explicit_bzero(l->peers, l->n_peers * sizeof(*l->peers));
         free(l->peers);
-        for (size_t i = 0; i < l->n_routes; i++)
+        for (size_t i = 0; i < l->n_routes; i++) {
                 free(l->routes[i].backend_id);
+                free(l->routes[i].comment);
+        }
         free(l->routes);
         free(l->backend_id);
         free(l);
@@ -301,4 +303,82 @@ bool wf_sockaddr_equal(const struct sockaddr_storage *a, const struct sockaddr_s
                        memcmp(&x->sin6_addr, &y->sin6_addr, sizeof(x->sin6_addr)) == 0;
         }
         return true;
+}
+
+/* ---- prefix sets ---- */
+
+static int prefix_cmp_void(const void *a, const void *b) {
+        return wf_prefix_cmp(a, b);
+}
+
+/* Peers hold one or two prefixes and the kernel dumps tables in order, so the small and the
+ * sorted cases skip qsort. */
+static bool prefixes_in_order(const struct wf_prefix *a, size_t n) {
+        for (size_t i = 1; i < n; i++)
+                if (wf_prefix_cmp(&a[i - 1], &a[i]) > 0)
+                        return false;
+        return true;
+}
+
+size_t wf_prefixes_sort_unique(struct wf_prefix *a, size_t n) {
+        size_t k = 0, n4 = 0;
+        bool sorted = prefixes_in_order(a, n);
+
+        /* Documents list each peer's IPv4 and IPv6 prefixes together, usually in address order:
+         * apart by family, each half is often in order already. */
+        if (!sorted && n > 8) {
+                _cleanup_free_ struct wf_prefix *v6 = malloc(n * sizeof(*v6));
+                size_t n6 = 0;
+
+                if (v6) {
+                        for (size_t i = 0; i < n; i++)
+                                if (a[i].family < AF_INET6)
+                                        a[n4++] = a[i];
+                                else
+                                        v6[n6++] = a[i];
+                        memcpy(a + n4, v6, n6 * sizeof(*v6));
+                        if (!prefixes_in_order(a, n4))
+                                qsort(a, n4, sizeof(*a), prefix_cmp_void);
+                        if (!prefixes_in_order(a + n4, n6))
+                                qsort(a + n4, n6, sizeof(*a), prefix_cmp_void);
+                        sorted = n4 == 0 || n6 == 0 || wf_prefix_cmp(&a[n4 - 1], &a[n4]) <= 0;
+                }
+        }
+        if (!sorted && n <= 8) {
+                for (size_t i = 1; i < n; i++) {
+                        struct wf_prefix x = a[i];
+                        size_t j = i;
+                        for (; j > 0 && wf_prefix_cmp(&a[j - 1], &x) > 0; j--)
+                                a[j] = a[j - 1];
+                        a[j] = x;
+                }
+        } else if (!sorted)
+                qsort(a, n, sizeof(*a), prefix_cmp_void);
+        for (size_t i = 0; i < n; i++)
+                if (k == 0 || wf_prefix_cmp(&a[k - 1], &a[i]) != 0)
+                        a[k++] = a[i];
+        return k;
+}
+
+int wf_iface_routes_wanted(const struct wf_iface *iface, struct wf_prefix **ret, size_t *ret_n) {
+        _cleanup_free_ struct wf_prefix *flat = NULL;
+        size_t n = iface->n_routes, k = 0;
+
+        for (size_t i = 0; i < iface->n_peers; i++)
+                n += iface->peers[i].n_allowed_ips;
+        flat = malloc((n ? n : 1) * sizeof(*flat));
+        if (!flat)
+                return -ENOMEM;
+        /* A default route is the exit selection's (policy routing), never a plain table entry:
+         * it would swallow the management path. */
+        for (size_t i = 0; i < iface->n_peers; i++)
+                for (size_t j = 0; j < iface->peers[i].n_allowed_ips; j++)
+                        if (iface->peers[i].allowed_ips[j].len > 0)
+                                flat[k++] = iface->peers[i].allowed_ips[j];
+        for (size_t i = 0; i < iface->n_routes; i++)
+                if (iface->routes[i].dst.len > 0)
+                        flat[k++] = iface->routes[i].dst;
+        *ret_n = wf_prefixes_sort_unique(flat, k);
+        *ret = TAKE_PTR(flat);
+        return 0;
 }

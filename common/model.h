@@ -136,6 +136,11 @@ struct wf_live_route {
         bool ours;
         int ifindex;
         char *backend_id;
+        char *comment;     /* RouterOS: the route's comment (foreign routes only) */
+        /* A foreign route this interface demoted (the record is on the router: RouterOS, a tag
+         * in the comment): its metric before. */
+        bool demoted;
+        uint32_t demoted_from;
 };
 
 struct wf_live_iface {
@@ -172,6 +177,11 @@ bool wf_prefix_equal(const struct wf_prefix *a, const struct wf_prefix *b);
 bool wf_prefix_contains(const struct wf_prefix *a, const struct wf_prefix *b);
 bool wf_prefix_overlap(const struct wf_prefix *a, const struct wf_prefix *b);
 int wf_prefix_cmp(const struct wf_prefix *a, const struct wf_prefix *b);
+/* Sorts a in place (wf_prefix_cmp) and drops duplicates; returns the new count. */
+size_t wf_prefixes_sort_unique(struct wf_prefix *a, size_t n);
+/* Every destination iface wants routed: each peer's allowed IPs and routes[].dst, except /0
+ * (the exit selection's). malloc'd, sorted, without duplicates. Returns 0 or -ENOMEM. */
+int wf_iface_routes_wanted(const struct wf_iface *iface, struct wf_prefix **ret, size_t *ret_n);
 
 /* Splits "host:port" / "[v6]:port". Host is malloc'd into *ret_host. */
 int wf_endpoint_split(const char *s, char **ret_host, uint16_t *ret_port, const char **why);

@@ -6,9 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <jansson.h>
-
-#include "gateway.h"
 #include "plan.h"
 #include "util.h"
 
@@ -38,55 +35,6 @@ static int prefix_cmp_void(const void *a, const void *b) {
         return wf_prefix_cmp(a, b);
 }
 
-/* Sorts a in place and drops duplicates; returns the new count. Peers hold one or two prefixes
- * and the kernel dumps tables in order, so the small and the sorted cases skip qsort. */
-static bool prefixes_in_order(const struct wf_prefix *a, size_t n) {
-        for (size_t i = 1; i < n; i++)
-                if (wf_prefix_cmp(&a[i - 1], &a[i]) > 0)
-                        return false;
-        return true;
-}
-
-static size_t prefixes_sort_unique(struct wf_prefix *a, size_t n) {
-        size_t k = 0, n4 = 0;
-        bool sorted = prefixes_in_order(a, n);
-
-        /* Documents list each peer's IPv4 and IPv6 prefixes together, usually in address order:
-         * apart by family, each half is often in order already. */
-        if (!sorted && n > 8) {
-                _cleanup_free_ struct wf_prefix *v6 = malloc(n * sizeof(*v6));
-                size_t n6 = 0;
-
-                if (v6) {
-                        for (size_t i = 0; i < n; i++)
-                                if (a[i].family < AF_INET6)
-                                        a[n4++] = a[i];
-                                else
-                                        v6[n6++] = a[i];
-                        memcpy(a + n4, v6, n6 * sizeof(*v6));
-                        if (!prefixes_in_order(a, n4))
-                                qsort(a, n4, sizeof(*a), prefix_cmp_void);
-                        if (!prefixes_in_order(a + n4, n6))
-                                qsort(a + n4, n6, sizeof(*a), prefix_cmp_void);
-                        sorted = n4 == 0 || n6 == 0 || wf_prefix_cmp(&a[n4 - 1], &a[n4]) <= 0;
-                }
-        }
-        if (!sorted && n <= 8) {
-                for (size_t i = 1; i < n; i++) {
-                        struct wf_prefix x = a[i];
-                        size_t j = i;
-                        for (; j > 0 && wf_prefix_cmp(&a[j - 1], &x) > 0; j--)
-                                a[j] = a[j - 1];
-                        a[j] = x;
-                }
-        } else if (!sorted)
-                qsort(a, n, sizeof(*a), prefix_cmp_void);
-        for (size_t i = 0; i < n; i++)
-                if (k == 0 || wf_prefix_cmp(&a[k - 1], &a[i]) != 0)
-                        a[k++] = a[i];
-        return k;
-}
-
 static struct wf_prefix *prefixes_sorted(const struct wf_prefix *in, size_t n, size_t *ret_n) {
         struct wf_prefix *out = malloc((n ? n : 1) * sizeof(*out));
 
@@ -94,7 +42,7 @@ static struct wf_prefix *prefixes_sorted(const struct wf_prefix *in, size_t n, s
                 return NULL;
         if (n)
                 memcpy(out, in, n * sizeof(*out));
-        *ret_n = prefixes_sort_unique(out, n);
+        *ret_n = wf_prefixes_sort_unique(out, n);
         return out;
 }
 
@@ -112,7 +60,7 @@ static struct wf_prefix *allowed_ips_all(const struct plan_target *t, size_t *re
         for (size_t i = 0; i < t->n_peers; i++)
                 for (size_t j = 0; j < t->peers[i].peer->n_allowed_ips; j++)
                         flat[k++] = t->peers[i].peer->allowed_ips[j];
-        *ret_n = prefixes_sort_unique(flat, k);
+        *ret_n = wf_prefixes_sort_unique(flat, k);
         return flat;
 }
 
@@ -180,8 +128,8 @@ static int peer_diff(const struct plan_peer *t, const struct wf_live_peer *l,
                 memcpy(want, dp->allowed_ips, n_want * sizeof(*want));
         if (n_have)
                 memcpy(have, l->allowed_ips, n_have * sizeof(*have));
-        n_want = prefixes_sort_unique(want, n_want);
-        n_have = prefixes_sort_unique(have, n_have);
+        n_want = wf_prefixes_sort_unique(want, n_want);
+        n_have = wf_prefixes_sort_unique(have, n_have);
         /* One merge pass: a wanted prefix not held is added; a held one not wanted by this peer
          * (nor by any other, which would move it by adding it) is dropped. */
         for (i = 0, j = 0; i < n_want || j < n_have;) {
@@ -363,32 +311,6 @@ static int plan_addresses(const struct wf_iface *iface, const struct wf_live_ifa
         return 0;
 }
 
-int plan_routes_wanted(const struct wf_iface *iface, struct wf_prefix **ret, size_t *ret_n) {
-        _cleanup_free_ struct wf_prefix *flat = NULL;
-        size_t n = iface->n_routes, k = 0;
-        struct wf_prefix *out;
-
-        for (size_t i = 0; i < iface->n_peers; i++)
-                n += iface->peers[i].n_allowed_ips;
-        flat = malloc((n ? n : 1) * sizeof(*flat));
-        if (!flat)
-                return -ENOMEM;
-        /* A default route is the exit selection's (policy routing), never a plain table entry:
-         * it would swallow the management path. */
-        for (size_t i = 0; i < iface->n_peers; i++)
-                for (size_t j = 0; j < iface->peers[i].n_allowed_ips; j++)
-                        if (iface->peers[i].allowed_ips[j].len > 0)
-                                flat[k++] = iface->peers[i].allowed_ips[j];
-        for (size_t i = 0; i < iface->n_routes; i++)
-                if (iface->routes[i].dst.len > 0)
-                        flat[k++] = iface->routes[i].dst;
-        out = prefixes_sorted(flat, k, ret_n);
-        if (!out)
-                return -ENOMEM;
-        *ret = out;
-        return 0;
-}
-
 struct lroute_ref { const struct wf_live_route *r; };
 
 static int lroute_cmp(const void *a, const void *b) {
@@ -396,14 +318,15 @@ static int lroute_cmp(const void *a, const void *b) {
 }
 
 /* Both sides sorted by destination, one merge pass: linear in routes, whatever the fleet size. */
-static int plan_routes(const struct wf_iface *iface, const struct wf_live_iface *live,
+static int plan_routes(const struct plan_target *t, const struct wf_live_iface *live,
                        const struct wf_prefix *all, size_t n_all, struct ops_buf *b) {
+        const struct wf_iface *iface = t->iface;
         _cleanup_free_ struct wf_prefix *want = NULL;
         _cleanup_free_ struct lroute_ref *lr = NULL;
         size_t n_want = 0, n_live = live->exists ? live->n_routes : 0, j = 0;
         bool sorted = true;
 
-        /* plan_routes_wanted's set, from the allowed IPs already sorted: no /0, plus routes[]. */
+        /* wf_iface_routes_wanted's set, from the allowed IPs already sorted: no /0, plus routes[]. */
         want = malloc((n_all + iface->n_routes + 1) * sizeof(*want));
         if (!want)
                 return -ENOMEM;
@@ -414,7 +337,7 @@ static int plan_routes(const struct wf_iface *iface, const struct wf_live_iface 
                 if (iface->routes[k].dst.len > 0)
                         want[n_want++] = iface->routes[k].dst;
         if (iface->n_routes > 0)
-                n_want = prefixes_sort_unique(want, n_want);
+                n_want = wf_prefixes_sort_unique(want, n_want);
         lr = calloc(n_live + 1, sizeof(*lr));
         if (!lr)
                 return -ENOMEM;
@@ -438,13 +361,14 @@ static int plan_routes(const struct wf_iface *iface, const struct wf_live_iface 
                         if (r->ours && r->metric == iface->route_metric)
                                 have = true;
                         else if (!r->ours) {
-                                struct plan_op *op = ops_push(b, PLAN_ROUTE_CONFLICT);
+                                bool demote = r->metric < t->route_demote_below;
+                                struct plan_op *op = ops_push(b, demote ? PLAN_ROUTE_DEMOTE : PLAN_ROUTE_CONFLICT);
                                 if (!op)
                                         return -ENOMEM;
                                 op->prefix = want[i];
                                 op->live_route = r;
                                 /* Same table, destination and metric: the kernel keeps one. */
-                                if (r->metric == iface->route_metric)
+                                if (!demote && r->metric == iface->route_metric)
                                         blocked = true;
                         }
                 }
@@ -461,13 +385,15 @@ static int plan_routes(const struct wf_iface *iface, const struct wf_live_iface 
                 const struct wf_live_route *r = lr[k].r;
                 while (j < n_want && wf_prefix_cmp(&want[j], &r->dst) < 0)
                         j++;
-                /* Our default routes are the exit selection's (common/route-rule.c). */
-                if (!r->ours || r->dst.len == 0)
+                bool wanted = j < n_want && wf_prefix_cmp(&want[j], &r->dst) == 0;
+                /* A foreign route we demoted goes back once nothing of ours needs it out of
+                 * the way. Our default routes are the exit selection's (common/route-rule.c). */
+                if (!r->ours && !(r->demoted && !wanted))
                         continue;
-                if (r->table == iface->route_table && r->metric == iface->route_metric &&
-                    j < n_want && wf_prefix_cmp(&want[j], &r->dst) == 0)
+                if (r->ours && (r->dst.len == 0 || (r->table == iface->route_table &&
+                                                    r->metric == iface->route_metric && wanted)))
                         continue;
-                struct plan_op *op = ops_push(b, PLAN_ROUTE_DEL);
+                struct plan_op *op = ops_push(b, r->ours ? PLAN_ROUTE_DEL : PLAN_ROUTE_RESTORE);
                 if (!op)
                         return -ENOMEM;
                 op->prefix = r->dst;
@@ -490,6 +416,7 @@ int plan_compute(const struct plan_target *target, const struct wf_live_iface *l
                 return -ENOMEM;
         p.route_table = iface->route_table;
         p.route_metric = iface->route_metric;
+        p.route_demote_to = target->route_demote_to;
         if (!live->exists && !ops_push(&b, PLAN_IFACE_CREATE))
                 goto oom;
 
@@ -522,10 +449,10 @@ int plan_compute(const struct plan_target *target, const struct wf_live_iface *l
         if (r >= 0 && target->n_peers != iface->n_peers) {
                 free(all);
                 all = NULL;
-                r = plan_routes_wanted(iface, &all, &n_all);
+                r = wf_iface_routes_wanted(iface, &all, &n_all);
         }
         if (r >= 0)
-                r = plan_routes(iface, live, all, n_all, &b);
+                r = plan_routes(target, live, all, n_all, &b);
         p.ops = b.ops;
         p.n_ops = b.n;
         if (r < 0) {
@@ -558,281 +485,4 @@ size_t plan_changes(const struct plan *p) {
                 if (p->ops[i].kind != PLAN_ROUTE_CONFLICT)
                         n++;
         return n;
-}
-
-const char *plan_op_kind_to_string(enum plan_op_kind k) {
-        static const char *const names[_PLAN_OP_MAX] = {
-                [PLAN_IFACE_CREATE] = "iface_create",
-                [PLAN_IFACE_SET] = "iface_set",
-                [PLAN_ADDR_ADD] = "address_add",
-                [PLAN_ADDR_DEL] = "address_del",
-                [PLAN_PEER_ADD] = "peer_add",
-                [PLAN_PEER_UPDATE] = "peer_update",
-                [PLAN_PEER_REMOVE] = "peer_remove",
-                [PLAN_ROUTE_ADD] = "route_add",
-                [PLAN_ROUTE_DEL] = "route_del",
-                [PLAN_ROUTE_CONFLICT] = "route_conflict",
-                [PLAN_GW_TABLE_DEL] = "firewall_table_del",
-                [PLAN_GW_RULE_DEL] = "firewall_rule_del",
-                [PLAN_GW_RULE_ADD] = "firewall_rule_add",
-                [PLAN_GW_SYSCTL_SET] = "sysctl_set",
-                [PLAN_GW_SYSCTL_RESTORE] = "sysctl_restore",
-        };
-        return (unsigned)k < _PLAN_OP_MAX ? names[k] : "unknown";
-}
-
-/* ---- printing ---- */
-
-static const uint8_t *op_key(const struct plan_op *op) {
-        return op->peer ? op->peer->peer->public_key : op->live_peer ? op->live_peer->public_key : zero_key;
-}
-
-static void print_prefixes(FILE *f, const char *label, const struct wf_prefix *a, size_t n, bool *first) {
-        char buf[64];
-
-        if (n == 0)
-                return;
-        fprintf(f, "%s%s", *first ? "" : ", ", label);
-        for (size_t i = 0; i < n; i++) {
-                wf_prefix_format(&a[i], buf);
-                fprintf(f, "%s%s", i ? "," : " ", buf);
-        }
-        *first = false;
-}
-
-static void print_peer_fields(FILE *f, const struct plan_op *op) {
-        const struct plan_peer *pp = op->peer;
-        bool first = true;
-        char buf[64];
-
-        if (!pp)
-                return;
-        if (op->flags & PLAN_PEER_ENDPOINT) {
-                wf_sockaddr_format(&pp->endpoint, buf);
-                fprintf(f, "endpoint %s", buf);
-                first = false;
-        }
-        if (op->flags & PLAN_PEER_KEEPALIVE) {
-                fprintf(f, "%skeepalive %d", first ? "" : ", ",
-                        pp->peer->persistent_keepalive > 0 ? pp->peer->persistent_keepalive : 0);
-                first = false;
-        }
-        if (op->flags & PLAN_PEER_PRESHARED_KEY) {
-                fprintf(f, "%spreshared key %s", first ? "" : ", ",
-                        pp->has_preshared_key ? "(set)" : "(cleared)");
-                first = false;
-        }
-        if (op->kind == PLAN_PEER_ADD)
-                print_prefixes(f, "allowed ips", pp->peer->allowed_ips, pp->peer->n_allowed_ips, &first);
-        else if (op->flags & PLAN_PEER_ALLOWED_IPS_REPLACE) {
-                print_prefixes(f, "allowed ips replaced by", pp->peer->allowed_ips,
-                               pp->peer->n_allowed_ips, &first);
-                print_prefixes(f, "dropping", op->allowed_ips_del, op->n_allowed_ips_del, &first);
-        } else
-                print_prefixes(f, "allowed ips +", op->allowed_ips_add, op->n_allowed_ips_add, &first);
-}
-
-void plan_print_text(const struct plan *p, FILE *f) {
-        char key[45], buf[64];
-
-        for (size_t i = 0; i < p->n_ops; i++) {
-                const struct plan_op *op = &p->ops[i];
-
-                if (op->kind >= PLAN_GW_TABLE_DEL) {
-                        gw_op_print(op, f);
-                        continue;
-                }
-                fprintf(f, "%s: ", p->iface);
-                switch (op->kind) {
-                case PLAN_IFACE_CREATE:
-                        fprintf(f, "create interface\n");
-                        continue;
-                case PLAN_IFACE_SET:
-                        fprintf(f, "set");
-                        if (op->flags & PLAN_SET_PRIVATE_KEY)
-                                fprintf(f, " private-key");
-                        if (op->flags & PLAN_SET_LISTEN_PORT)
-                                fprintf(f, " listen-port");
-                        if (op->flags & PLAN_SET_FWMARK)
-                                fprintf(f, " fwmark");
-                        if (op->flags & PLAN_SET_MTU)
-                                fprintf(f, " mtu");
-                        if (op->flags & PLAN_SET_UP)
-                                fprintf(f, " up");
-                        fputc('\n', f);
-                        continue;
-                case PLAN_ADDR_ADD:
-                case PLAN_ADDR_DEL:
-                        wf_prefix_format(&op->prefix, buf);
-                        fprintf(f, "%s address %s\n", op->kind == PLAN_ADDR_ADD ? "add" : "delete", buf);
-                        continue;
-                case PLAN_PEER_ADD:
-                case PLAN_PEER_UPDATE:
-                case PLAN_PEER_REMOVE:
-                        wf_key_to_b64(op_key(op), key);
-                        fprintf(f, "%s peer ", op->kind == PLAN_PEER_ADD ? "add" :
-                                op->kind == PLAN_PEER_UPDATE ? "update" : "remove");
-                        if (op->peer_name)
-                                fprintf(f, "%s [%s]", op->peer_name, key);
-                        else
-                                fprintf(f, "%s", key);
-                        if (op->kind != PLAN_PEER_REMOVE) {
-                                fprintf(f, " (");
-                                print_peer_fields(f, op);
-                                fputc(')', f);
-                        }
-                        fputc('\n', f);
-                        continue;
-                case PLAN_ROUTE_ADD:
-                        wf_prefix_format(&op->prefix, buf);
-                        fprintf(f, "add route %s table %u metric %u (proto %d)\n", buf,
-                                p->route_table, p->route_metric, WF_RTPROT);
-                        continue;
-                case PLAN_ROUTE_DEL:
-                        wf_prefix_format(&op->prefix, buf);
-                        fprintf(f, "delete route %s table %u metric %u (proto %d)\n", buf,
-                                op->live_route ? op->live_route->table : 0,
-                                op->live_route ? op->live_route->metric : 0, WF_RTPROT);
-                        continue;
-                case PLAN_ROUTE_CONFLICT:
-                        wf_prefix_format(&op->prefix, buf);
-                        fprintf(f, "conflict: foreign route %s table %u metric %u proto %u is not ours, left alone\n",
-                                buf, op->live_route ? op->live_route->table : 0,
-                                op->live_route ? op->live_route->metric : 0,
-                                op->live_route ? op->live_route->protocol : 0);
-                        continue;
-                default:
-                        fprintf(f, "?\n");
-                }
-        }
-}
-
-static json_t *prefixes_json(const struct wf_prefix *a, size_t n) {
-        json_t *arr = json_array();
-        char buf[64];
-
-        for (size_t i = 0; arr && i < n; i++) {
-                wf_prefix_format(&a[i], buf);
-                if (json_array_append_new(arr, json_string(buf)) < 0) {
-                        json_decref(arr);
-                        return NULL;
-                }
-        }
-        return arr;
-}
-
-static int set_new(json_t *o, const char *k, json_t *v) {
-        return v && json_object_set_new(o, k, v) == 0 ? 0 : -ENOMEM;
-}
-
-static int op_to_json(const struct plan *p, const struct plan_op *op, json_t *o) {
-        char key[45], buf[64];
-        int r = 0;
-
-        r |= set_new(o, "op", json_string(plan_op_kind_to_string(op->kind)));
-        if (op->kind >= PLAN_GW_TABLE_DEL)
-                return gw_op_to_json(op, o) < 0 || r < 0 ? -ENOMEM : 0;
-        r |= set_new(o, "interface", json_string(p->iface));
-        switch (op->kind) {
-        case PLAN_IFACE_SET: {
-                json_t *fields = json_array();
-                static const struct { unsigned bit; const char *name; } names[] = {
-                        { PLAN_SET_PRIVATE_KEY, "private_key" }, { PLAN_SET_LISTEN_PORT, "listen_port" },
-                        { PLAN_SET_FWMARK, "fwmark" }, { PLAN_SET_MTU, "mtu" }, { PLAN_SET_UP, "up" },
-                };
-                for (size_t i = 0; fields && i < ELEMENTSOF(names); i++)
-                        if (op->flags & names[i].bit)
-                                r |= json_array_append_new(fields, json_string(names[i].name)) ? -ENOMEM : 0;
-                r |= set_new(o, "fields", fields);
-                break;
-        }
-        case PLAN_ADDR_ADD:
-        case PLAN_ADDR_DEL:
-                wf_prefix_format(&op->prefix, buf);
-                r |= set_new(o, "address", json_string(buf));
-                break;
-        case PLAN_PEER_ADD:
-        case PLAN_PEER_UPDATE:
-        case PLAN_PEER_REMOVE: {
-                wf_key_to_b64(op_key(op), key);
-                r |= set_new(o, "public_key", json_string(key));
-                if (op->peer_name)
-                        r |= set_new(o, "peer", json_string(op->peer_name));
-                if (op->kind == PLAN_PEER_REMOVE || !op->peer)
-                        break;
-                json_t *fields = json_array();
-                if (!fields)
-                        return -ENOMEM;
-                if (op->flags & PLAN_PEER_ENDPOINT) {
-                        wf_sockaddr_format(&op->peer->endpoint, buf);
-                        r |= set_new(o, "endpoint", json_string(buf));
-                        json_array_append_new(fields, json_string("endpoint"));
-                }
-                if (op->flags & PLAN_PEER_KEEPALIVE) {
-                        int ka = op->peer->peer->persistent_keepalive;
-                        r |= set_new(o, "persistent_keepalive", json_integer(ka > 0 ? ka : 0));
-                        json_array_append_new(fields, json_string("persistent_keepalive"));
-                }
-                if (op->flags & PLAN_PEER_PRESHARED_KEY)
-                        json_array_append_new(fields, json_string("preshared_key"));
-                if (op->kind == PLAN_PEER_ADD || (op->flags & PLAN_PEER_ALLOWED_IPS_REPLACE))
-                        r |= set_new(o, "allowed_ips", prefixes_json(op->peer->peer->allowed_ips,
-                                                                     op->peer->peer->n_allowed_ips));
-                if (op->kind == PLAN_PEER_UPDATE && op->n_allowed_ips_add)
-                        r |= set_new(o, "allowed_ips_add", prefixes_json(op->allowed_ips_add,
-                                                                         op->n_allowed_ips_add));
-                if (op->n_allowed_ips_del)
-                        r |= set_new(o, "allowed_ips_remove", prefixes_json(op->allowed_ips_del,
-                                                                            op->n_allowed_ips_del));
-                if (op->flags & PLAN_PEER_ALLOWED_IPS_REPLACE)
-                        json_array_append_new(fields, json_string("allowed_ips_replace"));
-                else if (op->flags & PLAN_PEER_ALLOWED_IPS_ADD)
-                        json_array_append_new(fields, json_string("allowed_ips_add"));
-                r |= set_new(o, "fields", fields);
-                break;
-        }
-        case PLAN_ROUTE_ADD:
-        case PLAN_ROUTE_DEL:
-        case PLAN_ROUTE_CONFLICT:
-                wf_prefix_format(&op->prefix, buf);
-                r |= set_new(o, "dst", json_string(buf));
-                if (op->live_route) {
-                        r |= set_new(o, "table", json_integer(op->live_route->table));
-                        r |= set_new(o, "metric", json_integer(op->live_route->metric));
-                        r |= set_new(o, "protocol", json_integer(op->live_route->protocol));
-                } else {
-                        r |= set_new(o, "table", json_integer(p->route_table));
-                        r |= set_new(o, "metric", json_integer(p->route_metric));
-                        r |= set_new(o, "protocol", json_integer(WF_RTPROT));
-                }
-                break;
-        default:
-                break;
-        }
-        return r < 0 ? -ENOMEM : 0;
-}
-
-static int to_json(const struct plan *p, json_t *array, bool conflicts) {
-        for (size_t i = 0; i < p->n_ops; i++) {
-                json_t *o;
-                int r;
-
-                if ((p->ops[i].kind == PLAN_ROUTE_CONFLICT) != conflicts)
-                        continue;
-                o = json_object();
-                if (!o)
-                        return -ENOMEM;
-                r = op_to_json(p, &p->ops[i], o);
-                if (r < 0 || json_array_append_new(array, o) < 0)
-                        return -ENOMEM;
-        }
-        return 0;
-}
-
-int plan_to_json(const struct plan *p, json_t *array) {
-        return to_json(p, array, false);
-}
-
-int plan_conflicts_to_json(const struct plan *p, json_t *array) {
-        return to_json(p, array, true);
 }

@@ -31,6 +31,11 @@ struct plan_target {
         uint8_t public_key[WF_KEY_LEN];
         struct plan_peer *peers;         /* same order as iface->peers */
         size_t n_peers;
+        /* Data planes that pick a route by metric alone (RouterOS distance) let a foreign route
+         * below ours win: one to a wanted destination with a metric below route_demote_below is
+         * demoted to route_demote_to (PLAN_ROUTE_DEMOTE), and put back once that destination is
+         * no longer wanted (PLAN_ROUTE_RESTORE). 0: never (the kernel's routes). */
+        uint32_t route_demote_below, route_demote_to;
 };
 
 enum plan_op_kind {
@@ -44,6 +49,8 @@ enum plan_op_kind {
         PLAN_ROUTE_ADD,
         PLAN_ROUTE_DEL,     /* only routes we own */
         PLAN_ROUTE_CONFLICT, /* report only: a foreign route to the same destination */
+        PLAN_ROUTE_DEMOTE,   /* a foreign route that would win: metric to route_demote_to */
+        PLAN_ROUTE_RESTORE,  /* a foreign route we demoted, no longer in the way: metric back */
         /* gateway (host-wide, common/gateway.c): op->gw_rule / op->gw_sysctl */
         PLAN_GW_TABLE_DEL,   /* the agent's whole table */
         PLAN_GW_RULE_DEL,
@@ -75,7 +82,7 @@ struct plan_op {
         const struct plan_peer *peer;    /* borrowed from the target (add/update) */
         const struct wf_live_peer *live_peer; /* borrowed from the live state (update/remove) */
         struct wf_prefix prefix;         /* address or route destination */
-        const struct wf_live_route *live_route; /* borrowed (route del/conflict) */
+        const struct wf_live_route *live_route; /* borrowed (route del/conflict/demote/restore) */
         struct wf_prefix *allowed_ips_add; /* owned: the ones to add (PLAN_PEER_ALLOWED_IPS_ADD) */
         size_t n_allowed_ips_add;
         /* owned: with PLAN_PEER_ALLOWED_IPS_REPLACE, the live prefixes no desired peer keeps; a
@@ -92,21 +99,25 @@ struct plan_op {
 struct plan {
         char *iface;                     /* owned copy of the interface name */
         uint32_t route_table, route_metric; /* the target's, for PLAN_ROUTE_ADD */
+        uint32_t route_demote_to;        /* the target's, for PLAN_ROUTE_DEMOTE */
         struct plan_op *ops;
         size_t n_ops;
 };
 
 /* Computes the operations that turn live into target. Order is execution order: create, set,
  * address del/add, peer add, add-only peer updates, updates that drop allowed IPs, peer removes,
- * route add and conflicts, route del (ours only). PLAN_PEER_ADD carries the peer's full allowed-IP
+ * per wanted destination: conflicts, demotions, then our route add; then route del (ours only)
+ * and restores of foreign routes we demoted. PLAN_PEER_ADD carries the peer's full allowed-IP
  * list in op->peer; a prefix that moves to another peer is not dropped from the old one (adding
  * it to the new one moves it), so no prefix is ever left without a peer. A foreign route with the
- * same destination, table and metric blocks our route (the kernel holds one): conflict only.
+ * same destination, table and metric blocks our route (the kernel holds one): conflict only,
+ * unless it is demoted (see route_demote_below).
  * live may describe a missing interface (exists == false). Returns 0 or -ENOMEM. target and
  * live must outlive the plan. */
 int plan_compute(const struct plan_target *target, const struct wf_live_iface *live, struct plan *ret);
 void plan_done(struct plan *p);
-/* Number of operations that change something (conflicts are reports, not changes). */
+/* Number of operations that change something (conflicts are reports, not changes; a demotion
+ * or a restore is a change). */
 size_t plan_changes(const struct plan *p);
 /* One line per operation, e.g. "wg0: update peer site-b [KEY] (endpoint 192.0.2.1:51820)";
  * conflicts as "wg0: conflict: foreign route ... left alone". */
@@ -118,6 +129,5 @@ struct json_t;
 int plan_to_json(const struct plan *p, struct json_t *array);
 int plan_conflicts_to_json(const struct plan *p, struct json_t *array);
 const char *plan_op_kind_to_string(enum plan_op_kind k);
-/* Every destination iface wants routed: each peer's allowed IPs and routes[].dst, except /0
- * (the exit selection's). malloc'd, sorted, without duplicates. */
-int plan_routes_wanted(const struct wf_iface *iface, struct wf_prefix **ret, size_t *ret_n);
+/* The metric a PLAN_ROUTE_DEMOTE or PLAN_ROUTE_RESTORE sets (0 for other operations). */
+uint32_t plan_op_metric_to(const struct plan *p, const struct plan_op *op);

@@ -22,6 +22,45 @@ void reconcile_cache_done(struct reconcile_cache *c) {
                 reconcile_cache_drop(c);
 }
 
+static int peer_ptr_cmp(const void *a, const void *b) {
+        const struct wf_live_peer *const *x = a, *const *y = b;
+
+        return memcmp((*x)->public_key, (*y)->public_key, WF_KEY_LEN);
+}
+
+static int stats_into(struct wf_live_iface *l, const struct wf_live_iface *fresh) {
+        _cleanup_free_ struct wf_live_peer **idx = calloc(l->n_peers + 1, sizeof(*idx));
+
+        if (!idx)
+                return -ENOMEM;
+        for (size_t i = 0; i < l->n_peers; i++)
+                idx[i] = &l->peers[i];
+        qsort(idx, l->n_peers, sizeof(*idx), peer_ptr_cmp);
+        for (size_t i = 0; i < fresh->n_peers; i++) {
+                const struct wf_live_peer *f = &fresh->peers[i], *key = f;
+                struct wf_live_peer **hit = bsearch(&key, idx, l->n_peers, sizeof(*idx), peer_ptr_cmp);
+
+                if (!hit)
+                        continue;
+                (*hit)->last_handshake = f->last_handshake;
+                (*hit)->rx_bytes = f->rx_bytes;
+                (*hit)->tx_bytes = f->tx_bytes;
+        }
+        return 0;
+}
+
+int reconcile_cache_stats(struct reconcile_cache *c, struct wf_live_iface *const *obs, size_t n) {
+        for (size_t i = 0; i < n; i++)
+                for (size_t k = 0; obs[i] && obs[i]->name && k < c->n; k++)
+                        if (c->live[k] && c->live[k]->name && strcmp(c->live[k]->name, obs[i]->name) == 0) {
+                                int r = stats_into(c->live[k], obs[i]);
+                                if (r < 0)
+                                        return r;
+                                break;
+                        }
+        return 0;
+}
+
 int reconcile_cache_rekey(struct reconcile_cache *c, const struct wf_doc *doc) {
         struct wf_live_iface **nl = calloc(doc->n_ifaces + 1, sizeof(*nl));
 

@@ -188,7 +188,7 @@ static int build_target(const struct config *cfg, const struct wf_iface *iface,
         }
         t->peers = calloc(iface->n_peers + 1, sizeof(*t->peers));
         if (!t->peers)
-                return -ENOMEM;
+                return wf_err_set(e, -ENOMEM, "%s: out of memory", iface->name);
         t->n_peers = iface->n_peers;
         for (size_t i = 0; i < iface->n_peers; i++) {
                 const struct wf_peer *p = &iface->peers[i];
@@ -204,23 +204,23 @@ static int build_target(const struct config *cfg, const struct wf_iface *iface,
                         r = note_add(&ri->notes, &ri->n_notes, "peer %s: preshared_key_ref \"%s\" is not a plain file name; peer left as it is",
                                      p->name, p->preshared_key_ref);
                         if (r < 0)
-                                return r;
+                                return wf_err_set(e, r, "%s: out of memory", iface->name);
                         continue;
                 }
                 if (asprintf(&path, "%s/%s", secrets, p->preshared_key_ref) < 0)
-                        return -ENOMEM;
+                        return wf_err_set(e, -ENOMEM, "%s: out of memory", iface->name);
                 r = keys_load_psk(path, pp->preshared_key, &pe);
                 if (r < 0) {
                         /* Without its key the peer would run unprotected: leave it alone. */
                         pp->hold = true;
-                        if (pe.msg[0] && strstr(pe.msg, path))
+                        if (strstr(pe.msg, path))
                                 r = note_add(&ri->notes, &ri->n_notes, "peer %s: preshared key %s; peer left as it is",
                                              p->name, pe.msg);
                         else
                                 r = note_add(&ri->notes, &ri->n_notes, "peer %s: preshared key %s: %s; peer left as it is",
-                                             p->name, path, pe.msg[0] ? pe.msg : strerror(-r));
+                                             p->name, path, pe.msg);
                         if (r < 0)
-                                return r;
+                                return wf_err_set(e, r, "%s: out of memory", iface->name);
                         continue;
                 }
                 pp->has_preshared_key = true;
@@ -274,7 +274,7 @@ static int iface_from_cache(const struct backend_ops *ops, struct backend *b, un
         }
         ri->changes = plan_changes(&p);
         if (ri->changes > 0 && !(flags & RECONCILE_DRY_RUN)) {
-                r = ops->apply(b, &p, &ri->target, &e);
+                r = backend_apply(ops, b, &p, &ri->target, &e);
                 ri->attempts++;
                 /* The plan borrows from the entry: folded, then dropped. */
                 if (r >= 0)
@@ -315,6 +315,8 @@ static int reconcile_iface_run(const struct backend_ops *ops, struct backend *b,
         struct wf_err e = {};
         int last = 0;
 
+        ri->target.route_demote_below = ops->route_demote_below;
+        ri->target.route_demote_to = ops->route_demote_to;
         if (slot && *slot && (*slot)->exists) {
                 int r = iface_from_cache(ops, b, flags, ri, slot);
                 if (r != 0)
@@ -326,11 +328,9 @@ static int reconcile_iface_run(const struct backend_ops *ops, struct backend *b,
                 size_t left;
                 int r;
 
-                e.msg[0] = '\0';
-                r = ops->observe(b, iface->name, iface, &live, &e);
+                r = backend_observe(ops, b, iface->name, iface, &live, &e);
                 if (r < 0) {
-                        snprintf(ri->error_msg, sizeof(ri->error_msg), "%s: observe: %s", iface->name,
-                                 e.msg[0] ? e.msg : strerror(-r));
+                        snprintf(ri->error_msg, sizeof(ri->error_msg), "%s: observe: %.400s", iface->name, e.msg);
                         return r;
                 }
                 /* Sorted before any plan borrows from it, for the cache's event checks. */
@@ -372,7 +372,7 @@ static int reconcile_iface_run(const struct backend_ops *ops, struct backend *b,
                         return last ? last : -EAGAIN;
                 }
                 /* A partial failure leaves an unknown state: the next round observes it again. */
-                r = ops->apply(b, &p, &ri->target, &e);
+                r = backend_apply(ops, b, &p, &ri->target, &e);
                 ri->attempts++;
                 if (attempt == 0)
                         ri->plan = p;
@@ -380,9 +380,8 @@ static int reconcile_iface_run(const struct backend_ops *ops, struct backend *b,
                         plan_done(&p);
                 if (r < 0) {
                         last = r;
-                        snprintf(ri->error_msg, sizeof(ri->error_msg), "%s: apply failed after %u attempt%s: %s",
-                                 iface->name, ri->attempts, ri->attempts == 1 ? "" : "s",
-                                 e.msg[0] ? e.msg : strerror(-r));
+                        snprintf(ri->error_msg, sizeof(ri->error_msg), "%s: apply failed after %u attempt%s: %.400s",
+                                 iface->name, ri->attempts, ri->attempts == 1 ? "" : "s", e.msg);
                 } else
                         last = 0;
         }
@@ -469,7 +468,7 @@ static void exit_sync_doc(const struct backend_ops *ops, struct backend *b, cons
                 return;
         want = calloc(doc->n_ifaces + 1, sizeof(*want));
         if (!want) {
-                r = -ENOMEM;
+                r = wf_err_set(&xe, -ENOMEM, "out of memory");
                 goto fail;
         }
         for (size_t i = 0; i < res->n_ifaces; i++) {
@@ -491,9 +490,11 @@ static void exit_sync_doc(const struct backend_ops *ops, struct backend *b, cons
                 want[i].check_routes = want[i].v4 || want[i].v6 || !live_default_free(res->ifaces[i].live);
         }
         r = any ? mgmt_addresses(cfg, mgmt, &n_mgmt) : 0;
-        if (r < 0)
+        if (r < 0) {
+                wf_err_set(&xe, r, "the controller's addresses: %s", strerror(-r));
                 goto fail;
-        r = ops->exit_sync(b, want, res->n_ifaces, mgmt, n_mgmt, flags & RECONCILE_DRY_RUN, &changes, &xe);
+        }
+        r = backend_exit_sync(ops, b, want, res->n_ifaces, mgmt, n_mgmt, flags & RECONCILE_DRY_RUN, &changes, &xe);
         res->exit_changes = changes;
         res->changes += changes;
         if (r >= 0)
@@ -502,14 +503,13 @@ fail:
         if (res->n_ifaces > 0) {
                 struct reconcile_iface *ri = &res->ifaces[0];
                 if (!ri->error) {
-                        snprintf(ri->error_msg, sizeof(ri->error_msg), "exit policy routing: %.400s",
-                                 xe.msg[0] ? xe.msg : strerror(-r));
+                        snprintf(ri->error_msg, sizeof(ri->error_msg), "exit policy routing: %.400s", xe.msg);
                         ri->error = r;
                 }
         }
         if (!res->error) {
                 res->error = r;
-                wf_err_set(e, r, "exit policy routing: %s", xe.msg[0] ? xe.msg : strerror(-r));
+                wf_err_set(e, r, "exit policy routing: %s", xe.msg);
         }
 }
 
@@ -522,12 +522,12 @@ static void gateway_sync_doc(const struct backend_ops *ops, struct backend *b, c
 
         if (!ops->gateway)
                 return;
-        r = ops->gateway(b, doc, flags & RECONCILE_DRY_RUN, &res->gw, &ge);
+        r = backend_gateway(ops, b, doc, flags & RECONCILE_DRY_RUN, &res->gw, &ge);
         res->changes += res->gw.changes;
         if (r >= 0)
                 return;
         res->gw_error = r;
-        snprintf(res->gw_error_msg, sizeof(res->gw_error_msg), "%s", ge.msg[0] ? ge.msg : strerror(-r));
+        snprintf(res->gw_error_msg, sizeof(res->gw_error_msg), "%s", ge.msg);
         if (!res->error) {
                 res->error = r;
                 wf_err_set(e, r, "%s", res->gw_error_msg);
@@ -616,10 +616,13 @@ int reconcile_doc_cached(const struct backend_ops *ops, struct backend *b, const
                         break;
                 }
                 r = build_target(cfg, iface, ops->own_keys ? NULL : priv, pub, ri, &ie);
-                if (r >= 0)
+                if (r >= 0) {
                         r = reconcile_resolve(&ri->target, RECONCILE_RESOLVE_TIMEOUT_MS, &ri->notes, &ri->n_notes);
+                        if (r < 0)
+                                wf_err_set(&ie, r, "%s: resolving endpoints: %s", iface->name, strerror(-r));
+                }
                 if (r < 0)
-                        snprintf(ri->error_msg, sizeof(ri->error_msg), "%s", ie.msg[0] ? ie.msg : strerror(-r));
+                        snprintf(ri->error_msg, sizeof(ri->error_msg), "%s", ie.msg);
                 else {
                         struct wf_live_iface **slot = cache_slot(cache, iface, i);
 

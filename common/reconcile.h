@@ -84,6 +84,10 @@ int reconcile_doc_cached(const struct backend_ops *ops, struct backend *b, const
                          const struct wf_doc *doc, struct reconcile_cache *cache, unsigned flags,
                          struct reconcile_result *ret, struct wf_err *e);
 void reconcile_cache_done(struct reconcile_cache *c);
+/* Copies the handshake times and transfer counters of a fresh read-only observation (obs[i],
+ * n entries, matched by interface name and peer key) into the cache: nothing the agent does
+ * moves them, so the entries only learn them when somebody observes. */
+int reconcile_cache_stats(struct reconcile_cache *c, struct wf_live_iface *const *obs, size_t n);
 /* Whether any interface of doc has exits (their selection needs fresh observations). */
 bool reconcile_doc_has_exits(const struct wf_doc *doc);
 /* Forgets every entry: the next reconcile_doc_cached observes everything. */

@@ -8,6 +8,7 @@
 
 #include <sodium.h>
 
+#include "plan-change.h"
 #include "ros-backend.h"
 
 static int ros_ensure_firewall(struct backend *b, const char *iface, uint16_t port, struct wf_err *e) {
@@ -67,42 +68,73 @@ static int add_prefix_list(struct ros_words *w, const char *key, const struct wf
         return ros_words_add(w, "=%s=%s", key, s);
 }
 
-static int op_peer_add(struct backend *b, const char *iface, const struct plan_op *op, struct wf_err *e) {
-        const struct plan_peer *pp = op->peer;
-        const struct wf_peer *dp = pp->peer;
-        struct ros_words w = {};
+static void add_endpoint(struct ros_words *w, const struct wgc_peer *pc, const struct wf_live_peer *lp) {
+        char host[64], lhost[64] = "";
+        unsigned port, lport = 0;
+
+        fmt_endpoint(&pc->endpoint, host, &port);
+        if (lp && lp->endpoint.ss_family != 0)
+                fmt_endpoint(&lp->endpoint, lhost, &lport);
+        /* RouterOS keeps address and port apart: set only the one that differs */
+        if (strcmp(host, lhost) != 0)
+                ros_words_add(w, "=endpoint-address=%s", host);
+        if (port != lport)
+                ros_words_add(w, "=endpoint-port=%u", port);
+}
+
+/* RouterOS takes the whole list: the replacement, or the live one plus additions. */
+static void add_allowed(struct ros_words *w, const struct wgc_peer *pc, const struct wf_live_peer *lp) {
+        if (pc->flags & WGC_PEER_REPLACE_ALLOWEDIPS)
+                add_prefix_list(w, "allowed-address", pc->allowed_ips, pc->n_allowed_ips, NULL, 0);
+        else if (pc->n_allowed_ips > 0 && lp)
+                add_prefix_list(w, "allowed-address", lp->allowed_ips, lp->n_allowed_ips, pc->allowed_ips,
+                                pc->n_allowed_ips);
+}
+
+/* The other fields plan_peer_change says the operation carries, as properties. */
+static void add_peer_fields(struct ros_words *w, const struct wgc_peer *pc, const struct wf_live_peer *lp) {
         char key[45];
 
+        if (pc->flags & WGC_PEER_ENDPOINT)
+                add_endpoint(w, pc, lp);
+        if (pc->flags & WGC_PEER_KEEPALIVE)
+                ros_words_add(w, "=persistent-keepalive=%us", pc->keepalive);
+        if (pc->flags & WGC_PEER_PRESHARED_KEY) {
+                if (pc->preshared_key) {
+                        wf_key_to_b64(pc->preshared_key, key);
+                        ros_words_add(w, "=preshared-key=%s", key);
+                        sodium_memzero(key, sizeof key);
+                } else
+                        ros_words_add(w, "=preshared-key=");
+        }
+}
+
+static int op_peer_add(struct backend *b, const char *iface, const struct plan_op *op, struct wf_err *e) {
+        const struct wf_peer *dp = op->peer->peer;
+        struct ros_words w = {};
+        struct wgc_peer pc;
+        char key[45];
+
+        if (!plan_peer_change(op, &pc))
+                return 0;
         ros_words_add(&w, "/interface/wireguard/peers/add");
         ros_words_add(&w, "=interface=%s", iface);
-        wf_key_to_b64(dp->public_key, key);
+        wf_key_to_b64(pc.public_key, key);
         ros_words_add(&w, "=public-key=%s", key);
-        add_prefix_list(&w, "allowed-address", dp->allowed_ips, dp->n_allowed_ips, NULL, 0);
-        if (pp->endpoint.ss_family != 0) {
-                char host[64];
-                unsigned port;
-                fmt_endpoint(&pp->endpoint, host, &port);
-                ros_words_add(&w, "=endpoint-address=%s", host);
-                ros_words_add(&w, "=endpoint-port=%u", port);
-        }
-        if (dp->persistent_keepalive > 0)
-                ros_words_add(&w, "=persistent-keepalive=%ds", dp->persistent_keepalive);
-        if (pp->has_preshared_key) {
-                wf_key_to_b64(pp->preshared_key, key);
-                ros_words_add(&w, "=preshared-key=%s", key);
-        }
+        add_allowed(&w, &pc, NULL);
+        add_peer_fields(&w, &pc, NULL);
         ros_words_add(&w, "=comment=" ROS_COMMENT_PREFIX "%s peer %s", iface, dp->name ? dp->name : "");
-        sodium_memzero(key, sizeof key);
         return ros_simple(b, &w, e);
 }
 
 static int op_peer_update(struct backend *b, const struct plan_op *op, struct wf_err *e) {
-        const struct plan_peer *pp = op->peer;
         const struct wf_live_peer *lp = op->live_peer;
         struct ros_words w = {};
-        char key[45];
+        struct wgc_peer pc;
         size_t before;
 
+        if (!plan_peer_change(op, &pc))
+                return 0;
         if (!lp->backend_id || !*lp->backend_id)
                 return wf_err_set(e, -EINVAL, "routeros: peer %s has no .id", op->peer_name ? op->peer_name : "?");
         if (!ros_is_ours(lp->comment))
@@ -112,34 +144,8 @@ static int op_peer_update(struct backend *b, const struct plan_op *op, struct wf
         ros_words_add(&w, "/interface/wireguard/peers/set");
         ros_words_add(&w, "=.id=%s", lp->backend_id);
         before = w.n;
-        if ((op->flags & PLAN_PEER_ENDPOINT) && pp->endpoint.ss_family != 0) {
-                char host[64], lhost[64] = "";
-                unsigned port, lport = 0;
-                fmt_endpoint(&pp->endpoint, host, &port);
-                if (lp->endpoint.ss_family != 0)
-                        fmt_endpoint(&lp->endpoint, lhost, &lport);
-                if (strcmp(host, lhost) != 0)
-                        ros_words_add(&w, "=endpoint-address=%s", host);
-                if (port != lport)
-                        ros_words_add(&w, "=endpoint-port=%u", port);
-        }
-        if (op->flags & PLAN_PEER_KEEPALIVE)
-                ros_words_add(&w, "=persistent-keepalive=%ds",
-                          pp->peer->persistent_keepalive > 0 ? pp->peer->persistent_keepalive : 0);
-        if (op->flags & PLAN_PEER_PRESHARED_KEY) {
-                if (pp->has_preshared_key) {
-                        wf_key_to_b64(pp->preshared_key, key);
-                        ros_words_add(&w, "=preshared-key=%s", key);
-                        sodium_memzero(key, sizeof key);
-                } else
-                        ros_words_add(&w, "=preshared-key=");
-        }
-        /* RouterOS takes the whole list: the live one plus additions, minus what goes */
-        if (op->flags & PLAN_PEER_ALLOWED_IPS_REPLACE)
-                add_prefix_list(&w, "allowed-address", pp->peer->allowed_ips, pp->peer->n_allowed_ips, NULL, 0);
-        else if (op->flags & PLAN_PEER_ALLOWED_IPS_ADD)
-                add_prefix_list(&w, "allowed-address", lp->allowed_ips, lp->n_allowed_ips, op->allowed_ips_add,
-                                op->n_allowed_ips_add);
+        add_peer_fields(&w, &pc, lp);
+        add_allowed(&w, &pc, lp);
         if (w.err == 0 && w.n == before) {
                 ros_words_done(&w);
                 return 0;
@@ -190,23 +196,12 @@ static int op_iface(struct backend *b, const struct plan *p, const struct plan_o
 }
 
 static int op_route_add(struct backend *b, const char *iface, const struct plan *p, const struct plan_op *op,
-                        struct ros_route_table *t, struct wf_err *e) {
-        const char *menu = ros_route_menu(op->prefix.family);
+                        struct wf_err *e) {
         char dst[64];
         struct ros_words w = {};
 
-        int r = ros_demote_foreign(b, iface, menu, t, &op->prefix, e);
-        if (r < 0)
-                return r;
-        /* Ours at the wanted distance may be there already (left out of the observation because
-         * a foreign route beat it): then the demotion was all it took. One at another distance
-         * stays until its PLAN_ROUTE_DEL, after the new one is in: make before break. */
-        for (size_t i = 0; i < t->n; i++)
-                if (t->v[i].ours && t->v[i].distance == p->route_metric && strcmp(t->v[i].gw, iface) == 0 &&
-                    wf_prefix_equal(&t->v[i].dst, &op->prefix))
-                        return 0;
         wf_prefix_format(&op->prefix, dst);
-        ros_words_add(&w, "%s/add", menu);
+        ros_words_add(&w, "%s/add", ros_route_menu(op->prefix.family));
         ros_words_add(&w, "=dst-address=%s", dst);
         ros_words_add(&w, "=gateway=%s", iface);
         ros_words_add(&w, "=distance=%u", p->route_metric);
@@ -214,8 +209,7 @@ static int op_route_add(struct backend *b, const char *iface, const struct plan 
         return ros_simple(b, &w, e);
 }
 
-static int apply_ops(struct backend *b, const struct plan *p, const struct plan_target *t,
-                     struct ros_route_table rt[2], struct wf_err *e) {
+int ros_apply_ops(struct backend *b, const struct plan *p, const struct plan_target *t, struct wf_err *e) {
         const char *iface = p->iface;
         bool created = false;
         int r = 0;
@@ -272,7 +266,7 @@ static int apply_ops(struct backend *b, const struct plan *p, const struct plan_
                         r = ros_simple(b, &w, e);
                         break;
                 case PLAN_ROUTE_ADD:
-                        r = op_route_add(b, iface, p, op, &rt[op->prefix.family == AF_INET6], e);
+                        r = op_route_add(b, iface, p, op, e);
                         break;
                 case PLAN_ROUTE_DEL:
                         if (!op->live_route || !op->live_route->ours)
@@ -281,10 +275,13 @@ static int apply_ops(struct backend *b, const struct plan *p, const struct plan_
                         ros_words_add(&w, "=.id=%s", op->live_route->backend_id);
                         r = ros_simple(b, &w, e);
                         break;
-                case PLAN_ROUTE_CONFLICT:
-                        if (op->live_route && op->live_route->metric < ROS_DEMOTE_BELOW)
-                                r = ros_demote_foreign(b, iface, ros_route_menu(op->prefix.family),
-                                                   &rt[op->prefix.family == AF_INET6], &op->prefix, e);
+                case PLAN_ROUTE_DEMOTE:
+                        r = ros_route_demote(b, iface, &op->prefix, op->live_route, p->route_demote_to, e);
+                        break;
+                case PLAN_ROUTE_RESTORE:
+                        if (op->live_route && op->live_route->backend_id)
+                                r = ros_route_restore(b, iface, op->prefix.family, op->live_route->backend_id,
+                                                      op->live_route->metric, op->live_route->comment, e);
                         break;
                 default:
                         break;
@@ -294,14 +291,4 @@ static int apply_ops(struct backend *b, const struct plan *p, const struct plan_
                         return r;
         }
         return 0;
-}
-
-
-int ros_apply_ops(struct backend *b, const struct plan *p, const struct plan_target *t, struct wf_err *e) {
-        struct ros_route_table rt[2] = {};
-        int r = apply_ops(b, p, t, rt, e);
-
-        ros_route_table_done(&rt[0]);
-        ros_route_table_done(&rt[1]);
-        return r;
 }

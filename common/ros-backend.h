@@ -12,7 +12,7 @@
 #include "rosconn.h"
 
 #define ROS_COMMENT_PREFIX "wgfleet:"
-#define ROS_DEMOTED_FILE "routeros-demoted"
+#define ROS_DEMOTE_TAG "wgfleet-demoted:"
 #define ROS_DEMOTE_BELOW 10
 #define ROS_DEMOTE_TO 11
 
@@ -83,25 +83,17 @@ int ros_apply_ops(struct backend *b, const struct plan *p, const struct plan_tar
  * backend. */
 extern const struct gw_driver ros_gw_driver;
 
-/* ros-demote.c */
-/* The static routes of one menu, read once per apply: route adds check them for foreign routes
- * to demote and for ours already in place without a print per route. */
-struct ros_route_entry {
-        char id[32];
-        struct wf_prefix dst;
-        char *gw;
-        unsigned distance;
-        bool ours;
-};
-
-struct ros_route_table {
-        bool loaded;
-        struct ros_route_entry *v;
-        size_t n;
-};
-void ros_route_table_done(struct ros_route_table *t);
-/* Demotes foreign static routes to dst with a distance below ours (t: loaded once per apply). */
-int ros_demote_foreign(struct backend *b, const char *iface, const char *menu, struct ros_route_table *t,
-                       const struct wf_prefix *dst, struct wf_err *e);
-/* Puts back the distances recorded for iface and drops their records; others stay. */
+/* ros-demote.c: a demotion is recorded in the route's comment, "wgfleet-demoted:IFACE:DIST"
+ * then one space and the comment it had. */
+/* true when comment is iface's demotion record: *ret_from is the distance before, *ret_rest
+ * the comment it had (borrowed from comment). */
+bool ros_demote_tag_parse(const char *comment, const char *iface, uint32_t *ret_from, const char **ret_rest);
+/* Sets the foreign route r (to dst) to distance to, recording its distance and comment. */
+int ros_route_demote(struct backend *b, const char *iface, const struct wf_prefix *dst,
+                     const struct wf_live_route *r, uint32_t to, struct wf_err *e);
+/* Puts back a route iface demoted (comment holds the record; nothing when it does not): its
+ * comment, and its distance when it is still the demoted one. */
+int ros_route_restore(struct backend *b, const char *iface, int family, const char *id, uint32_t distance,
+                      const char *comment, struct wf_err *e);
+/* clear: puts back every route iface demoted, in both route menus. */
 int ros_restore_demoted(struct backend *b, const char *iface, struct wf_err *e);

@@ -220,7 +220,6 @@ static int observe_routes(struct backend *b, const char *menu, const char *iface
                 rosconn_reply_done(&rep);
                 return r;
         }
-        size_t base = l->n_routes;
         for (size_t i = 0; i < rep.n_re; i++) {
                 const char *dst = rosconn_reply_get(&rep, i, "dst-address");
                 const char *gw = rosconn_reply_get(&rep, i, "gateway");
@@ -234,7 +233,13 @@ static int observe_routes(struct backend *b, const char *menu, const char *iface
                 bool ours = ros_is_ours(comment);
                 if (ours && (!gw || strcmp(gw, iface) != 0))
                         continue; /* ours, but another interface's */
-                if (!ours && (!prefix_wanted_route(d, &p) || ros_is_true(rosconn_reply_get(&rep, i, "disabled"))))
+                uint32_t demoted_from = 0;
+                const char *rest;
+                bool demoted = !ours && ros_demote_tag_parse(comment, iface, &demoted_from, &rest);
+                /* foreign: to a destination we want (a conflict, or one to demote), or one this
+                 * interface demoted (to put back when no longer wanted) */
+                if (!ours && !demoted &&
+                    (!prefix_wanted_route(d, &p) || ros_is_true(rosconn_reply_get(&rep, i, "disabled"))))
                         continue;
                 struct wf_live_route *n = realloc(l->routes, (l->n_routes + 1) * sizeof(*n));
                 if (!n) {
@@ -256,30 +261,16 @@ static int observe_routes(struct backend *b, const char *menu, const char *iface
                         .protocol = ours ? WF_RTPROT : 0,
                         .ours = ours,
                         .backend_id = strdup(rosconn_reply_get(&rep, i, ".id") ? rosconn_reply_get(&rep, i, ".id") : ""),
+                        .comment = !ours && comment ? strdup(comment) : NULL,
+                        .demoted = demoted,
+                        .demoted_from = demoted_from,
                 };
-                if (!lr->backend_id) {
+                if (!lr->backend_id || (!ours && comment && !lr->comment)) {
                         rosconn_reply_done(&rep);
                         return -ENOMEM;
                 }
         }
         rosconn_reply_done(&rep);
-        /* A foreign route below our distance still wins: our route is left out of the
-         * observation, so the plan adds it and apply demotes the foreign one (the add itself
-         * is skipped when ours is there). */
-        for (size_t i = base; i < l->n_routes;) {
-                bool beaten = false;
-                for (size_t k = base; l->routes[i].ours && k < l->n_routes; k++)
-                        if (!l->routes[k].ours && wf_prefix_equal(&l->routes[k].dst, &l->routes[i].dst) &&
-                            l->routes[k].metric < ROS_DEMOTE_BELOW)
-                                beaten = true;
-                if (!beaten) {
-                        i++;
-                        continue;
-                }
-                free(l->routes[i].backend_id);
-                memmove(&l->routes[i], &l->routes[i + 1], (l->n_routes - i - 1) * sizeof(*l->routes));
-                l->n_routes--;
-        }
         return 0;
 }
 

@@ -595,7 +595,7 @@ int route_observe(struct route_ctx *c, const char *ifname, const struct wf_iface
         live->n_addresses = k;
 
         if (desired) {
-                r = plan_routes_wanted(desired, &want, &n_want);
+                r = wf_iface_routes_wanted(desired, &want, &n_want);
                 if (r < 0)
                         return r;
         }
@@ -603,9 +603,8 @@ int route_observe(struct route_ctx *c, const char *ifname, const struct wf_iface
                           n_want, &live->routes, &live->n_routes, e);
 }
 
-int route_apply(struct route_ctx *c, const char *ifname, const struct plan *p,
-                const struct plan_target *t, struct wf_err *e) {
-        const struct wf_iface *iface = t->iface;
+int route_apply(struct route_ctx *c, const char *ifname, const struct route_change *ch, size_t n,
+                struct wf_err *e) {
         struct route_link l;
         int r;
 
@@ -614,21 +613,24 @@ int route_apply(struct route_ctx *c, const char *ifname, const struct plan *p,
                 return wf_err_set(e, r, "link %s does not exist", ifname);
         if (r < 0)
                 return r;
+        for (size_t i = 0; i < n; i++) {
+                const struct route_change *x = &ch[i];
 
-        /* Addresses and link state first, so routes with a source hint find them. */
-        for (size_t i = 0; i < p->n_ops; i++) {
-                const struct plan_op *op = &p->ops[i];
-
-                switch (op->kind) {
-                case PLAN_IFACE_SET:
-                        r = route_link_set(c, l.ifindex, op->flags & PLAN_SET_MTU ? iface->mtu : 0,
-                                           op->flags & PLAN_SET_UP, e);
+                switch (x->kind) {
+                case ROUTE_CHANGE_LINK:
+                        r = route_link_set(c, l.ifindex, x->mtu, x->up, e);
                         break;
-                case PLAN_ADDR_DEL:
-                        r = route_addr_del(c, l.ifindex, &op->prefix, e);
+                case ROUTE_CHANGE_ADDR_DEL:
+                        r = route_addr_del(c, l.ifindex, &x->prefix, e);
                         break;
-                case PLAN_ADDR_ADD:
-                        r = route_addr_add(c, l.ifindex, &op->prefix, e);
+                case ROUTE_CHANGE_ADDR_ADD:
+                        r = route_addr_add(c, l.ifindex, &x->prefix, e);
+                        break;
+                case ROUTE_CHANGE_ROUTE_ADD:
+                        r = route_add(c, l.ifindex, &x->prefix, x->table, x->metric, e);
+                        break;
+                case ROUTE_CHANGE_ROUTE_DEL:
+                        r = x->live ? route_del(c, x->live, e) : 0;
                         break;
                 default:
                         r = 0;
@@ -636,21 +638,6 @@ int route_apply(struct route_ctx *c, const char *ifname, const struct plan *p,
                 if (r < 0)
                         return r;
         }
-        /* New routes before old ones go: a route moving table or metric never has a gap (both
-         * coexist, their keys differ). */
-        for (size_t i = 0; i < p->n_ops; i++)
-                if (p->ops[i].kind == PLAN_ROUTE_ADD) {
-                        r = route_add(c, l.ifindex, &p->ops[i].prefix, iface->route_table,
-                                      iface->route_metric, e);
-                        if (r < 0)
-                                return r;
-                }
-        for (size_t i = 0; i < p->n_ops; i++)
-                if (p->ops[i].kind == PLAN_ROUTE_DEL && p->ops[i].live_route) {
-                        r = route_del(c, p->ops[i].live_route, e);
-                        if (r < 0)
-                                return r;
-                }
         return 0;
 }
 

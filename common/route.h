@@ -10,7 +10,6 @@
 #include <stdint.h>
 
 #include "model.h"
-#include "plan.h"
 #include "util.h"
 
 struct route_ctx;
@@ -58,11 +57,31 @@ int route_add(struct route_ctx *c, int ifindex, const struct wf_prefix *dst, uin
 int route_del(struct route_ctx *c, const struct wf_live_route *r, struct wf_err *e);
 
 /* Fills the link part of an observation: exists, ifindex, up, mtu, addresses and routes (ours,
- * plus foreign ones to the destinations desired wants; desired may be NULL). */
+ * plus foreign ones to the destinations desired wants, wf_iface_routes_wanted; desired may be
+ * NULL). */
 int route_observe(struct route_ctx *c, const char *ifname, const struct wf_iface *desired,
                   struct wf_live_iface *live, struct wf_err *e);
 
-/* Executes the link part of a plan on ifname (which must exist by now): PLAN_IFACE_SET's MTU and
- * up flags, addresses, then routes (deletions first). Peer ops are the caller's. */
-int route_apply(struct route_ctx *c, const char *ifname, const struct plan *p,
-                const struct plan_target *t, struct wf_err *e);
+/* One change to a link, its addresses or its routes (plan-change.c makes them from a plan). */
+enum route_change_kind {
+        ROUTE_CHANGE_LINK,       /* mtu (0: leave as is), up */
+        ROUTE_CHANGE_ADDR_ADD,   /* prefix */
+        ROUTE_CHANGE_ADDR_DEL,
+        ROUTE_CHANGE_ROUTE_ADD,  /* prefix via the link, in table with metric */
+        ROUTE_CHANGE_ROUTE_DEL,  /* live: one route we own */
+};
+
+struct route_change {
+        enum route_change_kind kind;
+        struct wf_prefix prefix;
+        uint32_t mtu;
+        bool up;
+        uint32_t table, metric;
+        const struct wf_live_route *live; /* borrowed */
+};
+
+/* Executes changes on ifname (which must exist by now), in the order given: link state and
+ * addresses before routes (a route with a source hint finds its address), new routes before old
+ * ones go (a route moving table or metric never has a gap). */
+int route_apply(struct route_ctx *c, const char *ifname, const struct route_change *ch, size_t n,
+                struct wf_err *e);

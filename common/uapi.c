@@ -311,78 +311,53 @@ static void sb_prefixes(struct sbuf *b, const struct wf_prefix *a, size_t n) {
 
 static const uint8_t zero_key[WF_KEY_LEN];
 
-int uapi_format_set(const struct plan *p, const struct plan_target *t, char **ret, size_t *ret_len) {
+int uapi_format_set(const struct wgc_device *d, char **ret, size_t *ret_len) {
         struct sbuf b = { .s = malloc(4096), .cap = 4096 };
-        const struct wf_iface *iface = t->iface;
-        bool any = false;
         char buf[64];
 
         if (!b.s)
                 return -ENOMEM;
+        if (d->flags == 0 && d->n_peers == 0) {
+                free(b.s);
+                *ret = NULL;
+                *ret_len = 0;
+                return 0;
+        }
         b.s[0] = '\0';
         sb_printf(&b, "set=1\n");
-        for (size_t i = 0; i < p->n_ops; i++) {
-                const struct plan_op *op = &p->ops[i];
-                const struct plan_peer *pp = op->peer;
+        if (d->flags & WGC_DEV_PRIVATE_KEY)
+                sb_key(&b, "private_key", d->private_key);
+        if (d->flags & WGC_DEV_LISTEN_PORT)
+                sb_printf(&b, "listen_port=%u\n", d->listen_port);
+        if (d->flags & WGC_DEV_FWMARK)
+                sb_printf(&b, "fwmark=%u\n", d->fwmark);
+        for (size_t i = 0; i < d->n_peers; i++) {
+                const struct wgc_peer *p = &d->peers[i];
 
-                switch (op->kind) {
-                case PLAN_IFACE_SET:
-                        if (op->flags & PLAN_SET_PRIVATE_KEY) {
-                                sb_key(&b, "private_key", t->private_key);
-                                any = true;
-                        }
-                        if (op->flags & PLAN_SET_LISTEN_PORT) {
-                                sb_printf(&b, "listen_port=%u\n", iface->listen_port);
-                                any = true;
-                        }
-                        if (op->flags & PLAN_SET_FWMARK) {
-                                sb_printf(&b, "fwmark=%u\n", iface->fwmark);
-                                any = true;
-                        }
-                        break;
-                case PLAN_PEER_ADD:
-                case PLAN_PEER_UPDATE:
-                        any = true;
-                        sb_key(&b, "public_key", pp->peer->public_key);
-                        if (op->kind == PLAN_PEER_UPDATE)
-                                sb_printf(&b, "update_only=true\n");
-                        if (op->flags & PLAN_PEER_PRESHARED_KEY)
-                                sb_key(&b, "preshared_key", pp->has_preshared_key ? pp->preshared_key : zero_key);
-                        if ((op->flags & PLAN_PEER_ENDPOINT) && pp->endpoint.ss_family) {
-                                wf_sockaddr_format(&pp->endpoint, buf);
-                                sb_printf(&b, "endpoint=%s\n", buf);
-                        }
-                        if (op->flags & PLAN_PEER_KEEPALIVE)
-                                sb_printf(&b, "persistent_keepalive_interval=%d\n",
-                                          pp->peer->persistent_keepalive > 0 ? pp->peer->persistent_keepalive : 0);
-                        if (op->kind == PLAN_PEER_ADD)
-                                sb_prefixes(&b, pp->peer->allowed_ips, pp->peer->n_allowed_ips);
-                        else if (op->flags & PLAN_PEER_ALLOWED_IPS_REPLACE) {
-                                /* One peer section: wireguard-go applies it under one IPC lock. */
-                                sb_printf(&b, "replace_allowed_ips=true\n");
-                                sb_prefixes(&b, pp->peer->allowed_ips, pp->peer->n_allowed_ips);
-                        } else if (op->flags & PLAN_PEER_ALLOWED_IPS_ADD)
-                                sb_prefixes(&b, op->allowed_ips_add, op->n_allowed_ips_add);
-                        break;
-                case PLAN_PEER_REMOVE:
-                        any = true;
-                        sb_key(&b, "public_key", op->live_peer->public_key);
+                sb_key(&b, "public_key", p->public_key);
+                if (p->flags & WGC_PEER_REMOVE) {
                         sb_printf(&b, "remove=true\n");
-                        break;
-                default:
-                        break;
+                        continue;
                 }
+                if (p->flags & WGC_PEER_UPDATE_ONLY)
+                        sb_printf(&b, "update_only=true\n");
+                if (p->flags & WGC_PEER_PRESHARED_KEY)
+                        sb_key(&b, "preshared_key", p->preshared_key ? p->preshared_key : zero_key);
+                if (p->flags & WGC_PEER_ENDPOINT) {
+                        wf_sockaddr_format(&p->endpoint, buf);
+                        sb_printf(&b, "endpoint=%s\n", buf);
+                }
+                if (p->flags & WGC_PEER_KEEPALIVE)
+                        sb_printf(&b, "persistent_keepalive_interval=%u\n", p->keepalive);
+                /* One peer section: wireguard-go applies it under one IPC lock. */
+                if ((p->flags & WGC_PEER_REPLACE_ALLOWEDIPS) && (p->flags & WGC_PEER_UPDATE_ONLY))
+                        sb_printf(&b, "replace_allowed_ips=true\n");
+                sb_prefixes(&b, p->allowed_ips, p->n_allowed_ips);
         }
         sb_printf(&b, "\n");
         if (b.oom) {
                 uapi_request_free(b.s, b.cap);
                 return -ENOMEM;
-        }
-        if (!any) {
-                uapi_request_free(b.s, b.cap);
-                *ret = NULL;
-                *ret_len = 0;
-                return 0;
         }
         *ret = b.s;
         *ret_len = b.n;

@@ -3,14 +3,14 @@
 
 /* uapi: the cross-platform userspace configuration protocol (wireguard-go, boringtun) on
  * DIR/IFACE.sock: "get=1" / "set=1" requests of key=value lines ending with an empty line,
- * answered by "errno=N". The codec (parse a get reply, format a set request from a plan) is
+ * answered by "errno=N". The codec (parse a get reply, format a set request from a device change) is
  * pure text in, structs out; the socket part only moves bytes. */
 
 #include <stddef.h>
 
 #include "model.h"
-#include "plan.h"
 #include "util.h"
+#include "wg-change.h"
 
 #define UAPI_DEFAULT_DIR "/var/run/wireguard"
 
@@ -22,12 +22,12 @@
  * -EBADMSG with e naming the line. */
 int uapi_parse_get(const char *text, size_t len, struct wf_live_iface *live, struct wf_err *e);
 
-/* Formats the set=1 request that executes the device and peer operations of p (target t):
- * only the flagged fields, peers in plan order; updates carry update_only=true, removals
- * remove=true, allowed-IP replacement replace_allowed_ips=true followed by the full list.
- * *ret is NULL when p has nothing for the device (then nothing must be sent). The text may hold
- * the private key: callers free it with uapi_request_free. */
-int uapi_format_set(const struct plan *p, const struct plan_target *t, char **ret, size_t *ret_len);
+/* Formats the set=1 request for one device change (wg-change.h): only the flagged fields, peers
+ * in the order given; updates carry update_only=true, removals remove=true, an update's
+ * allowed-IP replacement replace_allowed_ips=true followed by the full list (a new peer has no
+ * list to replace). *ret is NULL when d changes nothing (then nothing must be sent). The text
+ * may hold the private key: callers free it with uapi_request_free. */
+int uapi_format_set(const struct wgc_device *d, char **ret, size_t *ret_len);
 void uapi_request_free(char *req, size_t len); /* zeroes, then frees; takes NULL */
 
 /* The errno=N line of a reply: returns 0 and sets *ret_errno, or -EBADMSG when there is none. */

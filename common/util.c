@@ -239,6 +239,16 @@ int wf_read_secret_file(const char *path, size_t max, char **ret, size_t *ret_le
 }
 
 int wf_write_file_atomic(const char *path, const void *data, size_t len, unsigned mode) {
+        return wf_write_file_replace(path, data, len, mode, true);
+}
+
+int wf_sync_dir_fs(const char *dir) {
+        _cleanup_close_ int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+        return fd < 0 || syncfs(fd) < 0 ? -errno : 0;
+}
+
+int wf_write_file_replace(const char *path, const void *data, size_t len, unsigned mode, bool durable) {
         char tmp[PATH_MAX], dir[PATH_MAX];
         _cleanup_close_ int fd = -1, dfd = -1;
         const char *p = data;
@@ -265,12 +275,14 @@ int wf_write_file_atomic(const char *path, const void *data, size_t len, unsigne
                 p += n;
                 len -= (size_t)n;
         }
-        if (fsync(fd) < 0)
+        if (durable && fsync(fd) < 0)
                 goto fail;
         if (close(TAKE_FD(fd)) < 0)
                 goto fail_closed;
         if (rename(tmp, path) < 0)
                 goto fail_closed;
+        if (!durable)
+                return 0;
         dfd = open(dirname(dir), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (dfd < 0 || fsync(dfd) < 0)
                 return -errno;

@@ -66,6 +66,12 @@ static inline void erase_freep(char **p) { wf_erase_free(*p); }
 
 /* Atomic replace: temp file in the same dir, fsync, rename, fsync dir. */
 int wf_write_file_atomic(const char *path, const void *data, size_t len, unsigned mode);
+/* The same; durable false skips both fsyncs (readers see the old or the new file, never a
+ * torn one): for files written by the thousand, followed by one wf_sync_dir_fs(), or for
+ * caches that the next write replaces anyway. */
+int wf_write_file_replace(const char *path, const void *data, size_t len, unsigned mode, bool durable);
+/* syncfs(2) of the filesystem holding dir. */
+int wf_sync_dir_fs(const char *dir);
 
 /* RFC 3339 timestamps ("2026-11-22T00:00:00Z", offsets accepted) <-> unix seconds. */
 int wf_parse_rfc3339(const char *s, int64_t *ret);

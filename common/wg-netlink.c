@@ -34,7 +34,7 @@ struct wgnl {
 /* ---------------------------------------------------------------- encoder ---- */
 
 struct enc {
-        const struct wgnl_device_set *d;
+        const struct wgc_device *d;
         uint16_t family;
         uint32_t seq;
         uint8_t *buf;
@@ -57,11 +57,11 @@ static void enc_start(struct enc *s) {
         if (s->n_msgs > 0)
                 return;
         /* Device attributes only in the first message: they fit, max >= WGNL_MIN_MESSAGE. */
-        if (s->d->flags & WGNL_DEV_PRIVATE_KEY)
+        if (s->d->flags & WGC_DEV_PRIVATE_KEY)
                 mnl_attr_put(s->nlh, WGDEVICE_A_PRIVATE_KEY, WG_KEY_LEN, s->d->private_key);
-        if (s->d->flags & WGNL_DEV_LISTEN_PORT)
+        if (s->d->flags & WGC_DEV_LISTEN_PORT)
                 mnl_attr_put_u16(s->nlh, WGDEVICE_A_LISTEN_PORT, s->d->listen_port);
-        if (s->d->flags & WGNL_DEV_FWMARK)
+        if (s->d->flags & WGC_DEV_FWMARK)
                 mnl_attr_put_u32(s->nlh, WGDEVICE_A_FWMARK, s->d->fwmark);
 }
 
@@ -81,25 +81,25 @@ static bool put_endpoint(struct nlmsghdr *nlh, size_t max, const struct sockaddr
 }
 
 /* The attributes a peer carries in its first chunk. false: they do not fit. */
-static bool put_peer_head(struct nlmsghdr *nlh, size_t max, const struct wgnl_peer_set *p) {
+static bool put_peer_head(struct nlmsghdr *nlh, size_t max, const struct wgc_peer *p) {
         static const uint8_t zero[WG_KEY_LEN];
         uint32_t flags = 0;
 
-        if (p->flags & WGNL_PEER_REMOVE)
+        if (p->flags & WGC_PEER_REMOVE)
                 return mnl_attr_put_u32_check(nlh, max, WGPEER_A_FLAGS, WGPEER_F_REMOVE_ME);
-        if (p->flags & WGNL_PEER_REPLACE_ALLOWEDIPS)
+        if (p->flags & WGC_PEER_REPLACE_ALLOWEDIPS)
                 flags |= WGPEER_F_REPLACE_ALLOWEDIPS;
-        if (p->flags & WGNL_PEER_UPDATE_ONLY)
+        if (p->flags & WGC_PEER_UPDATE_ONLY)
                 flags |= WGPEER_F_UPDATE_ONLY;
         if (flags && !mnl_attr_put_u32_check(nlh, max, WGPEER_A_FLAGS, flags))
                 return false;
-        if ((p->flags & WGNL_PEER_PRESHARED_KEY) &&
+        if ((p->flags & WGC_PEER_PRESHARED_KEY) &&
             !mnl_attr_put_check(nlh, max, WGPEER_A_PRESHARED_KEY, WG_KEY_LEN,
                                 p->preshared_key ? p->preshared_key : zero))
                 return false;
-        if ((p->flags & WGNL_PEER_ENDPOINT) && !put_endpoint(nlh, max, &p->endpoint))
+        if ((p->flags & WGC_PEER_ENDPOINT) && !put_endpoint(nlh, max, &p->endpoint))
                 return false;
-        if ((p->flags & WGNL_PEER_KEEPALIVE) &&
+        if ((p->flags & WGC_PEER_KEEPALIVE) &&
             !mnl_attr_put_u16_check(nlh, max, WGPEER_A_PERSISTENT_KEEPALIVE_INTERVAL, p->keepalive))
                 return false;
         return true;
@@ -120,7 +120,7 @@ static bool put_allowedip(struct nlmsghdr *nlh, size_t max, const struct wf_pref
         return true;
 }
 
-int wgnl_encode_set(const struct wgnl_device_set *d, uint16_t family, uint32_t seq, void *buf,
+int wgnl_encode_set(const struct wgc_device *d, uint16_t family, uint32_t seq, void *buf,
                     size_t max_msg, wgnl_send_fn send, void *userdata) {
         struct enc s = { .d = d, .family = family, .seq = seq, .buf = buf, .max = max_msg };
         size_t i = 0, j = 0; /* next peer, and its next allowed IP */
@@ -145,7 +145,7 @@ int wgnl_encode_set(const struct wgnl_device_set *d, uint16_t family, uint32_t s
                         return -EMSGSIZE;
 
                 for (; i < d->n_peers; i++, j = 0) {
-                        const struct wgnl_peer_set *p = &d->peers[i];
+                        const struct wgc_peer *p = &d->peers[i];
                         size_t j0 = j;
                         struct nlattr *pn, *an = NULL;
                         bool head_ok, partial;
@@ -163,7 +163,7 @@ int wgnl_encode_set(const struct wgnl_device_set *d, uint16_t family, uint32_t s
                                 mnl_attr_nest_cancel(s.nlh, pn);
                                 break;
                         }
-                        if (!(p->flags & WGNL_PEER_REMOVE) && j < p->n_allowed_ips) {
+                        if (!(p->flags & WGC_PEER_REMOVE) && j < p->n_allowed_ips) {
                                 an = mnl_attr_nest_start_check(s.nlh, s.max, WGPEER_A_ALLOWEDIPS);
                                 for (; an && j < p->n_allowed_ips; j++)
                                         if (!put_allowedip(s.nlh, s.max, &p->allowed_ips[j]))
@@ -176,8 +176,8 @@ int wgnl_encode_set(const struct wgnl_device_set *d, uint16_t family, uint32_t s
                                 }
                                 mnl_attr_nest_end(s.nlh, an);
                         }
-                        partial = !(p->flags & WGNL_PEER_REMOVE) && j < p->n_allowed_ips;
-                        if (partial && j0 == 0 && (p->flags & WGNL_PEER_REPLACE_ALLOWEDIPS) && peers_in_msg > 0) {
+                        partial = !(p->flags & WGC_PEER_REMOVE) && j < p->n_allowed_ips;
+                        if (partial && j0 == 0 && (p->flags & WGC_PEER_REPLACE_ALLOWEDIPS) && peers_in_msg > 0) {
                                 /* Between the chunks of a replaced list its tail has no peer:
                                  * give the peer a message of its own, where it may fit whole. */
                                 mnl_attr_nest_cancel(s.nlh, pn);
@@ -617,7 +617,7 @@ static int set_send(void *userdata, struct nlmsghdr *nlh) {
         return s->r;
 }
 
-int wgnl_set(struct wgnl *c, const struct wgnl_device_set *d, struct wf_err *e) {
+int wgnl_set(struct wgnl *c, const struct wgc_device *d, struct wf_err *e) {
         struct set_ctx s = { .c = c };
         int r;
 
@@ -630,109 +630,6 @@ int wgnl_set(struct wgnl *c, const struct wgnl_device_set *d, struct wf_err *e) 
                 return wf_err_set(e, r, "%s: WireGuard SET_DEVICE message %u failed: %s (messages before it were applied)",
                                   d->ifname, s.n, strerror(-r));
         return wf_err_set(e, r, "%s: building the WireGuard SET_DEVICE message: %s", d->ifname, strerror(-r));
-}
-
-int wgnl_plan_to_set(const struct plan *p, const struct plan_target *t, struct wgnl_device_set *ret) {
-        struct wgnl_peer_set *peers;
-        struct wgnl_device_set d = { .ifname = p->iface };
-        size_t n = 0, pass;
-
-        peers = calloc(p->n_ops ? p->n_ops : 1, sizeof(*peers));
-        if (!peers)
-                return -ENOMEM;
-
-        /* Adds and updates before removals: an allowed IP that moves from a removed peer to
-         * another one is taken over before its old peer goes, so it is never without a peer. */
-        for (pass = 0; pass < 2; pass++)
-                for (size_t i = 0; i < p->n_ops; i++) {
-                        const struct plan_op *op = &p->ops[i];
-                        struct wgnl_peer_set *ps;
-                        const struct plan_peer *pp = op->peer;
-
-                        if (pass == 0 && op->kind == PLAN_IFACE_SET) {
-                                if (op->flags & PLAN_SET_PRIVATE_KEY && t->has_private_key) {
-                                        d.flags |= WGNL_DEV_PRIVATE_KEY;
-                                        d.private_key = t->private_key;
-                                }
-                                if (op->flags & PLAN_SET_LISTEN_PORT) {
-                                        d.flags |= WGNL_DEV_LISTEN_PORT;
-                                        d.listen_port = t->iface->listen_port;
-                                }
-                                if (op->flags & PLAN_SET_FWMARK) {
-                                        d.flags |= WGNL_DEV_FWMARK;
-                                        d.fwmark = t->iface->fwmark;
-                                }
-                                continue;
-                        }
-                        if (pass == 1 && op->kind == PLAN_PEER_REMOVE && op->live_peer) {
-                                ps = &peers[n++];
-                                ps->public_key = op->live_peer->public_key;
-                                ps->flags = WGNL_PEER_REMOVE;
-                                continue;
-                        }
-                        if (pass != 0 || !pp || (op->kind != PLAN_PEER_ADD && op->kind != PLAN_PEER_UPDATE))
-                                continue;
-
-                        ps = &peers[n++];
-                        ps->public_key = pp->peer->public_key;
-                        if (op->kind == PLAN_PEER_ADD) {
-                                /* A new peer: its list is the full list (exact even if it raced in). */
-                                ps->flags = WGNL_PEER_REPLACE_ALLOWEDIPS;
-                                if (pp->has_preshared_key) {
-                                        ps->flags |= WGNL_PEER_PRESHARED_KEY;
-                                        ps->preshared_key = pp->preshared_key;
-                                }
-                                if (pp->endpoint.ss_family != 0) {
-                                        ps->flags |= WGNL_PEER_ENDPOINT;
-                                        ps->endpoint = pp->endpoint;
-                                }
-                                if (pp->peer->persistent_keepalive > 0) {
-                                        ps->flags |= WGNL_PEER_KEEPALIVE;
-                                        ps->keepalive = (uint16_t)pp->peer->persistent_keepalive;
-                                }
-                                ps->allowed_ips = pp->peer->allowed_ips;
-                                ps->n_allowed_ips = pp->peer->n_allowed_ips;
-                                continue;
-                        }
-                        ps->flags = WGNL_PEER_UPDATE_ONLY;
-                        if ((op->flags & PLAN_PEER_ENDPOINT) && pp->endpoint.ss_family != 0) {
-                                ps->flags |= WGNL_PEER_ENDPOINT;
-                                ps->endpoint = pp->endpoint;
-                        }
-                        if (op->flags & PLAN_PEER_KEEPALIVE) {
-                                ps->flags |= WGNL_PEER_KEEPALIVE;
-                                ps->keepalive = pp->peer->persistent_keepalive > 0 ? (uint16_t)pp->peer->persistent_keepalive : 0;
-                        }
-                        if (op->flags & PLAN_PEER_PRESHARED_KEY) {
-                                ps->flags |= WGNL_PEER_PRESHARED_KEY;
-                                ps->preshared_key = pp->has_preshared_key ? pp->preshared_key : NULL;
-                        }
-                        if (op->flags & PLAN_PEER_ALLOWED_IPS_REPLACE) {
-                                ps->flags |= WGNL_PEER_REPLACE_ALLOWEDIPS;
-                                ps->allowed_ips = pp->peer->allowed_ips;
-                                ps->n_allowed_ips = pp->peer->n_allowed_ips;
-                        } else if (op->flags & PLAN_PEER_ALLOWED_IPS_ADD) {
-                                ps->allowed_ips = op->allowed_ips_add;
-                                ps->n_allowed_ips = op->n_allowed_ips_add;
-                        }
-                }
-        d.peers = peers;
-        d.n_peers = n;
-        *ret = d;
-        return 0;
-}
-
-int wgnl_apply(struct wgnl *c, const struct plan *p, const struct plan_target *t, struct wf_err *e) {
-        struct wgnl_device_set d;
-        int r;
-
-        r = wgnl_plan_to_set(p, t, &d);
-        if (r < 0)
-                return r;
-        if (d.flags != 0 || d.n_peers != 0)
-                r = wgnl_set(c, &d, e);
-        free((void *)d.peers);
-        return r;
 }
 
 /* ---------------------------------------------------------------- links ---- */

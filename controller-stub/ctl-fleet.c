@@ -121,6 +121,8 @@ out:
 }
 
 bool ctl_fleet_stale(const struct ctl_fleet_row *row, uint32_t poll_interval, int64_t now) {
+        if (row->agentless)
+                return row->config_stale != 0;
         if (!row->report)
                 return true;
         /* behind; or ahead: running a revision this controller did not issue (lost state) */
@@ -142,15 +144,17 @@ json_t *ctl_fleet_json(const struct ctl_fleet_row *rows, size_t n, uint32_t poll
                 const struct ctl_report *rep = rows[i].report;
                 json_t *o;
 
-                o = json_pack("{s:s, s:I, s:b, s:i, s:i}", "name", rows[i].name,
+                o = json_pack("{s:s, s:I, s:b, s:i, s:i, s:b}", "name", rows[i].name,
                               "current_revision", (json_int_t)rows[i].current_revision,
                               "stale", ctl_fleet_stale(&rows[i], poll_interval, now),
                               "peers_healthy", rep ? (int)rep->peers_healthy : 0,
-                              "peers_total", rep ? (int)rep->peers_total : 0);
+                              "peers_total", rep ? (int)rep->peers_total : 0, "agent", !rows[i].agentless);
                 if (!o || json_array_append_new(arr, o) < 0) {
                         json_decref(root);
                         return NULL;
                 }
+                if (rows[i].agentless)
+                        json_object_set_new(o, "config_stale", json_boolean(rows[i].config_stale != 0));
                 if (rep) {
                         wf_format_rfc3339(rep->received_at, ts);
                         json_object_set_new(o, "applied_revision", json_integer((json_int_t)rep->applied_revision));
@@ -222,9 +226,13 @@ char *ctl_fleet_html(const struct ctl_fleet_row *rows, size_t n, const char *wan
                         fprintf(f, "</td><td class=\"last\">%s</td><td class=\"peers\">%u/%u</td>", ts,
                                 rep->peers_healthy, rep->peers_total);
                 } else
-                        fputs("<td class=\"applied\">-</td><td class=\"state\">never reported</td>"
-                              "<td class=\"last\">-</td><td class=\"peers\">-</td>", f);
-                fprintf(f, "<td class=\"stale\">%s</td></tr>\n", stale ? "yes" : "no");
+                        fprintf(f, "<td class=\"applied\">-</td><td class=\"state\">%s</td>"
+                                   "<td class=\"last\">-</td><td class=\"peers\">-</td>",
+                                rows[i].agentless ? "no agent (wg-quick)" : "never reported");
+                fprintf(f, "<td class=\"stale\">%s</td></tr>\n",
+                        !rows[i].agentless ? (stale ? "yes" : "no")
+                        : rows[i].config_stale > 0 ? "config stale"
+                        : rows[i].config_stale < 0 ? "config stale (never downloaded)" : "no");
         }
         fputs("</tbody></table>\n</body></html>\n", f);
         if (fclose(f) != 0) {

@@ -38,6 +38,7 @@ void ctl_inventory_free(struct ctl_inventory *inv) {
         for (size_t i = 0; i < inv->n_nodes; i++)
                 node_done(&inv->nodes[i]);
         free(inv->nodes);
+        json_decref(inv->rollout.waves);
         free(inv);
 }
 
@@ -50,6 +51,12 @@ const struct ctl_node *ctl_inventory_find(const struct ctl_inventory *inv, const
                 if (strcmp(inv->nodes[i].name, name) == 0)
                         return &inv->nodes[i];
         return NULL;
+}
+
+bool ctl_inventory_agentless(const struct ctl_inventory *inv, const char *name) {
+        const struct ctl_node *n = ctl_inventory_find(inv, name);
+
+        return n && !n->agent;
 }
 
 /* Reads an optional unsigned integer within [min, max] into *ret (left alone when absent). */
@@ -87,7 +94,7 @@ static int parse_tunnel_cidrs(struct jr_ctx *c, const json_t *wan, const struct 
         if (r < 0)
                 return r;
         if (wf_prefix_parse(json_string_value(v), true, &inv->tunnel_cidr, &why) < 0 ||
-            (why = doc_prefix_special(&inv->tunnel_cidr)))
+            (why = doc_prefix_special_overlap(&inv->tunnel_cidr)))
                 return jr_fail(c, &p4, v, "%s", why);
         if ((inv->tunnel_cidr.family == AF_INET && inv->tunnel_cidr.len > 30) ||
             (inv->tunnel_cidr.family == AF_INET6 && inv->tunnel_cidr.len > 126))
@@ -98,7 +105,7 @@ static int parse_tunnel_cidrs(struct jr_ctx *c, const json_t *wan, const struct 
                 return r;
         if (wf_prefix_parse(json_string_value(v), true, &inv->tunnel_cidr6, &why) < 0 ||
             inv->tunnel_cidr6.family != AF_INET6 || inv->tunnel_cidr6.len > 126 ||
-            doc_prefix_special(&inv->tunnel_cidr6))
+            doc_prefix_special_overlap(&inv->tunnel_cidr6))
                 return jr_fail(c, &p6, v, "is not a unicast IPv6 range (at most /126)");
         if (inv->tunnel_cidr.family != AF_INET)
                 return jr_fail(c, &p6, NULL, "only with an IPv4 tunnel_cidr");
@@ -422,6 +429,9 @@ static int parse_node(struct jr_ctx *c, const json_t *nodes, const struct jr_pat
             (r = parse_subnets(c, o, &np, n)) < 0)
                 return r;
 
+        n->agent = true;
+        if ((r = jr_bool(c, o, &np, "agent", false, &n->agent)) < 0)
+                return r;
         r = get_word(c, o, &np, "backend", (const char *const[]){ "linux", "uapi", "routeros", NULL },
                      "linux, uapi or routeros", n, &v);
         if (r < 0)
@@ -548,6 +558,58 @@ static int check_fleet(struct ctl_inventory *inv, struct wf_err *e, wf_warn_fn w
         return 0;
 }
 
+/* rollout.waves: [["hub"], ["site1", "site*"], ["*"]]. */
+static int parse_waves(struct jr_ctx *c, const json_t *ro, const struct jr_path *p, struct ctl_rollout_cfg *cfg) {
+        const struct jr_path wp = JR_KEY(p, "waves");
+        json_t *waves = NULL, *wave, *name = NULL;
+        int r;
+
+        if ((r = jr_array(c, ro, p, "waves", true, &waves)) < 0)
+                return r;
+        if (json_array_size(waves) == 0)
+                return jr_fail(c, &wp, NULL, "must name at least one wave");
+        for (size_t i = 0; i < json_array_size(waves); i++) {
+                const struct jr_path ip = JR_IDX(&wp, i);
+                wave = json_array_get(waves, i);
+                if (!json_is_array(wave) || json_array_size(wave) == 0)
+                        return jr_fail(c, &ip, wave, "is not a non-empty array of node names");
+                for (size_t j = 0; j < json_array_size(wave); j++) {
+                        const char *n;
+                        if ((r = jr_elem_string(c, wave, &ip, j, &name)) < 0)
+                                return r;
+                        n = json_string_value(name);
+                        if (!*n || strlen(n) > 63 ||
+                            strspn(n, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-*?[]") != strlen(n))
+                                return jr_fail(c, &JR_IDX(&ip, j), name, "is not a node name or a pattern (* ? [])");
+                }
+        }
+        cfg->waves = json_incref(waves);
+        return 0;
+}
+
+static int parse_rollout(struct jr_ctx *c, const json_t *root, struct ctl_rollout_cfg *cfg) {
+        static const char *const known[] = { "waves", "settle", "deadline", NULL };
+        const struct jr_path p = JR_KEY(NULL, "rollout");
+        uint64_t settle = CTL_ROLLOUT_SETTLE, deadline = CTL_ROLLOUT_DEADLINE;
+        json_t *ro = NULL;
+        int r;
+
+        if ((r = jr_object(c, root, NULL, "rollout", false, &ro)) <= 0)
+                return r;
+        jr_unknown_fields(c, ro, &p, known);
+        if ((r = parse_waves(c, ro, &p, cfg)) < 0 ||
+            (r = jr_uint(c, ro, &p, "settle", false, 0, 86400, "is not a number of seconds (0-86400)", &settle)) < 0 ||
+            (r = jr_uint(c, ro, &p, "deadline", false, 1, 7 * 86400, "is not a number of seconds (1-604800)", &deadline)) < 0)
+                return r;
+        if (deadline <= settle)
+                return jr_fail(c, &JR_KEY(&p, "deadline"), json_object_get(ro, "deadline"),
+                               "must be longer than settle (%llu)", (unsigned long long)settle);
+        cfg->settle = (uint32_t)settle;
+        cfg->deadline = (uint32_t)deadline;
+        cfg->enabled = true;
+        return 0;
+}
+
 int ctl_inventory_parse(const char *json, size_t len, struct ctl_inventory **ret, struct wf_err *e,
                         wf_warn_fn warn, void *userdata) {
         static const char *const known[] = { "wan", "nodes", "rollout", NULL };
@@ -590,6 +652,8 @@ int ctl_inventory_parse(const char *json, size_t len, struct ctl_inventory **ret
         r = check_fleet(inv, e, warn, userdata);
         if (r >= 0)
                 r = ctl_gw_check(inv, e);
+        if (r >= 0)
+                r = parse_rollout(&c, root, &inv->rollout);
         if (r < 0)
                 goto out;
         *ret = TAKE_PTR(inv);

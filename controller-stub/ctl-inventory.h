@@ -4,6 +4,7 @@
 /* The fleet inventory (docs/inventory.md): one WireGuard network ("wan") and its nodes. Parsing
  * is pure (JSON text in, struct out) so the tests feed it directly. */
 
+#include <jansson.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -57,6 +58,14 @@ struct ctl_node {
         struct ctl_service *services;
         size_t n_services;
         char *exit_out;           /* exit.out_interface, NULL: not an exit */
+        bool agent;               /* "agent": false: a phone or laptop, served a wg-quick configuration */
+};
+
+/* The inventory's "rollout" object: health-gated waves (docs/rollout.md). */
+struct ctl_rollout_cfg {
+        bool enabled;             /* a "rollout" key is present */
+        json_t *waves;            /* owned: array of non-empty arrays of node names or fnmatch patterns */
+        uint32_t settle, deadline; /* s */
 };
 
 struct ctl_inventory {
@@ -81,12 +90,15 @@ struct ctl_inventory {
         struct wf_prefix nat_pool;  /* default 172.16.0.0/12 */
         struct ctl_node *nodes;
         size_t n_nodes;
+        struct ctl_rollout_cfg rollout;
 };
 
 #define CTL_DEFAULT_PORT 51820
 #define CTL_DEFAULT_VALIDITY_DAYS 30
 #define CTL_DEFAULT_POLL_INTERVAL 30
 #define CTL_DEFAULT_KEEPALIVE 25
+#define CTL_ROLLOUT_SETTLE 60
+#define CTL_ROLLOUT_DEADLINE 600
 
 /* Parses and checks an inventory. Errors (-EINVAL) name the node and the field, e.g.
  * `node site1: subnet 10.99.0.0/28 overlaps tunnel_cidr 10.99.0.0/24`. Unknown fields and
@@ -98,5 +110,7 @@ int ctl_inventory_load(const char *path, struct ctl_inventory **ret, struct wf_e
 void ctl_inventory_free(struct ctl_inventory *inv); /* takes NULL */
 
 const struct ctl_node *ctl_inventory_find(const struct ctl_inventory *inv, const char *name);
+/* A node of inv with "agent": false. */
+bool ctl_inventory_agentless(const struct ctl_inventory *inv, const char *name);
 /* Node names are used in URLs and file names: [a-z0-9][a-z0-9._-]{0,62}, case-insensitive. */
 bool ctl_node_name_valid(const char *name);

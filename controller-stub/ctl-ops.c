@@ -44,7 +44,7 @@ static int run_revert(struct ctl_ops_ctx *ctx, json_t *req, char *msg, size_t sz
         return done ? 1 : -ENOENT;
 }
 
-static int run_one(struct ctl_ops_ctx *ctx, json_t *req, int64_t now, char *msg, size_t sz) {
+int ctl_ops_run(struct ctl_ops_ctx *ctx, json_t *req, int64_t now, char *msg, size_t sz) {
         const char *op = json_string_value(json_object_get(req, "op")) ?: "";
         struct wf_err e = {};
         int r;
@@ -89,7 +89,7 @@ int ctl_ops_take_requests(struct ctl_ops_ctx *ctx, int64_t now, wf_warn_fn log, 
                     wf_read_file(path, 65536, &text, &len) >= 0) {
                         req = json_loadb(text, len, 0, NULL);
                         if (json_is_object(req))
-                                r = run_one(ctx, req, now, msg, sizeof(msg));
+                                r = ctl_ops_run(ctx, req, now, msg, sizeof(msg));
                         else
                                 snprintf(msg, sizeof(msg), "%s: not a JSON object", name);
                         json_decref(req);
@@ -169,7 +169,7 @@ char *ctl_ops_fleet_html(char *page, const struct ctl_rollout *ro, const struct 
                 for (size_t j = n; j-- > 0 && j + 8 >= n;)
                         fprintf(f, revs[j] == served ? "<b>%llu</b> " : "%llu ", (unsigned long long)revs[j]);
                 fputs("</td><td class=\"wgquick\">", f);
-                if (ctl_rollout_agentless(ctl_rollout_cfg(ro), node)) {
+                if (ctl_rollout_agentless(ro, node)) {
                         int st = ctl_wgquick_stale(state_dir, target, node);
                         fputs(st > 0 ? "<span class=\"config-stale\">config stale</span>" : st == 0 ? "up to date" : "never downloaded", f);
                 } else
@@ -186,24 +186,16 @@ char *ctl_ops_fleet_html(char *page, const struct ctl_rollout *ro, const struct 
         return buf;
 }
 
-void ctl_ops_fleet_json(json_t *fleet, const struct ctl_rollout *ro, const struct ctl_render *target,
-                        const char *state_dir, int64_t now) {
-        json_t *r = ctl_rollout_json(ro, target, now), *nodes = json_object_get(fleet, "nodes"), *n;
+void ctl_ops_fleet_json(json_t *fleet, json_t *rollout, const uint64_t *target, const unsigned *wave) {
+        json_t *n;
         size_t i;
 
-        json_array_foreach(nodes, i, n) {
-                const char *name = json_string_value(json_object_get(n, "name")) ?: "";
-                json_t *rn = json_object_get(json_object_get(r, "nodes"), name);
-                bool agentless = ctl_rollout_agentless(ctl_rollout_cfg(ro), name);
-
-                json_object_set(n, "target_revision", json_object_get(rn, "target") ?: json_null());
-                json_object_set(n, "wave", json_object_get(rn, "wave") ?: json_null());
-                json_object_set_new(n, "agent", json_boolean(!agentless));
-                if (agentless)
-                        json_object_set_new(n, "config_stale", json_boolean(ctl_wgquick_stale(state_dir, target, name) != 0));
+        json_array_foreach(json_object_get(fleet, "nodes"), i, n) {
+                json_object_set_new(n, "target_revision", json_integer((json_int_t)target[i]));
+                json_object_set_new(n, "wave", json_integer(wave[i]));
         }
-        if (r) {
-                json_object_del(r, "nodes");
-                json_object_set_new(fleet, "rollout", r);
+        if (rollout) {
+                json_object_del(rollout, "nodes");
+                json_object_set_new(fleet, "rollout", rollout);
         }
 }

@@ -583,7 +583,26 @@ int ctl_render_all(const struct ctl_inventory *inv, struct ctl_state *st, int64_
                 }
         }
         ctl_gw_free(gw, inv->n_nodes);
+        if ((r = ctl_render_index(res)) < 0) {
+                ctl_render_free(res);
+                return r;
+        }
         *ret = res;
+        return 0;
+}
+
+int ctl_render_index(struct ctl_render *r) {
+        json_t *idx = json_object();
+
+        for (size_t i = 0; idx && i < r->n_nodes; i++)
+                if (json_object_set_new(idx, r->nodes[i].node, json_integer((json_int_t)i)) < 0) {
+                        json_decref(idx);
+                        idx = NULL;
+                }
+        if (!idx)
+                return -ENOMEM;
+        json_decref(r->index);
+        r->index = idx;
         return 0;
 }
 
@@ -596,10 +615,17 @@ void ctl_render_free(struct ctl_render *r) {
                 free(r->nodes[i].envelope);
         }
         free(r->nodes);
+        json_decref(r->index);
         free(r);
 }
 
 const struct ctl_rendered *ctl_render_find(const struct ctl_render *r, const char *node) {
+        json_t *v;
+
+        if (r && r->index) {
+                v = json_object_get(r->index, node);
+                return v ? &r->nodes[json_integer_value(v)] : NULL;
+        }
         for (size_t i = 0; r && i < r->n_nodes; i++)
                 if (strcmp(r->nodes[i].node, node) == 0)
                         return &r->nodes[i];
@@ -609,6 +635,7 @@ const struct ctl_rendered *ctl_render_find(const struct ctl_render *r, const cha
 int ctl_render_write(const struct ctl_render *res, const char *dir, struct wf_err *e) {
         DIR *d;
         struct dirent *de;
+        size_t written = 0;
         int r;
 
         if (mkdir(dir, 0755) < 0 && errno != EEXIST)
@@ -625,10 +652,14 @@ int ctl_render_write(const struct ctl_render *res, const char *dir, struct wf_er
                 if (wf_read_file(path, n->envelope_len + 1, &old, &old_len) >= 0 && old_len == n->envelope_len &&
                     memcmp(old, n->envelope, old_len) == 0)
                         continue;
-                r = wf_write_file_atomic(path, n->envelope, n->envelope_len, 0644);
+                r = wf_write_file_replace(path, n->envelope, n->envelope_len, 0644, false);
                 if (r < 0)
                         return wf_err_set(e, r, "%s: %s", path, strerror(-r));
+                written++;
         }
+        /* one syncfs for all of them, not two fsyncs per file */
+        if (written && (r = wf_sync_dir_fs(dir)) < 0)
+                return wf_err_set(e, r, "%s: syncfs: %s", dir, strerror(-r));
         d = opendir(dir);
         if (!d)
                 return wf_err_set(e, -errno, "%s: %s", dir, strerror(errno));

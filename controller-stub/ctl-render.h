@@ -4,6 +4,7 @@
 /* Renders one desired-state document ("wgfleet/desired-state/v1") per node from the inventory,
  * allocates tunnel IPs, decides revisions, and signs the documents into DSSE envelopes. */
 
+#include <jansson.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -26,6 +27,7 @@ struct ctl_rendered {
 struct ctl_render {
         struct ctl_rendered *nodes;
         size_t n_nodes;
+        json_t *index;     /* node name -> position in nodes (ctl_render_index); NULL: searched */
 };
 
 /* Allocates tunnel IPs (persisted in st), renders every node of inv (enrolled keys come from
@@ -36,6 +38,9 @@ int ctl_render_all(const struct ctl_inventory *inv, struct ctl_state *st, int64_
                    struct ctl_render **ret, struct wf_err *e, wf_warn_fn warn, void *userdata);
 void ctl_render_free(struct ctl_render *r); /* takes NULL */
 const struct ctl_rendered *ctl_render_find(const struct ctl_render *r, const char *node);
+/* Indexes r by node name, so that ctl_render_find is a hash lookup (the fleet view looks up
+ * every node: 10k nodes were 50M string compares). */
+int ctl_render_index(struct ctl_render *r);
 
 /* Writes DIR/NODE.env for every node whose file differs (an unchanged file keeps its mtime, so
  * static servers keep their ETag) and removes *.env files of nodes no longer in the inventory. */

@@ -15,123 +15,37 @@ struct ctl_rollout {
         char *path;      /* STATE_DIR/rollout.json, NULL: in memory */
         json_t *st;      /* the persisted state (see save()) */
         json_t *reports; /* node -> {"state", "applied", "at", "healthy": [names], "error", "reverted"} */
+        json_t *agentless; /* names of the inventory's nodes without an agent */
 };
 
 /* ---- configuration ---- */
 
-static int parse_waves(struct jr_ctx *c, json_t *ro, const struct jr_path *p, struct ctl_rollout_cfg *cfg) {
-        struct jr_path wp = JR_KEY(p, "waves");
-        json_t *waves, *wave, *name;
-        int r;
-
-        if ((r = jr_array(c, ro, p, "waves", true, &waves)) < 0)
-                return r;
-        if (json_array_size(waves) == 0)
-                return jr_fail(c, &wp, NULL, "must name at least one wave");
-        for (size_t i = 0; i < json_array_size(waves); i++) {
-                struct jr_path ip = JR_IDX(&wp, i);
-                wave = json_array_get(waves, i);
-                if (!json_is_array(wave) || json_array_size(wave) == 0)
-                        return jr_fail(c, &ip, wave, "is not a non-empty array of node names");
-                for (size_t j = 0; j < json_array_size(wave); j++) {
-                        struct jr_path jp = JR_IDX(&ip, j);
-                        const char *n;
-                        if ((r = jr_elem_string(c, wave, &ip, j, &name)) < 0)
-                                return r;
-                        n = json_string_value(name);
-                        if (!*n || strlen(n) > 63 ||
-                            strspn(n, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-*?[]") != strlen(n))
-                                return jr_fail(c, &jp, name, "is not a node name or a pattern (* ? [])");
-                }
-        }
-        cfg->waves = json_incref(waves);
-        return 0;
-}
-
-static int parse_rollout(struct jr_ctx *c, json_t *root, struct ctl_rollout_cfg *cfg) {
-        static const char *const known[] = { "waves", "settle", "deadline", NULL };
-        struct jr_path p = JR_KEY(NULL, "rollout");
-        uint64_t settle = CTL_ROLLOUT_SETTLE, deadline = CTL_ROLLOUT_DEADLINE;
-        json_t *ro;
-        int r;
-
-        if ((r = jr_object(c, root, NULL, "rollout", false, &ro)) <= 0)
-                return r;
-        jr_unknown_fields(c, ro, &p, known);
-        if ((r = parse_waves(c, ro, &p, cfg)) < 0 ||
-            (r = jr_uint(c, ro, &p, "settle", false, 0, 86400, "is not a number of seconds (0-86400)", &settle)) < 0 ||
-            (r = jr_uint(c, ro, &p, "deadline", false, 1, 7 * 86400, "is not a number of seconds (1-604800)", &deadline)) < 0)
-                return r;
-        if (deadline <= settle) {
-                struct jr_path dp = JR_KEY(&p, "deadline");
-                return jr_fail(c, &dp, json_object_get(ro, "deadline"), "must be longer than settle (%llu)",
-                               (unsigned long long)settle);
-        }
-        cfg->settle = (uint32_t)settle;
-        cfg->deadline = (uint32_t)deadline;
-        cfg->enabled = true;
-        return 0;
-}
-
-int ctl_rollout_cfg_parse(const char *json, size_t len, struct ctl_rollout_cfg *ret, struct wf_err *e,
-                          wf_warn_fn warn, void *userdata) {
-        struct ctl_rollout_cfg cfg = {};
-        struct jr_ctx c = { .e = e, .warn = warn, .userdata = userdata, .root = "inventory", .unknown = JR_UNKNOWN_QUOTED };
-        struct jr_path np = JR_KEY(NULL, "nodes");
-        json_error_t jerr;
-        json_t *root = NULL, *nodes, *n;
-        int r;
-
-        if (jr_load(json, len, &root, &jerr) < 0 || !json_is_object(root)) {
-                json_decref(root);
-                return wf_err_set(e, -EINVAL, "inventory: not a JSON object");
-        }
-        if (!(cfg.agentless = json_object())) {
-                json_decref(root);
-                return -ENOMEM;
-        }
-        nodes = json_object_get(root, "nodes");
-        for (size_t i = 0; json_is_array(nodes) && i < json_array_size(nodes); i++) {
-                struct jr_path ip = JR_IDX(&np, i);
-                json_t *name;
-                bool agent = true;
-
-                if (!json_is_object(n = json_array_get(nodes, i)) || jr_string(&c, n, &ip, "name", false, &name) <= 0)
-                        continue; /* the inventory parser names these */
-                if ((r = jr_bool(&c, n, &ip, "agent", false, &agent)) < 0)
-                        goto out;
-                if (!agent)
-                        json_object_set_new(cfg.agentless, json_string_value(name), json_true());
-        }
-        r = parse_rollout(&c, root, &cfg);
-out:
-        json_decref(root);
-        if (r < 0)
-                ctl_rollout_cfg_done(&cfg);
-        else
-                *ret = cfg;
-        return r < 0 ? r : 0;
-}
-
-int ctl_rollout_cfg_load(const char *path, struct ctl_rollout_cfg *ret, struct wf_err *e, wf_warn_fn warn,
-                         void *userdata) {
-        _cleanup_free_ char *text = NULL;
-        size_t len;
-        int r = wf_read_file(path, 64u * 1024 * 1024, &text, &len);
-
-        if (r < 0)
-                return wf_err_set(e, r, "%s: %s", path, strerror(-r));
-        return ctl_rollout_cfg_parse(text, len, ret, e, warn, userdata);
-}
-
-void ctl_rollout_cfg_done(struct ctl_rollout_cfg *c) {
+static void cfg_done(struct ctl_rollout_cfg *c) {
         json_decref(c->waves);
-        json_decref(c->agentless);
         *c = (struct ctl_rollout_cfg){};
 }
 
-bool ctl_rollout_agentless(const struct ctl_rollout_cfg *c, const char *node) {
-        return json_object_get(c->agentless, node) != NULL;
+int ctl_rollout_set_inventory(struct ctl_rollout *ro, const struct ctl_inventory *inv) {
+        json_t *agentless = json_object();
+        int r = agentless ? 0 : -ENOMEM;
+
+        for (size_t i = 0; r >= 0 && i < inv->n_nodes; i++)
+                if (!inv->nodes[i].agent && json_object_set_new(agentless, inv->nodes[i].name, json_true()) < 0)
+                        r = -ENOMEM;
+        if (r < 0) {
+                json_decref(agentless);
+                return r;
+        }
+        cfg_done(&ro->cfg);
+        ro->cfg = inv->rollout;
+        json_incref(ro->cfg.waves);
+        json_decref(ro->agentless);
+        ro->agentless = agentless;
+        return 0;
+}
+
+bool ctl_rollout_agentless(const struct ctl_rollout *ro, const char *node) {
+        return json_object_get(ro->agentless, node) != NULL;
 }
 
 /* The first wave with a pattern matching node; nodes no wave names go in the last. */
@@ -145,6 +59,10 @@ static size_t wave_of(const struct ctl_rollout_cfg *c, const char *node) {
                                 return i;
         }
         return n ? n - 1 : 0;
+}
+
+unsigned ctl_rollout_wave(const struct ctl_rollout *ro, const char *node) {
+        return (unsigned)wave_of(&ro->cfg, node) + 1;
 }
 
 /* ---- state ---- */
@@ -180,17 +98,12 @@ int ctl_rollout_new(const char *state_dir, struct ctl_rollout **ret, struct wf_e
 void ctl_rollout_free(struct ctl_rollout *ro) {
         if (!ro)
                 return;
-        ctl_rollout_cfg_done(&ro->cfg);
+        cfg_done(&ro->cfg);
+        json_decref(ro->agentless);
         json_decref(ro->st);
         json_decref(ro->reports);
         free(ro->path);
         free(ro);
-}
-
-void ctl_rollout_set_cfg(struct ctl_rollout *ro, struct ctl_rollout_cfg *c) {
-        ctl_rollout_cfg_done(&ro->cfg);
-        ro->cfg = *c;
-        *c = (struct ctl_rollout_cfg){};
 }
 
 const struct ctl_rollout_cfg *ctl_rollout_cfg(const struct ctl_rollout *ro) {
@@ -314,7 +227,41 @@ static json_t *baseline(const struct ctl_rollout *ro) {
         return b;
 }
 
-static void start_wave(json_t *S, size_t wave, int64_t now) {
+/* Adds old's peers to b (takes b, returns it): a resume right after a halt sees the peers the
+ * change broke still unhealthy, and must not stop expecting them healthy. */
+static json_t *baseline_merge(json_t *b, json_t *old) {
+        const char *node;
+        json_t *names, *v;
+        size_t i;
+
+        json_object_foreach(old, node, names) {
+                json_t *cur = json_object_get(b, node);
+                if (!json_is_array(cur)) {
+                        cur = json_array();
+                        json_object_set_new(b, node, cur);
+                }
+                json_array_foreach(names, i, v) {
+                        json_t *w;
+                        size_t j;
+                        bool have = false;
+                        json_array_foreach(cur, j, w)
+                                have = have || json_equal(v, w);
+                        if (!have)
+                                json_array_append(cur, v);
+                }
+        }
+        return b;
+}
+
+/* Reports taken before the wave started must not judge it, even those of the same second
+ * (a resume right after the halting report would halt again on that report). */
+static void start_wave(struct ctl_rollout *ro, json_t *S, size_t wave, int64_t now) {
+        const char *node;
+        json_t *rep;
+
+        json_object_foreach(ro->reports, node, rep)
+                if (json_integer_value(json_object_get(rep, "at")) >= now)
+                        json_object_set_new(rep, "at", json_integer(now - 1));
         json_object_set_new(S, "wave", json_integer((json_int_t)wave));
         json_object_set_new(S, "wave_started_at", json_integer(now));
         json_object_set_new(S, "settled_since", json_integer(0));
@@ -422,7 +369,7 @@ static json_t *publish_wave(struct ctl_rollout *ro, json_t *S, size_t w, const s
                         json_object_set_new(to, t->node, json_pack("{s:I}", "revision", (json_int_t)t->revision));
                         *changed = true;
                 }
-                if (json_object_get(to, t->node) && !ctl_rollout_agentless(&ro->cfg, t->node))
+                if (json_object_get(to, t->node) && !ctl_rollout_agentless(ro, t->node))
                         json_array_append_new(gated, json_string(t->node));
         }
         return gated;
@@ -441,7 +388,7 @@ static int run_rolling(struct ctl_rollout *ro, json_t *S, const struct ctl_rende
                     wave_of(&ro->cfg, target->nodes[i].node) < (size_t)json_integer_value(json_object_get(S, "wave"))) {
                         wf_warnf(log, userdata, "rollout %lld: node %s changed again; starting over at wave 1",
                                  json_integer_value(json_object_get(S, "id")), target->nodes[i].node);
-                        start_wave(S, 0, now);
+                        start_wave(ro, S, 0, now);
                         break;
                 }
         for (;;) {
@@ -496,7 +443,7 @@ static int run_rolling(struct ctl_rollout *ro, json_t *S, const struct ctl_rende
                         return 0;
                 }
                 json_decref(gated);
-                start_wave(S, w + 1, now);
+                start_wave(ro, S, w + 1, now);
                 if (w + 1 < n_waves)
                         wf_warnf(log, userdata, "rollout %lld: wave %zu done, wave %zu starts",
                                  json_integer_value(json_object_get(S, "id")), w + 1, w + 2);
@@ -522,7 +469,7 @@ int ctl_rollout_run(struct ctl_rollout *ro, const struct ctl_render *target, str
                 json_t *sv = json_object_get(served, t->node);
                 /* New nodes, nodes without an agent, renewals (same content) and everything
                  * without waves go out at once. */
-                if (!sv || !ro->cfg.enabled || ctl_rollout_agentless(&ro->cfg, t->node) ||
+                if (!sv || !ro->cfg.enabled || ctl_rollout_agentless(ro, t->node) ||
                     (!pending(served, t, st) && u64(sv, "revision") != t->revision)) {
                         if (!sv || u64(sv, "revision") != t->revision)
                                 ret->served_changed = true;
@@ -553,7 +500,7 @@ int ctl_rollout_run(struct ctl_rollout *ro, const struct ctl_render *target, str
                         json_object_set_new(S, "from", json_deep_copy(served));
                         json_object_set_new(S, "to", json_object());
                         json_object_set_new(S, "baseline", baseline(ro));
-                        start_wave(S, 0, now);
+                        start_wave(ro, S, 0, now);
                         wf_warnf(log, userdata, "rollout %lld: %zu node(s) changed, wave 1 starts",
                                  json_integer_value(json_object_get(S, "id")), n_pending);
                 }
@@ -621,6 +568,8 @@ int ctl_rollout_served_view(const struct ctl_rollout *ro, const struct ctl_rende
                 o->changed = false;
                 snprintf(o->etag, sizeof(o->etag), "\"%llu-%.8s\"", (unsigned long long)rev, hex);
         }
+        if (ctl_render_index(v) < 0)
+                goto nomem;
         *ret = v;
         return 0;
 nomem:
@@ -638,8 +587,8 @@ int ctl_rollout_resume(struct ctl_rollout *ro, struct ctl_state *st, int64_t now
         ctl_pin_drop_by(st, "rollout");
         json_object_set_new(S, "state", json_string("rolling"));
         json_object_set_new(S, "reason", json_string(""));
-        json_object_set_new(S, "baseline", baseline(ro));
-        start_wave(S, 0, now);
+        json_object_set_new(S, "baseline", baseline_merge(baseline(ro), json_object_get(S, "baseline")));
+        start_wave(ro, S, 0, now);
         return save(ro, e);
 }
 
@@ -699,7 +648,7 @@ json_t *ctl_rollout_json(const struct ctl_rollout *ro, const struct ctl_render *
                                     "wave", (int)wave_of(&ro->cfg, t->node) + 1,
                                     "served", (json_int_t)ctl_rollout_served(ro, t->node),
                                     "target", (json_int_t)t->revision,
-                                    "agent", !ctl_rollout_agentless(&ro->cfg, t->node)));
+                                    "agent", !ctl_rollout_agentless(ro, t->node)));
         }
         (void)now;
         return o;

@@ -13,39 +13,25 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "ctl-inventory.h"
 #include "ctl-render.h"
 #include "ctl-state.h"
 #include "util.h"
 
 #define CTL_ROLLOUT_FILE "rollout.json"
-#define CTL_ROLLOUT_SETTLE 60
-#define CTL_ROLLOUT_DEADLINE 600
-
-/* The inventory's "rollout" object and nodes[].agent, read from the inventory file. */
-struct ctl_rollout_cfg {
-        bool enabled;          /* a "rollout" key is present */
-        json_t *waves;         /* array of arrays of name patterns (fnmatch) */
-        uint32_t settle, deadline;
-        json_t *agentless;     /* object: names of nodes with "agent": false */
-};
-
-/* Errors name the field: `rollout.waves[1][0]: must be a node name or pattern`. */
-/* Unknown fields of "rollout" go to warn. */
-int ctl_rollout_cfg_parse(const char *json, size_t len, struct ctl_rollout_cfg *ret, struct wf_err *e,
-                          wf_warn_fn warn, void *userdata);
-int ctl_rollout_cfg_load(const char *path, struct ctl_rollout_cfg *ret, struct wf_err *e, wf_warn_fn warn,
-                         void *userdata);
-void ctl_rollout_cfg_done(struct ctl_rollout_cfg *c);
-bool ctl_rollout_agentless(const struct ctl_rollout_cfg *c, const char *node);
 
 struct ctl_rollout;
 
 /* dir NULL: in memory only. A corrupt rollout.json is an error. */
 int ctl_rollout_new(const char *state_dir, struct ctl_rollout **ret, struct wf_err *e);
 void ctl_rollout_free(struct ctl_rollout *ro); /* takes NULL */
-/* Takes over c (left zeroed). */
-void ctl_rollout_set_cfg(struct ctl_rollout *ro, struct ctl_rollout_cfg *c);
+/* Takes the waves (inv->rollout, referenced) and which nodes have no agent (copied) from the
+ * inventory, read by ctl-inventory.h like every other key. */
+int ctl_rollout_set_inventory(struct ctl_rollout *ro, const struct ctl_inventory *inv);
 const struct ctl_rollout_cfg *ctl_rollout_cfg(const struct ctl_rollout *ro);
+bool ctl_rollout_agentless(const struct ctl_rollout *ro, const char *node);
+/* The wave node is in, from 1. */
+unsigned ctl_rollout_wave(const struct ctl_rollout *ro, const char *node);
 /* Keeps what the gate needs from a validated status report. */
 int ctl_rollout_report(struct ctl_rollout *ro, const char *node, const char *body, size_t len, int64_t received_at);
 
@@ -74,7 +60,7 @@ int ctl_rollout_resume(struct ctl_rollout *ro, struct ctl_state *st, int64_t now
 int ctl_rollout_abort(struct ctl_rollout *ro, const struct ctl_render *target, struct ctl_state *st,
                       const char *state_dir, struct wf_err *e);
 
-/* GET /v1/rollout: {"enabled", "state", "id", "wave", "waves": [[names]], "settle", "deadline",
+/* GET /v1/rollout (target NULL: without "nodes"): {"enabled", "state", "id", "wave", "waves": [[names]], "settle", "deadline",
  * "started_at", "wave_started_at", "reason", "holding": [{"node", "why"}], "nodes": {NODE:
  * {"wave", "served", "target"}}}. */
 json_t *ctl_rollout_json(const struct ctl_rollout *ro, const struct ctl_render *target, int64_t now);

@@ -33,6 +33,7 @@ struct ctl_server {
         uint8_t sk[64];
         char *token;        /* bearer token for agents, NULL: none */
         char *enroll_token; /* the enrolment token file's text; NULL: enrolment disabled */
+        char *admin_token;  /* the operator's credential; NULL: operator endpoints disabled */
         char *cert_pem, *key_pem;
         char *envelope_dir;
         char *status_dir;
@@ -47,6 +48,7 @@ struct ctl_server {
         struct ctl_rollout *ro;
         struct report_slot *reports;
         size_t n_reports;
+        json_t *report_index; /* node -> position in reports: a report is found in O(1) */
 
         struct MHD_Daemon *mhd;
         struct ctl_guard *guard;
@@ -61,6 +63,7 @@ enum route {
         ROUTE_ROLLOUT, /* GET /v1/rollout */
         ROUTE_HISTORY, /* GET /v1/nodes/NODE/history (revision metadata, like the fleet views) */
         ROUTE_WGQUICK, /* GET /v1/nodes/NODE/wg-quick.conf (the node's own: authenticated) */
+        ROUTE_ROLLOUT_OP, /* POST /v1/rollout/resume|abort (the operator's credential) */
 };
 
 #define CTL_ENROLL_MAX_SIZE 4096 /* an enrolment request is a key and a token */
@@ -69,7 +72,7 @@ enum route {
  * collected body of a POST. */
 struct req {
         enum route route;
-        char node[64];
+        char node[64]; /* ROUTE_ROLLOUT_OP: the verb */
         bool answered; /* a response was queued on the headers alone */
         size_t max;    /* body limit */
         char *body;
@@ -191,25 +194,32 @@ static int load_enroll_tokens(const char *path, char **ret, struct wf_err *e) {
 }
 
 static int load_tokens(struct ctl_server *s, struct wf_err *e) {
-        _cleanup_erase_ char *token = NULL, *enroll = NULL;
+        _cleanup_erase_ char *token = NULL, *enroll = NULL, *admin = NULL;
         int r;
 
         if (s->cfg.token_file && (r = load_token(s->cfg.token_file, &token, e)) < 0)
                 return r;
         if (s->cfg.enroll_token_file && (r = load_enroll_tokens(s->cfg.enroll_token_file, &enroll, e)) < 0)
                 return r;
+        if (s->cfg.admin_token_file && (r = load_token(s->cfg.admin_token_file, &admin, e)) < 0)
+                return r;
+        /* the agents hold the fleet token: it must not open the operator's endpoints */
+        if (admin && token && strcmp(admin, token) == 0)
+                return wf_err_set(e, -EINVAL, "%s: the operator's token must differ from --token-file's",
+                                  s->cfg.admin_token_file);
         wf_erase_free(s->token);
         wf_erase_free(s->enroll_token);
+        wf_erase_free(s->admin_token);
         s->token = TAKE_PTR(token);
         s->enroll_token = TAKE_PTR(enroll);
+        s->admin_token = TAKE_PTR(admin);
         return 0;
 }
 
 static struct ctl_report *find_report(struct ctl_server *s, const char *node) {
-        for (size_t i = 0; i < s->n_reports; i++)
-                if (strcmp(s->reports[i].node, node) == 0)
-                        return &s->reports[i].report;
-        return NULL;
+        json_t *v = json_object_get(s->report_index, node);
+
+        return v ? &s->reports[json_integer_value(v)].report : NULL;
 }
 
 static int store_report(struct ctl_server *s, const char *node, const struct ctl_report *rep) {
@@ -226,6 +236,11 @@ static int store_report(struct ctl_server *s, const char *node, const struct ctl
         s->reports = n;
         if (!(n[s->n_reports].node = strdup(node)))
                 return -ENOMEM;
+        if ((!s->report_index && !(s->report_index = json_object())) ||
+            json_object_set_new(s->report_index, node, json_integer((json_int_t)s->n_reports)) < 0) {
+                free(n[s->n_reports].node);
+                return -ENOMEM;
+        }
         n[s->n_reports++].report = *rep;
         return 0;
 }
@@ -328,7 +343,6 @@ static int rerender(struct ctl_server *s, struct ctl_inventory *inv, struct wf_e
 int ctl_server_new(const struct ctl_server_config *cfg, struct ctl_server **ret, struct wf_err *e) {
         struct ctl_server *s;
         struct ctl_inventory *inv = NULL;
-        struct ctl_rollout_cfg rcfg = {};
         pthread_condattr_t ca;
         size_t len;
         int r;
@@ -370,12 +384,7 @@ int ctl_server_new(const struct ctl_server_config *cfg, struct ctl_server **ret,
                 goto fail;
         if ((r = ctl_inventory_load(cfg->inventory, &inv, e, log_warning, s)) < 0)
                 goto fail;
-        if ((r = ctl_rollout_cfg_load(cfg->inventory, &rcfg, e, log_warning, s)) < 0) {
-                ctl_inventory_free(inv);
-                goto fail;
-        }
-        ctl_rollout_set_cfg(s->ro, &rcfg);
-        if ((r = rerender(s, inv, e)) < 0) {
+        if ((r = ctl_rollout_set_inventory(s->ro, inv)) < 0 || (r = rerender(s, inv, e)) < 0) {
                 ctl_inventory_free(inv);
                 goto fail;
         }
@@ -389,21 +398,15 @@ fail:
 
 int ctl_server_reload(struct ctl_server *s, struct wf_err *e) {
         struct ctl_inventory *inv = NULL;
-        struct ctl_rollout_cfg rcfg = {};
         int r;
 
         r = ctl_inventory_load(s->cfg.inventory, &inv, e, log_warning, s);
-        if (r >= 0 && (r = ctl_rollout_cfg_load(s->cfg.inventory, &rcfg, e, log_warning, s)) < 0)
-                ctl_inventory_free(inv);
         if (r < 0)
                 return r;
         pthread_mutex_lock(&s->lock);
         r = load_tokens(s, e);
-        if (r >= 0) {
-                ctl_rollout_set_cfg(s->ro, &rcfg);
-                r = rerender(s, inv, e);
-        }
-        ctl_rollout_cfg_done(&rcfg);
+        if (r >= 0 && (r = ctl_rollout_set_inventory(s->ro, inv)) >= 0 && (r = rerender(s, inv, e)) < 0)
+                (void)ctl_rollout_set_inventory(s->ro, s->inv); /* the running inventory's waves again */
         pthread_mutex_unlock(&s->lock);
         if (r < 0)
                 ctl_inventory_free(inv);
@@ -530,6 +533,33 @@ static unsigned node_auth(struct ctl_server *s, struct MHD_Connection *c, const 
         return status;
 }
 
+/* May this request act as the operator (resume or abort a rollout)? Only the credential of
+ * --admin-token-file does: a node's credential or the fleet token is refused with 403, so an
+ * agent's leaked secret cannot move the fleet. 0 when allowed, else the HTTP status (401, 403);
+ * *why says which. */
+static unsigned admin_auth(struct ctl_server *s, struct MHD_Connection *c, const char **why) {
+        const char *tok = bearer(c);
+        char got[CTL_CREDENTIAL_HASH_LEN + 1];
+        unsigned status;
+
+        pthread_mutex_lock(&s->lock);
+        if (!s->admin_token) {
+                *why = "operator endpoints are disabled (serve has no --admin-token-file)";
+                status = MHD_HTTP_FORBIDDEN;
+        } else if (tok && strlen(tok) == strlen(s->admin_token) && sodium_memcmp(tok, s->admin_token, strlen(tok)) == 0)
+                status = 0;
+        else if (tok && ((s->token && strcmp(tok, s->token) == 0) ||
+                         (credential_hash(tok, got), ctl_state_credential_owner(s->st, got)))) {
+                *why = "an agent's credential cannot act as the operator";
+                status = MHD_HTTP_FORBIDDEN;
+        } else {
+                *why = "operator token missing or wrong";
+                status = MHD_HTTP_UNAUTHORIZED;
+        }
+        pthread_mutex_unlock(&s->lock);
+        return status;
+}
+
 /* If-None-Match: "*" or a list of entity tags, weak ones (W/) compared by their opaque part. */
 static bool etag_matches(const char *header, const char *etag) {
         size_t n = strlen(etag);
@@ -606,7 +636,9 @@ static enum MHD_Result post_status(struct ctl_server *s, struct MHD_Connection *
         }
         if (asprintf(&path, "%s/%s.json", s->status_dir, node) < 0)
                 return MHD_NO;
-        r = wf_write_file_atomic(path, rq->body, rq->len, 0640);
+        /* a cache for restarts that the node's next report replaces: no fsync on the hot path
+         * (two fsyncs per report held 10k nodes at 66 reports/s) */
+        r = wf_write_file_replace(path, rq->body, rq->len, 0640, false);
         if (r < 0)
                 logf_(s, "%s: %s", path, strerror(-r));
         pthread_mutex_lock(&s->lock);
@@ -736,6 +768,37 @@ out:
         return ret;
 }
 
+/* The operator's resume/abort over HTTP: the same as `wgfleet-controller rollout resume|abort`
+ * through the state dir, answered at once: {"ok", "message", "state"}; 409 when there is
+ * nothing to resume or abort. */
+static enum MHD_Result post_rollout_op(struct ctl_server *s, struct MHD_Connection *c, const char *op) {
+        struct ctl_ops_ctx ctx = { .st = s->st, .state_dir = s->cfg.state_dir, .ro = s->ro };
+        json_t *req = json_pack("{s:s}", "op", op), *j;
+        char msg[1024] = "";
+        struct wf_err e = {};
+        unsigned status;
+        int r;
+
+        if (!req)
+                return MHD_NO;
+        pthread_mutex_lock(&s->lock);
+        ctx.render = s->render;
+        r = ctl_ops_run(&ctx, req, time(NULL), msg, sizeof(msg));
+        if (r > 0 && (ctl_state_save(s->st, &e) < 0 || rerender(s, s->inv, &e) < 0)) {
+                snprintf(msg, sizeof(msg), "rollout %s: %s", op, e.msg);
+                r = -EIO;
+        }
+        j = ctl_rollout_json(s->ro, NULL, time(NULL));
+        pthread_mutex_unlock(&s->lock);
+        json_decref(req);
+        logf_(s, "operator request (HTTP) rollout %s: %s", op, msg);
+        status = r >= 0 ? MHD_HTTP_OK : r == -EALREADY ? MHD_HTTP_CONFLICT : MHD_HTTP_INTERNAL_SERVER_ERROR;
+        req = json_pack("{s:b, s:s, s:O}", "ok", r >= 0, "message", msg, "state",
+                        json_object_get(j, "state") ?: json_null());
+        json_decref(j);
+        return req ? respond_json(c, status, req) : MHD_NO;
+}
+
 /* A node without an agent downloads its wg-quick configuration (?format=qr: as an SVG QR code);
  * the download clears its "config stale" flag. */
 static enum MHD_Result get_wgquick(struct ctl_server *s, struct MHD_Connection *c, const char *node) {
@@ -749,7 +812,7 @@ static enum MHD_Result get_wgquick(struct ctl_server *s, struct MHD_Connection *
                 return respond_error(c, MHD_HTTP_BAD_REQUEST, "format: \"%.32s\" is not conf or qr", fmt);
         pthread_mutex_lock(&s->lock);
         t = ctl_render_find(s->render, node);
-        if (t && ctl_rollout_agentless(ctl_rollout_cfg(s->ro), node) &&
+        if (t && ctl_inventory_agentless(s->inv, node) &&
             (r = ctl_wgquick_render(t->payload, t->payload_len, &conf, &e)) >= 0 &&
             (r = ctl_wgquick_mark_served(s->cfg.state_dir, node, conf)) < 0)
                 logf_(s, "node %s: cannot record the wg-quick download: %s", node, strerror(-r));
@@ -776,28 +839,82 @@ static struct ctl_fleet_row *fleet_rows(struct ctl_server *s) {
                 rows[i].name = s->inv->nodes[i].name;
                 rows[i].current_revision = n ? n->revision : 0;
                 rows[i].report = find_report(s, rows[i].name);
+                if ((rows[i].agentless = !s->inv->nodes[i].agent))
+                        rows[i].config_stale = ctl_wgquick_stale(s->cfg.state_dir, s->render, rows[i].name);
         }
         return rows;
+}
+
+/* What /v1/fleet needs, copied under the lock: the JSON of 10k nodes is built without it, so
+ * status reports keep flowing while someone looks (it held the lock for 250 ms a view). */
+struct fleet_snap {
+        size_t n;
+        uint32_t poll_interval;
+        struct ctl_fleet_row *rows; /* names and reports point into the copies below */
+        struct ctl_report *reps;
+        char *names;                /* n slots of 64 bytes */
+        uint64_t *target;
+        unsigned *wave;
+        json_t *rollout;
+};
+
+static void fleet_snap_done(struct fleet_snap *f) {
+        free(f->rows);
+        free(f->reps);
+        free(f->names);
+        free(f->target);
+        free(f->wave);
+        json_decref(f->rollout);
+}
+
+static int fleet_snap(struct ctl_server *s, struct fleet_snap *f) {
+        size_t n = s->inv->n_nodes;
+
+        *f = (struct fleet_snap){ .n = n, .poll_interval = s->inv->poll_interval };
+        f->rows = fleet_rows(s);
+        f->reps = calloc(n + 1, sizeof(*f->reps));
+        f->names = calloc(n + 1, 64);
+        f->target = calloc(n + 1, sizeof(*f->target));
+        f->wave = calloc(n + 1, sizeof(*f->wave));
+        f->rollout = ctl_rollout_json(s->ro, NULL, time(NULL));
+        if (!f->rows || !f->reps || !f->names || !f->target || !f->wave || !f->rollout)
+                return -ENOMEM;
+        for (size_t i = 0; i < n; i++) {
+                const struct ctl_rendered *t = ctl_render_find(s->render, f->rows[i].name);
+                snprintf(f->names + 64 * i, 64, "%s", f->rows[i].name);
+                f->rows[i].name = f->names + 64 * i;
+                if (f->rows[i].report) {
+                        f->reps[i] = *f->rows[i].report;
+                        f->rows[i].report = &f->reps[i];
+                }
+                f->target[i] = t ? t->revision : 0;
+                f->wave[i] = ctl_rollout_wave(s->ro, f->rows[i].name);
+        }
+        return 0;
 }
 
 static enum MHD_Result get_fleet(struct ctl_server *s, struct MHD_Connection *c, bool html) {
         _cleanup_free_ struct ctl_fleet_row *rows = NULL;
         _cleanup_free_ char *page = NULL;
+        struct fleet_snap f;
         json_t *j = NULL;
+        int r;
 
         pthread_mutex_lock(&s->lock);
-        rows = fleet_rows(s);
-        if (rows && html)
-                page = ctl_fleet_html(rows, s->inv->n_nodes, s->inv->name, s->inv->poll_interval, time(NULL));
-        else if (rows)
-                j = ctl_fleet_json(rows, s->inv->n_nodes, s->inv->poll_interval, time(NULL));
-        if (page)
-                page = ctl_ops_fleet_html(page, s->ro, s->render, s->cfg.state_dir, time(NULL));
-        if (j)
-                ctl_ops_fleet_json(j, s->ro, s->render, s->cfg.state_dir, time(NULL));
-        pthread_mutex_unlock(&s->lock);
-        if (html)
+        if (html) {
+                rows = fleet_rows(s);
+                if (rows)
+                        page = ctl_fleet_html(rows, s->inv->n_nodes, s->inv->name, s->inv->poll_interval, time(NULL));
+                if (page)
+                        page = ctl_ops_fleet_html(page, s->ro, s->render, s->cfg.state_dir, time(NULL));
+                pthread_mutex_unlock(&s->lock);
                 return page ? respond(c, MHD_HTTP_OK, "text/html; charset=utf-8", page, strlen(page), NULL) : MHD_NO;
+        }
+        r = fleet_snap(s, &f);
+        pthread_mutex_unlock(&s->lock);
+        if (r >= 0 && (j = ctl_fleet_json(f.rows, f.n, f.poll_interval, time(NULL))))
+                ctl_ops_fleet_json(j, TAKE_PTR(f.rollout), f.target, f.wave);
+        fleet_snap_done(&f);
         return j ? respond_json(c, MHD_HTTP_OK, j) : MHD_NO;
 }
 
@@ -819,6 +936,20 @@ static enum MHD_Result begin(struct ctl_server *s, struct MHD_Connection *c, con
                 if (!get)
                         return respond_error(c, MHD_HTTP_METHOD_NOT_ALLOWED, "use GET");
                 rq->route = !url[1] ? ROUTE_PAGE : strcmp(url, "/v1/fleet") == 0 ? ROUTE_FLEET : ROUTE_ROLLOUT;
+                rq->answered = false;
+                return MHD_YES;
+        }
+        if (strcmp(url, "/v1/rollout/resume") == 0 || strcmp(url, "/v1/rollout/abort") == 0) {
+                const char *why = "";
+                if (!post)
+                        return respond_error(c, MHD_HTTP_METHOD_NOT_ALLOWED, "use POST");
+                if ((status = admin_auth(s, c, &why)) != 0) {
+                        logf_(s, "operator request %s refused: %s", url, why);
+                        return respond_error(c, status, "%s", why);
+                }
+                rq->route = ROUTE_ROLLOUT_OP;
+                snprintf(rq->node, sizeof(rq->node), "%s", url + strlen("/v1/rollout/"));
+                rq->max = CTL_ENROLL_MAX_SIZE;
                 rq->answered = false;
                 return MHD_YES;
         }
@@ -911,6 +1042,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         }
         case ROUTE_WGQUICK:
                 return get_wgquick(s, c, rq->node);
+        case ROUTE_ROLLOUT_OP:
+                return post_rollout_op(s, c, rq->node);
         case ROUTE_HISTORY: {
                 const struct ctl_rendered *t;
                 json_t *j = NULL;
@@ -989,6 +1122,7 @@ void ctl_server_free(struct ctl_server *s) {
         sodium_memzero(s->sk, sizeof(s->sk));
         wf_erase_free(s->token);
         wf_erase_free(s->enroll_token);
+        wf_erase_free(s->admin_token);
         wf_erase_free(s->key_pem);
         free(s->cert_pem);
         free(s->envelope_dir);
@@ -1001,6 +1135,7 @@ void ctl_server_free(struct ctl_server *s) {
         for (size_t i = 0; i < s->n_reports; i++)
                 free(s->reports[i].node);
         free(s->reports);
+        json_decref(s->report_index);
         pthread_cond_destroy(&s->changed);
         pthread_mutex_destroy(&s->lock);
         free(s);

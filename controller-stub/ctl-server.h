@@ -24,6 +24,7 @@ struct ctl_server_config {
         const char *tls_key;
         const char *token_file;        /* NULL: agents need no bearer token */
         const char *enroll_token_file; /* NULL: enrolment disabled */
+        const char *admin_token_file;  /* the operator's credential; NULL: no operator endpoints */
         size_t max_status_size;        /* 0: CTL_STATUS_MAX_SIZE */
         unsigned history;              /* signed documents kept per node; 0: CTL_HISTORY_KEEP */
         unsigned header_timeout;       /* s from accept to complete request headers; 0: CTL_HEADER_TIMEOUT */

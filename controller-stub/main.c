@@ -29,7 +29,7 @@ static void usage(FILE *f) {
               "                                        DIR (default " CTL_STATE_DIR_DEFAULT ")\n"
               "  serve  --inventory FILE --key KEY --listen ADDR:PORT --tls-cert FILE --tls-key FILE\n"
               "         --state DIR [--token-file FILE] [--enroll-token-file FILE] [--max-status-size BYTES]\n"
-              "         [--history N] [--header-timeout S] [--max-per-ip N]\n"
+              "         [--admin-token-file FILE] [--history N] [--header-timeout S] [--max-per-ip N]\n"
               "                                        serve documents, enrolment, status and fleet health\n"
               "  revert --state DIR NODE|--all [--to REVISION]\n"
               "                                        publish a node's earlier content under a new revision\n"
@@ -75,7 +75,7 @@ static int parse_history(const char *s, unsigned *ret) {
 }
 
 static bool agentless(const char *node, void *ud) {
-        return ctl_rollout_agentless(ud, node);
+        return ctl_inventory_agentless(ud, node);
 }
 
 /* Renders; queued reverts (STATE_DIR/requests) pin older content, and then it renders again. */
@@ -117,7 +117,6 @@ static int cmd_render(int argc, char **argv) {
                 {}
         };
         const char *inv_path = NULL, *key = NULL, *out = NULL, *state_dir = NULL;
-        struct ctl_rollout_cfg rcfg = {};
         unsigned history = CTL_HISTORY_KEEP;
         struct ctl_inventory *inv = NULL;
         struct ctl_state *st = NULL;
@@ -154,11 +153,10 @@ static int cmd_render(int argc, char **argv) {
                 state_default = true;
         }
         if ((r = ctl_inventory_load(inv_path, &inv, &e, log_line, NULL)) < 0 ||
-            (r = ctl_rollout_cfg_load(inv_path, &rcfg, &e, log_line, NULL)) < 0 ||
             (r = ctl_state_load(state_dir, &st, &e)) < 0 ||
             (r = render_with_requests(inv, st, state_dir, sk, &res, &e)) < 0 ||
             (r = ctl_render_write(res, out, &e)) < 0 ||
-            (r = ctl_wgquick_write(res, agentless, &rcfg, out, &e)) < 0 ||
+            (r = ctl_wgquick_write(res, agentless, inv, out, &e)) < 0 ||
             (r = ctl_history_record(state_dir, res, history, &e)) < 0 ||
             (r = ctl_state_save(st, &e)) < 0) {
                 log_line(NULL, r == -ENOMEM ? "out of memory" : e.msg);
@@ -169,11 +167,10 @@ static int cmd_render(int argc, char **argv) {
         for (size_t i = 0; i < res->n_nodes; i++)
                 printf("%-24s revision %llu%s\n", res->nodes[i].node, (unsigned long long)res->nodes[i].revision,
                        res->nodes[i].changed ? " (new)" : "");
-        if (rcfg.enabled)
+        if (inv->rollout.enabled)
                 log_line(NULL, "rollout: waves need serve (status reports); render wrote every document");
         ret = 0;
 out:
-        ctl_rollout_cfg_done(&rcfg);
         sodium_memzero(sk, sizeof(sk));
         ctl_render_free(res);
         ctl_state_free(st);
@@ -191,6 +188,7 @@ static int cmd_serve(int argc, char **argv) {
                 { "state", required_argument, NULL, 's' },
                 { "token-file", required_argument, NULL, 't' },
                 { "enroll-token-file", required_argument, NULL, 'E' },
+                { "admin-token-file", required_argument, NULL, 'A' },
                 { "max-status-size", required_argument, NULL, 'm' },
                 { "history", required_argument, NULL, 'H' },
                 { "header-timeout", required_argument, NULL, 'T' },
@@ -214,6 +212,7 @@ static int cmd_serve(int argc, char **argv) {
                 case 's': cfg.state_dir = optarg; break;
                 case 't': cfg.token_file = optarg; break;
                 case 'E': cfg.enroll_token_file = optarg; break;
+                case 'A': cfg.admin_token_file = optarg; break;
                 case 'm':
                         if (wf_parse_u64(optarg, &u) < 0 || u < 1024 || u > 256u * 1024 * 1024) {
                                 log_line(NULL, "--max-status-size: bytes between 1024 and 268435456");

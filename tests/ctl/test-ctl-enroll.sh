@@ -17,7 +17,8 @@ make_cert "$tmp" || skip "openssl cannot create a test certificate"
 echo "fleet-token-0123456789abcdef" > "$tmp/token"
 echo "enrol-token-0123456789abcdef" > "$tmp/enroll.token"
 echo "wrong-token-0123456789abcdef" > "$tmp/wrong.token"
-chmod 600 "$tmp/token" "$tmp/enroll.token" "$tmp/wrong.token"
+echo "operator-token-0123456789abcdef" > "$tmp/admin.token"
+chmod 600 "$tmp/token" "$tmp/enroll.token" "$tmp/wrong.token" "$tmp/admin.token"
 cat > "$tmp/inventory.json" <<JSON
 {"wan": {"name": "t", "tunnel_cidr": "10.78.0.0/24", "topology": "mesh"},
  "nodes": [{"name": "n1", "endpoint": "192.0.2.1"}, {"name": "n2", "endpoint": "192.0.2.2"}]}
@@ -26,7 +27,7 @@ port=8445
 base=https://127.0.0.1:$port
 "$ctl" serve --inventory "$tmp/inventory.json" --key "$tmp/keys/signing.key" --listen 127.0.0.1:$port \
   --tls-cert "$tmp/tls.crt" --tls-key "$tmp/tls.key" --state "$tmp/state" --token-file "$tmp/token" \
-  --enroll-token-file "$tmp/enroll.token" 2>>"$tmp/ctl.log" &
+  --enroll-token-file "$tmp/enroll.token" --admin-token-file "$tmp/admin.token" 2>>"$tmp/ctl.log" &
 pid=$!
 check "controller up" wait_for_https "$base/v1/fleet"
 
@@ -80,6 +81,12 @@ expect_eq "the new one is taken" "$(code -H "Authorization: Bearer $cred2" "$bas
 expect_eq "n2 enrols with a URL whose path is dropped" "$?" 0
 expect_eq "n1's credential cannot fetch n2's document" \
   "$(code -H "Authorization: Bearer $cred2" "$base/v1/nodes/n2/desired-state")" 403
+"${C[@]}" -o "$tmp/opbody" -w '%{http_code}' -H "Authorization: Bearer $cred2" -X POST "$base/v1/rollout/abort" > "$tmp/opcode"
+expect_eq "a node's credential cannot abort a rollout (operator endpoint): 403" "$(cat "$tmp/opcode") $(jq -r .error "$tmp/opbody")" \
+  "403 an agent's credential cannot act as the operator"
+"${C[@]}" -o "$tmp/opbody" -w '%{http_code}' -H "Authorization: Bearer $(cat "$tmp/admin.token")" -X POST "$base/v1/rollout/abort" > "$tmp/opcode"
+expect_eq "the operator's token is taken (no rollout to abort: 409)" "$(cat "$tmp/opcode") $(jq -r .message "$tmp/opbody")" \
+  "409 rollout: nothing to abort (state idle)"
 mv "$tmp/n2/state/credential" "$tmp/n2.cred"
 "$agent" --config "$tmp/n2/agent.conf" enroll --token-file "$tmp/enroll.token" >/dev/null 2> "$tmp/err"
 expect_eq "re-enrolling n2 without its credential (lost state) is refused: exit 1" "$?" 1

@@ -15,6 +15,7 @@ trap cleanup EXIT
 make_cert "$tmp" || skip "openssl cannot create a test certificate"
 "$ctl" keygen --out "$tmp/keys" >/dev/null || { fail "keygen"; finish; exit 1; }
 echo "agent-token-0123456789abcdef" > "$tmp/token"; chmod 600 "$tmp/token"
+echo "operator-token-0123456789abcdef" > "$tmp/admin"; chmod 600 "$tmp/admin"
 declare -A key
 for n in hub s1 s2 s3 phone; do key[$n]=$(wg genkey | wg pubkey); done
 bad_key=$(wg genkey | wg pubkey)
@@ -40,7 +41,7 @@ port=8445
 base=https://127.0.0.1:$port
 state=$tmp/state
 "$ctl" serve --inventory "$tmp/inventory.json" --key "$tmp/keys/signing.key" --listen 127.0.0.1:$port \
-  --tls-cert "$tmp/tls.crt" --tls-key "$tmp/tls.key" --state "$state" --token-file "$tmp/token" 2>>"$tmp/ctl.log" &
+  --tls-cert "$tmp/tls.crt" --tls-key "$tmp/tls.key" --state "$state" --token-file "$tmp/token" --admin-token-file "$tmp/admin" 2>>"$tmp/ctl.log" &
 pid=$!
 check "serve starts" wait_for_https "$base/v1/fleet"
 C=(curl -s --cacert "$tmp/tls.crt" --max-time 20)
@@ -132,7 +133,30 @@ r_bad2=$(served hub)
 expect_eq "hub is served the bad key again" "$(served hub '.interfaces[0].peers[] | select(.name == "s1") | .public_key')" "$bad_key"
 report hub "$r_bad2" converged s1:false s2:true s3:true >/dev/null
 check "halts again" wait_rollout .state halted
-expect_eq "rollout abort" "$("$ctl" rollout --state "$state" abort)" "rollout aborted"
+# the same over HTTP, with the operator's credential only
+ADMIN=(-H "Authorization: Bearer $(cat "$tmp/admin")")
+expect_eq "POST /v1/rollout/resume without a token: 401" "$(req -X POST "$base/v1/rollout/resume")" 401
+expect_eq "with the agents' fleet token: 403" "$(req "${AUTH[@]}" -X POST "$base/v1/rollout/resume") $(jq -r .error "$tmp/body")" \
+  "403 an agent's credential cannot act as the operator"
+expect_eq "with a wrong token: 401" "$(req -H "Authorization: Bearer not-the-operator-token-0000" -X POST "$base/v1/rollout/resume")" 401
+expect_eq "GET is not allowed" "$(req "${ADMIN[@]}" "$base/v1/rollout/resume")" 405
+expect_eq "the refused requests changed nothing" "$(rollout .state)" halted
+expect_eq "POST /v1/rollout/resume with the operator's token" \
+  "$(req "${ADMIN[@]}" -X POST "$base/v1/rollout/resume") $(jq -c . "$tmp/body")" \
+  '200 {"ok":true,"message":"rollout resumed at wave 1","state":"rolling"}'
+expect_eq "GET /v1/rollout: rolling again at wave 1" "$(rollout '"\(.state) \(.wave)"')" "rolling 1"
+r_bad3=$(served hub)
+expect_eq "hub is served the bad key a third time" "$(served hub '.interfaces[0].peers[] | select(.name == "s1") | .public_key')" "$bad_key"
+report hub "$r_bad3" converged s1:false s2:true s3:true >/dev/null
+check "halts a third time" wait_rollout .state halted
+expect_eq "resumed right after a halt (s1 still unhealthy in hub's last report), s1 stays expected healthy: rolled back again" \
+  "$(served hub '.interfaces[0].peers[] | select(.name == "s1") | .public_key')" "${key[s1]}"
+expect_eq "POST /v1/rollout/abort with the operator's token" \
+  "$(req "${ADMIN[@]}" -X POST "$base/v1/rollout/abort") $(jq -c . "$tmp/body")" \
+  '200 {"ok":true,"message":"rollout aborted","state":"aborted"}'
+expect_eq "an HTTP abort of an aborted rollout: 409" "$(req "${ADMIN[@]}" -X POST "$base/v1/rollout/abort") $(jq -r .message "$tmp/body")" \
+  "409 rollout: nothing to abort (state aborted)"
+check "the operator's requests are in the log" grep -q 'operator request (HTTP) rollout abort: rollout aborted' "$tmp/ctl.log"
 expect_eq "aborted" "$(rollout .state)" aborted
 expect_eq "after abort hub keeps its good peer key" "$(served hub '.interfaces[0].peers[] | select(.name == "s1") | .public_key')" "${key[s1]}"
 expect_eq "after abort s1 keeps its content (its own key, MTU 1400)" "$(served s1 '"\(.interfaces[0].public_key) \(.interfaces[0].mtu)"')" "${key[s1]} 1400"
@@ -173,17 +197,29 @@ expect_eq "reverting to a revision not kept is refused" "$? $(cat "$tmp/revert2"
 expect_eq "wg-quick.conf without the token is 401" "$(req "$base/v1/nodes/phone/wg-quick.conf")" 401
 expect_eq "a node with an agent has no wg-quick.conf" "$(req "${AUTH[@]}" "$base/v1/nodes/hub/wg-quick.conf")" 404
 expect_eq "fleet: phone never downloaded: config stale" "$("${C[@]}" "$base/v1/fleet" | jq -r '.nodes[] | select(.name == "phone") | .config_stale')" true
+expect_eq "fleet: the phone's row is stale, no agent, no state" \
+  "$("${C[@]}" "$base/v1/fleet" | jq -c '.nodes[] | select(.name == "phone") | [.stale, .agent, .state]')" '[true,false,null]'
+expect_eq "fleet: hub's row has an agent" "$("${C[@]}" "$base/v1/fleet" | jq -c '.nodes[] | select(.name == "hub") | .agent')" true
+"${C[@]}" -o "$tmp/page0.html" "$base/"
+check "fleet table: the phone is config stale (never downloaded)" grep -q \
+  '<tr class="stale" data-node="phone"><td class="name">phone</td>.*<td class="state">no agent (wg-quick)</td>.*<td class="stale">config stale (never downloaded)</td>' "$tmp/page0.html"
 expect_eq "phone's wg-quick.conf" "$(req "${AUTH[@]}" "$base/v1/nodes/phone/wg-quick.conf")" 200
 cp "$tmp/body" "$tmp/phone.conf"
 check "it has the private key placeholder" grep -qx 'PrivateKey = <fill in: this node.s private key>' "$tmp/phone.conf"
 check "its address" grep -qx "Address = $(jq -r '.allocations.phone' "$state/state.json")/32" "$tmp/phone.conf"
 check "the hub as its peer, with keepalive (no endpoint of its own)" \
   bash -c "grep -A5 '^PublicKey = ${key[hub]}' '$tmp/phone.conf' | grep -q 'PersistentKeepalive = 25'"
-expect_eq "after the download: not stale" "$("${C[@]}" "$base/v1/fleet" | jq -r '.nodes[] | select(.name == "phone") | .config_stale')" false
+expect_eq "after the download: not stale" "$("${C[@]}" "$base/v1/fleet" | jq -r '.nodes[] | select(.name == "phone") | "\(.config_stale) \(.stale)"')" "false false"
+"${C[@]}" -o "$tmp/page1.html" "$base/"
+check "fleet table: the phone's row is ok" grep -q \
+  '<tr class="ok" data-node="phone">.*<td class="stale">no</td>' "$tmp/page1.html"
 write_inventory 1400 "${key[s1]}" ', "172.16.22.0/24"'
 kill -HUP "$pid"
 sleep 1.5
-expect_eq "s2's new subnet changes the phone's config: stale" "$("${C[@]}" "$base/v1/fleet" | jq -r '.nodes[] | select(.name == "phone") | .config_stale')" true
+expect_eq "s2's new subnet changes the phone's config: stale" "$("${C[@]}" "$base/v1/fleet" | jq -r '.nodes[] | select(.name == "phone") | "\(.config_stale) \(.stale)"')" "true true"
+"${C[@]}" -o "$tmp/page2.html" "$base/"
+check "fleet table: the phone's row says config stale" grep -q \
+  '<tr class="stale" data-node="phone">.*<td class="stale">config stale</td>' "$tmp/page2.html"
 expect_eq "QR code of the config" "$(req "${AUTH[@]}" "$base/v1/nodes/phone/wg-quick.conf?format=qr")" 200
 check "as SVG" bash -c "grep -qi '^content-type: image/svg+xml' '$tmp/hdr' && grep -q '<svg' '$tmp/body'"
 expect_eq "the download cleared the flag" "$("${C[@]}" "$base/v1/fleet" | jq -r '.nodes[] | select(.name == "phone") | .config_stale')" false

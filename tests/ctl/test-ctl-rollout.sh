@@ -23,6 +23,8 @@ cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
   wait 2>/dev/null
   for p in $(pgrep -f 'wireguard-go wfrphone'); do kill "$p"; done
+  # agents whose wrapper pid was all the test held: none may outlive it (they hold its lock fd)
+  pkill -f -- "--config $work/" 2>/dev/null
   for n in "${nodes[@]}" phone sw; do ip netns del "wfr-$n" 2>/dev/null; done
   for n in "${nodes[@]}" phone; do rm -f "/var/run/wireguard/wfr-$n.sock" /var/run/wireguard/wfrphone.sock; done
   rm -rf "$work"

@@ -62,6 +62,17 @@ start() {
 check "serve starts and answers over HTTPS" start
 
 C=(curl -s --cacert "$tmp/tls.crt" --max-time 20)
+# sent FILE...: until every curl -v log has its request out (a "> GET" line): the long-polls are
+# at the server before the change that must wake them
+sent() {
+  for _ in $(seq 100); do
+    local n=0 f
+    for f in "$@"; do grep -q '^> GET' "$f" 2>/dev/null && n=$((n + 1)); done
+    [ "$n" -eq $# ] && return 0
+    sleep 0.1
+  done
+  return 1
+}
 AUTH=(-H "Authorization: Bearer $TOKEN")
 # req ARGS...: prints the HTTP status; body in $tmp/body, headers in $tmp/hdr
 
@@ -97,9 +108,9 @@ check "long-poll held the request ~2 s (${ms} ms)" [ "$ms" -ge 1900 -a "$ms" -lt
 
 # long-poll woken by a change: enrolling "late" changes the hub's peers
 "${C[@]}" "${AUTH[@]}" -H "If-None-Match: $tag" -o "$tmp/lp.body" -D "$tmp/lp.hdr" -w '%{http_code} %{time_total}' \
-  "$base/v1/nodes/hub/desired-state?wait=30" > "$tmp/lp.out" &
+  -v "$base/v1/nodes/hub/desired-state?wait=30" > "$tmp/lp.out" 2>"$tmp/lp.err" &
 lp=$!
-sleep 1
+check "the long-poll is sent before the enrolment" sent "$tmp/lp.err"
 
 # ---- enroll ----
 expect_eq "enroll with a wrong token is 403" \
@@ -229,7 +240,8 @@ expect_eq "cgn: never reported: stale, null report" "$(f cgn '[.stale, .last_rep
 ( while :; do "${C[@]}" "${AUTH[@]}" -o /dev/null --data-binary "$(status_body hub "$cur_hub" false)" \
     "$base/v1/nodes/hub/status"; sleep 1; done ) &
 reporter=$!
-sleep 0.5
+hub_fresh() { req "$base/v1/fleet" >/dev/null && [ "$(jq -c '.nodes[] | select(.name == "hub") | .stale' "$tmp/body")" = false ]; }
+check "hub fresh before Chromium loads the page" wait_for 10 hub_fresh
 if command -v chromium >/dev/null; then
   profile=$(mktemp -d "$tmp/chromium.XXXXXX")
   timeout 60 chromium --headless --no-sandbox --disable-gpu --disable-background-networking \
@@ -287,9 +299,9 @@ expect_eq "after restart the hub's report is remembered" \
 tag4=$(req "${AUTH[@]}" "$base/v1/nodes/hub/desired-state" >/dev/null; etag)
 for i in $(seq 20); do
   "${C[@]}" "${AUTH[@]}" -H "If-None-Match: $tag4" -o /dev/null -w '%{http_code}\n' \
-    "$base/v1/nodes/hub/desired-state?wait=60" >> "$tmp/many.out" &
+    -v "$base/v1/nodes/hub/desired-state?wait=60" >> "$tmp/many.out" 2>"$tmp/many.$i.err" &
 done
-sleep 1
+check "20 long-polls sent before the change" sent "$tmp"/many.*.err
 write_inventory ', {"cidr": "172.16.11.0/24", "routed": true}, {"cidr": "172.16.12.0/24", "routed": true}'
 kill -HUP "$pid"
 t0=$(date +%s%N)
@@ -301,8 +313,8 @@ for i in $(seq 5); do
   "${C[@]}" "${AUTH[@]}" -H "If-None-Match: \"0-x\", W/\"x\"" -o /dev/null "$base/v1/nodes/hub/desired-state" &
 done
 "${C[@]}" "${AUTH[@]}" -o /dev/null -H "If-None-Match: $(req "${AUTH[@]}" "$base/v1/nodes/hub/desired-state" >/dev/null; etag)" \
-  "$base/v1/nodes/hub/desired-state?wait=60" &
-sleep 1
+  -v "$base/v1/nodes/hub/desired-state?wait=60" 2>"$tmp/term.err" &
+check "a long-poll pending before SIGTERM" sent "$tmp/term.err"
 t0=$(date +%s%N)
 kill "$pid"; wait "$pid"; rc=$?; pid=
 ms=$(( ($(date +%s%N) - t0) / 1000000 ))

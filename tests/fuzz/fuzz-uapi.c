@@ -8,10 +8,22 @@
 
 #include <jansson.h>
 
-#include "plan.h"
+#include "plan-change.h"
 #include "uapi.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+/* A plan's WireGuard part as a set request, as the uapi backend sends it. */
+static int format_plan(const struct plan *p, const struct plan_target *t, char **ret, size_t *ret_len) {
+        struct wgc_device d;
+        int r = plan_wg_change(p, t, &d);
+
+        if (r < 0)
+                return r;
+        r = uapi_format_set(&d, ret, ret_len);
+        free((void *)d.peers);
+        return r;
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         struct wf_live_iface *live = calloc(1, sizeof(*live));
@@ -49,7 +61,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                         plan_print_text(&p, f);
                         fclose(f);
                 }
-                if (uapi_format_set(&p, &t, &req, &len) == 0)
+                if (format_plan(&p, &t, &req, &len) == 0)
                         uapi_request_free(req, len);
                 plan_done(&p);
         }

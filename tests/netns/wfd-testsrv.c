@@ -270,6 +270,9 @@ static int serve(int argc, char **argv) {
         while (!stop)
                 usleep(20000);
         MHD_stop_daemon(d);
+        free(cert_pem);
+        free(key_pem);
+        free(trust_pem);
         return 0;
 }
 

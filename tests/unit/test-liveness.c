@@ -25,20 +25,29 @@ static void test_state(void) {
         CHECK(lv_state(&p, 109 * S, FO) == LV_ALIVE);
         CHECK(lv_state(&p, 109 * S + 1, FO) == LV_DEAD);
         /* A probe reply revives it and gives an RTT. */
-        lv_probe_reply(&p, 110 * S, 40000);
+        lv_probe_reply(&p, 110 * S, 40000, FO);
         CHECK(lv_state(&p, 110 * S, FO) == LV_ALIVE);
         CHECK(lv_rtt_us(&p) == 40000);
         /* The median: one slow reply does not move it. */
-        lv_probe_reply(&p, 111 * S, 41000);
-        lv_probe_reply(&p, 112 * S, 900000);
+        lv_probe_reply(&p, 111 * S, 41000, FO);
+        lv_probe_reply(&p, 112 * S, 900000, FO);
         CHECK(lv_rtt_us(&p) == 41000);
         /* An idle healthy tunnel answering every probe interval stays alive forever. */
         for (int64_t t = 112 * S; t < 712 * S; t += 2 * S) {
-                lv_probe_reply(&p, t, 300);
+                lv_probe_reply(&p, t, 300, FO);
                 CHECK(lv_state(&p, t + 2 * S - 1, FO) == LV_ALIVE);
         }
         CHECK(lv_probe_interval_ms(6) == 2000 && lv_probe_interval_ms(1) == 1000 && lv_probe_interval_ms(120) == 5000);
         CHECK(strcmp(lv_state_to_string(LV_DEAD), "dead") == 0);
+        /* Back after a silence: the samples from before it do not count (an exit that died at
+         * 10 ms and returns at 95 ms is a 95 ms exit from its first reply on). */
+        for (int64_t t = 800 * S; t < 805 * S; t++)
+                lv_probe_reply(&p, t, 10000, FO);
+        CHECK(lv_rtt_us(&p) == 10000);
+        lv_probe_reply(&p, 805 * S + FO, 95000, FO);
+        CHECK(lv_rtt_us(&p) == 95000 && p.n_rtt == 1);
+        lv_probe_reply(&p, 806 * S + FO, 96000, FO);
+        CHECK(lv_rtt_us(&p) == 96000 && p.n_rtt == 2);
 }
 
 static void test_endpoint(void) {

@@ -372,6 +372,60 @@ static void test_routes(void) {
         json_decref(c);
 }
 
+/* Where the data plane picks by metric alone (RouterOS), a foreign route below route_demote_below
+ * is demoted, not just reported; one we demoted goes back when its destination is not wanted. */
+static void test_route_demote(void) {
+        struct fx f;
+        struct plan p;
+        const struct plan_op *op;
+        json_t *a = json_array(), *c = json_array();
+
+        fx_init(&f);
+        f.t.route_demote_below = 10;
+        f.t.route_demote_to = 11;
+        f.lroutes[0].ours = false; /* a foreign 10.1.0.0/24 at distance 1, ours there at 10 */
+        f.lroutes[0].metric = 1;
+        f.lroutes[f.live.n_routes++] = (struct wf_live_route){ .dst = f.aips[0][0], .table = 254, .metric = 10,
+                                                               .protocol = WF_RTPROT, .ours = true };
+        /* and one demoted earlier for a destination no longer wanted */
+        f.lroutes[f.live.n_routes++] = (struct wf_live_route){ .dst = tap_prefix("10.77.0.0/24"), .table = 254,
+                                                               .metric = 11, .demoted = true, .demoted_from = 2 };
+        CHECK(plan_compute(&f.t, &f.live, &p) == 0);
+        CHECK(count(&p, PLAN_ROUTE_DEMOTE) == 1 && count(&p, PLAN_ROUTE_RESTORE) == 1);
+        CHECK(count(&p, PLAN_ROUTE_CONFLICT) == 0 && count(&p, PLAN_ROUTE_ADD) == 0 && count(&p, PLAN_ROUTE_DEL) == 0);
+        op = find(&p, PLAN_ROUTE_DEMOTE);
+        CHECK(op && op->live_route == &f.lroutes[0] && plan_op_metric_to(&p, op) == 11);
+        op = find(&p, PLAN_ROUTE_RESTORE);
+        CHECK(op && plan_op_metric_to(&p, op) == 2);
+        CHECK(plan_changes(&p) == 2);
+        CHECK_STR_CONTAINS(text(&p), "wflp0: demote foreign route 10.1.0.0/24 table 254 metric 1 -> 11");
+        CHECK_STR_CONTAINS(text(&p), "wflp0: restore foreign route 10.77.0.0/24 table 254 metric 11 -> 2");
+        CHECK(plan_to_json(&p, a) == 0 && plan_conflicts_to_json(&p, c) == 0);
+        CHECK(json_array_size(a) == 2 && json_array_size(c) == 0);
+        CHECK(strcmp(json_string_value(json_object_get(json_array_get(a, 0), "op")), "route_demote") == 0);
+        CHECK(json_integer_value(json_object_get(json_array_get(a, 0), "metric_to")) == 11);
+        plan_done(&p);
+
+        /* once demoted (metric 11, not below 10) it is a conflict again: reported, no change */
+        f.lroutes[0].metric = 11;
+        f.lroutes[0].demoted = true;
+        f.lroutes[0].demoted_from = 1;
+        f.live.n_routes--;
+        CHECK(plan_compute(&f.t, &f.live, &p) == 0);
+        CHECK(count(&p, PLAN_ROUTE_CONFLICT) == 1 && plan_changes(&p) == 0);
+        plan_done(&p);
+
+        /* the same foreign route where nothing demotes (the kernel): report only, as always */
+        f.t.route_demote_below = 0;
+        f.lroutes[0].metric = 1;
+        f.lroutes[0].demoted = false;
+        CHECK(plan_compute(&f.t, &f.live, &p) == 0);
+        CHECK(count(&p, PLAN_ROUTE_CONFLICT) == 1 && count(&p, PLAN_ROUTE_DEMOTE) == 0 && plan_changes(&p) == 0);
+        plan_done(&p);
+        json_decref(a);
+        json_decref(c);
+}
+
 static void test_iface(void) {
         struct fx f;
         struct plan p;
@@ -549,6 +603,7 @@ int main(void) {
         test_peer_add_remove();
         test_allowed_ips();
         test_routes();
+        test_route_demote();
         test_iface();
         test_json_shape();
         test_scale();

@@ -7,9 +7,21 @@
 
 #include <sodium.h>
 
-#include "plan.h"
+#include "plan-change.h"
 #include "tap.h"
 #include "uapi.h"
+
+/* A plan's WireGuard part as a set request, as the uapi backend sends it. */
+static int format_plan(const struct plan *p, const struct plan_target *t, char **ret, size_t *ret_len) {
+        struct wgc_device d;
+        int r = plan_wg_change(p, t, &d);
+
+        if (r < 0)
+                return r;
+        r = uapi_format_set(&d, ret, ret_len);
+        free((void *)d.peers);
+        return r;
+}
 
 static const char get_reply[] =
         "private_key=e84b5a6d2717c1003a13b431570353dbaca9146cf150c5f8575680feba52027a\n"
@@ -127,7 +139,7 @@ static void test_format_set(void) {
         s4->sin_port = htons(51820);
         inet_pton(AF_INET, "198.51.100.1", &s4->sin_addr);
 
-        CHECK(uapi_format_set(&p, &t, &req, &len) == 0);
+        CHECK(format_plan(&p, &t, &req, &len) == 0);
         CHECK(req && len == strlen(req));
         const char *expect =
                 "set=1\n"
@@ -159,7 +171,7 @@ static void test_format_set(void) {
         struct plan_op only[] = { { .kind = PLAN_IFACE_SET, .flags = PLAN_SET_UP | PLAN_SET_MTU },
                                   { .kind = PLAN_ROUTE_ADD } };
         struct plan q = { .iface = (char *)"wflu0", .ops = only, .n_ops = 2 };
-        CHECK(uapi_format_set(&q, &t, &req, &len) == 0);
+        CHECK(format_plan(&q, &t, &req, &len) == 0);
         CHECK(req == NULL && len == 0);
 }
 

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "model.h"
+#include "plan-change.h"
 #include "tap.h"
 #include "util.h"
 #include "wg-netlink.h"
@@ -110,11 +111,11 @@ static void test_split(size_t max) {
         static uint8_t keys[N][WG_KEY_LEN];
         static struct wf_prefix ips[N][2];
         static struct wf_prefix big[BIG_IPS];
-        static struct wgnl_peer_set peers[N];
+        static struct wgc_peer peers[N];
         static struct facts f;
         uint8_t priv[WG_KEY_LEN] = { 1 };
-        struct wgnl_device_set d = {
-                .ifname = "wfk0", .flags = WGNL_DEV_PRIVATE_KEY | WGNL_DEV_LISTEN_PORT,
+        struct wgc_device d = {
+                .ifname = "wfk0", .flags = WGC_DEV_PRIVATE_KEY | WGC_DEV_LISTEN_PORT,
                 .private_key = priv, .listen_port = 51820, .peers = peers, .n_peers = N,
         };
         struct sink s = { .fail_at = -1 };
@@ -126,8 +127,8 @@ static void test_split(size_t max) {
         for (unsigned i = 0; i < N; i++) {
                 make_key(keys[i], i);
                 peers[i].public_key = keys[i];
-                peers[i].flags = (i % 3 == 0 ? WGNL_PEER_UPDATE_ONLY : 0) | WGNL_PEER_REPLACE_ALLOWEDIPS |
-                                 WGNL_PEER_ENDPOINT | WGNL_PEER_KEEPALIVE;
+                peers[i].flags = (i % 3 == 0 ? WGC_PEER_UPDATE_ONLY : 0) | WGC_PEER_REPLACE_ALLOWEDIPS |
+                                 WGC_PEER_ENDPOINT | WGC_PEER_KEEPALIVE;
                 ips[i][0] = v4(i >> 8, i & 0xff, 0, 24);
                 ips[i][1] = (struct wf_prefix){ .family = AF_INET6, .len = 64 };
                 ips[i][1].addr[0] = 0xfd;
@@ -152,7 +153,7 @@ static void test_split(size_t max) {
                 big[j] = v4(200 + j / 256, j % 256, 0, 24);
         peers[BIG].allowed_ips = big;
         peers[BIG].n_allowed_ips = BIG_IPS;
-        peers[7].flags = WGNL_PEER_REMOVE;
+        peers[7].flags = WGC_PEER_REMOVE;
 
         r = wgnl_encode_set(&d, 0x42, 1, buf, max, sink_send, &s);
         CHECK(r > 1);
@@ -224,7 +225,7 @@ static void test_split(size_t max) {
 
 static void test_nothing_to_send(void) {
         struct sink s = { .fail_at = -1 };
-        struct wgnl_device_set d = { .ifname = "wfk0" };
+        struct wgc_device d = { .ifname = "wfk0" };
         uint8_t buf[4096];
 
         CHECK(wgnl_encode_set(&d, 0x42, 1, buf, sizeof(buf), sink_send, &s) == 0);
@@ -275,7 +276,7 @@ static void test_malformed(void) {
 }
 
 
-/* Plan operations -> one SET: field selection, flags, and removals after adds and updates. */
+/* Plan operations -> one device change (plan-change.c): field selection, flags, plan order. */
 static void test_plan_to_set(void) {
         struct wf_prefix ips_a[2] = { v4(1, 0, 0, 24), v4(1, 1, 0, 24) };
         struct wf_prefix ips_c[1] = { v4(3, 0, 0, 24) };
@@ -288,17 +289,19 @@ static void test_plan_to_set(void) {
         struct plan_target t = { .iface = &iface, .has_private_key = true, .peers = tp, .n_peers = 3 };
         struct wf_live_peer lx = {}, lb = {}, lc = {};
         struct plan_op ops[6] = {
-                { .kind = PLAN_PEER_REMOVE, .live_peer = &lx },
                 { .kind = PLAN_IFACE_SET, .flags = PLAN_SET_PRIVATE_KEY | PLAN_SET_LISTEN_PORT | PLAN_SET_MTU },
-                { .kind = PLAN_PEER_ADD, .peer = &tp[0] },
+                /* an add's flags as plan_compute sets them from the peer */
+                { .kind = PLAN_PEER_ADD, .peer = &tp[0], .flags = PLAN_PEER_ENDPOINT | PLAN_PEER_KEEPALIVE |
+                                                                 PLAN_PEER_PRESHARED_KEY | PLAN_PEER_ALLOWED_IPS_ADD },
                 { .kind = PLAN_PEER_UPDATE, .peer = &tp[1], .live_peer = &lb,
                   .flags = PLAN_PEER_ENDPOINT | PLAN_PEER_ALLOWED_IPS_ADD, .allowed_ips_add = add_b, .n_allowed_ips_add = 1 },
                 { .kind = PLAN_PEER_UPDATE, .peer = &tp[2], .live_peer = &lc,
                   .flags = PLAN_PEER_PRESHARED_KEY | PLAN_PEER_KEEPALIVE | PLAN_PEER_ALLOWED_IPS_REPLACE },
+                { .kind = PLAN_PEER_REMOVE, .live_peer = &lx }, /* plan order: removals last */
                 { .kind = PLAN_ROUTE_ADD },
         };
         struct plan p = { .iface = "wfk0", .ops = ops, .n_ops = 6 };
-        struct wgnl_device_set d;
+        struct wgc_device d;
         struct sockaddr_in *sin;
 
         make_key(pa.public_key, 1);
@@ -316,33 +319,33 @@ static void test_plan_to_set(void) {
         sin->sin_port = htons(2);
         memset(t.private_key, 0x11, WG_KEY_LEN);
 
-        CHECK(wgnl_plan_to_set(&p, &t, &d) == 0);
+        CHECK(plan_wg_change(&p, &t, &d) == 0);
         CHECK(strcmp(d.ifname, "wfk0") == 0);
-        CHECK(d.flags == (WGNL_DEV_PRIVATE_KEY | WGNL_DEV_LISTEN_PORT)); /* MTU is rtnetlink's */
+        CHECK(d.flags == (WGC_DEV_PRIVATE_KEY | WGC_DEV_LISTEN_PORT)); /* MTU is rtnetlink's */
         CHECK(d.private_key == t.private_key && d.listen_port == 51820);
         CHECK(d.n_peers == 4);
         if (d.n_peers == 4) {
-                const struct wgnl_peer_set *a = &d.peers[0], *b = &d.peers[1], *c = &d.peers[2], *x = &d.peers[3];
+                const struct wgc_peer *a = &d.peers[0], *b = &d.peers[1], *c = &d.peers[2], *x = &d.peers[3];
 
                 CHECK(a->public_key == pa.public_key);
-                CHECK(a->flags == (WGNL_PEER_REPLACE_ALLOWEDIPS | WGNL_PEER_PRESHARED_KEY | WGNL_PEER_ENDPOINT | WGNL_PEER_KEEPALIVE));
+                CHECK(a->flags == (WGC_PEER_REPLACE_ALLOWEDIPS | WGC_PEER_PRESHARED_KEY | WGC_PEER_ENDPOINT | WGC_PEER_KEEPALIVE));
                 CHECK(a->preshared_key == tp[0].preshared_key && a->keepalive == 25);
                 CHECK(a->allowed_ips == ips_a && a->n_allowed_ips == 2);
                 CHECK(b->public_key == pb.public_key);
-                CHECK(b->flags == (WGNL_PEER_UPDATE_ONLY | WGNL_PEER_ENDPOINT));
+                CHECK(b->flags == (WGC_PEER_UPDATE_ONLY | WGC_PEER_ENDPOINT));
                 CHECK(b->allowed_ips == add_b && b->n_allowed_ips == 1);
-                CHECK(c->flags == (WGNL_PEER_UPDATE_ONLY | WGNL_PEER_PRESHARED_KEY | WGNL_PEER_KEEPALIVE |
-                                   WGNL_PEER_REPLACE_ALLOWEDIPS));
+                CHECK(c->flags == (WGC_PEER_UPDATE_ONLY | WGC_PEER_PRESHARED_KEY | WGC_PEER_KEEPALIVE |
+                                   WGC_PEER_REPLACE_ALLOWEDIPS));
                 CHECK(c->preshared_key == NULL && c->keepalive == 0);
                 CHECK(c->allowed_ips == ips_c && c->n_allowed_ips == 1);
-                CHECK(x->public_key == lx.public_key && x->flags == WGNL_PEER_REMOVE);
+                CHECK(x->public_key == lx.public_key && x->flags == WGC_PEER_REMOVE);
         }
         free((void *)d.peers);
 
         /* Nothing for WireGuard in a routes-only plan. */
         p.ops = &ops[5];
         p.n_ops = 1;
-        CHECK(wgnl_plan_to_set(&p, &t, &d) == 0);
+        CHECK(plan_wg_change(&p, &t, &d) == 0);
         CHECK(d.flags == 0 && d.n_peers == 0);
         free((void *)d.peers);
 }
