@@ -419,6 +419,7 @@ const struct backend_ops backend_routeros_ops = {
         .open = ros_open,
         .close = ros_close,
         .observe = ros_observe_checked,
+        .device_key = ros_device_key,
         .apply = ros_apply,
         .clear = ros_clear,
         .probe = ros_probe,

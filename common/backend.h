@@ -56,6 +56,11 @@ struct backend_ops {
          * document (NULL: remove everything, as clear does); dry_run: plan only. */
         int (*gateway)(struct backend *b, const struct wf_doc *doc, bool dry_run, struct gw_result *ret,
                        struct wf_err *e);
+        /* own_keys backends: the public key the device holds for iface, read back (its private
+         * key is never asked for). create: an absent interface is created, without a key, so the
+         * device generates one. 1: created, 0: it existed, -errno (-ENOENT: absent, !create). */
+        int (*device_key)(struct backend *b, const char *iface, bool create, uint8_t pub[WF_KEY_LEN],
+                          struct wf_err *e);
         /* Optional (linux, uapi): the counters above. */
         void (*stats)(struct backend *b, struct backend_stats *ret);
 };

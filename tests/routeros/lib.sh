@@ -82,6 +82,28 @@ stop_sim() {
   SIM_PID=
 }
 
+# Certificates in $T (openssl): mkca -> ca.crt, ca.key; mkcert NAME SAN [CA]: NAME.key and
+# NAME.crt for SAN (e.g. IP:127.0.0.1), signed by CA (self-signed without); tls_router: the
+# test CA and router.crt for $SIM_ADDR, the simulator's TLS identity (start_sim --tls-cert ...)
+need_openssl() { command -v openssl >/dev/null || { echo "SKIP: openssl is needed to make certificates"; exit 77; }; }
+ossl() { openssl "$@" 2>/dev/null; }
+mkca() { ossl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$T/ca.key" -out "$T/ca.crt" -days 2 -subj /CN=wfr-ca; }
+mkcert() {
+  ossl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$T/$1.key" -out "$T/$1.csr" -subj "/CN=$1"
+  printf 'subjectAltName=%s\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n' "$2" > "$T/$1.ext"
+  if [ -n "${3:-}" ]; then
+    ossl x509 -req -in "$T/$1.csr" -CA "$T/$3.crt" -CAkey "$T/$3.key" -CAcreateserial -out "$T/$1.crt" -days 2 -extfile "$T/$1.ext"
+  else
+    ossl x509 -req -in "$T/$1.csr" -signkey "$T/$1.key" -out "$T/$1.crt" -days 2 -extfile "$T/$1.ext"
+  fi
+}
+tls_router() { need_openssl; mkca; mkcert router "IP:$SIM_ADDR" ca; }
+# start_tls_sim [sim options...]: the simulator on TLS with router.crt, the agent verifying it
+start_tls_sim() {
+  start_sim --tls-cert "$T/router.crt" --tls-key "$T/router.key" "$@"
+  TLS=yes VERIFY=yes CA_FILE=$T/ca.crt write_conf
+}
+
 cli() { "$CLI" "$@"; }
 # compare_ros DOC: tests/tools/wf-compare on the simulator: every peer (key, endpoint, allowed
 # addresses, keepalive, PSK presence), address and route (distance) the agent owns is the document's
