@@ -56,14 +56,15 @@ write_conf() {
 agent() { ${AGENT_WRAPPER:-} "$AGENT" --config "$T/agent.conf" "$@"; }
 write_conf
 
-# start_sim [sim options...]
+# start_sim [sim options...]; SIM_PORT: a fixed port (in a network namespace of the test's own)
 start_sim() {
   stop_sim
+  unset ROS_TLS ROS_CA_FILE
   rm -f "$T/port"
   local hs=()
   [ "${HANDSHAKE_AFTER:-0}" = never ] || hs=(--handshake-after "${HANDSHAKE_AFTER:-0}")
   # SIM_WRAPPER: e.g. "valgrind -q --log-file=/tmp/sim-vg.%p" for a memory check of the simulator
-  ${SIM_WRAPPER:-} "$SIM" --listen "$SIM_ADDR:0" --user wgfleet --password "$PW" --port-file "$T/port" --log "$T/sim.log" "${hs[@]}" "$@" \
+  ${SIM_WRAPPER:-} "$SIM" --listen "$SIM_ADDR:${SIM_PORT:-0}" --user wgfleet --password "$PW" --port-file "$T/port" --log "$T/sim.log" "${hs[@]}" "$@" \
     2>>"$T/sim.err" &
   SIM_PID=$!
   for _ in $(seq 200); do [ -s "$T/port" ] && break; sleep 0.05; done
@@ -84,7 +85,7 @@ stop_sim() {
 
 # Certificates in $T (openssl): mkca -> ca.crt, ca.key; mkcert NAME SAN [CA]: NAME.key and
 # NAME.crt for SAN (e.g. IP:127.0.0.1), signed by CA (self-signed without); tls_router: the
-# test CA and router.crt for $SIM_ADDR, the simulator's TLS identity (start_sim --tls-cert ...)
+# test CA and router.crt for $SIM_ADDR, the simulator's TLS identity (start_tls_sim)
 need_openssl() { command -v openssl >/dev/null || { echo "SKIP: openssl is needed to make certificates"; exit 77; }; }
 ossl() { openssl "$@" 2>/dev/null; }
 mkca() { ossl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$T/ca.key" -out "$T/ca.crt" -days 2 -subj /CN=wfr-ca; }
@@ -102,6 +103,7 @@ tls_router() { need_openssl; mkca; mkcert router "IP:$SIM_ADDR" ca; }
 start_tls_sim() {
   start_sim --tls-cert "$T/router.crt" --tls-key "$T/router.key" "$@"
   TLS=yes VERIFY=yes CA_FILE=$T/ca.crt write_conf
+  export ROS_TLS=1 ROS_CA_FILE=$T/ca.crt   # cli, val and compare_ros over verified TLS too
 }
 
 cli() { "$CLI" "$@"; }

@@ -29,8 +29,7 @@ for _ in $(seq 100); do curl -s --cacert ca.crt -o /dev/null "$base/v1/fleet" &&
 
 start_tls_sim --defconf
 sed -i "s|^trust_key = .*|trust_key = $T/keys/signing.pub\nurl = $base/v1/nodes/router1/desired-state\nca_file = $T/ca.crt|" agent.conf
-tval() { ROS_TLS=1 ROS_CA_FILE=$T/ca.crt val "$@"; }
-rkey() { tval public-key /interface/wireguard/print ?name=wfr0 =.proplist=public-key; }
+rkey() { val public-key /interface/wireguard/print ?name=wfr0 =.proplist=public-key; }
 
 # 1. keygen/pubkey make no local key for a router
 rc=0; agent keygen >kg.out 2>&1 || rc=$?
@@ -56,7 +55,7 @@ agent once >once.out 2>once.err || fail "once: $(cat once.out once.err)"
 jq -r .payload ctl/envelopes/router1.env | base64 -d > served.json
 assert_eq "$(jq -r '.interfaces[0].public_key' served.json)" "$rpub" "public_key in the served document"
 assert_eq "$(rkey)" "$rpub" "the router's key after once"
-assert_eq "$(tval .id /interface/wireguard/peers/print ?interface=wfr0 | wc -l)" 1 "peers on the router"
+assert_eq "$(val .id /interface/wireguard/peers/print ?interface=wfr0 | wc -l)" 1 "peers on the router"
 assert_eq "$(jq -r '.interfaces[0].public_key' ctl/status/router1.json)" "$rpub" "public_key in the status report"
 ok "once deployed the document for the router's key; the report carries it"
 
@@ -69,8 +68,7 @@ assert_eq "$(changes_since "$m" | wc -l)" 0 "changes on the router by a second e
 ok "second enroll: same key, nothing changed on the router, credential rotated"
 
 # 5. a hand-made interface of the same name is not ours: refused, one line
-tcli() { ROS_TLS=1 ROS_CA_FILE=$T/ca.crt cli "$@"; }
-tcli /interface/wireguard/add =name=wfr7 >/dev/null
+cli /interface/wireguard/add =name=wfr7 >/dev/null
 rc=0; agent enroll --interface wfr7 --token-file enroll.token >e7.out 2>e7.err || rc=$?
 assert_eq "$rc$(wc -l <e7.err)" 11 "enroll onto a foreign interface: exit status and lines"
 grep -q "routeros: interface wfr7 exists on the router without a \"wgfleet:\" comment" e7.err || fail "foreign: $(cat e7.err)"

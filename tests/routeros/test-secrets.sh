@@ -55,21 +55,19 @@ ok "PSK over plaintext refused: $(grep -o 'refusing to send preshared-key[^:]*' 
 # 4. TLS with verification against the test CA: the PSK is deployed, the key stays the router's
 start_tls_sim --defconf; conf_psk
 drive apply psk.json >/dev/null 2>err || fail "TLS apply with a PSK: $(cat err)"
-tval() { ROS_TLS=1 ROS_CA_FILE=$T/ca.crt val "$@"; }
-[ -n "$(tval preshared-key /interface/wireguard/peers/print "?public-key=$(pub a)")" ] || fail "no PSK on the router"
+[ -n "$(val preshared-key /interface/wireguard/peers/print "?public-key=$(pub a)")" ] || fail "no PSK on the router"
 grep -q 'private-key' sim.log && fail "a private key was sent over TLS: $(grep private-key sim.log)"
 ok "verified TLS: PSK deployed, the router generated its own key"
 # over verified TLS a private-key may be set (by hand: the sidecar never does); public-key follows
-tcli() { ROS_TLS=1 ROS_CA_FILE=$T/ca.crt cli "$@"; }
-tcli /interface/wireguard/add =name=wfr9 >/dev/null
+cli /interface/wireguard/add =name=wfr9 >/dev/null
 priv=$(wg genkey)
-tcli /interface/wireguard/set =numbers=wfr9 "=private-key=$priv" >/dev/null
-assert_eq "$(tval public-key /interface/wireguard/print ?name=wfr9)" "$(wg pubkey <<<"$priv")" "public-key after a set over TLS"
-tcli /interface/wireguard/remove =numbers=wfr9 >/dev/null
+cli /interface/wireguard/set =numbers=wfr9 "=private-key=$priv" >/dev/null
+assert_eq "$(val public-key /interface/wireguard/print ?name=wfr9)" "$(wg pubkey <<<"$priv")" "public-key after a set over TLS"
+cli /interface/wireguard/remove =numbers=wfr9 >/dev/null
 ok "set by name via numbers over verified TLS; public-key follows private-key"
 
 # 5. a document enrolled for another key: refused, named, nothing changed
-rpub=$(tval public-key /interface/wireguard/print ?name=wfr0)
+rpub=$(val public-key /interface/wireguard/print ?name=wfr0)
 mkpeer other; DOC_PUB=$(pub other) write_doc other.json
 m=$(log_mark); rc=0
 drive apply other.json >other.out 2>&1 || rc=$?
