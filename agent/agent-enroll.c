@@ -118,7 +118,7 @@ static int enroll_store(const struct config *c, const char *url, const struct ht
                 json_decref(j);
                 return -ENOMEM;
         }
-        r = wf_write_file_atomic(path, cred, CREDENTIAL_HEX_LEN, 0600);
+        r = wf_write_file_atomic(path, cred, CREDENTIAL_HEX_LEN, 0600 | WF_DIR_OWNER);
         json_decref(j);
         if (r < 0)
                 return wf_err_set(e, r, "%s: %s", path, strerror(-r));

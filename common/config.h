@@ -26,6 +26,8 @@ struct config {
         enum config_backend backend;
         char *metrics_listen;    /* NULL = off */
         char *secrets_dir;       /* default /etc/wgfleet/secrets */
+        char *secrets_prefix;    /* before each preshared_key_ref in secrets_dir: NULL, or "psk_"
+                                  * when the keys came as systemd credentials */
         uint32_t resolve_interval; /* s, default 300 */
         uint32_t confirm_timeout;  /* s, default 120 */
         uint32_t failover_after;   /* s, default 20 */
@@ -63,4 +65,11 @@ void config_done(struct config *c);
  * every request: an enrolled node needs no further configuration. config_load calls it.
  * 1 when it did, 0 when there is none. */
 int config_use_credential(struct config *c);
+/* Under systemd, secrets the unit hands over as credentials (in $CREDENTIALS_DIRECTORY, readable
+ * by the service's unprivileged user) replace the root-owned files the configuration names:
+ * credential "token" -> token_file, "client-key" -> client_key, "psk_NAME" (LoadCredential=psk:
+ * DIR) -> the preshared keys of secrets_dir. Blank credentials (the unit's "SetCredential=ID:\n"
+ * default for an absent file) count as absent. config_load calls it before
+ * config_use_credential. The number of settings replaced, or -ENOMEM. */
+int config_use_systemd_credentials(struct config *c, const char *creds_dir);
 const char *config_backend_to_string(enum config_backend b);

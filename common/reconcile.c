@@ -207,7 +207,8 @@ static int build_target(const struct config *cfg, const struct wf_iface *iface,
                                 return wf_err_set(e, r, "%s: out of memory", iface->name);
                         continue;
                 }
-                if (asprintf(&path, "%s/%s", secrets, p->preshared_key_ref) < 0)
+                if (asprintf(&path, "%s/%s%s", secrets, cfg->secrets_prefix ? cfg->secrets_prefix : "",
+                             p->preshared_key_ref) < 0)
                         return wf_err_set(e, -ENOMEM, "%s: out of memory", iface->name);
                 r = keys_load_psk(path, pp->preshared_key, &pe);
                 if (r < 0) {

@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "config.h"
 #include "tap.h"
@@ -195,6 +196,49 @@ static void test_credential(void) {
         config_done(&c);
 }
 
+/* Credentials systemd hands over replace the configured secret files; empty ones (a unit's
+ * SetCredential= default for an absent file) do not; the state_dir credential still wins. */
+static void test_systemd_credentials(void) {
+        char creds[300], p[400];
+        struct config c;
+
+        snprintf(creds, sizeof(creds), "%s/creds", tmpdir);
+        CHECK(mkdir(creds, 0700) == 0);
+        config_init(&c);
+        c.token_file = strdup("/etc/wgfleet/token");
+        CHECK(config_use_systemd_credentials(&c, creds) == 0);
+        CHECK(config_use_systemd_credentials(&c, NULL) == 0);
+        snprintf(p, sizeof(p), "%s/token", creds);
+        CHECK(wf_write_file_atomic(p, "", 0, 0400) == 0);
+        snprintf(p, sizeof(p), "%s/psk", creds);
+        CHECK(wf_write_file_atomic(p, "\n", 1, 0400) == 0);
+        snprintf(p, sizeof(p), "%s/client-key", creds);
+        CHECK(wf_write_file_atomic(p, "\n", 1, 0400) == 0);
+        CHECK(config_use_systemd_credentials(&c, creds) == 0);
+        CHECK(strcmp(c.token_file, "/etc/wgfleet/token") == 0 && strcmp(c.secrets_dir, "/etc/wgfleet/secrets") == 0 &&
+              !c.secrets_prefix && !c.client_key);
+        snprintf(p, sizeof(p), "%s/token", creds);
+        CHECK(wf_write_file_atomic(p, "t0k\n", 4, 0400) == 0);
+        snprintf(p, sizeof(p), "%s/client-key", creds);
+        CHECK(wf_write_file_atomic(p, "k\n", 2, 0400) == 0);
+        snprintf(p, sizeof(p), "%s/psk_hub.psk", creds);
+        CHECK(wf_write_file_atomic(p, "x\n", 2, 0400) == 0);
+        CHECK(config_use_systemd_credentials(&c, creds) == 3);
+        snprintf(p, sizeof(p), "%s/token", creds);
+        CHECK(strcmp(c.token_file, p) == 0);
+        snprintf(p, sizeof(p), "%s/client-key", creds);
+        CHECK(c.client_key && strcmp(c.client_key, p) == 0);
+        CHECK(strcmp(c.secrets_dir, creds) == 0 && c.secrets_prefix && strcmp(c.secrets_prefix, "psk_") == 0);
+        /* an enrolled node: its own credential in state_dir comes after and wins */
+        free(c.state_dir);
+        c.state_dir = strdup(tmpdir);
+        snprintf(p, sizeof(p), "%s/" CONFIG_CREDENTIAL_FILE, tmpdir);
+        CHECK(wf_write_file_atomic(p, "00", 2, 0600) == 0);
+        CHECK(config_use_credential(&c) == 1 && strcmp(c.token_file, p) == 0);
+        unlink(p);
+        config_done(&c);
+}
+
 int main(void) {
         char cmd[300];
 
@@ -205,6 +249,7 @@ int main(void) {
         test_full();
         test_errors();
         test_credential();
+        test_systemd_credentials();
         snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);
         if (system(cmd) != 0)
                 return 1;
