@@ -284,7 +284,7 @@ static int agent_start(struct agent *a, int *lock_fd) {
                 if (r < 0)
                         agentd_log(LOG_WARNING, "sd-resolve: %s; endpoint names resolve at each apply only", strerror(-r));
         }
-        r = keys_ensure(cfg->state_dir, &e);
+        r = backend_ops_for(cfg->backend)->own_keys ? 0 : keys_ensure(cfg->state_dir, &e);
         if (r < 0) {
                 agentd_log(LOG_ERR, "%s", e.msg);
                 return r;

@@ -20,7 +20,8 @@ void config_init(struct config *c) {
                 .resync_interval = 60,
                 .poll_interval = 30,
                 .max_document_size = 32u * 1024 * 1024,
-                .ros_port = 8728,
+                .ros_port = 8729,
+                .ros_tls = true,
                 .ros_tls_verify = true,
                 .ros_probe_timeout = 35,
         };
@@ -103,6 +104,7 @@ static const struct key keys[] = {
         KEY("routeros", "port", K_PORT, ros_port),
         KEY("routeros", "tls", K_BOOL, ros_tls),
         KEY("routeros", "tls_verify", K_BOOL, ros_tls_verify),
+        KEY("routeros", "insecure_plaintext", K_BOOL, ros_insecure_plaintext),
         KEY("routeros", "user", K_STRING, ros_user),
         KEY("routeros", "password_file", K_PATH, ros_password_file),
         KEY("routeros", "ca_file", K_PATH, ros_ca_file),
@@ -308,8 +310,16 @@ int config_load(struct config *c, const char *path, struct wf_err *e, wf_warn_fn
                                   "[section])", path, r);
         if (r < 0)
                 return wf_err_set(e, -ENOMEM, "%s: out of memory", path);
-        if (c->ros_tls && !l.port_set)
-                c->ros_port = 8729;
+        if (!l.port_set)
+                c->ros_port = c->ros_tls ? 8729 : 8728;
+        /* An unauthenticated API connection (plain, or TLS without verification) is an explicit,
+         * named choice; the RouterOS backend then never sends key material over it. */
+        if (c->backend == CONFIG_BACKEND_ROUTEROS && (!c->ros_tls || !c->ros_tls_verify) &&
+            !c->ros_insecure_plaintext)
+                return wf_err_set(e, -EINVAL, "%s: [routeros] %s: the API connection would not be authenticated; "
+                                  "use TLS with verification (ca_file), or set insecure_plaintext = yes "
+                                  "(the password is then exposed and no key material is sent)",
+                                  path, !c->ros_tls ? "tls = no" : "tls_verify = no");
         if (!c->state_dir || !c->secrets_dir || !c->uapi_dir)
                 return wf_err_set(e, -EINVAL, "%s: state_dir, secrets_dir and uapi_dir may not be empty", path);
         if (config_use_systemd_credentials(c, getenv("CREDENTIALS_DIRECTORY")) < 0 ||

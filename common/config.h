@@ -46,9 +46,10 @@ struct config {
         uint64_t max_document_size; /* bytes, default 32 MiB */
         /* [routeros] */
         char *ros_host;
-        uint16_t ros_port;       /* default 8728, or 8729 with tls */
-        bool ros_tls;
-        bool ros_tls_verify;     /* default true */
+        uint16_t ros_port;       /* default 8729 (tls), or 8728 without tls */
+        bool ros_tls;            /* default true */
+        bool ros_tls_verify;     /* default true; no only with insecure_plaintext */
+        bool ros_insecure_plaintext; /* tls = no or tls_verify = no: no key material is ever sent */
         char *ros_user;
         char *ros_password_file;
         char *ros_ca_file;
