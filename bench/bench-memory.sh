@@ -106,6 +106,7 @@ grep -q "revision 1 applied" run.log || { echo "FAIL: run did not apply"; tail -
 [ "$(inns wg show "$IFR" peers | wc -l)" = "$N" ] || { echo "FAIL: run left $(inns wg show "$IFR" peers | wc -l) peers"; exit 1; }
 printf '%-34s peak_kb=%s\n' "agent run (cold apply, VmHWM)" "$(status_kb "$AP" VmHWM)"
 sleep "${WFD_BENCH_IDLE:-12}"
+[ -z "${WFD_BENCH_SMAPS:-}" ] || python3 "$WFD_BENCH_SMAPS" "$AP"
 p304=$(grep -c 'desired-state 304' access.log || true)
 printf '%-34s rss_kb=%s anon_kb=%s peak_kb=%s (%s polls answered 304)\n' "agent run (idle)" \
   "$(status_kb "$AP" VmRSS)" "$(status_kb "$AP" RssAnon)" "$(status_kb "$AP" VmHWM)" "$p304"
