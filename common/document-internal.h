@@ -9,6 +9,22 @@
 #include "document.h"
 #include "json-read.h"
 
+/* Warns about the fields of obj not in the table whose entries start with a key string and are
+ * stride bytes apart; refuses secrets (rule 17). */
+int doc_check_fields_table(struct jr_ctx *c, const json_t *obj, const struct jr_path *p,
+                           const char *const *keys, size_t stride, size_t n);
+#define CHECK_FIELDS(c, obj, p, table) \
+        doc_check_fields_table(c, obj, p, &(table)[0].key, sizeof((table)[0]), ELEMENTSOF(table))
+
+/* Value readers shared by the levels (document-peer.c): a copy of a JSON string; a key (rule
+ * 16); a list of prefixes (rules 12 and 21, the format), strict for allowed IPs. */
+int doc_dup_string(const json_t *v, char **ret);
+int doc_read_key(struct jr_ctx *c, const json_t *v, const struct jr_path *p, uint8_t out[WF_KEY_LEN]);
+int doc_read_prefix_list(struct jr_ctx *c, const json_t *a, const struct jr_path *ap, bool strict,
+                         struct wf_prefix **ret, size_t *ret_n);
+/* One element of interfaces[i].peers at path p into peer (rules 16-23; document-peer.c). */
+int doc_parse_peer(struct jr_ctx *c, const json_t *o, const struct jr_path *p, struct wf_peer *peer);
+
 /* Warns about the fields of obj not in known (NULL-terminated); refuses secrets (rule 17). */
 int doc_check_fields(struct jr_ctx *c, const json_t *obj, const struct jr_path *p, const char *const *known);
 

@@ -14,7 +14,7 @@
 
 /* Unknown fields warn and are ignored so that newer controllers do not break older agents;
  * secrets are the exception: a document that carries one is refused outright (rule 17). */
-static int check_fields(struct jr_ctx *c, const json_t *obj, const struct jr_path *p,
+int doc_check_fields_table(struct jr_ctx *c, const json_t *obj, const struct jr_path *p,
                         const char *const *keys, size_t stride, size_t n) {
         const char *key;
         json_t *v;
@@ -34,242 +34,14 @@ static int check_fields(struct jr_ctx *c, const json_t *obj, const struct jr_pat
         return 0;
 }
 
-#define CHECK_FIELDS(c, obj, p, table) \
-        check_fields(c, obj, p, &(table)[0].key, sizeof((table)[0]), ELEMENTSOF(table))
-
 int doc_check_fields(struct jr_ctx *c, const json_t *obj, const struct jr_path *p, const char *const *known) {
         size_t n = 0;
 
         while (known[n])
                 n++;
-        return check_fields(c, obj, p, known, sizeof(known[0]), n);
+        return doc_check_fields_table(c, obj, p, known, sizeof(known[0]), n);
 }
 
-static int dup_string(const json_t *v, char **ret) {
-        char *s;
-
-        /* jansson refuses \u0000 unless JSON_ALLOW_NUL, so strlen is the length. */
-        s = strdup(json_string_value(v));
-        if (!s)
-                return -ENOMEM;
-        *ret = s;
-        return 0;
-}
-
-/* ---- shared value readers ---- */
-
-/* Rule 16. */
-static int read_key(struct jr_ctx *c, const json_t *v, const struct jr_path *p, uint8_t out[WF_KEY_LEN]) {
-        static const uint8_t zero[WF_KEY_LEN];
-
-        if (wf_b64_decode_exact(json_string_value(v), out, WF_KEY_LEN) < 0)
-                return jr_fail(c, p, v, "is not a key (44 characters of base64, 32 bytes)");
-        if (memcmp(out, zero, WF_KEY_LEN) == 0)
-                return jr_fail(c, p, v, "is the all-zero key");
-        return 0;
-}
-
-/* Rules 12 and 21 (the format; duplicates are document-rules.c's). */
-static int read_prefix_list(struct jr_ctx *c, const json_t *a, const struct jr_path *ap, bool strict,
-                            struct wf_prefix **ret, size_t *ret_n) {
-        size_t n = json_array_size(a);
-        struct wf_prefix *list;
-
-        list = calloc(n ? n : 1, sizeof(*list));
-        if (!list)
-                return -ENOMEM;
-        for (size_t i = 0; i < n; i++) {
-                const char *why = NULL;
-                json_t *v = json_array_get(a, i);
-
-                if (!json_is_string(v) || wf_prefix_parse(json_string_value(v), strict, &list[i], &why) < 0 ||
-                    (!strict && list[i].len == 0) || (why = doc_prefix_special(&list[i]))) {
-                        free(list);
-                        if (!json_is_string(v))
-                                return jr_fail(c, &JR_IDX(ap, i), v, "is not a string");
-                        if (why)
-                                return jr_fail(c, &JR_IDX(ap, i), v, "%s", why);
-                        return jr_fail(c, &JR_IDX(ap, i), v, "has prefix length 0 (an interface address needs a subnet)");
-                }
-        }
-        *ret = list;
-        *ret_n = n;
-        return 0;
-}
-
-/* Rule 19. */
-static int read_endpoint(struct jr_ctx *c, const json_t *v, const struct jr_path *p, char **ret_host,
-                         uint16_t *ret_port) {
-        const char *why = NULL;
-        int r;
-
-        r = wf_endpoint_split(json_string_value(v), ret_host, ret_port, &why);
-        if (r == -ENOMEM)
-                return r;
-        if (r < 0)
-                return jr_fail(c, p, v, "%s", why);
-        if (json_string_value(v)[0] != '[' && !doc_host_valid(*ret_host)) {
-                bool numeric = strspn(*ret_host, "0123456789.") == strlen(*ret_host);
-                free(*ret_host);
-                *ret_host = NULL;
-                /* "10.0.0.300" is no address, and must not be sent to DNS as a name. */
-                return jr_fail(c, p, v, numeric ? "has an invalid IPv4 address" :
-                               "has an invalid host name (labels of 1-63 letters, digits, '-', '_')");
-        }
-        return 0;
-}
-
-/* ---- peer fields ---- */
-
-typedef int (*peer_field_fn)(struct jr_ctx *c, const json_t *o, const struct jr_path *p, const char *key,
-                             struct wf_peer *peer);
-
-/* Rule 18. */
-static int peer_name(struct jr_ctx *c, const json_t *o, const struct jr_path *p, const char *key,
-                     struct wf_peer *peer) {
-        json_t *v = NULL;
-        int r = jr_string(c, o, p, key, true, &v);
-
-        if (r < 0)
-                return r;
-        if (!doc_name_valid(json_string_value(v), DOC_PEER_NAME_MAX))
-                return jr_fail(c, &JR_KEY(p, key), v, "is not a peer name (1-63 of A-Z a-z 0-9 . _ -, starting "
-                               "with a letter or digit)");
-        return dup_string(v, &peer->name);
-}
-
-/* Rule 16. */
-static int peer_public_key(struct jr_ctx *c, const json_t *o, const struct jr_path *p, const char *key,
-                           struct wf_peer *peer) {
-        json_t *v = NULL;
-        int r = jr_string(c, o, p, key, true, &v);
-
-        if (r < 0)
-                return r;
-        return read_key(c, v, &JR_KEY(p, key), peer->public_key);
-}
-
-/* Rule 19. */
-static int peer_endpoint(struct jr_ctx *c, const json_t *o, const struct jr_path *p, const char *key,
-                         struct wf_peer *peer) {
-        json_t *v = NULL;
-        int r = jr_string(c, o, p, key, false, &v);
-
-        if (r <= 0)
-                return r;
-        r = read_endpoint(c, v, &JR_KEY(p, key), &peer->endpoint_host, &peer->endpoint_port);
-        if (r < 0)
-                return r;
-        return dup_string(v, &peer->endpoint);
-}
-
-/* Rules 20 and 19. */
-static int peer_endpoint_alt(struct jr_ctx *c, const json_t *o, const struct jr_path *p, const char *key,
-                             struct wf_peer *peer) {
-        const struct jr_path ap = JR_KEY(p, key);
-        json_t *v = NULL;
-        size_t na;
-        int r = jr_array(c, o, p, key, false, &v);
-
-        if (r <= 0)
-                return r;
-        na = json_array_size(v);
-        if (na > 0 && !peer->endpoint)
-                return jr_fail(c, &ap, NULL, "is given without an endpoint");
-        peer->endpoint_alt = calloc(na ? na : 1, sizeof(char *));
-        if (!peer->endpoint_alt)
-                return -ENOMEM;
-        for (size_t i = 0; i < na; i++) {
-                _cleanup_free_ char *host = NULL;
-                uint16_t port;
-                json_t *s = NULL;
-
-                r = jr_elem_string(c, v, &ap, i, &s);
-                if (r < 0)
-                        return r;
-                r = read_endpoint(c, s, &JR_IDX(&ap, i), &host, &port);
-                if (r < 0)
-                        return r;
-                r = dup_string(s, &peer->endpoint_alt[i]);
-                if (r < 0)
-                        return r;
-                peer->n_endpoint_alt = i + 1;
-        }
-        return 0;
-}
-
-/* Rule 21. */
-static int peer_allowed_ips(struct jr_ctx *c, const json_t *o, const struct jr_path *p, const char *key,
-                            struct wf_peer *peer) {
-        json_t *v = NULL;
-        int r = jr_array(c, o, p, key, true, &v);
-
-        if (r < 0)
-                return r;
-        return read_prefix_list(c, v, &JR_KEY(p, key), true, &peer->allowed_ips, &peer->n_allowed_ips);
-}
-
-/* Rule 22. */
-static int peer_keepalive(struct jr_ctx *c, const json_t *o, const struct jr_path *p, const char *key,
-                          struct wf_peer *peer) {
-        json_int_t n;
-        int r;
-
-        peer->persistent_keepalive = -1;
-        r = jr_int(c, o, p, key, false, 0, 65535, "is out of range (0-65535 seconds, 0 = off)", &n);
-        if (r > 0)
-                peer->persistent_keepalive = (int)n;
-        return r < 0 ? r : 0;
-}
-
-static bool secret_ref_valid(const char *s) {
-        size_t n = strlen(s);
-
-        if (n < 1 || n > 255 || s[0] == '.')
-                return false;
-        for (size_t i = 0; i < n; i++)
-                if (s[i] == '/' || (unsigned char)s[i] <= ' ' || s[i] == 0x7f)
-                        return false;
-        return true;
-}
-
-/* Rule 23. */
-static int peer_psk_ref(struct jr_ctx *c, const json_t *o, const struct jr_path *p, const char *key,
-                        struct wf_peer *peer) {
-        json_t *v = NULL;
-        int r = jr_string(c, o, p, key, false, &v);
-
-        if (r <= 0)
-                return r;
-        if (!secret_ref_valid(json_string_value(v)))
-                return jr_fail(c, &JR_KEY(p, key), v, "is not a file name in secrets_dir (1-255 bytes, "
-                               "no '/', no leading '.', no whitespace)");
-        return dup_string(v, &peer->preshared_key_ref);
-}
-
-static const struct {
-        const char *key;
-        peer_field_fn read;
-} peer_fields[] = {
-        { "name", peer_name },
-        { "public_key", peer_public_key },
-        { "endpoint", peer_endpoint },
-        { "endpoint_alt", peer_endpoint_alt },
-        { "allowed_ips", peer_allowed_ips },
-        { "persistent_keepalive", peer_keepalive },
-        { "preshared_key_ref", peer_psk_ref },
-};
-
-static int parse_peer(struct jr_ctx *c, const json_t *o, const struct jr_path *p, struct wf_peer *peer) {
-        int r;
-
-        if (!json_is_object(o))
-                return jr_fail(c, p, o, "is not an object");
-        r = CHECK_FIELDS(c, o, p, peer_fields);
-        for (size_t i = 0; r >= 0 && i < ELEMENTSOF(peer_fields); i++)
-                r = peer_fields[i].read(c, o, p, peer_fields[i].key, peer);
-        return r < 0 ? r : 0;
-}
 
 /* ---- interface fields ---- */
 
@@ -287,7 +59,7 @@ static int iface_name(struct jr_ctx *c, const json_t *o, const struct jr_path *p
         if (!doc_ifname_valid(json_string_value(v)))
                 return jr_fail(c, &JR_KEY(p, key), v,
                                "is not an interface name (1-15 printable ASCII bytes, no '/' or ':')");
-        return dup_string(v, &f->name);
+        return doc_dup_string(v, &f->name);
 }
 
 /* Rule 11. */
@@ -308,7 +80,7 @@ static int iface_addresses(struct jr_ctx *c, const json_t *o, const struct jr_pa
 
         if (r < 0)
                 return r;
-        return read_prefix_list(c, v, &JR_KEY(p, key), false, &f->addresses, &f->n_addresses);
+        return doc_read_prefix_list(c, v, &JR_KEY(p, key), false, &f->addresses, &f->n_addresses);
 }
 
 /* Rule 13: after the addresses, which it needs. */
@@ -384,7 +156,7 @@ static int iface_public_key(struct jr_ctx *c, const json_t *o, const struct jr_p
 
         if (r <= 0)
                 return r;
-        r = read_key(c, v, &JR_KEY(p, key), f->public_key);
+        r = doc_read_key(c, v, &JR_KEY(p, key), f->public_key);
         if (r < 0)
                 return r;
         f->has_public_key = true;
@@ -434,7 +206,7 @@ static int iface_peers_stream(struct jr_ctx *c, const char *text, const struct d
                 if (!o)
                         return -EINVAL;
                 f->n_peers = n + 1;
-                r = parse_peer(c, o, &JR_IDX(pp, n), &f->peers[n]);
+                r = doc_parse_peer(c, o, &JR_IDX(pp, n), &f->peers[n]);
                 json_decref(o);
                 if (r < 0)
                         return r;
@@ -472,7 +244,7 @@ static int iface_peers(struct jr_ctx *c, const json_t *o, const struct jr_path *
                 return -ENOMEM;
         for (size_t i = 0; i < n; i++) {
                 f->n_peers = i + 1;
-                r = parse_peer(c, json_array_get(v, i), &JR_IDX(&pp, i), &f->peers[i]);
+                r = doc_parse_peer(c, json_array_get(v, i), &JR_IDX(&pp, i), &f->peers[i]);
                 if (r < 0)
                         return r;
         }
@@ -499,7 +271,7 @@ static int iface_exit(struct jr_ctx *c, const json_t *o, const struct jr_path *p
                 r = jr_elem_string(c, v, &ep, i, &s);
                 if (r < 0)
                         return r;
-                r = dup_string(s, &f->exit[i]);
+                r = doc_dup_string(s, &f->exit[i]);
                 if (r < 0)
                         return r;
                 f->n_exit = i + 1;
@@ -540,7 +312,7 @@ static int iface_exit_primary(struct jr_ctx *c, const json_t *o, const struct jr
                 return r;
         for (size_t i = 0; i < f->n_exit; i++)
                 if (strcmp(f->exit[i], json_string_value(v)) == 0)
-                        return dup_string(v, &f->exit_primary);
+                        return doc_dup_string(v, &f->exit_primary);
         jr_path_format(c, p, path);
         return jr_fail(c, &JR_KEY(p, key), v, "is not listed in %s.exit", path);
 }
@@ -593,7 +365,7 @@ static int parse_route(struct jr_ctx *c, const json_t *ro, const struct jr_path 
 
         if (!json_is_object(ro))
                 return jr_fail(c, rp, ro, "is not an object");
-        r = check_fields(c, ro, rp, route_fields, sizeof(route_fields[0]), ELEMENTSOF(route_fields));
+        r = doc_check_fields_table(c, ro, rp, route_fields, sizeof(route_fields[0]), ELEMENTSOF(route_fields));
         if (r < 0)
                 return r;
         r = jr_string(c, ro, rp, "dst", true, &s);
@@ -625,7 +397,7 @@ static int iface_routes(struct jr_ctx *c, const json_t *o, const struct jr_path 
                 if (r < 0)
                         return r;
                 f->n_routes = i + 1;
-                r = dup_string(json_object_get(ro, "via"), &f->routes[i].via);
+                r = doc_dup_string(json_object_get(ro, "via"), &f->routes[i].via);
                 if (r < 0)
                         return r;
         }
@@ -700,7 +472,7 @@ static int doc_node(struct jr_ctx *c, const json_t *o, const char *key, struct w
         if (!doc_name_valid(json_string_value(v), DOC_NODE_NAME_MAX))
                 return jr_fail(c, &JR_KEY(NULL, key), v, "is not a node name (1-253 of A-Z a-z 0-9 . _ -, "
                                "starting with a letter or digit)");
-        return dup_string(v, &d->node);
+        return doc_dup_string(v, &d->node);
 }
 
 /* Rule 7. JSON integers are signed 64-bit in jansson; larger values fail to parse at all. */

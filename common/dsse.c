@@ -169,6 +169,122 @@ static int b64_decode_any(const char *s, size_t n, size_t room, uint8_t **ret, s
         return 0;
 }
 
+/* The envelope without its payload's text: a 10k-peer document's payload is 2 MB of base64,
+ * which jansson would copy twice (its lexer buffer and the string value) next to the envelope
+ * and the decoded payload. The scanner finds the top level "payload" string, the skeleton gets
+ * "" in its place and is parsed as usual (every other check, duplicates included, unchanged);
+ * the base64 is decoded from the envelope itself. Anything the scanner does not understand (an
+ * escape inside the payload, odd syntax) makes it give up: the whole text is parsed instead. */
+struct env_skeleton {
+        char *text;
+        size_t len;
+        const char *payload; /* into the envelope; NULL: no top level "payload" string */
+        size_t payload_len;
+};
+
+static size_t env_ws(const char *s, size_t len, size_t i) {
+        while (i < len && (s[i] == ' ' || s[i] == '\t' || s[i] == '\r' || s[i] == '\n'))
+                i++;
+        return i;
+}
+
+/* A string starting at s[i] == '"': the index after its closing quote, 0 when it has none. */
+static size_t env_string(const char *s, size_t len, size_t i, bool *plain) {
+        *plain = true;
+        for (i++; i < len; i++) {
+                if (s[i] == '"')
+                        return i + 1;
+                if (s[i] == '\\') {
+                        *plain = false;
+                        i++;
+                }
+        }
+        return 0;
+}
+
+/* Any value at s[i]: the index after it, 0 when the text ends first (jansson judges the rest). */
+static size_t env_value(const char *s, size_t len, size_t i) {
+        unsigned depth = 0;
+        bool plain;
+
+        do {
+                if (i >= len)
+                        return 0;
+                if (s[i] == '"') {
+                        i = env_string(s, len, i, &plain);
+                        if (!i)
+                                return 0;
+                        continue;
+                }
+                if (s[i] == '{' || s[i] == '[')
+                        depth++;
+                else if (s[i] == '}' || s[i] == ']') {
+                        if (depth == 0)
+                                return i; /* a scalar that ran into its container's end */
+                        depth--;
+                } else if (depth == 0 && s[i] == ',')
+                        return i;
+                i++;
+        } while (depth > 0 || (i < len && !strchr(",}] \t\r\n", s[i])));
+        return i;
+}
+
+static void env_skeleton_done(struct env_skeleton *sk) {
+        free(sk->text);
+}
+
+static int env_skeleton_make(const char *s, size_t len, struct env_skeleton *ret) {
+        size_t i = env_ws(s, len, 0), ps = 0, pe = 0;
+        bool plain;
+
+        if (i >= len || s[i++] != '{')
+                return -EINVAL;
+        for (;;) {
+                size_t ks, ke;
+
+                i = env_ws(s, len, i);
+                if (i >= len || s[i] != '"')
+                        return -EINVAL;
+                ks = i + 1;
+                ke = env_string(s, len, i, &plain);
+                if (!ke)
+                        return -EINVAL;
+                i = env_ws(s, len, ke);
+                if (i >= len || s[i++] != ':')
+                        return -EINVAL;
+                i = env_ws(s, len, i);
+                if (i < len && s[i] == '"' && !pe && plain && ke - 1 - ks == 7 &&
+                    memcmp(s + ks, "payload", 7) == 0) {
+                        ps = i + 1;
+                        i = env_string(s, len, i, &plain);
+                        if (!i || !plain)
+                                return -EINVAL;
+                        pe = i - 1;
+                } else if (!(i = env_value(s, len, i)))
+                        return -EINVAL;
+                i = env_ws(s, len, i);
+                if (i < len && s[i] == ',') {
+                        i++;
+                        continue;
+                }
+                if (i < len && s[i] == '}')
+                        break;
+                return -EINVAL;
+        }
+        *ret = (struct env_skeleton){ .len = len - (pe - ps) };
+        ret->text = malloc(ret->len + 1);
+        if (!ret->text)
+                return -ENOMEM;
+        memcpy(ret->text, s, ps);
+        memcpy(ret->text + ps, s + pe, len - pe);
+        ret->text[ret->len] = '\0';
+        if (pe) {
+                ret->payload = s + ps;
+                ret->payload_len = pe - ps;
+        }
+        return 0;
+}
+
 /* The PAE header for a body of body_len bytes ("DSSEv1 LEN type LEN "), into out. */
 static int pae_header(const char *type, size_t body_len, char out[static DSSE_PAE_HEADER_MAX]) {
         int h = snprintf(out, DSSE_PAE_HEADER_MAX, "DSSEv1 %zu %s %zu ", strlen(type), type, body_len);
@@ -176,69 +292,14 @@ static int pae_header(const char *type, size_t body_len, char out[static DSSE_PA
         return h < 0 || h >= DSSE_PAE_HEADER_MAX ? -EINVAL : h;
 }
 
-int dsse_verify(const char *envelope, size_t len, size_t max_size, const struct dsse_trust *t,
-                char **ret_payload, size_t *ret_payload_len, struct wf_err *e) {
-        _cleanup_(json_decrefp) json_t *root = NULL;
-        _cleanup_free_ uint8_t *payload = NULL;
-        uint8_t *pae;
-        size_t payload_len, pae_len, n_sigs;
-        json_t *jtype, *jpayload, *jsigs;
-        json_error_t jerr;
+/* Rules for the signatures array: 1 to DSSE_MAX_SIGNATURES entries, each an object whose sig is
+ * the base64 of 64 bytes; 0 when one of them verifies pae with a trusted key. */
+static int verify_signatures(const json_t *jsigs, const uint8_t *pae, size_t pae_len,
+                             const struct dsse_trust *t, struct wf_err *e) {
         char seen[3 * 17 + 8] = "";
+        size_t n_sigs;
         int r;
 
-        if (sodium_init() < 0)
-                return wf_err_set(e, -EIO, "envelope: libsodium failed to initialise");
-        if (len > max_size)
-                return wf_err_set(e, -EFBIG, "envelope: %zu bytes is over the limit of %zu bytes",
-                                  len, max_size);
-        if (!t || t->n_keys == 0)
-                return wf_err_set(e, -ENOKEY, "envelope: no trusted key to verify with");
-
-        root = json_loadb(envelope, len, JSON_REJECT_DUPLICATES, &jerr);
-        if (!root)
-                return wf_err_set(e, -EINVAL, "envelope: not valid JSON (line %d column %d: %s)",
-                                  jerr.line, jerr.column, jerr.text);
-        if (!json_is_object(root))
-                return wf_err_set(e, -EINVAL, "envelope: is not a JSON object");
-
-        jtype = json_object_get(root, "payloadType");
-        if (!json_is_string(jtype))
-                return wf_err_set(e, -EINVAL, "envelope: payloadType is missing or not a string");
-        if (strcmp(json_string_value(jtype), WF_PAYLOAD_TYPE) != 0 ||
-            json_string_length(jtype) != strlen(WF_PAYLOAD_TYPE)) {
-                char shown[128];
-
-                wf_escape(json_string_value(jtype), json_string_length(jtype), shown, 80);
-                return wf_err_set(e, -EMEDIUMTYPE, "envelope: payloadType \"%s\" is not \"%s\"",
-                                  shown, WF_PAYLOAD_TYPE);
-        }
-
-        jpayload = json_object_get(root, "payload");
-        if (!json_is_string(jpayload))
-                return wf_err_set(e, -EINVAL, "envelope: payload is missing or not a string");
-        /* The payload is decoded once, behind room for the PAE header, and signed bytes are
-         * verified in place: no second copy of a large document. The header's length field
-         * takes the decoded length, known only after decoding, so the room is its maximum
-         * and the header is written right before the payload. */
-        r = b64_decode_any(json_string_value(jpayload), json_string_length(jpayload), DSSE_PAE_HEADER_MAX,
-                           &payload, &payload_len);
-        if (r == -ENOMEM)
-                return r;
-        if (r < 0)
-                return wf_err_set(e, -EINVAL, "envelope: payload is not base64");
-        {
-                char hdr[DSSE_PAE_HEADER_MAX];
-                int h = pae_header(json_string_value(jtype), payload_len, hdr);
-
-                if (h < 0)
-                        return wf_err_set(e, -EINVAL, "envelope: payloadType is too long");
-                pae = payload + DSSE_PAE_HEADER_MAX - h;
-                memcpy(pae, hdr, (size_t)h);
-                pae_len = (size_t)h + payload_len;
-        }
-
-        jsigs = json_object_get(root, "signatures");
         if (!json_is_array(jsigs))
                 return wf_err_set(e, -EINVAL, "envelope: signatures is missing or not an array");
         n_sigs = json_array_size(jsigs);
@@ -247,7 +308,6 @@ int dsse_verify(const char *envelope, size_t len, size_t max_size, const struct 
         if (n_sigs > DSSE_MAX_SIGNATURES)
                 return wf_err_set(e, -E2BIG, "envelope: %zu signatures, more than the %d accepted",
                                   n_sigs, DSSE_MAX_SIGNATURES);
-
 
         /* keyid is an unauthenticated hint: every signature is tried against every key. A
          * signature whose keyid names a trusted key but does not verify means tampering. */
@@ -278,7 +338,7 @@ int dsse_verify(const char *envelope, size_t len, size_t max_size, const struct 
                         char kid[17];
 
                         if (crypto_sign_verify_detached(sig, pae, pae_len, t->keys[k]) == 0)
-                                goto verified;
+                                return 0;
                         dsse_keyid(t->keys[k], kid);
                         if (json_is_string(jkeyid) && strcmp(json_string_value(jkeyid), kid) == 0)
                                 tampered = true;
@@ -298,8 +358,81 @@ int dsse_verify(const char *envelope, size_t len, size_t max_size, const struct 
         return wf_err_set(e, -EKEYREJECTED, "envelope: no valid signature by a trusted key "
                           "(%zu signature(s), keyid %s; %zu trusted key(s))", n_sigs,
                           seen[0] ? seen : "none given", t->n_keys);
+}
 
-verified:
+int dsse_verify(const char *envelope, size_t len, size_t max_size, const struct dsse_trust *t,
+                char **ret_payload, size_t *ret_payload_len, struct wf_err *e) {
+        _cleanup_(json_decrefp) json_t *root = NULL;
+        _cleanup_(env_skeleton_done) struct env_skeleton sk = {};
+        _cleanup_free_ uint8_t *payload = NULL;
+        uint8_t *pae;
+        size_t payload_len, pae_len;
+        json_t *jtype, *jpayload;
+        json_error_t jerr;
+        int r;
+
+        if (sodium_init() < 0)
+                return wf_err_set(e, -EIO, "envelope: libsodium failed to initialise");
+        if (len > max_size)
+                return wf_err_set(e, -EFBIG, "envelope: %zu bytes is over the limit of %zu bytes",
+                                  len, max_size);
+        if (!t || t->n_keys == 0)
+                return wf_err_set(e, -ENOKEY, "envelope: no trusted key to verify with");
+
+        r = env_skeleton_make(envelope, len, &sk);
+        if (r == -ENOMEM)
+                return r;
+        if (r == 0)
+                root = json_loadb(sk.text, sk.len, JSON_REJECT_DUPLICATES, &jerr);
+        if (!root) /* no skeleton, or bad JSON: line and column of the text as given */
+                root = json_loadb(envelope, len, JSON_REJECT_DUPLICATES, &jerr);
+        if (!root)
+                return wf_err_set(e, -EINVAL, "envelope: not valid JSON (line %d column %d: %s)",
+                                  jerr.line, jerr.column, jerr.text);
+        if (!json_is_object(root))
+                return wf_err_set(e, -EINVAL, "envelope: is not a JSON object");
+
+        jtype = json_object_get(root, "payloadType");
+        if (!json_is_string(jtype))
+                return wf_err_set(e, -EINVAL, "envelope: payloadType is missing or not a string");
+        if (strcmp(json_string_value(jtype), WF_PAYLOAD_TYPE) != 0 ||
+            json_string_length(jtype) != strlen(WF_PAYLOAD_TYPE)) {
+                char shown[128];
+
+                wf_escape(json_string_value(jtype), json_string_length(jtype), shown, 80);
+                return wf_err_set(e, -EMEDIUMTYPE, "envelope: payloadType \"%s\" is not \"%s\"",
+                                  shown, WF_PAYLOAD_TYPE);
+        }
+
+        jpayload = json_object_get(root, "payload");
+        if (!json_is_string(jpayload))
+                return wf_err_set(e, -EINVAL, "envelope: payload is missing or not a string");
+        /* The payload is decoded once, behind room for the PAE header, and signed bytes are
+         * verified in place: no second copy of a large document. The header's length field
+         * takes the decoded length, known only after decoding, so the room is its maximum
+         * and the header is written right before the payload. */
+        r = b64_decode_any(sk.payload ? sk.payload : json_string_value(jpayload),
+                           sk.payload ? sk.payload_len : json_string_length(jpayload), DSSE_PAE_HEADER_MAX,
+                           &payload, &payload_len);
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0)
+                return wf_err_set(e, -EINVAL, "envelope: payload is not base64");
+        {
+                char hdr[DSSE_PAE_HEADER_MAX];
+                int h = pae_header(json_string_value(jtype), payload_len, hdr);
+
+                if (h < 0)
+                        return wf_err_set(e, -EINVAL, "envelope: payloadType is too long");
+                pae = payload + DSSE_PAE_HEADER_MAX - h;
+                memcpy(pae, hdr, (size_t)h);
+                pae_len = (size_t)h + payload_len;
+        }
+
+        r = verify_signatures(json_object_get(root, "signatures"), pae, pae_len, t, e);
+        if (r < 0)
+                return r;
+
         /* A cheap look only: doc_parse parses the payload fully (and names any JSON error);
          * parsing it here too would double the cost of a 10k-peer document. */
         {

@@ -238,6 +238,21 @@ int wf_read_secret_file(const char *path, size_t max, char **ret, size_t *ret_le
         return 0;
 }
 
+int wf_adopt_dir_owner(int fd, const char *path) {
+        char dir[PATH_MAX];
+        struct stat d, f;
+
+        if (geteuid() != 0)
+                return 0;
+        if ((size_t)snprintf(dir, sizeof(dir), "%s", path) >= sizeof(dir))
+                return -ENAMETOOLONG;
+        if (stat(dirname(dir), &d) < 0 || fstat(fd, &f) < 0)
+                return -errno;
+        if (d.st_uid == f.st_uid && d.st_gid == f.st_gid)
+                return 0;
+        return fchown(fd, d.st_uid, d.st_gid) < 0 ? -errno : 0;
+}
+
 int wf_write_file_atomic(const char *path, const void *data, size_t len, unsigned mode) {
         return wf_write_file_replace(path, data, len, mode, true);
 }
@@ -263,8 +278,12 @@ int wf_write_file_replace(const char *path, const void *data, size_t len, unsign
         fd = mkostemp(tmp, O_CLOEXEC);
         if (fd < 0)
                 return -errno;
-        if (fchmod(fd, mode) < 0)
+        if (fchmod(fd, mode & 07777) < 0)
                 goto fail;
+        if ((mode & WF_DIR_OWNER) && (r = wf_adopt_dir_owner(fd, tmp)) < 0) {
+                errno = -r;
+                goto fail;
+        }
         while (len > 0) {
                 ssize_t n = write(fd, p, len);
                 if (n < 0) {

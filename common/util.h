@@ -64,7 +64,16 @@ void wf_erase_free(char *s);
 static inline void erase_freep(char **p) { wf_erase_free(*p); }
 #define _cleanup_erase_ _cleanup_(erase_freep)
 
-/* Atomic replace: temp file in the same dir, fsync, rename, fsync dir. */
+/* Or'ed into a write's mode: the file takes its directory's owner when root writes it (the
+ * agent's state directory belongs to its unprivileged user; `wgfleet-agent keygen`, `enroll`
+ * and `once` run as root must leave files that user can still read and replace). */
+#define WF_DIR_OWNER 0100000u
+/* Gives the file open at fd (at path) the owner and group of its directory when the caller is
+ * root and they differ; nothing otherwise. */
+int wf_adopt_dir_owner(int fd, const char *path);
+
+/* Atomic replace: temp file in the same dir, fsync, rename, fsync dir. mode: permission bits,
+ * optionally | WF_DIR_OWNER. */
 int wf_write_file_atomic(const char *path, const void *data, size_t len, unsigned mode);
 /* The same; durable false skips both fsyncs (readers see the old or the new file, never a
  * torn one): for files written by the thousand, followed by one wf_sync_dir_fs(), or for

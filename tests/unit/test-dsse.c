@@ -349,6 +349,40 @@ static void test_variants(void) {
         free(env);
         free(p64);
 
+        /* The payload is read from the text, not from a parsed copy (the envelope skeleton):
+         * the same payload verifies whatever the member order, a "payload" member nested
+         * elsewhere is not taken for it, and an escaped one ("\/": the skeleton gives up, the
+         * whole text is parsed) still verifies. */
+        {
+                static const size_t flags[] = { JSON_SORT_KEYS, JSON_INDENT(3), 0 };
+
+                for (size_t f = 0; f < ELEMENTSOF(flags); f++) {
+                        text = slurp("envelope.json", NULL);
+                        root = json_loads(text, 0, NULL);
+                        free(text);
+                        if (f == 2)
+                                json_object_set_new(json_array_get(json_object_get(root, "signatures"), 0),
+                                                    "payload", json_string("e30="));
+                        env = json_dumps(root, flags[f]);
+                        json_decref(root);
+                        if (f == 1) {
+                                /* the payload's first character "e" written as "\u0065" */
+                                char *at = strstr(env, "\"payload\": \"e"), *esc;
+
+                                CHECK(at && asprintf(&esc, "%.*s\\u0065%s", (int)(at - env) + 12, env,
+                                                     at + 13) > 0);
+                                free(env);
+                                env = esc;
+                        }
+                        CHECK(dsse_verify(env, strlen(env), DSSE_DEFAULT_MAX_SIZE, &kat_trust, &out, &outlen,
+                                          &e) == 0);
+                        CHECK(out && strcmp(out, payload) == 0);
+                        free(out);
+                        out = NULL;
+                        free(env);
+                }
+        }
+
         /* dsse_sign round trip: verifies, and names the signer by its keyid. */
         CHECK(dsse_sign(kat_sk, payload, strlen(payload), &mine) == 0);
         CHECK(mine && strstr(mine, keyid));
