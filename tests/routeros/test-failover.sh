@@ -31,7 +31,7 @@ cat > "$T/doc.json" <<EOF
   "schema": "wgfleet/desired-state/v1", "node": "router1", "revision": 1,
   "issued_at": "2026-11-22T00:00:00Z", "expires_at": "2030-01-01T00:00:00Z",
   "interfaces": [{
-    "name": "wfr0", "listen_port": 51820, "addresses": ["10.99.0.1/24"], "public_key": "$NODE_PUB",
+    "name": "wfr0", "listen_port": 51820, "addresses": ["10.99.0.1/24"],
     "peers": [
       {"name": "p", "public_key": "$(pub a)", "endpoint": "$PRIM:51820", "endpoint_alt": ["$ALT:51821"],
        "allowed_ips": ["10.99.0.2/32", "10.1.0.0/24"], "persistent_keepalive": 5},
