@@ -387,7 +387,7 @@ int agent_cmd_exit(struct agent_ctx *ctx, int argc, char **argv) {
                 return 1;
         }
         snprintf(line, sizeof(line), "%s\n", argv[1]);
-        r = wf_write_file_atomic(path, line, strlen(line), 0644);
+        r = wf_write_file_atomic(path, line, strlen(line), 0644 | WF_DIR_OWNER);
         if (r < 0) {
                 fprintf(stderr, "wgfleet-agent exit: %s: %s\n", path, strerror(-r));
                 return 1;

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* wgfleet-agent enroll: the whole enrolment of a node in one command. Creates the node key when
- * missing, POSTs the public key with the enrolment token to the controller, and stores the
+ * missing (a RouterOS router generates its own: its interface's public-key is read back, the
+ * interface created without a key when absent), POSTs the public key with the enrolment token
+ * to the controller, and stores the
  * per-node credential the controller answers with in state_dir (0600), where every later fetch
  * and report picks it up (config_use_credential). */
 #include <getopt.h>
@@ -11,10 +13,12 @@
 #include <unistd.h>
 
 #include "agent.h"
+#include "backend.h"
+#include "document.h"
 #include "http.h"
 #include "keys.h"
 
-#define ENROLL_USAGE "enroll [--url URL] [--token-file FILE]"
+#define ENROLL_USAGE "enroll [--url URL] [--token-file FILE] [--interface NAME]"
 #define CREDENTIAL_HEX_LEN 64
 
 /* The enrolment URL: URL itself when it ends in /enroll, else URL's origin (scheme://host[:port],
@@ -39,15 +43,43 @@ static int enroll_url(const struct config *c, const char *url, char **ret, struc
         return asprintf(ret, "%.*s/v1/nodes/%s/enroll", (int)(path - u), u, c->node) < 0 ? -ENOMEM : 0;
 }
 
+/* The node's public key: the local node key (created when missing), or, for a device that keeps
+ * its own key, the key it holds for iface (the interface created when absent). */
+static int enroll_key(const struct config *c, const char *iface, uint8_t pub[WF_KEY_LEN], struct wf_err *e) {
+        const struct backend_ops *ops = backend_ops_for(c->backend);
+        struct backend *b = NULL;
+        char b64[45];
+        int r;
+
+        if (!ops->own_keys) {
+                if ((r = keys_ensure(c->state_dir, e)) < 0)
+                        return r;
+                return keys_load_public(c->state_dir, pub, e);
+        }
+        if (!doc_ifname_valid(iface))
+                return wf_err_set(e, -EINVAL, "--interface \"%s\" is not an interface name (1-15 printable ASCII bytes, no '/' or ':')", iface);
+        if ((r = ops->open(&b, c, e)) < 0)
+                return r;
+        r = ops->device_key(b, iface, true, pub, e);
+        ops->close(b);
+        if (r < 0)
+                return r;
+        wf_key_to_b64(pub, b64);
+        printf("%s: interface %s %s; its own public key: %s\n", ops->name, iface,
+               r > 0 ? "created (the router generated its key)" : "exists", b64);
+        return 0;
+}
+
 /* The request body: {"public_key", "enrollment_token"?}. */
-static int enroll_body(const struct config *c, const char *token_file, char **ret, struct wf_err *e) {
+static int enroll_body(const struct config *c, const char *iface, const char *token_file, char **ret,
+                       struct wf_err *e) {
         _cleanup_erase_ char *token = NULL;
         uint8_t pub[32];
         char b64[45];
         json_t *j;
         int r;
 
-        if ((r = keys_ensure(c->state_dir, e)) < 0 || (r = keys_load_public(c->state_dir, pub, e)) < 0)
+        if ((r = enroll_key(c, iface, pub, e)) < 0)
                 return r;
         if (token_file && (r = http_read_token(token_file, &token, e)) < 0)
                 return r;
@@ -86,14 +118,15 @@ static int enroll_store(const struct config *c, const char *url, const struct ht
                 json_decref(j);
                 return -ENOMEM;
         }
-        r = wf_write_file_atomic(path, cred, CREDENTIAL_HEX_LEN, 0600);
+        r = wf_write_file_atomic(path, cred, CREDENTIAL_HEX_LEN, 0600 | WF_DIR_OWNER);
         json_decref(j);
         if (r < 0)
                 return wf_err_set(e, r, "%s: %s", path, strerror(-r));
         return 0;
 }
 
-static int enroll(struct agent_ctx *ctx, const char *url_opt, const char *token_file, struct wf_err *e) {
+static int enroll(struct agent_ctx *ctx, const char *url_opt, const char *token_file, const char *iface,
+                  struct wf_err *e) {
         struct config *c = &ctx->cfg;
         _cleanup_free_ char *url = NULL, *cred_path = NULL;
         _cleanup_erase_ char *body = NULL;
@@ -103,7 +136,7 @@ static int enroll(struct agent_ctx *ctx, const char *url_opt, const char *token_
 
         if (!c->node)
                 return wf_err_set(e, -EINVAL, "[agent] node is not set");
-        if ((r = enroll_url(c, url_opt, &url, e)) < 0 || (r = enroll_body(c, token_file, &body, e)) < 0)
+        if ((r = enroll_url(c, url_opt, &url, e)) < 0 || (r = enroll_body(c, iface, token_file, &body, e)) < 0)
                 return r;
         /* An enrolled node re-enrols (rotates its credential) with the credential it holds. */
         if (asprintf(&cred_path, "%s/%s", c->state_dir, CONFIG_CREDENTIAL_FILE) < 0)
@@ -131,10 +164,12 @@ int agent_cmd_enroll(struct agent_ctx *ctx, int argc, char **argv) {
         static const struct option opts[] = {
                 { "url", required_argument, NULL, 'u' },
                 { "token-file", required_argument, NULL, 't' },
+                { "interface", required_argument, NULL, 'i' },
                 { "help", no_argument, NULL, 'h' },
                 {},
         };
-        const char *url = NULL, *token_file = NULL;
+        /* the inventory's default interface name (docs/inventory.md) */
+        const char *url = NULL, *token_file = NULL, *iface = "wg0";
         struct wf_err e = {};
         int c, r;
 
@@ -145,6 +180,9 @@ int agent_cmd_enroll(struct agent_ctx *ctx, int argc, char **argv) {
                         break;
                 case 't':
                         token_file = optarg;
+                        break;
+                case 'i':
+                        iface = optarg;
                         break;
                 case 'h':
                         printf("usage: wgfleet-agent [--config FILE] " ENROLL_USAGE "\n");
@@ -158,7 +196,7 @@ int agent_cmd_enroll(struct agent_ctx *ctx, int argc, char **argv) {
                 fprintf(stderr, "usage: wgfleet-agent [--config FILE] " ENROLL_USAGE "\n");
                 return 2;
         }
-        r = enroll(ctx, url, token_file, &e);
+        r = enroll(ctx, url, token_file, iface, &e);
         if (r < 0) {
                 fprintf(stderr, "wgfleet-agent: enroll: %s\n", r == -ENOMEM ? "out of memory" : e.msg);
                 return 1;

@@ -142,7 +142,7 @@ void agentr_send_report(struct agent *a) {
         }
         /* `wgfleet-agent status` reads the last report for the agent's state and errors. */
         snprintf(path, sizeof(path), "%s/status.json", a->ctx->cfg.state_dir);
-        k = wf_write_file_atomic(path, body, strlen(body), 0644);
+        k = wf_write_file_atomic(path, body, strlen(body), 0644 | WF_DIR_OWNER);
         if (k < 0)
                 agentd_log(LOG_WARNING, "%s: %s", path, strerror(-k));
 

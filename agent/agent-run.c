@@ -238,7 +238,8 @@ static int lock_state_dir(const char *dir, int *ret_fd) {
 
         snprintf(lock, sizeof(lock), "%s/agent.lock", dir);
         fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-        if (fd < 0 || flock(fd, LOCK_EX | LOCK_NB) < 0) {
+        /* `once` as root must not leave a lock the service's user cannot open. */
+        if (fd < 0 || wf_adopt_dir_owner(fd, lock) < 0 || flock(fd, LOCK_EX | LOCK_NB) < 0) {
                 int r = -errno;
 
                 agentd_log(LOG_ERR, "%s: %s", lock, r == -EWOULDBLOCK ?
@@ -283,7 +284,7 @@ static int agent_start(struct agent *a, int *lock_fd) {
                 if (r < 0)
                         agentd_log(LOG_WARNING, "sd-resolve: %s; endpoint names resolve at each apply only", strerror(-r));
         }
-        r = keys_ensure(cfg->state_dir, &e);
+        r = backend_ops_for(cfg->backend)->own_keys ? 0 : keys_ensure(cfg->state_dir, &e);
         if (r < 0) {
                 agentd_log(LOG_ERR, "%s", e.msg);
                 return r;

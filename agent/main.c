@@ -13,7 +13,7 @@ static const struct agent_cmd commands[] = {
         /* foundation */
         { "keygen", agent_cmd_keygen, "keygen                  create the node key if missing; print the public key" },
         { "pubkey", agent_cmd_pubkey, "pubkey                  print the node's public key" },
-        { "enroll", agent_cmd_enroll, "enroll [--url URL] [--token-file FILE]  register the node key with the controller; keep the node's credential" },
+        { "enroll", agent_cmd_enroll, "enroll [--url URL] [--token-file FILE] [--interface NAME]  register the node key (routeros: the router's own) with the controller; keep the node's credential" },
         { "validate", agent_cmd_validate, "validate --trust-key FILE [--node NAME] ENVELOPE  verify and check a signed document" },
         /* plan, apply (engineer linux) */
         { "plan", agent_cmd_plan, "plan [--json] --trust-key FILE [--node NAME] ENVELOPE  show what apply would change" },

@@ -413,11 +413,13 @@ static int ros_gateway(struct backend *b, const struct wf_doc *doc, bool dry_run
 
 const struct backend_ops backend_routeros_ops = {
         .name = "routeros",
+        .own_keys = true,
         .route_demote_below = ROS_DEMOTE_BELOW,
         .route_demote_to = ROS_DEMOTE_TO,
         .open = ros_open,
         .close = ros_close,
         .observe = ros_observe_checked,
+        .device_key = ros_device_key,
         .apply = ros_apply,
         .clear = ros_clear,
         .probe = ros_probe,

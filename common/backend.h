@@ -23,6 +23,10 @@ struct backend_stats {
 
 struct backend_ops {
         const char *name;
+        /* The device generates and keeps its own private key (RouterOS: an interface added
+         * without private-key): no node key is loaded or sent, the live public key is the node's
+         * key, and a document's public_key is checked against it. */
+        bool own_keys;
         /* Where a foreign route below ours wins (RouterOS: by distance alone), the planner demotes
          * it (plan.h, route_demote_below/_to); 0 for data planes where it never does. */
         uint32_t route_demote_below, route_demote_to;
@@ -52,6 +56,11 @@ struct backend_ops {
          * document (NULL: remove everything, as clear does); dry_run: plan only. */
         int (*gateway)(struct backend *b, const struct wf_doc *doc, bool dry_run, struct gw_result *ret,
                        struct wf_err *e);
+        /* own_keys backends: the public key the device holds for iface, read back (its private
+         * key is never asked for). create: an absent interface is created, without a key, so the
+         * device generates one. 1: created, 0: it existed, -errno (-ENOENT: absent, !create). */
+        int (*device_key)(struct backend *b, const char *iface, bool create, uint8_t pub[WF_KEY_LEN],
+                          struct wf_err *e);
         /* Optional (linux, uapi): the counters above. */
         void (*stats)(struct backend *b, struct backend_stats *ret);
 };

@@ -1,4 +1,6 @@
 /* SPDX-License-Identifier: MIT */
+#include <dirent.h>
+#include <fcntl.h>
 #include <ini.h>
 #include <stdio.h>
 #include <string.h>
@@ -18,7 +20,8 @@ void config_init(struct config *c) {
                 .resync_interval = 60,
                 .poll_interval = 30,
                 .max_document_size = 32u * 1024 * 1024,
-                .ros_port = 8728,
+                .ros_port = 8729,
+                .ros_tls = true,
                 .ros_tls_verify = true,
                 .ros_probe_timeout = 35,
         };
@@ -33,7 +36,7 @@ void config_done(struct config *c) {
         char **strs[] = {
                 &c->node, &c->state_dir, &c->metrics_listen, &c->secrets_dir, &c->uapi_dir, &c->url,
                 &c->status_url, &c->trust_key, &c->ca_file, &c->token_file, &c->client_cert,
-                &c->client_key, &c->ros_host, &c->ros_user, &c->ros_password_file, &c->ros_ca_file,
+                &c->client_key, &c->secrets_prefix, &c->ros_host, &c->ros_user, &c->ros_password_file, &c->ros_ca_file,
         };
         for (size_t i = 0; i < ELEMENTSOF(strs); i++) {
                 free(*strs[i]);
@@ -101,6 +104,7 @@ static const struct key keys[] = {
         KEY("routeros", "port", K_PORT, ros_port),
         KEY("routeros", "tls", K_BOOL, ros_tls),
         KEY("routeros", "tls_verify", K_BOOL, ros_tls_verify),
+        KEY("routeros", "insecure_plaintext", K_BOOL, ros_insecure_plaintext),
         KEY("routeros", "user", K_STRING, ros_user),
         KEY("routeros", "password_file", K_PATH, ros_password_file),
         KEY("routeros", "ca_file", K_PATH, ros_ca_file),
@@ -306,13 +310,96 @@ int config_load(struct config *c, const char *path, struct wf_err *e, wf_warn_fn
                                   "[section])", path, r);
         if (r < 0)
                 return wf_err_set(e, -ENOMEM, "%s: out of memory", path);
-        if (c->ros_tls && !l.port_set)
-                c->ros_port = 8729;
+        if (!l.port_set)
+                c->ros_port = c->ros_tls ? 8729 : 8728;
+        /* An unauthenticated API connection (plain, or TLS without verification) is an explicit,
+         * named choice; the RouterOS backend then never sends key material over it. */
+        if (c->backend == CONFIG_BACKEND_ROUTEROS && (!c->ros_tls || !c->ros_tls_verify) &&
+            !c->ros_insecure_plaintext)
+                return wf_err_set(e, -EINVAL, "%s: [routeros] %s: the API connection would not be authenticated; "
+                                  "use TLS with verification (ca_file), or set insecure_plaintext = yes "
+                                  "(the password is then exposed and no key material is sent)",
+                                  path, !c->ros_tls ? "tls = no" : "tls_verify = no");
         if (!c->state_dir || !c->secrets_dir || !c->uapi_dir)
                 return wf_err_set(e, -EINVAL, "%s: state_dir, secrets_dir and uapi_dir may not be empty", path);
-        if (config_use_credential(c) < 0)
+        if (config_use_systemd_credentials(c, getenv("CREDENTIALS_DIRECTORY")) < 0 ||
+            config_use_credential(c) < 0)
                 return wf_err_set(e, -ENOMEM, "%s: out of memory", path);
         return 0;
+}
+
+/* 1 when dir/name is a file with more than white space in it (*ret: its path), 0 when not (also
+ * the units' "SetCredential=ID:\n" default), -ENOMEM. */
+static int credential_path(const char *dir, const char *name, char **ret) {
+        _cleanup_free_ char *p = NULL;
+        char buf[64];
+        ssize_t n;
+        int fd;
+
+        if (asprintf(&p, "%s/%s", dir, name) < 0)
+                return -ENOMEM;
+        fd = open(p, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+        if (fd < 0)
+                return 0;
+        n = read(fd, buf, sizeof(buf) - 1);
+        close(fd);
+        if (n <= 0)
+                return 0;
+        buf[n] = '\0';
+        if (buf[strspn(buf, " \t\r\n")] == '\0' && n < (ssize_t)sizeof(buf) - 1)
+                return 0;
+        *ret = TAKE_PTR(p);
+        return 1;
+}
+
+static bool any_psk_credential(const char *dir) {
+        DIR *d = opendir(dir);
+        struct dirent *de;
+        bool found = false;
+
+        while (d && !found && (de = readdir(d)))
+                found = strncmp(de->d_name, "psk_", 4) == 0 && de->d_name[4];
+        if (d)
+                closedir(d);
+        return found;
+}
+
+int config_use_systemd_credentials(struct config *c, const char *creds_dir) {
+        static const struct { const char *name; size_t offset; } files[] = {
+                { "token", offsetof(struct config, token_file) },
+                { "client-key", offsetof(struct config, client_key) },
+        };
+        int n = 0, r;
+
+        if (!creds_dir || creds_dir[0] != '/')
+                return 0;
+        for (size_t i = 0; i < ELEMENTSOF(files); i++) {
+                char **field = (char **)((char *)c + files[i].offset), *p = NULL;
+
+                r = credential_path(creds_dir, files[i].name, &p);
+                if (r < 0)
+                        return r;
+                if (r > 0) {
+                        free(*field);
+                        *field = p;
+                        n++;
+                }
+        }
+        if (any_psk_credential(creds_dir)) {
+                char *d = strdup(creds_dir), *pfx = strdup("psk_");
+
+                if (!d || !pfx) {
+                        free(d);
+                        free(pfx);
+                        return -ENOMEM;
+                }
+                free(c->secrets_dir);
+                free(c->secrets_prefix);
+                c->secrets_dir = d;
+                c->secrets_prefix = pfx;
+                n++;
+        }
+        return n;
 }
 
 int config_use_credential(struct config *c) {

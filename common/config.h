@@ -26,6 +26,8 @@ struct config {
         enum config_backend backend;
         char *metrics_listen;    /* NULL = off */
         char *secrets_dir;       /* default /etc/wgfleet/secrets */
+        char *secrets_prefix;    /* before each preshared_key_ref in secrets_dir: NULL, or "psk_"
+                                  * when the keys came as systemd credentials */
         uint32_t resolve_interval; /* s, default 300 */
         uint32_t confirm_timeout;  /* s, default 120 */
         uint32_t failover_after;   /* s, default 20 */
@@ -44,9 +46,10 @@ struct config {
         uint64_t max_document_size; /* bytes, default 32 MiB */
         /* [routeros] */
         char *ros_host;
-        uint16_t ros_port;       /* default 8728, or 8729 with tls */
-        bool ros_tls;
-        bool ros_tls_verify;     /* default true */
+        uint16_t ros_port;       /* default 8729 (tls), or 8728 without tls */
+        bool ros_tls;            /* default true */
+        bool ros_tls_verify;     /* default true; no only with insecure_plaintext */
+        bool ros_insecure_plaintext; /* tls = no or tls_verify = no: no key material is ever sent */
         char *ros_user;
         char *ros_password_file;
         char *ros_ca_file;
@@ -62,4 +65,11 @@ void config_done(struct config *c);
  * every request: an enrolled node needs no further configuration. config_load calls it.
  * 1 when it did, 0 when there is none. */
 int config_use_credential(struct config *c);
+/* Under systemd, secrets the unit hands over as credentials (in $CREDENTIALS_DIRECTORY, readable
+ * by the service's unprivileged user) replace the root-owned files the configuration names:
+ * credential "token" -> token_file, "client-key" -> client_key, "psk_NAME" (LoadCredential=psk:
+ * DIR) -> the preshared keys of secrets_dir. Blank credentials (the unit's "SetCredential=ID:\n"
+ * default for an absent file) count as absent. config_load calls it before
+ * config_use_credential. The number of settings replaced, or -ENOMEM. */
+int config_use_systemd_credentials(struct config *c, const char *creds_dir);
 const char *config_backend_to_string(enum config_backend b);

@@ -138,6 +138,8 @@ int keys_ensure(const char *state_dir, struct wf_err *e) {
         r = 0;
         if (fchmod(fd, 0600) < 0 || write(fd, b64, strlen(b64)) != (ssize_t)strlen(b64) || fsync(fd) < 0)
                 r = errno ? -errno : -EIO;
+        else
+                r = wf_adopt_dir_owner(fd, tmp); /* keygen as root: the key stays the agent user's */
         sodium_memzero(b64, sizeof(b64));
         if (r == 0 && link(tmp, path) < 0) {
                 if (errno == EEXIST)

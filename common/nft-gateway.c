@@ -436,7 +436,7 @@ static int saved_store(const struct nftgw *g, const struct gw_state *s) {
                 fprintf(f, "%s %s\n", s->sysctls[i].key, s->sysctls[i].value);
         if (fclose(f) != 0)
                 return -ENOMEM;
-        return wf_write_file_atomic(path, text, len, 0600);
+        return wf_write_file_atomic(path, text, len, 0600 | WF_DIR_OWNER);
 }
 
 static int nftgw_observe(void *ctx, const struct gw_state *want, struct gw_state *ret, struct wf_err *e) {

@@ -172,10 +172,12 @@ static int build_target(const struct config *cfg, const struct wf_iface *iface,
         int r;
 
         t->iface = iface;
-        t->has_private_key = true;
-        memcpy(t->private_key, priv, WF_KEY_LEN);
-        memcpy(t->public_key, pub, WF_KEY_LEN);
-        if (iface->has_public_key && memcmp(iface->public_key, pub, WF_KEY_LEN) != 0) {
+        t->has_private_key = priv != NULL; /* NULL: the device keeps its own key */
+        if (priv) {
+                memcpy(t->private_key, priv, WF_KEY_LEN);
+                memcpy(t->public_key, pub, WF_KEY_LEN);
+        }
+        if (priv && iface->has_public_key && memcmp(iface->public_key, pub, WF_KEY_LEN) != 0) {
                 char doc_key[45];
                 wf_key_to_b64(iface->public_key, doc_key);
                 wf_key_to_b64(pub, key);
@@ -205,7 +207,8 @@ static int build_target(const struct config *cfg, const struct wf_iface *iface,
                                 return wf_err_set(e, r, "%s: out of memory", iface->name);
                         continue;
                 }
-                if (asprintf(&path, "%s/%s", secrets, p->preshared_key_ref) < 0)
+                if (asprintf(&path, "%s/%s%s", secrets, cfg->secrets_prefix ? cfg->secrets_prefix : "",
+                             p->preshared_key_ref) < 0)
                         return wf_err_set(e, -ENOMEM, "%s: out of memory", iface->name);
                 r = keys_load_psk(path, pp->preshared_key, &pe);
                 if (r < 0) {
@@ -291,6 +294,22 @@ static int iface_from_cache(const struct backend_ops *ops, struct backend *b, un
         return 1;
 }
 
+/* A device that keeps its own key: the document's public_key (when given) must be the key the
+ * device holds; a device still without the interface generates one at creation. */
+static int check_device_key(const struct wf_iface *iface, const struct wf_live_iface *live,
+                            struct reconcile_iface *ri) {
+        char doc_key[45], key[45];
+
+        if (!iface->has_public_key || !live->exists || !live->has_private_key ||
+            memcmp(iface->public_key, live->public_key, WF_KEY_LEN) == 0)
+                return 0;
+        wf_key_to_b64(iface->public_key, doc_key);
+        wf_key_to_b64(live->public_key, key);
+        snprintf(ri->error_msg, sizeof(ri->error_msg), "%s: the document's public_key %s is not the key %s the "
+                 "device generated: enrol the device's key (wgfleet-agent status shows it)", iface->name, doc_key, key);
+        return -EKEYREJECTED;
+}
+
 static int reconcile_iface_run(const struct backend_ops *ops, struct backend *b,
                                const struct config *cfg, const struct wf_iface *iface,
                                unsigned flags, struct reconcile_iface *ri, struct wf_live_iface **slot) {
@@ -321,6 +340,8 @@ static int reconcile_iface_run(const struct backend_ops *ops, struct backend *b,
                 if (ri->live != ri->observed)
                         wf_live_iface_free(ri->live);
                 ri->live = live;
+                if (ops->own_keys && (r = check_device_key(iface, live, ri)) < 0)
+                        return r;
                 if (attempt == 0) {
                         ri->observed = live;
                         /* Only backends that can policy-route the default route select exits. */
@@ -571,10 +592,10 @@ int reconcile_doc_cached(const struct backend_ops *ops, struct backend *b, const
                         return r;
         }
 
-        r = keys_load_private(cfg->state_dir, priv, e);
+        r = ops->own_keys ? 0 : keys_load_private(cfg->state_dir, priv, e);
         if (r < 0)
                 return r;
-        r = keys_public_from_private(priv, pub);
+        r = ops->own_keys ? 0 : keys_public_from_private(priv, pub);
         if (r < 0) {
                 sodium_memzero(priv, sizeof(priv));
                 return wf_err_set(e, r, "%s/%s: not a usable X25519 key", cfg->state_dir, KEYS_PRIVATE_FILE);
@@ -595,7 +616,7 @@ int reconcile_doc_cached(const struct backend_ops *ops, struct backend *b, const
                         r = -ENOMEM;
                         break;
                 }
-                r = build_target(cfg, iface, priv, pub, ri, &ie);
+                r = build_target(cfg, iface, ops->own_keys ? NULL : priv, pub, ri, &ie);
                 if (r >= 0) {
                         r = reconcile_resolve(&ri->target, RECONCILE_RESOLVE_TIMEOUT_MS, &ri->notes, &ri->n_notes);
                         if (r < 0)

@@ -71,6 +71,8 @@ int ros_find_id(struct backend *b, const char *menu, const char *q1, const char 
 /* ros-observe.c */
 int ros_observe(struct backend *b, const char *iface, const struct wf_iface *desired,
                 struct wf_live_iface **ret, struct wf_err *e);
+/* backend_ops.device_key */
+int ros_device_key(struct backend *b, const char *iface, bool create, uint8_t pub[WF_KEY_LEN], struct wf_err *e);
 /* Our input accept for the listen port, before the first drop rule of the input chain. Returns
  * 1 when it is in place, 0 when not; ret_id gets our rule's .id (or "" when absent). */
 int ros_firewall_state(struct backend *b, const char *iface, uint16_t port, char ret_id[32],

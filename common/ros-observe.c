@@ -124,6 +124,12 @@ static int observe_addresses(struct backend *b, const char *menu, const char *if
         return 0;
 }
 
+#define PEER_FIELDS ".id,public-key,comment,endpoint-address,endpoint-port,current-endpoint-address," \
+        "current-endpoint-port,allowed-address,persistent-keepalive,last-handshake,rx,tx"
+/* RouterOS 7 shows private-key to a full-rights API user: never asked for, so the router's own
+ * key never leaves it. */
+#define WG_FIELDS "=.proplist=.id,name,comment,disabled,listen-port,mtu,public-key"
+
 static int observe_peers(struct backend *b, const char *iface, const struct wf_iface *d, struct wf_live_iface *l,
                          struct wf_err *e) {
         struct rosconn_reply rep;
@@ -132,7 +138,12 @@ static int observe_peers(struct backend *b, const char *iface, const struct wf_i
 
         if (asprintf(&q, "?interface=%s", iface) < 0)
                 return -ENOMEM;
-        int r = ROS_CALL(b, &rep, e, "/interface/wireguard/peers/print", q);
+        /* Only the fields read below: a PSK is asked for only over a connection that may carry
+         * key material (verified TLS), so over insecure_plaintext none is on the wire either way
+         * (a PSK left on the router by hand is then not seen). */
+        int r = ROS_CALL(b, &rep, e, "/interface/wireguard/peers/print", q,
+                         rosconn_may_send_secrets(b->conn) ? "=.proplist=" PEER_FIELDS ",preshared-key"
+                                                           : "=.proplist=" PEER_FIELDS);
         if (r < 0) {
                 rosconn_reply_done(&rep);
                 return r;
@@ -332,14 +343,14 @@ int ros_observe(struct backend *b, const char *iface, const struct wf_iface *des
                 r = -ENOMEM;
                 goto fail;
         }
-        r = ROS_CALL(b, &rep, e, "/interface/wireguard/print", q);
+        r = ROS_CALL(b, &rep, e, "/interface/wireguard/print", q, WG_FIELDS);
         if (r == -ECONNRESET) {
                 /* a connection kept from an earlier cycle may have been closed by the router
                  * meanwhile: one fresh connection before giving up */
                 rosconn_reply_done(&rep);
                 r = ros_connect(b, e);
                 if (r >= 0)
-                        r = ROS_CALL(b, &rep, e, "/interface/wireguard/print", q);
+                        r = ROS_CALL(b, &rep, e, "/interface/wireguard/print", q, WG_FIELDS);
         }
         if (r < 0)
                 goto fail;
@@ -397,3 +408,44 @@ fail_live:
         return r;
 }
 
+
+/* The key the router generated for iface, read back (public-key only). create: an absent
+ * interface is added, ours (comment) and without private-key, so that RouterOS generates one. */
+int ros_device_key(struct backend *b, const char *iface, bool create, uint8_t pub[WF_KEY_LEN], struct wf_err *e) {
+        _cleanup_free_ char *q = NULL;
+        bool created = false;
+        int r;
+
+        if (asprintf(&q, "?name=%s", iface) < 0)
+                return -ENOMEM;
+        for (;;) {
+                struct rosconn_reply rep;
+                if ((r = ros_connect(b, e)) < 0)
+                        return r;
+                r = ROS_CALL(b, &rep, e, "/interface/wireguard/print", q, "=.proplist=.id,comment,public-key");
+                if (r >= 0 && rep.n_re > 0) {
+                        const char *comment = rosconn_reply_get(&rep, 0, "comment");
+                        if (!ros_is_ours(comment))
+                                r = wf_err_set(e, -EEXIST, "routeros: interface %s exists on the router without a "
+                                               "\"%s\" comment: not managed by wgfleet (set its comment to adopt it)",
+                                               iface, ROS_COMMENT_PREFIX);
+                        else if (parse_key(rosconn_reply_get(&rep, 0, "public-key"), pub) < 0)
+                                r = wf_err_set(e, -ENOKEY, "routeros: interface %s has no public-key", iface);
+                        else
+                                r = created;
+                }
+                bool absent = r >= 0 && rep.n_re == 0;
+                rosconn_reply_done(&rep);
+                if (!absent)
+                        return r;
+                if (!create || created)
+                        return wf_err_set(e, -ENOENT, "routeros: interface %s does not exist on the router", iface);
+                struct ros_words w = {};
+                ros_words_add(&w, "/interface/wireguard/add");
+                ros_words_add(&w, "=name=%s", iface);
+                ros_words_add(&w, "=comment=" ROS_COMMENT_PREFIX "%s", iface);
+                if ((r = ros_simple(b, &w, e)) < 0)
+                        return r;
+                created = true;
+        }
+}

@@ -27,6 +27,7 @@ struct rosconn {
         size_t rlen, roff;
         unsigned next_tag;
         bool dead;
+        bool authenticated; /* TLS with a verified certificate: key material may be sent */
 };
 
 void rosconn_close(struct rosconn *c) {
@@ -124,11 +125,13 @@ static int tls_start(struct rosconn *c, const struct rosconn_opts *o, struct wf_
                                           o->ca_file ? o->ca_file : "(system)", ssl_errstr(eb, sizeof eb));
                 SSL_CTX_set_verify(c->ctx, SSL_VERIFY_PEER, NULL);
         } else {
-                /* Opt-out for routers with a self-signed or no certificate: RouterOS without a
-                 * certificate offers anonymous DH only. */
+                /* insecure_plaintext: encrypted but unauthenticated; never sent key material */
                 SSL_CTX_set_verify(c->ctx, SSL_VERIFY_NONE, NULL);
-                SSL_CTX_set_cipher_list(c->ctx, "DEFAULT:ADH:@SECLEVEL=0");
         }
+        /* Never anonymous or null ciphers (a RouterOS API without a certificate offers only
+         * anonymous DH: give it a certificate, docs/routeros.md). */
+        if (SSL_CTX_set_cipher_list(c->ctx, "DEFAULT:!aNULL:!eNULL") != 1)
+                return wf_err_set(e, -EINVAL, "routeros: TLS: %s", ssl_errstr(eb, sizeof eb));
         c->ssl = SSL_new(c->ctx);
         if (!c->ssl || SSL_set_fd(c->ssl, c->fd) != 1)
                 return wf_err_set(e, -ENOMEM, "routeros: TLS: %s", ssl_errstr(eb, sizeof eb));
@@ -212,8 +215,27 @@ static int conn_fill(struct rosconn *c) {
         }
 }
 
+/* The words that carry WireGuard key material; an empty value (clearing a key) carries none. */
+static const char *secret_word(const struct rosapi_sentence *s) {
+        static const char *const names[] = { "=private-key=", "=preshared-key=" };
+
+        for (size_t i = 0; i < s->n_words; i++)
+                for (size_t k = 0; k < sizeof(names) / sizeof(names[0]); k++) {
+                        size_t n = strlen(names[k]);
+                        if (s->lens[i] > n && memcmp(s->words[i], names[k], n) == 0)
+                                return names[k];
+                }
+        return NULL;
+}
+
+bool rosconn_may_send_secrets(const struct rosconn *c) {
+        return c->authenticated;
+}
+
 int rosconn_write_sentence(struct rosconn *c, const struct rosapi_sentence *s) {
         _cleanup_(rosapi_buf_done) struct rosapi_buf b = {};
+        if (!c->authenticated && secret_word(s))
+                return -EPERM;
         int r = rosapi_encode_sentence(&b, s);
         if (r < 0)
                 return r;
@@ -284,6 +306,7 @@ static int call_fail(struct rosconn *c, int r, const char *cmd, struct wf_err *e
 int rosconn_call(struct rosconn *c, const struct rosapi_sentence *cmd, struct rosconn_reply *ret,
                  struct wf_err *e) {
         _cleanup_(rosapi_buf_done) struct rosapi_buf b = {};
+        size_t bytes = 0;
         char tag[16];
         int r;
 
@@ -292,6 +315,11 @@ int rosconn_call(struct rosconn *c, const struct rosapi_sentence *cmd, struct ro
         const char *name = cmd->n_words ? cmd->words[0] : "(empty)";
         if (c->dead)
                 return wf_err_set(e, -ECONNRESET, "routeros: %s: connection lost", name);
+        const char *secret = c->authenticated ? NULL : secret_word(cmd);
+        if (secret)
+                return wf_err_set(e, -EPERM, "routeros: %s: refusing to send %.*s over an unauthenticated API "
+                                  "connection (insecure_plaintext = yes): use tls with ca_file",
+                                  name, (int)strlen(secret) - 2, secret + 1);
         snprintf(tag, sizeof tag, ".tag=%u", ++c->next_tag);
         for (size_t i = 0; i < cmd->n_words; i++)
                 if ((r = rosapi_encode_word(&b, cmd->words[i], cmd->lens[i])) < 0)
@@ -330,11 +358,13 @@ int rosconn_call(struct rosconn *c, const struct rosapi_sentence *cmd, struct ro
                 if (t == ROSAPI_REPLY_RE) {
                         size_t k = ret->n_re;
 
-                        if (k >= ROSCONN_MAX_ROWS) {
+                        for (size_t i = 0; i < s.n_words; i++)
+                                bytes += s.lens[i] + 1;
+                        if (k >= ROSCONN_MAX_ROWS || bytes > ROSCONN_MAX_REPLY_BYTES) {
                                 rosapi_sentence_done(&s);
                                 c->dead = true; /* the rest of the reply is still on the wire */
-                                return wf_err_set(e, -E2BIG, "routeros: %s: more than %u rows in one reply",
-                                                  name, ROSCONN_MAX_ROWS);
+                                return wf_err_set(e, -E2BIG, "routeros: %s: reply larger than %u rows or %u bytes",
+                                                  name, ROSCONN_MAX_ROWS, ROSCONN_MAX_REPLY_BYTES);
                         }
                         /* Capacity doubles at powers of two: a 10k-row print is not 10k reallocs. */
                         if (k == 0 || (k & (k - 1)) == 0) {
@@ -492,6 +522,7 @@ int rosconn_open(struct rosconn **ret, const struct rosconn_opts *o, struct wf_e
                 rosconn_close(c);
                 return r;
         }
+        c->authenticated = o->tls && o->tls_verify;
         r = o->no_login ? 0 : login(c, o, e);
         if (r < 0) {
                 rosconn_close(c);

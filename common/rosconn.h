@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 #pragma once
 
-/* Bound on the !re rows of one reply (a router with 100k routes stays below it). */
+/* Bounds on one reply: its !re rows and their total bytes (a router with 100k routes, about
+ * 30 MB of words, stays below both). */
 #define ROSCONN_MAX_ROWS 1000000u
+#define ROSCONN_MAX_REPLY_BYTES (128u * 1024 * 1024)
 
 /* RouterOS API transport: TCP (8728) or TLS (8729, OpenSSL) with bounded timeouts, login
  * (RouterOS >= 6.43 plain, falling back to the legacy MD5 challenge), and synchronous tagged
@@ -33,6 +35,10 @@ int rosconn_open(struct rosconn **ret, const struct rosconn_opts *o, struct wf_e
 void rosconn_close(struct rosconn *c); /* takes NULL */
 /* After a connection error every call fails: close and reconnect. */
 bool rosconn_is_dead(const struct rosconn *c);
+/* Whether the connection is TLS with a verified certificate. Without, rosconn_call refuses
+ * (-EPERM, one line) any command with a non-empty private-key or preshared-key word, and
+ * rosconn_write_sentence returns -EPERM. */
+bool rosconn_may_send_secrets(const struct rosconn *c);
 
 /* The connection's own address and the router's, as the socket has them (getsockname and
  * getpeername): the management path the RouterOS backend must keep out of the tunnel. */

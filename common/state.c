@@ -128,7 +128,7 @@ int state_save(const char *dir, const struct state *s, struct wf_err *e) {
         json_decref(o);
         if (!text)
                 return wf_err_set(e, -ENOMEM, "state: out of memory");
-        r = wf_write_file_atomic(path, text, strlen(text), 0600);
+        r = wf_write_file_atomic(path, text, strlen(text), 0600 | WF_DIR_OWNER);
         if (r < 0)
                 return wf_err_set(e, r, "%s: %s", path, strerror(-r));
         return 0;
@@ -159,7 +159,7 @@ static int copy_file(const char *dir, const char *from, const char *to, size_t m
                 return r;
         r = path_join(dir, to, path);
         if (r >= 0)
-                r = wf_write_file_atomic(path, text, len, 0600);
+                r = wf_write_file_atomic(path, text, len, 0600 | WF_DIR_OWNER);
         if (r < 0)
                 return wf_err_set(e, r, "%s/%s: %s", dir, to, strerror(-r));
         return 0;
@@ -171,7 +171,7 @@ int state_replace_current(const char *dir, const char *env, size_t len, struct w
 
         r = path_join(dir, STATE_CURRENT, path);
         if (r >= 0)
-                r = wf_write_file_atomic(path, env, len, 0600);
+                r = wf_write_file_atomic(path, env, len, 0600 | WF_DIR_OWNER);
         if (r < 0)
                 return wf_err_set(e, r, "%s/%s: %s", dir, STATE_CURRENT, strerror(-r));
         return 0;

@@ -5,6 +5,7 @@
 #include <sodium.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 
@@ -238,6 +239,21 @@ int wf_read_secret_file(const char *path, size_t max, char **ret, size_t *ret_le
         return 0;
 }
 
+int wf_adopt_dir_owner(int fd, const char *path) {
+        char dir[PATH_MAX];
+        struct stat d, f;
+
+        if (geteuid() != 0)
+                return 0;
+        if ((size_t)snprintf(dir, sizeof(dir), "%s", path) >= sizeof(dir))
+                return -ENAMETOOLONG;
+        if (stat(dirname(dir), &d) < 0 || fstat(fd, &f) < 0)
+                return -errno;
+        if (d.st_uid == f.st_uid && d.st_gid == f.st_gid)
+                return 0;
+        return fchown(fd, d.st_uid, d.st_gid) < 0 ? -errno : 0;
+}
+
 int wf_write_file_atomic(const char *path, const void *data, size_t len, unsigned mode) {
         return wf_write_file_replace(path, data, len, mode, true);
 }
@@ -263,8 +279,12 @@ int wf_write_file_replace(const char *path, const void *data, size_t len, unsign
         fd = mkostemp(tmp, O_CLOEXEC);
         if (fd < 0)
                 return -errno;
-        if (fchmod(fd, mode) < 0)
+        if (fchmod(fd, mode & 07777) < 0)
                 goto fail;
+        if ((mode & WF_DIR_OWNER) && (r = wf_adopt_dir_owner(fd, tmp)) < 0) {
+                errno = -r;
+                goto fail;
+        }
         while (len > 0) {
                 ssize_t n = write(fd, p, len);
                 if (n < 0) {
@@ -291,6 +311,41 @@ fail:
 fail_closed:
         r = -errno;
         unlink(tmp);
+        return r;
+}
+
+static int pwrite_all(int fd, const char *p, size_t len) {
+        for (off_t off = 0; len > 0;) {
+                ssize_t n = pwrite(fd, p, len, off);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n <= 0)
+                        return n < 0 ? -errno : -EIO;
+                p += n;
+                off += n;
+                len -= (size_t)n;
+        }
+        return 0;
+}
+
+int wf_write_file_inplace(const char *path, const void *data, size_t len, unsigned mode) {
+        _cleanup_close_ int fd = open(path, O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, mode);
+        _cleanup_free_ char *padded = NULL;
+        struct stat st;
+        int r;
+
+        if (fd < 0 || flock(fd, LOCK_EX) < 0 || fstat(fd, &st) < 0)
+                return -errno;
+        if (st.st_size > 0 && (size_t)st.st_size > len) {
+                padded = malloc((size_t)st.st_size);
+                if (!padded)
+                        return -ENOMEM;
+                memcpy(padded, data, len);
+                memset(padded + len, ' ', (size_t)st.st_size - len);
+        }
+        r = pwrite_all(fd, padded ?: data, padded ? (size_t)st.st_size : len);
+        if (r >= 0 && padded && ftruncate(fd, (off_t)len) < 0)
+                r = -errno;
         return r;
 }
 

@@ -64,12 +64,28 @@ void wf_erase_free(char *s);
 static inline void erase_freep(char **p) { wf_erase_free(*p); }
 #define _cleanup_erase_ _cleanup_(erase_freep)
 
-/* Atomic replace: temp file in the same dir, fsync, rename, fsync dir. */
+/* Or'ed into a write's mode: the file takes its directory's owner when root writes it (the
+ * agent's state directory belongs to its unprivileged user; `wgfleet-agent keygen`, `enroll`
+ * and `once` run as root must leave files that user can still read and replace). */
+#define WF_DIR_OWNER 0100000u
+/* Gives the file open at fd (at path) the owner and group of its directory when the caller is
+ * root and they differ; nothing otherwise. */
+int wf_adopt_dir_owner(int fd, const char *path);
+
+/* Atomic replace: temp file in the same dir, fsync, rename, fsync dir. mode: permission bits,
+ * optionally | WF_DIR_OWNER. */
 int wf_write_file_atomic(const char *path, const void *data, size_t len, unsigned mode);
 /* The same; durable false skips both fsyncs (readers see the old or the new file, never a
  * torn one): for files written by the thousand, followed by one wf_sync_dir_fs(), or for
  * caches that the next write replaces anyway. */
 int wf_write_file_replace(const char *path, const void *data, size_t len, unsigned mode, bool durable);
+/* Rewrites path in place (created with mode when missing): no new inode per write, for a file
+ * rewritten all the time (the controller's status cache: a temp file and a rename per report
+ * churned 166 inodes a second). Writers are serialized by flock(). The old bytes past len are
+ * blanked by the same write before the file is cut to len, so a JSON file holds valid JSON
+ * (trailing blanks are allowed) at every step, even when the writer dies in between. Not
+ * durable: no fsync. */
+int wf_write_file_inplace(const char *path, const void *data, size_t len, unsigned mode);
 /* syncfs(2) of the filesystem holding dir. */
 int wf_sync_dir_fs(const char *dir);
 

@@ -27,7 +27,7 @@ for p in wgfleet-agent wgfleet-controller; do
 done
 [ -e /etc/wgfleet ] || [ -e /etc/wgfleet-controller ] || [ -e /var/lib/wgfleet ] || [ -e /var/lib/wgfleet-controller ] &&
   skip "/etc/wgfleet*, /var/lib/wgfleet* exist (a meson install?): the purge check needs a clean machine"
-user_before=$(getent passwd wgfleet)
+user_before=$(getent passwd wgfleet) agent_user_before=$(getent passwd wgfleet-agent)
 
 work=$(mktemp -d "$build/tests/package/deb.XXXXXX")
 apt_opts=(-y -qq -o DPkg::Lock::Timeout=300 -o Dpkg::Options::=--force-confdef)
@@ -70,6 +70,10 @@ expect_eq "conffile /etc/wgfleet/agent.conf" \
   "$(dpkg-query -W -f='${Conffiles}' wgfleet-agent | awk '{ print $1 }' | tr -d '\n')" /etc/wgfleet/agent.conf
 expect_eq "the user wgfleet: system account, home /var/lib/wgfleet-controller, no login" \
   "$(getent passwd wgfleet | awk -F: '{ print ($3 < 1000), $6, $7 }')" "1 /var/lib/wgfleet-controller /usr/sbin/nologin"
+expect_eq "the user wgfleet-agent: system account, home /var/lib/wgfleet, no login" \
+  "$(getent passwd wgfleet-agent | awk -F: '{ print ($3 < 1000), $6, $7 }')" "1 /var/lib/wgfleet /usr/sbin/nologin"
+check "wgfleet-agent.service runs as wgfleet-agent, not root" \
+  grep -qx 'User=wgfleet-agent' /lib/systemd/system/wgfleet-agent.service
 expect_eq "/etc/wgfleet-controller: root:wgfleet 0750" "$(stat -c '%U:%G %a' /etc/wgfleet-controller)" "root:wgfleet 750"
 for u in wgfleet-agent.service wgfleet-controller.service; do
   check "$u installed" [ -f "/lib/systemd/system/$u" ]
@@ -123,4 +127,5 @@ expect_eq "dpkg knows neither package" "$(dpkg-query -W -f='${Status}\n' wgfleet
 left=$(find /etc /lib/systemd /usr /var/lib -xdev -newer "$work/marker" -name '*wgfleet*' 2>/dev/null | grep -v "^$build" | tr '\n' ' ')
 expect_eq "no file named *wgfleet* created since the install is left" "$left" ""
 expect_eq "the user wgfleet is gone again" "$(getent passwd wgfleet)" "$user_before"
+expect_eq "the user wgfleet-agent is gone again" "$(getent passwd wgfleet-agent)" "$agent_user_before"
 finish

@@ -46,6 +46,7 @@ write_conf() {
     echo "port = ${ROS_PORT:-8728}"
     echo "tls = $TLS"
     echo "tls_verify = $VERIFY"
+    [ "$TLS" = yes ] && [ "$VERIFY" = yes ] || echo "insecure_plaintext = yes"
     [ -n "$CA_FILE" ] && echo "ca_file = $CA_FILE"
     echo "user = wgfleet"
     echo "password_file = $T/password"
@@ -54,16 +55,16 @@ write_conf() {
 }
 agent() { ${AGENT_WRAPPER:-} "$AGENT" --config "$T/agent.conf" "$@"; }
 write_conf
-NODE_PUB=$(agent keygen | tail -n 1)
 
-# start_sim [sim options...]
+# start_sim [sim options...]; SIM_PORT: a fixed port (in a network namespace of the test's own)
 start_sim() {
   stop_sim
+  unset ROS_TLS ROS_CA_FILE
   rm -f "$T/port"
   local hs=()
   [ "${HANDSHAKE_AFTER:-0}" = never ] || hs=(--handshake-after "${HANDSHAKE_AFTER:-0}")
   # SIM_WRAPPER: e.g. "valgrind -q --log-file=/tmp/sim-vg.%p" for a memory check of the simulator
-  ${SIM_WRAPPER:-} "$SIM" --listen "$SIM_ADDR:0" --user wgfleet --password "$PW" --port-file "$T/port" --log "$T/sim.log" "${hs[@]}" "$@" \
+  ${SIM_WRAPPER:-} "$SIM" --listen "$SIM_ADDR:${SIM_PORT:-0}" --user wgfleet --password "$PW" --port-file "$T/port" --log "$T/sim.log" "${hs[@]}" "$@" \
     2>>"$T/sim.err" &
   SIM_PID=$!
   for _ in $(seq 200); do [ -s "$T/port" ] && break; sleep 0.05; done
@@ -80,6 +81,29 @@ stop_sim() {
   kill -9 "$SIM_PID" 2>/dev/null || true
   wait "$SIM_PID" 2>/dev/null || true
   SIM_PID=
+}
+
+# Certificates in $T (openssl): mkca -> ca.crt, ca.key; mkcert NAME SAN [CA]: NAME.key and
+# NAME.crt for SAN (e.g. IP:127.0.0.1), signed by CA (self-signed without); tls_router: the
+# test CA and router.crt for $SIM_ADDR, the simulator's TLS identity (start_tls_sim)
+need_openssl() { command -v openssl >/dev/null || { echo "SKIP: openssl is needed to make certificates"; exit 77; }; }
+ossl() { openssl "$@" 2>/dev/null; }
+mkca() { ossl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$T/ca.key" -out "$T/ca.crt" -days 2 -subj /CN=wfr-ca; }
+mkcert() {
+  ossl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$T/$1.key" -out "$T/$1.csr" -subj "/CN=$1"
+  printf 'subjectAltName=%s\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n' "$2" > "$T/$1.ext"
+  if [ -n "${3:-}" ]; then
+    ossl x509 -req -in "$T/$1.csr" -CA "$T/$3.crt" -CAkey "$T/$3.key" -CAcreateserial -out "$T/$1.crt" -days 2 -extfile "$T/$1.ext"
+  else
+    ossl x509 -req -in "$T/$1.csr" -signkey "$T/$1.key" -out "$T/$1.crt" -days 2 -extfile "$T/$1.ext"
+  fi
+}
+tls_router() { need_openssl; mkca; mkcert router "IP:$SIM_ADDR" ca; }
+# start_tls_sim [sim options...]: the simulator on TLS with router.crt, the agent verifying it
+start_tls_sim() {
+  start_sim --tls-cert "$T/router.crt" --tls-key "$T/router.key" "$@"
+  TLS=yes VERIFY=yes CA_FILE=$T/ca.crt write_conf
+  export ROS_TLS=1 ROS_CA_FILE=$T/ca.crt   # cli, val and compare_ros over verified TLS too
 }
 
 cli() { "$CLI" "$@"; }
@@ -130,7 +154,8 @@ drive() {
 }
 
 # A document with the standard three peers; variables override parts of it.
-#   A_EP B_EP (endpoints), B_KA (keepalive of b), EXTRA_ADDR, LISTEN
+#   A_EP B_EP (endpoints), B_KA (keepalive of b), EXTRA_ADDR, LISTEN, DOC_PUB (the interface's
+#   public_key; none by default: the router generates its key)
 write_doc() {
   local out=$1
   cat > "$out" <<EOF
@@ -144,8 +169,8 @@ write_doc() {
     "name": "${IFACE:-wfr0}",
     "listen_port": ${LISTEN:-51820},
     "addresses": ["10.99.0.1/24"${EXTRA_ADDR:-}],
-    "public_key": "$NODE_PUB",
-    "peers": [
+${DOC_PUB:+    \"public_key\": \"$DOC_PUB\",
+}    "peers": [
       {"name": "site-a", "public_key": "$(pub a)", "endpoint": "${A_EP:-192.0.2.10:51820}",
        "allowed_ips": ["10.99.0.2/32", "10.1.0.0/24"], "persistent_keepalive": 25},
       {"name": "site-b", "public_key": "$(pub b)", "endpoint": "${B_EP:-192.0.2.20:51820}",

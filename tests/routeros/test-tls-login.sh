@@ -4,19 +4,9 @@
 # a wrong name refused before any command, the explicit opt-out for a self-signed router; the
 # RouterOS >= 6.43 login, the legacy MD5 challenge, a wrong password, a too-open password file.
 . "$(dirname "$0")/lib.sh"
-command -v openssl >/dev/null || { echo "SKIP: openssl is needed to make certificates"; exit 77; }
+need_openssl
 cd "$T"
-ossl() { openssl "$@" 2>/dev/null; }
-mkcert() { # NAME SAN [CA]: key + cert (signed by CA, self-signed without)
-  ossl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$1.key" -out "$1.csr" -subj "/CN=$1"
-  printf 'subjectAltName=%s\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n' "$2" > "$1.ext"
-  if [ -n "${3:-}" ]; then
-    ossl x509 -req -in "$1.csr" -CA "$3.crt" -CAkey "$3.key" -CAcreateserial -out "$1.crt" -days 2 -extfile "$1.ext"
-  else
-    ossl x509 -req -in "$1.csr" -signkey "$1.key" -out "$1.crt" -days 2 -extfile "$1.ext"
-  fi
-}
-ossl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout ca.key -out ca.crt -days 2 -subj /CN=wfr-ca
+mkca
 ossl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout other.key -out other.crt -days 2 -subj /CN=wfr-other
 mkcert router "IP:127.0.0.1" ca
 mkcert wrongname "IP:127.0.0.2,DNS:router.example" ca

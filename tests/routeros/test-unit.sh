@@ -13,24 +13,23 @@ if [ -z "${WFR_IN_NETNS:-}" ]; then
 fi
 ip link set lo up
 . "$(dirname "$0")/lib.sh"
-for t in openssl bwrap setpriv systemd-analyze; do
+for t in bwrap setpriv systemd-analyze; do
   command -v $t >/dev/null || { echo "SKIP: $t is not installed (scripts/deps)"; exit 77; }
 done
 [ -x "${WF_SECCOMP_EXEC:-}" ] || { echo "SKIP: tests/tools/wf-seccomp-exec not built (libseccomp-dev, scripts/deps)"; exit 77; }
 SRV=${WFD_TESTSRV:?} UNIT=$WGFLEET_SRC/systemd/wgfleet-agent@.service
 cd "$T"
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout ca.key -out ca.pem -days 2 -subj /CN=wfr-ca 2>/dev/null
-openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout srv.key -out srv.csr -subj /CN=127.0.0.1 2>/dev/null
-printf 'subjectAltName=IP:127.0.0.1\n' > san.ext
-openssl x509 -req -in srv.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out srv.pem -days 2 -extfile san.ext 2>/dev/null
+tls_router   # ca.crt, router.crt for 127.0.0.1: the router's API and the controller double
 TOKEN=tok-$RANDOM$RANDOM
 "$SRV" keygen ctl.key ctl-trust.pub >/dev/null
 mkdir -p docs posts etc creds state-router1
 chmod 755 etc; chmod 700 state-router1 creds
-start_sim --defconf
-# /etc/wgfleet as docs/routeros.md lays it out: router1.conf, the trust key and CA (readable),
+# the router's API on its default port, TLS (8729; this test has a network namespace of its own)
+SIM_PORT=8729 start_tls_sim --defconf
+# /etc/wgfleet as docs/routeros.md lays it out: router1.conf, the trust key and CAs (readable),
 # the secrets root-owned 0600 and handed to the service as credentials
-cp ctl-trust.pub ca.pem etc/ && chmod 644 etc/ctl-trust.pub etc/ca.pem   # public: readable
+cp ctl-trust.pub etc/trust.pub; cp ca.crt etc/fleet-ca.crt; cp ca.crt etc/router1-ca.crt
+chmod 644 etc/trust.pub etc/fleet-ca.crt etc/router1-ca.crt   # public: readable
 (umask 077; printf '%s\n' "$PW" >etc/router1.password)
 cred_dir=$T/creds   # stands for /run/credentials/wgfleet-agent@router1.service
 creds=$(sed -n 's/^LoadCredential=//p' "$UNIT")
@@ -40,35 +39,21 @@ for c in $creds; do   # NAME:/etc/wgfleet/%i.SUFFIX -> a copy of etc/router1.SUF
   [ -f "$src" ] || fail "LoadCredential=$c: the test has no $src"
   install -m 0400 "$src" "$cred_dir/${c%%:*}"
 done
-cat >etc/router1.conf <<EOF
-[agent]
-node = router1
-backend = routeros
-state_dir = $T/state-router1
-report_interval = 1
-[controller]
-url = https://127.0.0.1:8443/v1/nodes/router1/desired-state
-trust_key = $T/etc/ctl-trust.pub
-ca_file = $T/etc/ca.pem
-poll_interval = 1
-[routeros]
-host = $SIM_ADDR
-port = $ROS_PORT
-tls = no
-user = wgfleet
-password_file = $cred_dir/routeros-password
-probe_timeout = 1
-EOF
+# router1.conf exactly as docs/routeros.md has it, paths moved under $T, the intervals shortened
+sed -n '/^# \/etc\/wgfleet\/router1.conf$/,/^```$/p' "$WGFLEET_SRC/docs/routeros.md" | sed '1d;$d' |
+  sed -e "s|/run/credentials/wgfleet-agent@router1.service|$cred_dir|; s|/var/lib/wgfleet/router1|$T/state-router1|" \
+      -e "s|/etc/wgfleet/|$T/etc/|; s|https://fleet.example.net|https://127.0.0.1:8443|; s|^host = .*|host = $SIM_ADDR|" \
+      -e 's/^probe_timeout = .*/probe_timeout = 1/; /^\[agent\]/a report_interval = 1' -e '/^\[controller\]/a poll_interval = 1' \
+  >etc/router1.conf
+grep -q '^password_file' etc/router1.conf || fail "no router1.conf example in docs/routeros.md: $(cat etc/router1.conf)"
 # no token_file: `wgfleet-agent enroll` leaves the node's own credential in the state directory
 # (docs/routeros.md); the controller double accepts it as the bearer token
 (umask 077; printf '%s\n' "$TOKEN" >state-router1/credential)
 chmod 644 etc/router1.conf
 
-# the node key, as `wgfleet-agent --config /etc/wgfleet/router1.conf pubkey` makes it at enrolment
-NODE_PUB=$("$AGENT" --config etc/router1.conf keygen | tail -n 1)
 write_doc "$T/payload.json"
 "$SRV" sign ctl.key payload.json docs/router1.env
-"$SRV" serve --listen 127.0.0.1:8443 --cert srv.pem --key srv.key --docs docs --log access.log --posts posts \
+"$SRV" serve --listen 127.0.0.1:8443 --cert router.crt --key router.key --docs docs --log access.log --posts posts \
   --token "$TOKEN" 2>>server.err &
 SRVPID=$!
 wait_for 10 curl -sk -o /dev/null https://127.0.0.1:8443/ || fail "controller double did not start: $(cat server.err)"

@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "config.h"
 #include "tap.h"
@@ -24,7 +25,7 @@ static void test_defaults(void) {
         CHECK(c.resolve_interval == 300 && c.confirm_timeout == 120 && c.failover_after == 20);
         CHECK(c.report_interval == 60 && c.poll_interval == 30 && c.max_document_size == 32u << 20);
         CHECK(c.resync_interval == 60);
-        CHECK(c.ros_port == 8728 && !c.ros_tls && c.ros_tls_verify && c.ros_probe_timeout == 35);
+        CHECK(c.ros_port == 8729 && c.ros_tls && c.ros_tls_verify && !c.ros_insecure_plaintext && c.ros_probe_timeout == 35);
         CHECK(c.url == NULL && c.metrics_listen == NULL);
         config_done(&c);
 }
@@ -62,6 +63,7 @@ static void test_full(void) {
                    "host = 192.0.2.10\n"
                    "tls = yes\n"
                    "tls_verify = off\n"
+                   "insecure_plaintext = yes\n"
                    "user = wgfleet\n"
                    "password_file = /etc/wgfleet/ros.pw\n"
                    "ca_file = /etc/wgfleet/ros-ca.pem\n"
@@ -78,7 +80,7 @@ static void test_full(void) {
         CHECK(strcmp(c.url, "https://ctl.example:8443/v1/nodes/edge-1") == 0);
         CHECK(strcmp(c.trust_key, "/etc/wgfleet/trust.pub") == 0 && strcmp(c.client_key, "/etc/wgfleet/key.pem") == 0);
         CHECK(c.poll_interval == 15 && c.max_document_size == 4u << 20);
-        CHECK(strcmp(c.ros_host, "192.0.2.10") == 0 && c.ros_tls && !c.ros_tls_verify);
+        CHECK(strcmp(c.ros_host, "192.0.2.10") == 0 && c.ros_tls && !c.ros_tls_verify && c.ros_insecure_plaintext);
         CHECK(c.ros_port == 8729); /* tls without an explicit port */
         CHECK(strcmp(c.ros_user, "wgfleet") == 0 && c.ros_probe_timeout == 20);
         CHECK(w.n == 2);
@@ -127,6 +129,14 @@ static void test_errors(void) {
         expect_error("[controller]\nurl = http://ctl.example/\n", "[controller] url: \"http://ctl.example/\" is not an https:// URL");
         expect_error("[controller]\nmax_document_size = 10\n", "[controller] max_document_size: \"10\" is not a size in bytes (4096-1073741824, suffix K, M or G allowed)");
         expect_error("[controller]\nmax_document_size = 99999999999999999999G\n", "[controller] max_document_size: \"99999999999999999999G\" is not a size in bytes (4096-1073741824, suffix K, M or G allowed)");
+        /* an unauthenticated API connection is named (issue 13.1); tls = no is then 8728 */
+        expect_error("[agent]\nbackend = routeros\n[routeros]\ntls = no\n",
+                     "[routeros] tls = no: the API connection would not be authenticated; use TLS with verification "
+                     "(ca_file), or set insecure_plaintext = yes (the password is then exposed and no key material is sent)");
+        expect_error("[agent]\nbackend = routeros\n[routeros]\ntls_verify = no\n",
+                     "[routeros] tls_verify = no: the API connection would not be authenticated; use TLS with "
+                     "verification (ca_file), or set insecure_plaintext = yes (the password is then exposed and "
+                     "no key material is sent)");
         expect_error("[routeros]\nport = 0\n", "[routeros] port: \"0\" is not a port (1-65535)");
         expect_error("[routeros]\ntls = maybe\n", "[routeros] tls: \"maybe\" is not a boolean (yes/no, true/false, on/off, 1/0)");
         expect_error("[routeros]\nhost = a b\n", "[routeros] host: \"a b\" is not a host name or address");
@@ -186,6 +196,49 @@ static void test_credential(void) {
         config_done(&c);
 }
 
+/* Credentials systemd hands over replace the configured secret files; empty ones (a unit's
+ * SetCredential= default for an absent file) do not; the state_dir credential still wins. */
+static void test_systemd_credentials(void) {
+        char creds[300], p[400];
+        struct config c;
+
+        snprintf(creds, sizeof(creds), "%s/creds", tmpdir);
+        CHECK(mkdir(creds, 0700) == 0);
+        config_init(&c);
+        c.token_file = strdup("/etc/wgfleet/token");
+        CHECK(config_use_systemd_credentials(&c, creds) == 0);
+        CHECK(config_use_systemd_credentials(&c, NULL) == 0);
+        snprintf(p, sizeof(p), "%s/token", creds);
+        CHECK(wf_write_file_atomic(p, "", 0, 0400) == 0);
+        snprintf(p, sizeof(p), "%s/psk", creds);
+        CHECK(wf_write_file_atomic(p, "\n", 1, 0400) == 0);
+        snprintf(p, sizeof(p), "%s/client-key", creds);
+        CHECK(wf_write_file_atomic(p, "\n", 1, 0400) == 0);
+        CHECK(config_use_systemd_credentials(&c, creds) == 0);
+        CHECK(strcmp(c.token_file, "/etc/wgfleet/token") == 0 && strcmp(c.secrets_dir, "/etc/wgfleet/secrets") == 0 &&
+              !c.secrets_prefix && !c.client_key);
+        snprintf(p, sizeof(p), "%s/token", creds);
+        CHECK(wf_write_file_atomic(p, "t0k\n", 4, 0400) == 0);
+        snprintf(p, sizeof(p), "%s/client-key", creds);
+        CHECK(wf_write_file_atomic(p, "k\n", 2, 0400) == 0);
+        snprintf(p, sizeof(p), "%s/psk_hub.psk", creds);
+        CHECK(wf_write_file_atomic(p, "x\n", 2, 0400) == 0);
+        CHECK(config_use_systemd_credentials(&c, creds) == 3);
+        snprintf(p, sizeof(p), "%s/token", creds);
+        CHECK(strcmp(c.token_file, p) == 0);
+        snprintf(p, sizeof(p), "%s/client-key", creds);
+        CHECK(c.client_key && strcmp(c.client_key, p) == 0);
+        CHECK(strcmp(c.secrets_dir, creds) == 0 && c.secrets_prefix && strcmp(c.secrets_prefix, "psk_") == 0);
+        /* an enrolled node: its own credential in state_dir comes after and wins */
+        free(c.state_dir);
+        c.state_dir = strdup(tmpdir);
+        snprintf(p, sizeof(p), "%s/" CONFIG_CREDENTIAL_FILE, tmpdir);
+        CHECK(wf_write_file_atomic(p, "00", 2, 0600) == 0);
+        CHECK(config_use_credential(&c) == 1 && strcmp(c.token_file, p) == 0);
+        unlink(p);
+        config_done(&c);
+}
+
 int main(void) {
         char cmd[300];
 
@@ -196,6 +249,7 @@ int main(void) {
         test_full();
         test_errors();
         test_credential();
+        test_systemd_credentials();
         snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);
         if (system(cmd) != 0)
                 return 1;
