@@ -80,3 +80,16 @@ grep 'private-key' sim.log && fail "a private-key word in the simulator log"
 assert_eq "$(grep -c '^/interface/wireguard/print' sim.log)" "$(grep '^/interface/wireguard/print' sim.log | grep -c '.proplist=')" \
   "wireguard prints without a .proplist"
 ok "no private-key word sent; every interface print names its fields"
+
+# 6. clear removes the interface, and the router's key with it: the document for that key is then
+# refused before anything is created (the router would generate another key), one line
+m=$(log_mark)
+agent clear wfr0 >/dev/null || fail "clear"
+[ -z "$(rkey)" ] || fail "wfr0 still on the router after clear"
+m=$(log_mark); rc=0
+agent once >once2.out 2>&1 || rc=$?
+assert_eq "$rc" 1 "once for a key the router no longer has: exit status"
+grep -q "wfr0: the document's public_key $rpub: the device has no such interface, and would generate another key: wgfleet-agent enroll --interface wfr0 creates it and enrols its key" once2.out ||
+  fail "once after clear: $(cat once2.out)"
+assert_eq "$(changes_since "$m" | wc -l)" 0 "changes on the router for a key it no longer has"
+ok "after clear, the document for the old key is refused, nothing created: $(grep -o 'the device has no such interface[^:]*' once2.out)"
