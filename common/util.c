@@ -5,6 +5,7 @@
 #include <sodium.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 
@@ -310,6 +311,41 @@ fail:
 fail_closed:
         r = -errno;
         unlink(tmp);
+        return r;
+}
+
+static int pwrite_all(int fd, const char *p, size_t len) {
+        for (off_t off = 0; len > 0;) {
+                ssize_t n = pwrite(fd, p, len, off);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n <= 0)
+                        return n < 0 ? -errno : -EIO;
+                p += n;
+                off += n;
+                len -= (size_t)n;
+        }
+        return 0;
+}
+
+int wf_write_file_inplace(const char *path, const void *data, size_t len, unsigned mode) {
+        _cleanup_close_ int fd = open(path, O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, mode);
+        _cleanup_free_ char *padded = NULL;
+        struct stat st;
+        int r;
+
+        if (fd < 0 || flock(fd, LOCK_EX) < 0 || fstat(fd, &st) < 0)
+                return -errno;
+        if (st.st_size > 0 && (size_t)st.st_size > len) {
+                padded = malloc((size_t)st.st_size);
+                if (!padded)
+                        return -ENOMEM;
+                memcpy(padded, data, len);
+                memset(padded + len, ' ', (size_t)st.st_size - len);
+        }
+        r = pwrite_all(fd, padded ?: data, padded ? (size_t)st.st_size : len);
+        if (r >= 0 && padded && ftruncate(fd, (off_t)len) < 0)
+                r = -errno;
         return r;
 }
 

@@ -79,6 +79,13 @@ int wf_write_file_atomic(const char *path, const void *data, size_t len, unsigne
  * torn one): for files written by the thousand, followed by one wf_sync_dir_fs(), or for
  * caches that the next write replaces anyway. */
 int wf_write_file_replace(const char *path, const void *data, size_t len, unsigned mode, bool durable);
+/* Rewrites path in place (created with mode when missing): no new inode per write, for a file
+ * rewritten all the time (the controller's status cache: a temp file and a rename per report
+ * churned 166 inodes a second). Writers are serialized by flock(). The old bytes past len are
+ * blanked by the same write before the file is cut to len, so a JSON file holds valid JSON
+ * (trailing blanks are allowed) at every step, even when the writer dies in between. Not
+ * durable: no fsync. */
+int wf_write_file_inplace(const char *path, const void *data, size_t len, unsigned mode);
 /* syncfs(2) of the filesystem holding dir. */
 int wf_sync_dir_fs(const char *dir);
 

@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: MIT */
+#include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -131,42 +132,101 @@ bool ctl_fleet_stale(const struct ctl_fleet_row *row, uint32_t poll_interval, in
         return now - row->report->received_at > 3 * (int64_t)poll_interval;
 }
 
-json_t *ctl_fleet_json(const struct ctl_fleet_row *rows, size_t n, uint32_t poll_interval, int64_t now) {
-        json_t *root, *arr;
-        char ts[32];
-
-        wf_format_rfc3339(now, ts);
-        arr = json_array();
-        root = json_pack("{s:s, s:i, s:o}", "generated_at", ts, "poll_interval", (int)poll_interval, "nodes", arr);
-        if (!root)
-                return NULL;
-        for (size_t i = 0; i < n; i++) {
-                const struct ctl_report *rep = rows[i].report;
-                json_t *o;
-
-                o = json_pack("{s:s, s:I, s:b, s:i, s:i, s:b}", "name", rows[i].name,
-                              "current_revision", (json_int_t)rows[i].current_revision,
-                              "stale", ctl_fleet_stale(&rows[i], poll_interval, now),
-                              "peers_healthy", rep ? (int)rep->peers_healthy : 0,
-                              "peers_total", rep ? (int)rep->peers_total : 0, "agent", !rows[i].agentless);
-                if (!o || json_array_append_new(arr, o) < 0) {
-                        json_decref(root);
-                        return NULL;
-                }
-                if (rows[i].agentless)
-                        json_object_set_new(o, "config_stale", json_boolean(rows[i].config_stale != 0));
-                if (rep) {
-                        wf_format_rfc3339(rep->received_at, ts);
-                        json_object_set_new(o, "applied_revision", json_integer((json_int_t)rep->applied_revision));
-                        json_object_set_new(o, "last_report", json_string(ts));
-                        json_object_set_new(o, "state", json_string(rep->state));
-                } else {
-                        json_object_set_new(o, "applied_revision", json_null());
-                        json_object_set_new(o, "last_report", json_null());
-                        json_object_set_new(o, "state", json_null());
+/* A JSON string as jansson prints it without flags: " \ and control characters escaped, the
+ * rest (UTF-8 included) as is. */
+static void json_str(FILE *f, const char *s) {
+        fputc('"', f);
+        if (!s[strcspn(s, "\"\\\x01\x02\x03\x04\x05\x06\x07\x08\x09\x0a\x0b\x0c\x0d\x0e\x0f\x10\x11"
+                          "\x12\x13\x14\x15\x16\x17\x18\x19\x1a\x1b\x1c\x1d\x1e\x1f")]) {
+                fputs(s, f); /* the common case: nothing to escape */
+                s += strlen(s);
+        }
+        for (; *s; s++) {
+                unsigned char ch = (unsigned char)*s;
+                switch (ch) {
+                case '"': fputs("\\\"", f); break;
+                case '\\': fputs("\\\\", f); break;
+                case '\b': fputs("\\b", f); break;
+                case '\f': fputs("\\f", f); break;
+                case '\n': fputs("\\n", f); break;
+                case '\r': fputs("\\r", f); break;
+                case '\t': fputs("\\t", f); break;
+                default:
+                        if (ch < 0x20)
+                                fprintf(f, "\\u%04X", ch);
+                        else
+                                fputc(ch, f);
                 }
         }
-        return root;
+        fputc('"', f);
+}
+
+static void fleet_row_text(FILE *f, const struct ctl_fleet_row *row, uint32_t poll_interval, int64_t now) {
+        const struct ctl_report *rep = row->report;
+        char ts[32];
+
+        fputs("    {\n      \"name\": ", f);
+        json_str(f, row->name);
+        fprintf(f, ",\n      \"current_revision\": %" PRId64 ",\n      \"stale\": %s,\n      \"peers_healthy\": %d,\n"
+                   "      \"peers_total\": %d,\n      \"agent\": %s,\n",
+                (int64_t)row->current_revision, ctl_fleet_stale(row, poll_interval, now) ? "true" : "false",
+                rep ? (int)rep->peers_healthy : 0, rep ? (int)rep->peers_total : 0, row->agentless ? "false" : "true");
+        if (row->agentless)
+                fprintf(f, "      \"config_stale\": %s,\n", row->config_stale != 0 ? "true" : "false");
+        if (rep) {
+                wf_format_rfc3339(rep->received_at, ts);
+                fprintf(f, "      \"applied_revision\": %" PRId64 ",\n      \"last_report\": ",
+                        (int64_t)rep->applied_revision);
+                json_str(f, ts);
+                fputs(",\n      \"state\": ", f);
+                json_str(f, rep->state);
+                fputs(",\n", f);
+        } else
+                fputs("      \"applied_revision\": null,\n      \"last_report\": null,\n      \"state\": null,\n", f);
+        fprintf(f, "      \"target_revision\": %" PRId64 ",\n      \"wave\": %u\n    }", (int64_t)row->target_revision,
+                row->wave);
+}
+
+char *ctl_fleet_json_text(const struct ctl_fleet_row *rows, size_t n, uint32_t poll_interval, int64_t now,
+                          const json_t *rollout, size_t *ret_len) {
+        _cleanup_free_ char *ro = NULL;
+        char *buf = NULL;
+        size_t len = 0;
+        char ts[32];
+        FILE *f;
+
+        if (rollout && !(ro = json_dumps(rollout, JSON_INDENT(2) | JSON_PRESERVE_ORDER)))
+                return NULL;
+        f = open_memstream(&buf, &len);
+        if (!f)
+                return NULL;
+        wf_format_rfc3339(now, ts);
+        fputs("{\n  \"generated_at\": ", f);
+        json_str(f, ts);
+        fprintf(f, ",\n  \"poll_interval\": %d,\n  \"nodes\": [", (int)poll_interval);
+        for (size_t i = 0; i < n; i++) {
+                fputs(i ? ",\n" : "\n", f);
+                fleet_row_text(f, &rows[i], poll_interval, now);
+        }
+        fputs(n ? "\n  ]" : "]", f);
+        if (ro) {
+                /* one level deeper than json_dumps put it: its strings hold no raw newline */
+                fputs(",\n  \"rollout\": ", f);
+                for (const char *p = ro, *nl;; p = nl + 1) {
+                        nl = strchrnul(p, '\n');
+                        fwrite(p, 1, (size_t)(nl - p), f);
+                        if (!*nl)
+                                break;
+                        fputs("\n  ", f);
+                }
+        }
+        fputs("\n}", f);
+        if (fclose(f) != 0) {
+                free(buf);
+                return NULL;
+        }
+        *ret_len = len;
+        return buf;
 }
 
 /* Node names are restricted to [A-Za-z0-9._-]; the state comes from a fixed list. Still,

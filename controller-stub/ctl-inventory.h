@@ -90,6 +90,7 @@ struct ctl_inventory {
         struct wf_prefix nat_pool;  /* default 172.16.0.0/12 */
         struct ctl_node *nodes;
         size_t n_nodes;
+        json_t *index; /* name -> position in nodes (the first of a name); NULL: search */
         struct ctl_rollout_cfg rollout;
 };
 

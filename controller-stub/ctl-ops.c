@@ -141,36 +141,58 @@ int ctl_ops_request(const char *state_dir, json_t *req, unsigned wait_s, bool *r
         return 0;
 }
 
-char *ctl_ops_fleet_html(char *page, const struct ctl_rollout *ro, const struct ctl_render *target,
-                         const char *state_dir, int64_t now) {
-        _cleanup_free_ char *rollout = ctl_rollout_html(ro, target, now);
+struct ctl_ops_history_row *ctl_ops_history_rows(const struct ctl_rollout *ro, const struct ctl_render *target,
+                                                 const char *state_dir) {
+        size_t n = target ? target->n_nodes : 0;
+        struct ctl_ops_history_row *rows = calloc(n + 1, sizeof(*rows));
+
+        for (size_t i = 0; rows && i < n; i++) {
+                const char *node = target->nodes[i].node;
+                if (!(rows[i].node = strdup(node))) {
+                        ctl_ops_history_rows_free(rows, i);
+                        return NULL;
+                }
+                rows[i].served = ctl_rollout_served(ro, node);
+                if ((rows[i].agentless = ctl_rollout_agentless(ro, node)))
+                        rows[i].config_stale = ctl_wgquick_stale(state_dir, target, node);
+        }
+        return rows;
+}
+
+void ctl_ops_history_rows_free(struct ctl_ops_history_row *rows, size_t n) {
+        for (size_t i = 0; rows && i < n; i++)
+                free(rows[i].node);
+        free(rows);
+}
+
+char *ctl_ops_fleet_html(char *page, const char *rollout_html, const struct ctl_ops_history_row *rows, size_t n,
+                         const char *state_dir) {
         char *buf = NULL, *end = page ? strstr(page, "</body>") : NULL;
         size_t len = 0;
         FILE *f;
 
-        if (!end || !rollout || !(f = open_memstream(&buf, &len)))
+        if (!end || !rollout_html || !(f = open_memstream(&buf, &len)))
                 return page;
         fwrite(page, 1, (size_t)(end - page), f);
-        fputs(rollout, f);
+        fputs(rollout_html, f);
         fputs("<h2>History</h2>\n<table id=\"history\"><thead><tr><th>node</th><th>revisions kept (newest first; "
               "<b>bold</b>: served)</th><th>wg-quick configuration</th></tr></thead><tbody>\n", f);
-        for (size_t i = 0; target && i < target->n_nodes; i++) {
-                const char *node = target->nodes[i].node;
+        for (size_t i = 0; i < n; i++) {
+                const char *node = rows[i].node;
                 _cleanup_free_ uint64_t *revs = NULL;
-                uint64_t served = ctl_rollout_served(ro, node);
-                size_t n = 0;
+                size_t k = 0;
 
                 fputs("<tr data-node=\"", f);
                 ctl_html_escape(f, node);
                 fputs("\"><td>", f);
                 ctl_html_escape(f, node);
                 fputs("</td><td class=\"revisions\">", f);
-                (void)ctl_history_revisions(state_dir, node, &revs, &n);
-                for (size_t j = n; j-- > 0 && j + 8 >= n;)
-                        fprintf(f, revs[j] == served ? "<b>%llu</b> " : "%llu ", (unsigned long long)revs[j]);
+                (void)ctl_history_revisions(state_dir, node, &revs, &k);
+                for (size_t j = k; j-- > 0 && j + 8 >= k;)
+                        fprintf(f, revs[j] == rows[i].served ? "<b>%llu</b> " : "%llu ", (unsigned long long)revs[j]);
                 fputs("</td><td class=\"wgquick\">", f);
-                if (ctl_rollout_agentless(ro, node)) {
-                        int st = ctl_wgquick_stale(state_dir, target, node);
+                if (rows[i].agentless) {
+                        int st = rows[i].config_stale;
                         fputs(st > 0 ? "<span class=\"config-stale\">config stale</span>" : st == 0 ? "up to date" : "never downloaded", f);
                 } else
                         fputs("-", f);
@@ -186,16 +208,3 @@ char *ctl_ops_fleet_html(char *page, const struct ctl_rollout *ro, const struct 
         return buf;
 }
 
-void ctl_ops_fleet_json(json_t *fleet, json_t *rollout, const uint64_t *target, const unsigned *wave) {
-        json_t *n;
-        size_t i;
-
-        json_array_foreach(json_object_get(fleet, "nodes"), i, n) {
-                json_object_set_new(n, "target_revision", json_integer((json_int_t)target[i]));
-                json_object_set_new(n, "wave", json_integer(wave[i]));
-        }
-        if (rollout) {
-                json_object_del(rollout, "nodes");
-                json_object_set_new(fleet, "rollout", rollout);
-        }
-}

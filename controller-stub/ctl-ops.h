@@ -34,9 +34,20 @@ int ctl_ops_take_requests(struct ctl_ops_ctx *ctx, int64_t now, wf_warn_fn log, 
 int ctl_ops_request(const char *state_dir, json_t *req, unsigned wait_s, bool *ret_ok, char **ret_msg,
                     struct wf_err *e);
 
-/* Appends the rollout, history and wg-quick sections to the fleet page (takes and returns page). */
-char *ctl_ops_fleet_html(char *page, const struct ctl_rollout *ro, const struct ctl_render *target,
-                         const char *state_dir, int64_t now);
-/* Adds "rollout" (taken) and per node "target_revision" and "wave" (arrays in the order of
- * fleet's nodes) to /v1/fleet. */
-void ctl_ops_fleet_json(json_t *fleet, json_t *rollout, const uint64_t *target, const unsigned *wave);
+/* What the fleet page's history section shows of a node, taken with the controller's lock. */
+struct ctl_ops_history_row {
+        char *node;
+        uint64_t served;
+        bool agentless;
+        int config_stale; /* agentless: ctl_wgquick_stale() */
+};
+/* One row per node of target, in its order; malloc'd (free with ctl_ops_history_rows_free), NULL
+ * on ENOMEM. */
+struct ctl_ops_history_row *ctl_ops_history_rows(const struct ctl_rollout *ro, const struct ctl_render *target,
+                                                 const char *state_dir);
+void ctl_ops_history_rows_free(struct ctl_ops_history_row *rows, size_t n);
+/* Appends the rollout section (rollout_html, from ctl_rollout_html()), and the history and
+ * wg-quick sections to the fleet page (takes and returns page). Reads a directory per node
+ * (the revisions kept): call it without the controller's lock, from rows taken with it. */
+char *ctl_ops_fleet_html(char *page, const char *rollout_html, const struct ctl_ops_history_row *rows, size_t n,
+                         const char *state_dir);

@@ -123,14 +123,14 @@ static int save(const struct ctl_rollout *ro, struct wf_err *e) {
         return r < 0 ? wf_err_set(e, r, "%s: %s", ro->path, strerror(-r)) : 0;
 }
 
-int ctl_rollout_report(struct ctl_rollout *ro, const char *node, const char *body, size_t len, int64_t received_at) {
+json_t *ctl_rollout_report_digest(const char *body, size_t len, int64_t received_at) {
         json_t *root = json_loadb(body, len, 0, NULL), *ifaces, *healthy, *errs, *o;
         const char *err = NULL;
         bool reverted = false;
 
         if (!json_is_object(root)) {
                 json_decref(root);
-                return -EINVAL;
+                return NULL;
         }
         healthy = json_array();
         ifaces = json_object_get(root, "interfaces");
@@ -157,9 +157,17 @@ int ctl_rollout_report(struct ctl_rollout *ro, const char *node, const char *bod
                       "applied", json_integer_value(json_object_get(root, "applied_revision")),
                       "at", (json_int_t)received_at, "peers", healthy, "error", err ?: "", "reverted", reverted);
         json_decref(root);
-        if (!o || json_object_set_new(ro->reports, node, o) < 0)
+        return o;
+}
+
+int ctl_rollout_report_keep(struct ctl_rollout *ro, const char *node, json_t *digest) {
+        if (!digest || json_object_set_new(ro->reports, node, digest) < 0)
                 return -ENOMEM;
         return 0;
+}
+
+int ctl_rollout_report(struct ctl_rollout *ro, const char *node, const char *body, size_t len, int64_t received_at) {
+        return ctl_rollout_report_keep(ro, node, ctl_rollout_report_digest(body, len, received_at));
 }
 
 /* ---- the gate ---- */

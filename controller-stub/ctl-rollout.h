@@ -34,6 +34,10 @@ bool ctl_rollout_agentless(const struct ctl_rollout *ro, const char *node);
 unsigned ctl_rollout_wave(const struct ctl_rollout *ro, const char *node);
 /* Keeps what the gate needs from a validated status report. */
 int ctl_rollout_report(struct ctl_rollout *ro, const char *node, const char *body, size_t len, int64_t received_at);
+/* The same in two steps, so that the report is read without the controller's lock: what the
+ * gate needs (NULL on ENOMEM or not an object), then kept (taken). */
+json_t *ctl_rollout_report_digest(const char *body, size_t len, int64_t received_at);
+int ctl_rollout_report_keep(struct ctl_rollout *ro, const char *node, json_t *digest);
 
 struct ctl_rollout_step {
         bool served_changed; /* some node's served revision moved: rebuild the served view */

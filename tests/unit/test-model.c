@@ -4,6 +4,8 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 #include <sys/stat.h>
 
 #include "model.h"
@@ -112,6 +114,8 @@ static char atomic_path[300];
 struct writer {
         char fill;
         int failures;
+        size_t len;   /* 0: the whole buffer */
+        bool inplace; /* wf_write_file_inplace */
 };
 
 static void *write_many(void *arg) {
@@ -121,7 +125,8 @@ static void *write_many(void *arg) {
 
         memset(buf, w->fill, sizeof(bufs[0]));
         for (int i = 0; i < 200; i++)
-                if (wf_write_file_atomic(atomic_path, buf, sizeof(bufs[0]), 0640) < 0)
+                if ((w->inplace ? wf_write_file_inplace(atomic_path, buf, w->len ?: sizeof(bufs[0]), 0640)
+                                : wf_write_file_atomic(atomic_path, buf, sizeof(bufs[0]), 0640)) < 0)
                         w->failures++;
         return NULL;
 }
@@ -159,6 +164,39 @@ static void test_write_atomic(void) {
         CHECK(system(cmd) == 0);
 }
 
+/* wf_write_file_inplace from two threads at once, a long and a short version: every call
+ * succeeds, the file ends as one whole version (the short one cut to its length), and it is the
+ * same inode throughout (no temp files, no renames). */
+static void test_write_inplace(void) {
+        char dir[] = "/tmp/wff-model-XXXXXX", *text = NULL, cmd[64];
+        struct writer w[2] = { { .fill = 'a', .inplace = true }, { .fill = 'b', .len = 1000, .inplace = true } };
+        pthread_t t[2];
+        struct stat st, st2;
+        size_t len = 0;
+
+        CHECK(mkdtemp(dir) != NULL);
+        snprintf(atomic_path, sizeof(atomic_path), "%s/f", dir);
+        CHECK(wf_write_file_inplace(atomic_path, "{\"x\": 12345}", 13, 0640) == 0);
+        CHECK(stat(atomic_path, &st) == 0 && (st.st_mode & 07777) == 0640 && st.st_size == 13);
+        CHECK(wf_write_file_inplace(atomic_path, "[]", 2, 0640) == 0);
+        CHECK(wf_read_file(atomic_path, 1 << 20, &text, &len) == 0 && len == 2 && memcmp(text, "[]", 2) == 0);
+        free(text);
+        for (int i = 0; i < 2; i++)
+                CHECK(pthread_create(&t[i], NULL, write_many, &w[i]) == 0);
+        for (int i = 0; i < 2; i++)
+                pthread_join(t[i], NULL);
+        CHECK(w[0].failures == 0 && w[1].failures == 0);
+        CHECK(wf_read_file(atomic_path, 1 << 20, &text, &len) == 0);
+        CHECK(text && ((len == 32768 && text[0] == 'a') || (len == 1000 && text[0] == 'b')) &&
+              strspn(text, text[0] == 'a' ? "a" : "b") == len);
+        free(text);
+        CHECK(stat(atomic_path, &st2) == 0 && st2.st_ino == st.st_ino);
+        CHECK(symlink("f", strcat(strcpy(cmd, dir), "/l")) == 0);
+        CHECK(wf_write_file_inplace(cmd, "x", 1, 0640) == -ELOOP);
+        snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+        CHECK(system(cmd) == 0);
+}
+
 int main(void) {
         test_prefix();
         test_endpoint();
@@ -167,5 +205,6 @@ int main(void) {
         test_b64();
         test_escape();
         test_write_atomic();
+        test_write_inplace();
         return TAP_DONE();
 }
