@@ -70,12 +70,14 @@ echo "serve: up with $N nodes, RSS $(rss VmRSS) MiB"
 cpu0=$(awk '{ print $14 + $15 }' "/proc/$pid/stat")
 t0=$(date +%s.%N)
 rc=0
-/usr/bin/time -f '%U %S' -o "$tmp/load.time" "$load" "https://127.0.0.1:$port" "$tmp/tls.crt" "$tmp/creds" "$PERIOD" "$DURATION" 256 || rc=$?
+/usr/bin/time -f '%U %S' -o "$tmp/load.time" "$load" "https://127.0.0.1:$port" "$tmp/tls.crt" "$tmp/creds" "$PERIOD" "$DURATION" 256 | tee "$tmp/load.out" || rc=$?
 t1=$(date +%s.%N)
 cpu1=$(awk '{ print $14 + $15 }' "/proc/$pid/stat")
 pct() { echo "$1 / ($t1 - $t0) * 100" | bc -l | xargs printf '%.0f'; }
 echo "serve under load: RSS $(rss VmRSS) MiB (peak $(rss VmHWM) MiB), CPU $(pct "($cpu1 - $cpu0) / $(getconf CLK_TCK)")% of one core;" \
   "ctl-load $(pct "$(awk 'END { print $1 + $2 }' "$tmp/load.time")")% (both share 2 cores with everything else: a starved generator shows as latency)"
+answered=$(awk '/^reports:/ { print $4 }' "$tmp/load.out")
+echo "controller CPU per report (the fleet views included): $(echo "($cpu1 - $cpu0) / $(getconf CLK_TCK) * 1000 / ${answered:-1}" | bc -l | xargs printf '%.2f') ms"
 t=$(date +%s%N); curl -s -o "$tmp/page.html" --cacert "$tmp/tls.crt" "https://127.0.0.1:$port/"
 echo "fleet page (GET /, idle): $(( ($(date +%s%N) - t) / 1000000 )) ms, $(stat -c %s "$tmp/page.html") bytes"
 stale=$(curl -s --cacert "$tmp/tls.crt" "https://127.0.0.1:$port/v1/fleet" | jq '[.nodes[] | select(.last_report != null)] | length')

@@ -10,9 +10,53 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "dlib.h"
 #include "http.h"
 
 #define HTTP_DEFAULT_MAX (32u * 1024 * 1024)
+
+/* libcurl is opened by http_client_new (dlib.h): the commands that never fetch do not carry its
+ * dependency tree. The names below are in the order of the struct. */
+static union {
+        struct {
+                CURLcode (*global_init)(long);
+                CURL *(*easy_init)(void);
+                CURLcode (*easy_setopt)(CURL *, CURLoption, ...);
+                CURLcode (*easy_getinfo)(CURL *, CURLINFO, ...);
+                void (*easy_cleanup)(CURL *);
+                const char *(*easy_strerror)(CURLcode);
+                CURLM *(*multi_init)(void);
+                CURLMcode (*multi_setopt)(CURLM *, CURLMoption, ...);
+                CURLMcode (*multi_add_handle)(CURLM *, CURL *);
+                CURLMcode (*multi_remove_handle)(CURLM *, CURL *);
+                CURLMcode (*multi_cleanup)(CURLM *);
+                CURLMsg *(*multi_info_read)(CURLM *, int *);
+                CURLMcode (*multi_socket_action)(CURLM *, curl_socket_t, int, int *);
+                CURLMcode (*multi_assign)(CURLM *, curl_socket_t, void *);
+                struct curl_slist *(*slist_append)(struct curl_slist *, const char *);
+                void (*slist_free_all)(struct curl_slist *);
+        } f;
+        void *p[16];
+} cu;
+static const char *const cu_names[] = {
+        "curl_global_init",
+        "curl_easy_init",
+        "curl_easy_setopt",
+        "curl_easy_getinfo",
+        "curl_easy_cleanup",
+        "curl_easy_strerror",
+        "curl_multi_init",
+        "curl_multi_setopt",
+        "curl_multi_add_handle",
+        "curl_multi_remove_handle",
+        "curl_multi_cleanup",
+        "curl_multi_info_read",
+        "curl_multi_socket_action",
+        "curl_multi_assign",
+        "curl_slist_append",
+        "curl_slist_free_all",
+};
+_Static_assert(sizeof(cu.f) == sizeof(cu.p) && ELEMENTSOF(cu_names) == ELEMENTSOF(cu.p), "libcurl table");
 
 struct http_client {
         sd_event *event;
@@ -57,8 +101,8 @@ static void request_free(struct http_request *req) {
                 return;
         c = req->client;
         if (req->easy) {
-                curl_multi_remove_handle(c->multi, req->easy);
-                curl_easy_cleanup(req->easy);
+                cu.f.multi_remove_handle(c->multi, req->easy);
+                cu.f.easy_cleanup(req->easy);
         }
         if (req->prev)
                 req->prev->next = req->next;
@@ -70,7 +114,7 @@ static void request_free(struct http_request *req) {
         /* The list holds the Authorization header: no copy of the token stays in freed memory. */
         for (struct curl_slist *l = req->headers; l; l = l->next)
                 explicit_bzero(l->data, strlen(l->data));
-        curl_slist_free_all(req->headers);
+        cu.f.slist_free_all(req->headers);
         free(req->post_body);
         response_reset(&req->resp);
         free(req);
@@ -90,7 +134,7 @@ struct http_client *http_client_free(struct http_client *c) {
         while (c->requests)
                 request_free(c->requests);
         if (c->multi)
-                curl_multi_cleanup(c->multi);
+                cu.f.multi_cleanup(c->multi);
         sd_event_source_disable_unref(c->timer);
         sd_event_unref(c->event);
         free(c->ca_file);
@@ -109,14 +153,14 @@ static void check_done(struct http_client *c) {
         CURLMsg *msg;
         int left;
 
-        while ((msg = curl_multi_info_read(c->multi, &left))) {
+        while ((msg = cu.f.multi_info_read(c->multi, &left))) {
                 struct http_request *req = NULL;
                 struct wf_err e = {};
                 int r = 0;
 
                 if (msg->msg != CURLMSG_DONE)
                         continue;
-                if (curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&req) != CURLE_OK || !req)
+                if (cu.f.easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&req) != CURLE_OK || !req)
                         continue;
 
                 if (req->too_big)
@@ -130,12 +174,12 @@ static void check_done(struct http_client *c) {
                                   cc == CURLE_PEER_FAILED_VERIFICATION || cc == CURLE_SSL_CACERT_BADFILE ||
                                   cc == CURLE_SSL_CONNECT_ERROR ? -EPROTO :
                                   cc == CURLE_FILESIZE_EXCEEDED ? -EFBIG : -EIO;
-                        r = wf_err_set(&e, err, "%s", req->errbuf[0] ? req->errbuf : curl_easy_strerror(cc));
+                        r = wf_err_set(&e, err, "%s", req->errbuf[0] ? req->errbuf : cu.f.easy_strerror(cc));
                 } else {
                         char *ip = NULL;
 
-                        curl_easy_getinfo(req->easy, CURLINFO_RESPONSE_CODE, &req->resp.status);
-                        if (curl_easy_getinfo(req->easy, CURLINFO_PRIMARY_IP, &ip) == CURLE_OK && ip)
+                        cu.f.easy_getinfo(req->easy, CURLINFO_RESPONSE_CODE, &req->resp.status);
+                        if (cu.f.easy_getinfo(req->easy, CURLINFO_PRIMARY_IP, &ip) == CURLE_OK && ip)
                                 snprintf(req->resp.primary_ip, sizeof(req->resp.primary_ip), "%s", ip);
                 }
 
@@ -157,7 +201,7 @@ static int on_io(_unused_ sd_event_source *s, int fd, uint32_t revents, void *us
                 action |= CURL_CSELECT_OUT;
         if (revents & EPOLLERR)
                 action |= CURL_CSELECT_ERR;
-        curl_multi_socket_action(c->multi, fd, action, &running);
+        cu.f.multi_socket_action(c->multi, fd, action, &running);
         check_done(c);
         return 0;
 }
@@ -166,7 +210,7 @@ static int on_timer(_unused_ sd_event_source *s, _unused_ uint64_t usec, void *u
         struct http_client *c = userdata;
         int running;
 
-        curl_multi_socket_action(c->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+        cu.f.multi_socket_action(c->multi, CURL_SOCKET_TIMEOUT, 0, &running);
         check_done(c);
         return 0;
 }
@@ -181,7 +225,7 @@ static int socket_cb(_unused_ CURL *easy, curl_socket_t fd, int what, void *user
         if (what == CURL_POLL_REMOVE) {
                 if (io) {
                         sd_event_source_disable_unref(io);
-                        curl_multi_assign(c->multi, fd, NULL);
+                        cu.f.multi_assign(c->multi, fd, NULL);
                 }
                 return 0;
         }
@@ -201,7 +245,7 @@ static int socket_cb(_unused_ CURL *easy, curl_socket_t fd, int what, void *user
         if (r < 0)
                 return -1;
         (void)sd_event_source_set_description(io, "curl-io");
-        if (curl_multi_assign(c->multi, fd, io) != CURLM_OK) {
+        if (cu.f.multi_assign(c->multi, fd, io) != CURLM_OK) {
                 sd_event_source_disable_unref(io);
                 return -1;
         }
@@ -249,9 +293,13 @@ int http_client_new(sd_event *event, const struct http_options *o, struct http_c
         _cleanup_(http_client_freep) struct http_client *c = NULL;
         static bool global_done;
         bool oom = false;
+        int r;
 
+        r = dlib_load("libcurl.so.4", cu_names, cu.p, ELEMENTSOF(cu.p), e);
+        if (r < 0)
+                return r;
         if (!global_done) {
-                if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+                if (cu.f.global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
                         return wf_err_set(e, -EIO, "http: curl_global_init failed");
                 global_done = true;
         }
@@ -270,13 +318,13 @@ int http_client_new(sd_event *event, const struct http_options *o, struct http_c
         c->total_timeout_s = o->total_timeout_s ? o->total_timeout_s : HTTP_TOTAL_TIMEOUT_S;
         c->max_size = o->max_size ? o->max_size : HTTP_DEFAULT_MAX;
 
-        c->multi = curl_multi_init();
+        c->multi = cu.f.multi_init();
         if (!c->multi)
                 return wf_err_set(e, -ENOMEM, "http: curl_multi_init failed");
-        if (curl_multi_setopt(c->multi, CURLMOPT_SOCKETFUNCTION, socket_cb) != CURLM_OK ||
-            curl_multi_setopt(c->multi, CURLMOPT_SOCKETDATA, c) != CURLM_OK ||
-            curl_multi_setopt(c->multi, CURLMOPT_TIMERFUNCTION, timer_cb) != CURLM_OK ||
-            curl_multi_setopt(c->multi, CURLMOPT_TIMERDATA, c) != CURLM_OK)
+        if (cu.f.multi_setopt(c->multi, CURLMOPT_SOCKETFUNCTION, socket_cb) != CURLM_OK ||
+            cu.f.multi_setopt(c->multi, CURLMOPT_SOCKETDATA, c) != CURLM_OK ||
+            cu.f.multi_setopt(c->multi, CURLMOPT_TIMERFUNCTION, timer_cb) != CURLM_OK ||
+            cu.f.multi_setopt(c->multi, CURLMOPT_TIMERDATA, c) != CURLM_OK)
                 return wf_err_set(e, -EIO, "http: cannot set up curl multi");
         *ret = TAKE_PTR(c);
         return 0;
@@ -402,13 +450,13 @@ static int request_start(struct http_client *c, const char *url, const char *eta
         c->requests = req;
         c->n_requests++;
 
-        req->easy = curl_easy_init();
+        req->easy = cu.f.easy_init();
         if (!req->easy) {
                 request_free(req);
                 return wf_err_set(e, -ENOMEM, "http: curl_easy_init failed");
         }
 
-#define SET(opt, val) ok = ok && curl_easy_setopt(req->easy, opt, val) == CURLE_OK
+#define SET(opt, val) ok = ok && cu.f.easy_setopt(req->easy, opt, val) == CURLE_OK
         SET(CURLOPT_URL, url);
         SET(CURLOPT_PRIVATE, req);
         SET(CURLOPT_ERRORBUFFER, req->errbuf);
@@ -439,7 +487,7 @@ static int request_start(struct http_client *c, const char *url, const char *eta
                 if (asprintf(&h, "Authorization: Bearer %s", token) < 0)
                         ok = false;
                 else
-                        ok = ok && (req->headers = curl_slist_append(req->headers, h));
+                        ok = ok && (req->headers = cu.f.slist_append(req->headers, h));
                 if (h)
                         explicit_bzero(h, strlen(h));
         }
@@ -449,7 +497,7 @@ static int request_start(struct http_client *c, const char *url, const char *eta
                 if (asprintf(&h, "If-None-Match: %s", etag) < 0)
                         ok = false;
                 else
-                        ok = ok && (req->headers = curl_slist_append(req->headers, h));
+                        ok = ok && (req->headers = cu.f.slist_append(req->headers, h));
         }
         if (body) {
                 req->post_body = malloc(len + 1);
@@ -459,8 +507,8 @@ static int request_start(struct http_client *c, const char *url, const char *eta
                         memcpy(req->post_body, body, len);
                         req->post_body[len] = 0;
                 }
-                ok = ok && (req->headers = curl_slist_append(req->headers, "Content-Type: application/json"));
-                ok = ok && (req->headers = curl_slist_append(req->headers, "Expect:"));
+                ok = ok && (req->headers = cu.f.slist_append(req->headers, "Content-Type: application/json"));
+                ok = ok && (req->headers = cu.f.slist_append(req->headers, "Expect:"));
                 SET(CURLOPT_POST, 1L);
                 SET(CURLOPT_POSTFIELDS, req->post_body);
                 SET(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
@@ -472,8 +520,8 @@ static int request_start(struct http_client *c, const char *url, const char *eta
                 request_free(req);
                 return wf_err_set(e, -ENOMEM, "http: cannot set up the request for %s", url);
         }
-        if (curl_multi_add_handle(c->multi, req->easy) != CURLM_OK) {
-                curl_easy_cleanup(req->easy);
+        if (cu.f.multi_add_handle(c->multi, req->easy) != CURLM_OK) {
+                cu.f.easy_cleanup(req->easy);
                 req->easy = NULL;
                 request_free(req);
                 return wf_err_set(e, -EIO, "http: cannot start the request for %s", url);

@@ -7,6 +7,7 @@
 #include <sys/epoll.h>
 #include <time.h>
 
+#include "dlib.h"
 #include "status.h"
 
 static const char *const state_names[_STATUS_STATE_MAX] = {
@@ -535,6 +536,36 @@ void status_print_table(const struct status_report *s, FILE *f) {
 
 /* ---- metrics listener: libmicrohttpd in epoll mode, its epoll fd watched by sd-event ---- */
 
+/* libmicrohttpd is opened by status_server_new (dlib.h): only `run` with metrics_listen serves,
+ * so no other process carries it (and gnutls, which it links). In the order of the struct. */
+static union {
+        struct {
+                enum MHD_Result (*get_timeout)(struct MHD_Daemon *, MHD_UNSIGNED_LONG_LONG *);
+                enum MHD_Result (*run)(struct MHD_Daemon *);
+                struct MHD_Response *(*create_response_from_buffer)(size_t, void *, enum MHD_ResponseMemoryMode);
+                enum MHD_Result (*add_response_header)(struct MHD_Response *, const char *, const char *);
+                enum MHD_Result (*queue_response)(struct MHD_Connection *, unsigned int, struct MHD_Response *);
+                void (*destroy_response)(struct MHD_Response *);
+                void (*stop_daemon)(struct MHD_Daemon *);
+                struct MHD_Daemon *(*start_daemon)(unsigned int, uint16_t, MHD_AcceptPolicyCallback, void *,
+                                                   MHD_AccessHandlerCallback, void *, ...);
+                const union MHD_DaemonInfo *(*get_daemon_info)(struct MHD_Daemon *, enum MHD_DaemonInfoType, ...);
+        } f;
+        void *p[9];
+} mhd;
+static const char *const mhd_names[] = {
+        "MHD_get_timeout",
+        "MHD_run",
+        "MHD_create_response_from_buffer",
+        "MHD_add_response_header",
+        "MHD_queue_response",
+        "MHD_destroy_response",
+        "MHD_stop_daemon",
+        "MHD_start_daemon",
+        "MHD_get_daemon_info",
+};
+_Static_assert(sizeof(mhd.f) == sizeof(mhd.p) && ELEMENTSOF(mhd_names) == ELEMENTSOF(mhd.p), "libmicrohttpd table");
+
 struct status_server {
         struct MHD_Daemon *mhd;
         sd_event_source *io, *timer;
@@ -546,7 +577,7 @@ static void server_arm_timer(struct status_server *s) {
         MHD_UNSIGNED_LONG_LONG to;
         uint64_t now;
 
-        if (MHD_get_timeout(s->mhd, &to) != MHD_YES) {
+        if (mhd.f.get_timeout(s->mhd, &to) != MHD_YES) {
                 sd_event_source_set_enabled(s->timer, SD_EVENT_OFF);
                 return;
         }
@@ -559,7 +590,7 @@ static void server_arm_timer(struct status_server *s) {
 static int server_on_io(_unused_ sd_event_source *src, _unused_ int fd, _unused_ uint32_t revents, void *userdata) {
         struct status_server *s = userdata;
 
-        MHD_run(s->mhd);
+        mhd.f.run(s->mhd);
         server_arm_timer(s);
         return 0;
 }
@@ -567,7 +598,7 @@ static int server_on_io(_unused_ sd_event_source *src, _unused_ int fd, _unused_
 static int server_on_timer(_unused_ sd_event_source *src, _unused_ uint64_t usec, void *userdata) {
         struct status_server *s = userdata;
 
-        MHD_run(s->mhd);
+        mhd.f.run(s->mhd);
         server_arm_timer(s);
         return 0;
 }
@@ -605,14 +636,14 @@ static enum MHD_Result server_answer(void *cls, struct MHD_Connection *conn, con
                 return MHD_NO;
         if (code != MHD_HTTP_OK || !len)
                 len = strlen(body);
-        resp = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
+        resp = mhd.f.create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
         if (!resp) {
                 free(body);
                 return MHD_NO;
         }
-        MHD_add_response_header(resp, "Content-Type", type);
-        ret = MHD_queue_response(conn, code, resp);
-        MHD_destroy_response(resp);
+        mhd.f.add_response_header(resp, "Content-Type", type);
+        ret = mhd.f.queue_response(conn, code, resp);
+        mhd.f.destroy_response(resp);
         return ret;
 }
 
@@ -622,7 +653,7 @@ struct status_server *status_server_free(struct status_server *s) {
         sd_event_source_disable_unref(s->io);
         sd_event_source_disable_unref(s->timer);
         if (s->mhd)
-                MHD_stop_daemon(s->mhd);
+                mhd.f.stop_daemon(s->mhd);
         free(s);
         return NULL;
 }
@@ -642,6 +673,9 @@ int status_server_new(sd_event *event, const char *listen, status_render_fn fn, 
         r = wf_sockaddr_parse(listen, &ss, &why);
         if (r < 0)
                 return wf_err_set(e, r, "[agent] metrics_listen: %s %s", listen, why);
+        r = dlib_load("libmicrohttpd.so.12", mhd_names, mhd.p, ELEMENTSOF(mhd.p), e);
+        if (r < 0)
+                return r;
         s = calloc(1, sizeof(*s));
         if (!s)
                 return wf_err_set(e, -ENOMEM, "metrics: out of memory");
@@ -651,14 +685,14 @@ int status_server_new(sd_event *event, const char *listen, status_render_fn fn, 
                 flags |= MHD_USE_IPv6;
         port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port :
                                                 ((struct sockaddr_in *)&ss)->sin_port);
-        s->mhd = MHD_start_daemon(flags, port, NULL, NULL, server_answer, s,
+        s->mhd = mhd.f.start_daemon(flags, port, NULL, NULL, server_answer, s,
                                   MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
                                   MHD_OPTION_CONNECTION_LIMIT, (unsigned)16,
                                   MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)10,
                                   MHD_OPTION_END);
         if (!s->mhd)
                 return wf_err_set(e, -EADDRNOTAVAIL, "[agent] metrics_listen: cannot listen on %s", listen);
-        info = MHD_get_daemon_info(s->mhd, MHD_DAEMON_INFO_EPOLL_FD);
+        info = mhd.f.get_daemon_info(s->mhd, MHD_DAEMON_INFO_EPOLL_FD);
         if (!info)
                 return wf_err_set(e, -EIO, "metrics: no epoll fd from libmicrohttpd");
         r = sd_event_add_io(event, &s->io, info->epoll_fd, EPOLLIN, server_on_io, s);

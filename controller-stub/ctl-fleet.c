@@ -132,101 +132,167 @@ bool ctl_fleet_stale(const struct ctl_fleet_row *row, uint32_t poll_interval, in
         return now - row->report->received_at > 3 * (int64_t)poll_interval;
 }
 
-/* A JSON string as jansson prints it without flags: " \ and control characters escaped, the
- * rest (UTF-8 included) as is. */
-static void json_str(FILE *f, const char *s) {
-        fputc('"', f);
-        if (!s[strcspn(s, "\"\\\x01\x02\x03\x04\x05\x06\x07\x08\x09\x0a\x0b\x0c\x0d\x0e\x0f\x10\x11"
-                          "\x12\x13\x14\x15\x16\x17\x18\x19\x1a\x1b\x1c\x1d\x1e\x1f")]) {
-                fputs(s, f); /* the common case: nothing to escape */
-                s += strlen(s);
-        }
-        for (; *s; s++) {
-                unsigned char ch = (unsigned char)*s;
-                switch (ch) {
-                case '"': fputs("\\\"", f); break;
-                case '\\': fputs("\\\\", f); break;
-                case '\b': fputs("\\b", f); break;
-                case '\f': fputs("\\f", f); break;
-                case '\n': fputs("\\n", f); break;
-                case '\r': fputs("\\r", f); break;
-                case '\t': fputs("\\t", f); break;
-                default:
-                        if (ch < 0x20)
-                                fprintf(f, "\\u%04X", ch);
-                        else
-                                fputc(ch, f);
+/* The fleet view's text buffer: sized for the whole view up front (a FILE of open_memstream
+ * grew, copied and zeroed 3 MB a view several times over), appended to without formatting. */
+struct tbuf {
+        char *p;
+        size_t len, cap;
+        bool oom;
+};
+
+static void tb_put(struct tbuf *b, const char *s, size_t n) {
+        if (b->oom)
+                return;
+        if (b->cap - b->len <= n) {
+                size_t cap = 2 * b->cap + n + 1;
+                char *p = realloc(b->p, cap);
+                if (!p) {
+                        b->oom = true;
+                        return;
                 }
+                b->p = p;
+                b->cap = cap;
         }
-        fputc('"', f);
+        memcpy(b->p + b->len, s, n);
+        b->len += n;
+        b->p[b->len] = '\0';
 }
 
-static void fleet_row_text(FILE *f, const struct ctl_fleet_row *row, uint32_t poll_interval, int64_t now) {
+#define TB_LIT(b, lit) tb_put(b, lit, sizeof(lit) - 1)
+
+static void tb_i64(struct tbuf *b, int64_t v) {
+        char d[24], *q = d + sizeof(d);
+        uint64_t u = v < 0 ? -(uint64_t)v : (uint64_t)v;
+
+        do
+                *--q = (char)('0' + u % 10);
+        while (u /= 10);
+        if (v < 0)
+                *--q = '-';
+        tb_put(b, q, (size_t)(d + sizeof(d) - q));
+}
+
+static void tb_bool(struct tbuf *b, bool v) {
+        if (v)
+                TB_LIT(b, "true");
+        else
+                TB_LIT(b, "false");
+}
+
+/* A JSON string as jansson prints it without flags: " \ and control characters escaped, the
+ * rest (UTF-8 included) as is. */
+static void tb_json_str(struct tbuf *b, const char *s) {
+        TB_LIT(b, "\"");
+        for (const char *run = s;; s++) {
+                unsigned char ch = (unsigned char)*s;
+                char esc[8];
+
+                if (ch >= 0x20 && ch != '"' && ch != '\\')
+                        continue;
+                tb_put(b, run, (size_t)(s - run));
+                if (!ch)
+                        break;
+                run = s + 1;
+                switch (ch) {
+                case '"': TB_LIT(b, "\\\""); break;
+                case '\\': TB_LIT(b, "\\\\"); break;
+                case '\b': TB_LIT(b, "\\b"); break;
+                case '\f': TB_LIT(b, "\\f"); break;
+                case '\n': TB_LIT(b, "\\n"); break;
+                case '\r': TB_LIT(b, "\\r"); break;
+                case '\t': TB_LIT(b, "\\t"); break;
+                default:
+                        snprintf(esc, sizeof(esc), "\\u%04X", ch);
+                        tb_put(b, esc, 6);
+                }
+        }
+        TB_LIT(b, "\"");
+}
+
+static void fleet_row_text(struct tbuf *b, const struct ctl_fleet_row *row, uint32_t poll_interval, int64_t now) {
         const struct ctl_report *rep = row->report;
         char ts[32];
 
-        fputs("    {\n      \"name\": ", f);
-        json_str(f, row->name);
-        fprintf(f, ",\n      \"current_revision\": %" PRId64 ",\n      \"stale\": %s,\n      \"peers_healthy\": %d,\n"
-                   "      \"peers_total\": %d,\n      \"agent\": %s,\n",
-                (int64_t)row->current_revision, ctl_fleet_stale(row, poll_interval, now) ? "true" : "false",
-                rep ? (int)rep->peers_healthy : 0, rep ? (int)rep->peers_total : 0, row->agentless ? "false" : "true");
-        if (row->agentless)
-                fprintf(f, "      \"config_stale\": %s,\n", row->config_stale != 0 ? "true" : "false");
+        TB_LIT(b, "    {\n      \"name\": ");
+        tb_json_str(b, row->name);
+        TB_LIT(b, ",\n      \"current_revision\": ");
+        tb_i64(b, (int64_t)row->current_revision);
+        TB_LIT(b, ",\n      \"stale\": ");
+        tb_bool(b, ctl_fleet_stale(row, poll_interval, now));
+        TB_LIT(b, ",\n      \"peers_healthy\": ");
+        tb_i64(b, rep ? (int)rep->peers_healthy : 0);
+        TB_LIT(b, ",\n      \"peers_total\": ");
+        tb_i64(b, rep ? (int)rep->peers_total : 0);
+        TB_LIT(b, ",\n      \"agent\": ");
+        tb_bool(b, !row->agentless);
+        if (row->agentless) {
+                TB_LIT(b, ",\n      \"config_stale\": ");
+                tb_bool(b, row->config_stale != 0);
+        }
         if (rep) {
                 wf_format_rfc3339(rep->received_at, ts);
-                fprintf(f, "      \"applied_revision\": %" PRId64 ",\n      \"last_report\": ",
-                        (int64_t)rep->applied_revision);
-                json_str(f, ts);
-                fputs(",\n      \"state\": ", f);
-                json_str(f, rep->state);
-                fputs(",\n", f);
+                TB_LIT(b, ",\n      \"applied_revision\": ");
+                tb_i64(b, (int64_t)rep->applied_revision);
+                TB_LIT(b, ",\n      \"last_report\": ");
+                tb_json_str(b, ts);
+                TB_LIT(b, ",\n      \"state\": ");
+                tb_json_str(b, rep->state);
         } else
-                fputs("      \"applied_revision\": null,\n      \"last_report\": null,\n      \"state\": null,\n", f);
-        fprintf(f, "      \"target_revision\": %" PRId64 ",\n      \"wave\": %u\n    }", (int64_t)row->target_revision,
-                row->wave);
+                TB_LIT(b, ",\n      \"applied_revision\": null,\n      \"last_report\": null,\n      \"state\": null");
+        TB_LIT(b, ",\n      \"target_revision\": ");
+        tb_i64(b, (int64_t)row->target_revision);
+        TB_LIT(b, ",\n      \"wave\": ");
+        tb_i64(b, row->wave);
+        TB_LIT(b, "\n    }");
 }
 
 char *ctl_fleet_json_text(const struct ctl_fleet_row *rows, size_t n, uint32_t poll_interval, int64_t now,
                           const json_t *rollout, size_t *ret_len) {
         _cleanup_free_ char *ro = NULL;
-        char *buf = NULL;
-        size_t len = 0;
+        struct tbuf b = {};
         char ts[32];
-        FILE *f;
 
         if (rollout && !(ro = json_dumps(rollout, JSON_INDENT(2) | JSON_PRESERVE_ORDER)))
                 return NULL;
-        f = open_memstream(&buf, &len);
-        if (!f)
+        /* a row is ~310 bytes with a short name */
+        b.cap = 256 + n * 384 + (ro ? 2 * strlen(ro) : 0);
+        if (!(b.p = malloc(b.cap)))
                 return NULL;
         wf_format_rfc3339(now, ts);
-        fputs("{\n  \"generated_at\": ", f);
-        json_str(f, ts);
-        fprintf(f, ",\n  \"poll_interval\": %d,\n  \"nodes\": [", (int)poll_interval);
+        TB_LIT(&b, "{\n  \"generated_at\": ");
+        tb_json_str(&b, ts);
+        TB_LIT(&b, ",\n  \"poll_interval\": ");
+        tb_i64(&b, (int)poll_interval);
+        TB_LIT(&b, ",\n  \"nodes\": [");
         for (size_t i = 0; i < n; i++) {
-                fputs(i ? ",\n" : "\n", f);
-                fleet_row_text(f, &rows[i], poll_interval, now);
+                if (i)
+                        TB_LIT(&b, ",\n");
+                else
+                        TB_LIT(&b, "\n");
+                fleet_row_text(&b, &rows[i], poll_interval, now);
         }
-        fputs(n ? "\n  ]" : "]", f);
+        if (n)
+                TB_LIT(&b, "\n  ]");
+        else
+                TB_LIT(&b, "]");
         if (ro) {
                 /* one level deeper than json_dumps put it: its strings hold no raw newline */
-                fputs(",\n  \"rollout\": ", f);
+                TB_LIT(&b, ",\n  \"rollout\": ");
                 for (const char *p = ro, *nl;; p = nl + 1) {
                         nl = strchrnul(p, '\n');
-                        fwrite(p, 1, (size_t)(nl - p), f);
+                        tb_put(&b, p, (size_t)(nl - p));
                         if (!*nl)
                                 break;
-                        fputs("\n  ", f);
+                        TB_LIT(&b, "\n  ");
                 }
         }
-        fputs("\n}", f);
-        if (fclose(f) != 0) {
-                free(buf);
+        TB_LIT(&b, "\n}");
+        if (b.oom) {
+                free(b.p);
                 return NULL;
         }
-        *ret_len = len;
-        return buf;
+        *ret_len = b.len;
+        return b.p;
 }
 
 /* Node names are restricted to [A-Za-z0-9._-]; the state comes from a fixed list. Still,
