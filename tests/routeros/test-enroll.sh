@@ -24,7 +24,13 @@ base=https://$SIM_ADDR:$CTL_PORT
 "$CTL" serve --inventory inventory.json --key keys/signing.key --listen "$SIM_ADDR:$CTL_PORT" \
   --tls-cert router.crt --tls-key router.key --state ctl --enroll-token-file enroll.token 2>ctl.log &
 CTL_PID=$!
-trap 'kill $CTL_PID 2>/dev/null; wait $CTL_PID 2>/dev/null; cleanup' EXIT
+stop_ctl() {
+  kill "$CTL_PID" 2>/dev/null || true
+  for _ in $(seq 50); do kill -0 "$CTL_PID" 2>/dev/null || break; sleep 0.1; done
+  kill -9 "$CTL_PID" 2>/dev/null || true
+  wait "$CTL_PID" 2>/dev/null || true
+}
+trap 'stop_ctl; cleanup' EXIT
 for _ in $(seq 100); do curl -s --cacert ca.crt -o /dev/null "$base/v1/fleet" && break; sleep 0.1; done
 
 start_tls_sim --defconf
