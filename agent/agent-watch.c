@@ -254,8 +254,11 @@ static int sync_doc(struct agent_watch *w, const struct wf_doc *doc) {
 
         if (doc == w->doc && (!doc || doc->revision == w->doc_rev))
                 return 0;
+        /* Only exits and peers with alternate endpoints are watched: a 10 000-peer hub has
+         * few, and a slot is 768 bytes. */
         for (size_t i = 0; doc && i < doc->n_ifaces; i++)
-                total += doc->ifaces[i].n_peers;
+                for (size_t j = 0; j < doc->ifaces[i].n_peers; j++)
+                        total += watched(&doc->ifaces[i], &doc->ifaces[i].peers[j]);
         nv = calloc(total + 1, sizeof(*nv));
         ni = calloc((doc ? doc->n_ifaces : 0) + 1, sizeof(*ni));
         if (!nv || !ni) {

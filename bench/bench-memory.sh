@@ -98,7 +98,7 @@ ip netns exec "$NS" "$SRV" serve --listen 127.0.0.1:8444 --cert srv.pem --key sr
   --posts posts 2>/dev/null &
 PIDS+=($!)
 sleep 0.5
-ip netns exec "$NS" "$AGENT" --config run.conf run >run.log 2>&1 &
+ip netns exec "$NS" env ${WFD_AGENT_ENV:-} "$AGENT" --config run.conf run >run.log 2>&1 &
 AP=$!
 PIDS+=($AP)
 for _ in $(seq 1200); do grep -q "revision 1 applied" run.log && break; sleep 0.05; done

@@ -175,6 +175,13 @@ static void op_free_lists(struct plan_op *op) {
 
 /* Peer operations in execution order: new peers and add-only updates first, then updates that
  * drop prefixes, then removals. A prefix moving between peers is thus always held by one. */
+static bool refs_sorted(const void *v, size_t n, size_t size, int (*cmp)(const void *, const void *)) {
+        for (size_t k = 1; k < n; k++)
+                if (cmp((const char *)v + (k - 1) * size, (const char *)v + k * size) > 0)
+                        return false;
+        return true;
+}
+
 static int plan_peers(const struct plan_target *t, const struct wf_live_iface *live,
                       const struct wf_prefix *all, size_t n_all, struct ops_buf *b) {
         _cleanup_free_ struct tpeer_ref *tp = NULL;
@@ -193,8 +200,11 @@ static int plan_peers(const struct plan_target *t, const struct wf_live_iface *l
                 tp[k].p = &t->peers[k];
         for (size_t k = 0; k < n_l; k++)
                 lp[k].p = &live->peers[k];
-        qsort(tp, n_t, sizeof(*tp), tpeer_cmp);
-        qsort(lp, n_l, sizeof(*lp), lpeer_cmp);
+        /* The event cache keeps its peers by key (reconcile_cache_index): checked, not sorted. */
+        if (!refs_sorted(tp, n_t, sizeof(*tp), tpeer_cmp))
+                qsort(tp, n_t, sizeof(*tp), tpeer_cmp);
+        if (!refs_sorted(lp, n_l, sizeof(*lp), lpeer_cmp))
+                qsort(lp, n_l, sizeof(*lp), lpeer_cmp);
 
         while (i < n_t || j < n_l) {
                 int c;

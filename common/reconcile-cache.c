@@ -162,21 +162,31 @@ static void peer_set_from(struct wf_live_peer *lp, const struct plan_op *op, str
                 free(ips);
 }
 
-/* The peers after the plan: updates in place, removals dropped, additions appended. The old
- * array is wiped before it is freed (preshared keys). */
+/* The peers after the plan: updates in place, removals dropped, additions appended (then 1 is
+ * returned: the order by key is lost, else 0). Without
+ * additions the array is compacted where it is and its vacated tail wiped (a one-peer change
+ * among 10 000 touches one entry, not 2.5 MB); with them a new array is built and the old one
+ * wiped before it is freed (preshared keys). */
 static int fold_peers(struct wf_live_iface *l, const struct plan *p) {
-        _cleanup_free_ bool *gone = calloc(l->n_peers + 1, sizeof(*gone));
-        struct wf_live_peer *np;
-        size_t n_add = 0, k = 0;
+        _cleanup_free_ bool *gone = NULL;
+        struct wf_live_peer *np = NULL;
+        size_t n_add = 0, n_gone = 0, k = 0;
         int r;
 
-        if (!gone)
-                return -ENOMEM;
-        for (size_t i = 0; i < p->n_ops; i++)
+        for (size_t i = 0; i < p->n_ops; i++) {
                 n_add += p->ops[i].kind == PLAN_PEER_ADD;
-        np = calloc(l->n_peers + n_add + 1, sizeof(*np));
-        if (!np)
-                return -ENOMEM;
+                n_gone += p->ops[i].kind == PLAN_PEER_REMOVE;
+        }
+        if (n_gone) {
+                gone = calloc(l->n_peers + 1, sizeof(*gone));
+                if (!gone)
+                        return -ENOMEM;
+        }
+        if (n_add) {
+                np = calloc(l->n_peers + n_add + 1, sizeof(*np));
+                if (!np)
+                        return -ENOMEM;
+        }
         /* Indexes into l->peers, taken before anything moves. */
         for (size_t i = 0; i < p->n_ops; i++) {
                 const struct plan_op *op = &p->ops[i];
@@ -201,8 +211,26 @@ static int fold_peers(struct wf_live_iface *l, const struct plan *p) {
                 }
                 peer_set_from(&l->peers[idx], op, ips);
         }
+        if (!n_add) {
+                if (!n_gone)
+                        return 0;
+                for (size_t i = 0; i < l->n_peers; i++) {
+                        if (gone[i]) {
+                                free(l->peers[i].allowed_ips);
+                                free(l->peers[i].backend_id);
+                                free(l->peers[i].comment);
+                                continue;
+                        }
+                        if (k != i)
+                                l->peers[k] = l->peers[i];
+                        k++;
+                }
+                explicit_bzero(l->peers + k, (l->n_peers - k) * sizeof(*l->peers));
+                l->n_peers = k;
+                return 0;
+        }
         for (size_t i = 0; i < l->n_peers; i++) {
-                if (gone[i]) {
+                if (gone && gone[i]) {
                         free(l->peers[i].allowed_ips);
                         free(l->peers[i].backend_id);
                         free(l->peers[i].comment);
@@ -231,21 +259,28 @@ static int fold_peers(struct wf_live_iface *l, const struct plan *p) {
         free(l->peers);
         l->peers = np;
         l->n_peers = k;
-        return 0;
+        return 1;
 }
 
+/* The routes after the plan, compacted in place and grown only for additions. Returns 1 when
+ * routes were appended (the order reconcile_cache_index keeps is then lost), else 0. */
 static int fold_routes(struct wf_live_iface *l, const struct plan *p) {
-        _cleanup_free_ bool *gone = calloc(l->n_routes + 1, sizeof(*gone));
-        struct wf_live_route *nr;
-        size_t n_add = 0, k = 0;
+        _cleanup_free_ bool *gone = NULL;
+        size_t n_add = 0, n_del = 0, k = 0;
 
-        if (!gone)
-                return -ENOMEM;
         for (size_t i = 0; i < p->n_ops; i++) {
+                n_add += p->ops[i].kind == PLAN_ROUTE_ADD;
+                n_del += p->ops[i].kind == PLAN_ROUTE_DEL && p->ops[i].live_route;
+        }
+        if (n_del) {
+                gone = calloc(l->n_routes + 1, sizeof(*gone));
+                if (!gone)
+                        return -ENOMEM;
+        }
+        for (size_t i = 0; n_del && i < p->n_ops; i++) {
                 const struct plan_op *op = &p->ops[i];
                 size_t idx;
 
-                n_add += op->kind == PLAN_ROUTE_ADD;
                 if (op->kind != PLAN_ROUTE_DEL || !op->live_route)
                         continue;
                 idx = (size_t)(op->live_route - l->routes);
@@ -253,24 +288,26 @@ static int fold_routes(struct wf_live_iface *l, const struct plan *p) {
                         return -EINVAL;
                 gone[idx] = true;
         }
-        nr = calloc(l->n_routes + n_add + 1, sizeof(*nr));
-        if (!nr)
-                return -ENOMEM;
+        if (n_add) {
+                struct wf_live_route *nr = realloc(l->routes, (l->n_routes + n_add + 1) * sizeof(*nr));
+
+                if (!nr)
+                        return -ENOMEM;
+                l->routes = nr;
+        }
         for (size_t i = 0; i < l->n_routes; i++)
-                if (gone[i])
+                if (gone && gone[i])
                         free(l->routes[i].backend_id);
-                else
-                        nr[k++] = l->routes[i];
+                else if (k++ != i)
+                        l->routes[k - 1] = l->routes[i];
         for (size_t i = 0; i < p->n_ops; i++)
                 if (p->ops[i].kind == PLAN_ROUTE_ADD)
-                        nr[k++] = (struct wf_live_route){
+                        l->routes[k++] = (struct wf_live_route){
                                 .dst = p->ops[i].prefix, .table = p->route_table, .metric = p->route_metric,
                                 .protocol = WF_RTPROT, .ours = true, .ifindex = l->ifindex,
                         };
-        free(l->routes);
-        l->routes = nr;
         l->n_routes = k;
-        return 0;
+        return n_add > 0;
 }
 
 static int fold_addresses(struct wf_live_iface *l, const struct plan *p) {
@@ -298,6 +335,9 @@ static int fold_addresses(struct wf_live_iface *l, const struct plan *p) {
         l->n_addresses = k;
         return 0;
 }
+
+static void index_peers(struct wf_live_iface *l);
+static void index_routes(struct wf_live_iface *l);
 
 int reconcile_cache_fold(struct wf_live_iface *l, const struct plan *p, const struct plan_target *t) {
         _cleanup_free_ struct wf_prefix *claimed = NULL;
@@ -333,13 +373,18 @@ int reconcile_cache_fold(struct wf_live_iface *l, const struct plan *p, const st
          * touched gets its full desired list back. */
         if (n_claimed)
                 drop_claimed(l, claimed, n_claimed);
+        /* Updates and removals keep the order; only appended entries need the sort again. */
         r = fold_peers(l, p);
-        if (r >= 0)
+        if (r != 0)
+                index_peers(l);
+        if (r >= 0) {
                 r = fold_routes(l, p);
+                if (r != 0)
+                        index_routes(l);
+        }
         if (r >= 0)
                 r = fold_addresses(l, p);
-        reconcile_cache_index(l);
-        return r;
+        return r < 0 ? r : 0;
 }
 
 /* ---- monitor events against the cache ---- */
@@ -360,9 +405,26 @@ static int route_sort_cmp(const void *a, const void *b) {
         return route_key_cmp(a, y->table, &y->dst);
 }
 
-void reconcile_cache_index(struct wf_live_iface *l) {
+static int live_peer_cmp(const void *a, const void *b) {
+        return memcmp(((const struct wf_live_peer *)a)->public_key, ((const struct wf_live_peer *)b)->public_key,
+                      WF_KEY_LEN);
+}
+
+static void index_peers(struct wf_live_iface *l) {
+        if (l && l->n_peers > 1)
+                qsort(l->peers, l->n_peers, sizeof(*l->peers), live_peer_cmp);
+}
+
+static void index_routes(struct wf_live_iface *l) {
         if (l && l->n_routes > 1)
                 qsort(l->routes, l->n_routes, sizeof(*l->routes), route_sort_cmp);
+}
+
+/* Peers by key (the order plan_compute walks them in, so that it need not sort them again) and
+ * routes by table and destination (for the event checks). */
+void reconcile_cache_index(struct wf_live_iface *l) {
+        index_peers(l);
+        index_routes(l);
 }
 
 /* The first route of l (sorted by reconcile_cache_index) with this table and destination, and

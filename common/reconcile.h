@@ -100,7 +100,8 @@ int reconcile_cache_rekey(struct reconcile_cache *c, const struct wf_doc *doc);
 struct rtmon_event;
 bool reconcile_cache_contradicts(const struct reconcile_cache *c, const struct rtmon_event *ev);
 /* reconcile-cache.c internals for reconcile.c: the entry after plan p (built from t) was applied
- * (-EINVAL when p creates the link: observe it instead); routes sorted for the event checks. */
+ * (-EINVAL when p creates the link: observe it instead); peers sorted by key (plan walks them in
+ * that order) and routes by table and destination (the event checks). */
 int reconcile_cache_fold(struct wf_live_iface *l, const struct plan *p, const struct plan_target *t);
 void reconcile_cache_index(struct wf_live_iface *l);
 

@@ -136,95 +136,88 @@ static bool holds_default(const struct wf_live_peer *p) {
         return false;
 }
 
-static json_t *iface_json(const struct status_report *s, const struct wf_live_iface *l) {
-        const struct wf_iface *di = doc_iface(s->doc, l->name);
-        struct names nx;
-        json_t *o, *peers;
+static json_t *peer_json(const struct status_report *s, const struct names *nx, const struct wf_iface *di,
+                         const struct wf_live_peer *p) {
+        const char *name = peer_name(nx, p->public_key);
+        char key[45], ep[64];
+        json_t *po;
+
+        wf_key_to_b64(p->public_key, key);
+        wf_sockaddr_format(&p->endpoint, ep);
+        po = json_pack("{s:s, s:o, s:o, s:o, s:o, s:I, s:I, s:b}",
+                       "public_key", key,
+                       "name", name ? json_string(name) : json_null(),
+                       "endpoint", ep[0] ? json_string(ep) : json_null(),
+                       "latest_handshake", time_or_null(p->last_handshake),
+                       "handshake_age_s", p->last_handshake > 0 ?
+                               json_integer(s->now > p->last_handshake ? s->now - p->last_handshake : 0) :
+                               json_null(),
+                       "rx_bytes", (json_int_t)p->rx_bytes,
+                       "tx_bytes", (json_int_t)p->tx_bytes,
+                       "healthy", peer_healthy(p, s->now));
+        /* Exit peers: which one carries the default route (holds a /0 live). */
+        if (po && name && is_exit_peer(di, name) &&
+            json_object_set_new(po, "exit", json_string(holds_default(p) ? "active" : "standby")) < 0) {
+                json_decref(po);
+                po = NULL;
+        }
+        return po;
+}
+
+/* The interface with an empty "peers" array, its last member. */
+static json_t *iface_head_json(const struct wf_live_iface *l, const struct wf_iface *di) {
         char key[45];
 
-        peers = json_array();
-        if (!peers)
-                return NULL;
-        names_init(&nx, di);
-        for (size_t i = 0; i < l->n_peers; i++) {
-                const struct wf_live_peer *p = &l->peers[i];
-                const char *name = peer_name(&nx, p->public_key);
-                char ep[64];
-                json_t *po;
-
-                wf_key_to_b64(p->public_key, key);
-                wf_sockaddr_format(&p->endpoint, ep);
-                po = json_pack("{s:s, s:o, s:o, s:o, s:o, s:I, s:I, s:b}",
-                               "public_key", key,
-                               "name", name ? json_string(name) : json_null(),
-                               "endpoint", ep[0] ? json_string(ep) : json_null(),
-                               "latest_handshake", time_or_null(p->last_handshake),
-                               "handshake_age_s", p->last_handshake > 0 ?
-                                       json_integer(s->now > p->last_handshake ? s->now - p->last_handshake : 0) :
-                                       json_null(),
-                               "rx_bytes", (json_int_t)p->rx_bytes,
-                               "tx_bytes", (json_int_t)p->tx_bytes,
-                               "healthy", peer_healthy(p, s->now));
-                /* Exit peers: which one carries the default route (holds a /0 live). */
-                if (po && name && is_exit_peer(di, name) &&
-                    json_object_set_new(po, "exit", json_string(holds_default(p) ? "active" : "standby")) < 0) {
-                        json_decref(po);
-                        po = NULL;
-                }
-                if (!po || json_array_append_new(peers, po) < 0) {
-                        names_done(&nx);
-                        json_decref(peers);
-                        return NULL;
-                }
-        }
-        names_done(&nx);
         if (l->has_private_key)
                 wf_key_to_b64(l->public_key, key);
         else if (di && di->has_public_key)
                 wf_key_to_b64(di->public_key, key);
         else
                 key[0] = 0;
-        o = json_pack("{s:s, s:b, s:o, s:i, s:o}",
-                      "name", l->name ? l->name : "",
-                      "exists", l->exists,
-                      "public_key", key[0] ? json_string(key) : json_null(),
-                      "listen_port", (int)l->listen_port,
-                      "peers", peers);
+        return json_pack("{s:s, s:b, s:o, s:i, s:[]}",
+                         "name", l->name ? l->name : "",
+                         "exists", l->exists,
+                         "public_key", key[0] ? json_string(key) : json_null(),
+                         "listen_port", (int)l->listen_port,
+                         "peers");
+}
+
+static json_t *iface_json(const struct status_report *s, const struct wf_live_iface *l) {
+        const struct wf_iface *di = doc_iface(s->doc, l->name);
+        json_t *o = iface_head_json(l, di), *peers = json_object_get(o, "peers");
+        struct names nx;
+
+        if (!o)
+                return NULL;
+        names_init(&nx, di);
+        for (size_t i = 0; i < l->n_peers; i++)
+                if (json_array_append_new(peers, peer_json(s, &nx, di, &l->peers[i])) < 0) {
+                        names_done(&nx);
+                        json_decref(o);
+                        return NULL;
+                }
+        names_done(&nx);
         return o;
 }
 
-json_t *status_to_json(const struct status_report *s) {
-        json_t *o, *ifaces;
+/* Everything but "interfaces". */
+static json_t *report_head_json(const struct status_report *s) {
+        json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:o, s:o, s:o, s:o, s:o, s:o, s:I}",
+                              "schema", WF_SCHEMA_STATUS,
+                              "node", s->node ? s->node : "",
+                              "agent_version", WGFLEET_VERSION,
+                              "state", status_state_to_string(s->state),
+                              "applied_revision", (json_int_t)s->applied_revision,
+                              "seen_revision", (json_int_t)s->seen_revision,
+                              "last_fetch_ok", time_or_null(s->last_fetch_ok),
+                              "last_apply", time_or_null(s->last_apply),
+                              "expires_at", time_or_null(s->expires_at),
+                              "last_apply_cycle_seconds", s->last_apply_cycle_us ?
+                                      json_real((double)s->last_apply_cycle_us / 1e6) : json_null(),
+                              "errors", strings_array(s->errors, s->n_errors),
+                              "drift", strings_array(s->drift, s->n_drift),
+                              "time", (json_int_t)s->now);
 
-        ifaces = json_array();
-        if (!ifaces)
-                return NULL;
-        for (size_t i = 0; i < s->n_live; i++) {
-                json_t *io;
-
-                if (!s->live[i])
-                        continue;
-                io = iface_json(s, s->live[i]);
-                if (!io || json_array_append_new(ifaces, io) < 0) {
-                        json_decref(ifaces);
-                        return NULL;
-                }
-        }
-        o = json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:I}",
-                      "schema", WF_SCHEMA_STATUS,
-                      "node", s->node ? s->node : "",
-                      "agent_version", WGFLEET_VERSION,
-                      "state", status_state_to_string(s->state),
-                      "applied_revision", (json_int_t)s->applied_revision,
-                      "seen_revision", (json_int_t)s->seen_revision,
-                      "last_fetch_ok", time_or_null(s->last_fetch_ok),
-                      "last_apply", time_or_null(s->last_apply),
-                      "expires_at", time_or_null(s->expires_at),
-                      "last_apply_cycle_seconds", s->last_apply_cycle_us ? json_real((double)s->last_apply_cycle_us / 1e6) : json_null(),
-                      "errors", strings_array(s->errors, s->n_errors),
-                      "drift", strings_array(s->drift, s->n_drift),
-                      "interfaces", ifaces,
-                      "time", (json_int_t)s->now);
         if (o && s->failover && json_object_set(o, "failover", s->failover) < 0) {
                 json_decref(o);
                 return NULL;
@@ -232,17 +225,74 @@ json_t *status_to_json(const struct status_report *s) {
         return o;
 }
 
-int status_to_json_text(const struct status_report *s, char **ret) {
-        json_t *o = status_to_json(s);
-        char *t;
+json_t *status_to_json(const struct status_report *s) {
+        json_t *o = report_head_json(s), *ifaces = json_array();
 
-        if (!o)
+        if (!o || !ifaces || json_object_set_new(o, "interfaces", ifaces) < 0) {
+                json_decref(o);
+                return NULL;
+        }
+        for (size_t i = 0; i < s->n_live; i++)
+                if (s->live[i] && json_array_append_new(ifaces, iface_json(s, s->live[i])) < 0) {
+                        json_decref(o);
+                        return NULL;
+                }
+        return o;
+}
+
+/* Writes v compactly, without its last `cut` bytes ("}" of an object to be continued, "]}" of a
+ * trailing empty array), and frees it. */
+static int put_json(FILE *f, json_t *v, size_t cut) {
+        char *t = v ? json_dumps(v, JSON_COMPACT) : NULL;
+        size_t n = t ? strlen(t) : 0;
+        int r = t && n >= cut && fwrite(t, 1, n - cut, f) == n - cut ? 0 : -ENOMEM;
+
+        free(t);
+        json_decref(v);
+        return r;
+}
+
+/* The same document as status_to_json, written peer by peer: a report of 10 000 peers never
+ * exists as one JSON tree (about 10 MB) next to its text (2 MB). */
+int status_to_json_text(const struct status_report *s, char **ret) {
+        _cleanup_free_ char *text = NULL;
+        size_t len = 0, n = 0;
+        FILE *f = open_memstream(&text, &len);
+        int r;
+
+        if (!f)
                 return -ENOMEM;
-        t = json_dumps(o, JSON_COMPACT);
-        json_decref(o);
-        if (!t)
-                return -ENOMEM;
-        *ret = t;
+        r = put_json(f, report_head_json(s), 1);
+        if (r >= 0)
+                r = fputs(",\"interfaces\":[", f) < 0 ? -ENOMEM : 0;
+        for (size_t i = 0; r >= 0 && i < s->n_live; i++) {
+                const struct wf_live_iface *l = s->live[i];
+                const struct wf_iface *di;
+                struct names nx;
+
+                if (!l)
+                        continue;
+                di = doc_iface(s->doc, l->name);
+                if (n++ > 0)
+                        fputc(',', f);
+                r = put_json(f, iface_head_json(l, di), 2);
+                names_init(&nx, di);
+                for (size_t k = 0; r >= 0 && k < l->n_peers; k++) {
+                        if (k > 0)
+                                fputc(',', f);
+                        r = put_json(f, peer_json(s, &nx, di, &l->peers[k]), 0);
+                }
+                names_done(&nx);
+                if (r >= 0)
+                        r = fputs("]}", f) < 0 ? -ENOMEM : 0;
+        }
+        if (r >= 0)
+                r = fputs("]}", f) < 0 ? -ENOMEM : 0;
+        if (fclose(f) != 0 && r >= 0)
+                r = -ENOMEM;
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(text);
         return 0;
 }
 

@@ -115,6 +115,32 @@ int main(void) {
         CHECK(r.failover);
         o = status_to_json(&r);
         CHECK(json_equal(json_object_get(o, "failover"), r.failover));
+        /* The report as sent is written peer by peer, never as one tree: the same document,
+         * two interfaces (one absent: skipped), every peer, failover included. */
+        {
+                struct wf_live_iface *two[] = { &li, NULL, &li };
+                struct status_report r2 = r;
+                json_t *tree, *parsed;
+                char *text = NULL;
+
+                CHECK(status_to_json_text(&r, &text) == 0);
+                parsed = text ? json_loads(text, JSON_REJECT_DUPLICATES, NULL) : NULL;
+                CHECK(parsed && json_equal(parsed, o));
+                CHECK(json_array_size(json_object_get(json_array_get(json_object_get(parsed, "interfaces"), 0),
+                                                      "peers")) == 3);
+                json_decref(parsed);
+                free(text);
+                r2.live = two;
+                r2.n_live = 3;
+                tree = status_to_json(&r2);
+                CHECK(status_to_json_text(&r2, &text) == 0);
+                parsed = text ? json_loads(text, JSON_REJECT_DUPLICATES, NULL) : NULL;
+                CHECK(parsed && tree && json_equal(parsed, tree) &&
+                      json_array_size(json_object_get(parsed, "interfaces")) == 2);
+                json_decref(parsed);
+                json_decref(tree);
+                free(text);
+        }
         json_decref(o);
         f = open_memstream(&tbl, &len);
         status_print_table(&r, f);
