@@ -23,6 +23,7 @@
 
 #define TICK_USEC USEC_PER_SEC
 #define N_PROBES 256
+#define DP_PING_WAIT_MS 500
 
 struct wpeer {
         char iface[WF_IFNAMSIZ];
@@ -70,6 +71,7 @@ struct agent_watch {
         uint64_t doc_rev;
         uint32_t gen;
         int fd[2];                     /* ICMP echo sockets, IPv4 and IPv6 (-1: none) */
+        bool dp_ping;                  /* the data plane pings for us (ops->ping: RouterOS /ping) */
         sd_event_source *io[2], *tick;
         struct probe probes[N_PROBES];
         uint16_t seq;
@@ -82,7 +84,7 @@ struct agent_watch {
 };
 
 static bool can_probe(const struct agent_watch *w, const struct wpeer *p) {
-        return p->probe && w->fd[p->tunnel.ss_family == AF_INET6] >= 0;
+        return p->probe && (w->dp_ping || w->fd[p->tunnel.ss_family == AF_INET6] >= 0);
 }
 
 static int64_t mono_ms(void) {
@@ -329,6 +331,25 @@ static void probe_send(struct agent *a, size_t peer, const struct sockaddr_stora
                               .sent_usec = agentr_mono_usec(), .to = *to };
 }
 
+/* The data plane's own echo (a RouterOS router pings through its tunnel, or on its underlay
+ * for a primary's host): synchronous, an unanswered one costs DP_PING_WAIT_MS of the tick. */
+static void dp_probe(struct agent *a, size_t peer, const struct sockaddr_storage *to, bool underlay) {
+        struct agent_watch *w = a->watch;
+        struct wf_err e = {};
+        uint32_t rtt = 0;
+        int r = a->ops->ping(a->backend, to, DP_PING_WAIT_MS, &rtt, &e);
+
+        if (r == -EPERM) {
+                w->dp_ping = false;
+                agentd_log(LOG_WARNING, "liveness: %s: peers are judged by received bytes and handshakes only; "
+                           "give the API user's group the 'test' policy", e.msg);
+        } else if (r > 0 && underlay) {
+                w->peers[peer].primary_ms = mono_ms();
+        } else if (r > 0) {
+                lv_probe_reply(&w->peers[peer].lv, mono_ms(), rtt, failover_ms(a));
+        }
+}
+
 static bool same_addr(const struct sockaddr_storage *a, const struct sockaddr_storage *b) {
         if (a->ss_family != b->ss_family)
                 return false;
@@ -451,12 +472,17 @@ static void send_probes(struct agent *a) {
                 struct wpeer *p = &w->peers[i];
                 const struct wf_live_iface *l;
 
-                if (p->probe)
+                if (p->probe && w->dp_ping)
+                        dp_probe(a, i, &p->tunnel, false);
+                else if (p->probe)
                         probe_send(a, i, &p->tunnel, false, 0);
                 if (p->ept.cur == 0 || !p->primary.ss_family)
                         continue;
                 l = live_iface(a, p->iface);
-                probe_send(a, i, &p->primary, true, l ? l->fwmark : 0);
+                if (w->dp_ping)
+                        dp_probe(a, i, &p->primary, true);
+                else
+                        probe_send(a, i, &p->primary, true, l ? l->fwmark : 0);
         }
 }
 
@@ -629,9 +655,9 @@ int agentr_watch_start(struct agent *a) {
         w->fd[0] = w->fd[1] = -1;
         a->watch = w;
         agentr_timer_arm(a, &w->tick, TICK_USEC, on_tick);
-        /* A sidecar's host is not on the router's tunnels: its peers are judged by the router's
-         * handshakes and counters, no probes. */
-        if (a->ops == &backend_routeros_ops)
+        /* A sidecar's host is not on the router's tunnels: the router pings for it. */
+        w->dp_ping = a->ops->ping != NULL;
+        if (w->dp_ping)
                 return 0;
         /* An unprivileged ICMP echo socket (net.ipv4.ping_group_range, which covers IPv6 too):
          * no CAP_NET_RAW needed, and the kernel hands each socket only its own replies. */

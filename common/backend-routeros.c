@@ -9,9 +9,11 @@
  * .id (not stable across reboots), and changed in place with set, only the differing
  * properties. */
 #include <arpa/inet.h>
+#include <inttypes.h>
 #include <netdb.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -357,6 +359,58 @@ static int ros_probe(struct backend *b, const char *iface, struct wf_err *e) {
         return 0;
 }
 
+/* ---- ping ---- */
+
+/* A /ping row's time ("2ms500us", "12ms", "850us"): microseconds, 0 when unreadable. */
+static uint32_t ping_time_us(const char *s) {
+        uint64_t ms, us = 0;
+        const char *u = s ? strstr(s, "us") : NULL;
+
+        if (rosapi_duration_parse(s, &ms) < 0)
+                return 0;
+        /* the duration parser drops the sub-millisecond part: add it back */
+        if (u) {
+                while (u > s && u[-1] >= '0' && u[-1] <= '9')
+                        u--;
+                us = strtoull(u, NULL, 10) % 1000;
+        }
+        return (uint32_t)(ms * 1000 + us);
+}
+
+/* RouterOS 7 /ping with count=1: the router sends the echo itself, through the tunnel whose
+ * allowed-address covers addr, or on its underlay. The one !re carries received= (0 or 1),
+ * and time= when the reply came, status=timeout when it did not within interval. */
+static int ros_ping(struct backend *b, const struct sockaddr_storage *addr, uint32_t wait_ms, uint32_t *rtt_us,
+                    struct wf_err *e) {
+        char host[INET6_ADDRSTRLEN], a[80], iv[32];
+        struct rosconn_reply rep;
+        const void *raw = addr->ss_family == AF_INET6 ? (const void *)&((const struct sockaddr_in6 *)addr)->sin6_addr
+                                                      : (const void *)&((const struct sockaddr_in *)addr)->sin_addr;
+        int r;
+
+        if (!inet_ntop(addr->ss_family, raw, host, sizeof(host)))
+                return wf_err_set(e, -EAFNOSUPPORT, "routeros: ping: no address");
+        r = ros_connect(b, e);
+        if (r < 0)
+                return r;
+        snprintf(a, sizeof(a), "=address=%s", host);
+        snprintf(iv, sizeof(iv), "=interval=%" PRIu32 "ms", wait_ms < 10 ? 10 : wait_ms);
+        r = ROS_CALL(b, &rep, e, "/ping", a, "=count=1", iv);
+        if (r == -EREMOTEIO) {
+                /* "not enough permissions": the API user's group lacks the test policy */
+                wf_err_set(e, -EPERM, "routeros: /ping refused: %s", rep.trap);
+                r = -EPERM;
+        } else if (r == 0) {
+                const char *got = rep.n_re ? rosconn_reply_get(&rep, rep.n_re - 1, "received") : NULL;
+
+                r = got && strtoul(got, NULL, 10) > 0;
+                if (r)
+                        *rtt_us = ping_time_us(rosconn_reply_get(&rep, rep.n_re - 1, "time"));
+        }
+        rosconn_reply_done(&rep);
+        return r;
+}
+
 /* ---- clear ---- */
 
 static int remove_ours(struct backend *b, const char *iface, const char *menu, struct wf_err *e) {
@@ -424,4 +478,5 @@ const struct backend_ops backend_routeros_ops = {
         .clear = ros_clear,
         .probe = ros_probe,
         .gateway = ros_gateway,
+        .ping = ros_ping,
 };

@@ -4,6 +4,9 @@
 /* One facade over the data planes: linux (netlink), uapi (wireguard-go socket), routeros.
  * plan/apply code talks only to this table. */
 
+#include <stdint.h>
+#include <sys/socket.h>
+
 #include "config.h"
 #include "exit.h"
 #include "gateway.h"
@@ -63,6 +66,13 @@ struct backend_ops {
                           struct wf_err *e);
         /* Optional (linux, uapi): the counters above. */
         void (*stats)(struct backend *b, struct backend_stats *ret);
+        /* Optional (routeros; NULL where the agent's host is on the tunnels and pings itself):
+         * one ICMP echo sent by the data plane to addr (a peer's tunnel address, or an
+         * endpoint's host on the underlay), a reply waited for wait_ms at most. 1: answered,
+         * *rtt_us set; 0: not answered; -EPERM: the data plane refuses to ping (e prefilled);
+         * other -errno: no answer this time (connection). */
+        int (*ping)(struct backend *b, const struct sockaddr_storage *addr, uint32_t wait_ms, uint32_t *rtt_us,
+                    struct wf_err *e);
 };
 
 extern const struct backend_ops backend_linux_ops;

@@ -3,6 +3,7 @@
  * properties and error messages follow RouterOS 7 as its documentation describes them. */
 #include "sim-db.h"
 #include "sim-fw.h"
+#include "sim-net.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -261,7 +262,7 @@ struct menu {
 
 struct sim_db {
         struct menu m[_M_MAX];
-        int handshake_after;
+        struct sim_net *net;
         bool empty_reply;
         time_t started;
 };
@@ -678,23 +679,24 @@ static void route_derive(const struct sim_db *db, struct item *it) {
                 item_set(it, "immediate-gw", gw);
 }
 
-/* The values print shows, including the simulated traffic of peers. */
+/* The values print shows, including the simulated traffic of peers (sim-net.c). */
 static void peer_runtime(const struct sim_db *db, const struct item *it, struct item *view) {
         const char *ep = item_get(it, "endpoint-address");
-        time_t now = time(NULL);
-        if (db->handshake_after < 0 || !ep || is_true(item_get(it, "disabled")))
-                return;
-        time_t age = now - it->created;
-        if (age < (time_t)db->handshake_after)
-                return;
+        struct sim_peer_rt rt;
         char buf[32];
-        /* WireGuard re-handshakes every two minutes. */
-        rosapi_duration_format((uint64_t)((age - db->handshake_after) % 120), buf);
-        item_set(view, "last-handshake", buf);
-        snprintf(buf, sizeof buf, "%ld", (long)(148 + 92 * (age - db->handshake_after)));
+
+        if (!sim_net_peer(db->net, it->id, &rt))
+                rt = (struct sim_peer_rt){};
+        snprintf(buf, sizeof buf, "%llu", (unsigned long long)rt.rx);
         item_set(view, "rx", buf);
-        snprintf(buf, sizeof buf, "%ld", (long)(92 + 148 * (age - db->handshake_after)));
+        snprintf(buf, sizeof buf, "%llu", (unsigned long long)rt.tx);
         item_set(view, "tx", buf);
+        if (!rt.last_handshake)
+                return;
+        rosapi_duration_format((uint64_t)(time(NULL) - rt.last_handshake), buf);
+        item_set(view, "last-handshake", buf);
+        if (!ep)
+                return;
         item_set(view, "current-endpoint-address", ep);
         const char *port = item_get(it, "endpoint-port");
         item_set(view, "current-endpoint-port", port ? port : "0");
@@ -1379,6 +1381,12 @@ size_t sim_db_n_items(const struct sim_db *db, const char *path) {
         return md ? db->m[md->kind].n : 0;
 }
 
+time_t sim_db_item_created(const struct sim_db *db, const char *path, size_t i) {
+        const struct mdef *md = menu_at(path, strlen(path));
+
+        return md && i < db->m[md->kind].n ? db->m[md->kind].items[i]->created : 0;
+}
+
 const char *sim_db_item_attr(const struct sim_db *db, const char *path, size_t i, const char *key) {
         const struct mdef *md = menu_at(path, strlen(path));
         static char id[16];
@@ -1412,6 +1420,35 @@ static void do_evaluate(const struct sim_db *db, const struct args *a, struct ou
         out_done(o, NULL);
 }
 
+/* /ping and /wgfleet-sim/reach (sim-net.c). Returns what the log says. */
+static const char *do_net(struct sim_db *db, const char *w, const struct args *a, struct out *o) {
+        struct sim_fw_kv rows[SIM_NET_MAX_ROWS][SIM_NET_ROW_KV];
+        size_t n_kv[SIM_NET_MAX_ROWS];
+        char err[256];
+        int n;
+
+        if (strcmp(w, "/wgfleet-sim/reach") == 0)
+                n = sim_net_reach(db->net, db, (const char *const *)a->k, a->v, a->n, err);
+        else
+                n = sim_net_ping(db->net, db, (const char *const *)a->k, a->v, a->n, rows, n_kv, err);
+        if (n < 0) {
+                out_trap(o, err, NULL);
+                return "trap";
+        }
+        for (int i = 0; i < n && strcmp(w, "/ping") == 0; i++) {
+                struct rosapi_sentence s;
+
+                rosapi_sentence_init(&s);
+                rosapi_sentence_adds(&s, "!re");
+                for (size_t j = 0; j < n_kv[i]; j++)
+                        rosapi_sentence_addkv(&s, '=', rows[i][j].k, rows[i][j].v);
+                out_sentence(o, &s);
+        }
+        out_done(o, NULL);
+        /* the log shows whether the last echo came back */
+        return n > 0 && strcmp(w, "/ping") == 0 ? (strcmp(rows[n - 1][2].k, "status") == 0 ? "timeout" : "reply") : "done";
+}
+
 /* ---- entry points ---- */
 
 static void log_cmd(FILE *log, const struct rosapi_sentence *cmd, const char *result) {
@@ -1439,7 +1476,7 @@ int sim_db_exec(struct sim_db *db, const struct rosapi_sentence *cmd, const char
         struct args a;
         size_t before = out->len;
 
-        if (w[0] != '/' || !slash || slash == w) {
+        if (w[0] != '/' || !slash || (slash == w && strcmp(w, "/ping") != 0)) {
                 out_trap(&o, "no such command prefix", NULL);
                 log_cmd(log, cmd, "trap");
                 return 0;
@@ -1456,6 +1493,14 @@ int sim_db_exec(struct sim_db *db, const struct rosapi_sentence *cmd, const char
         size_t plen = (size_t)(slash - w);
         const char *verb = slash + 1;
         const struct mdef *md = menu_at(w, plen);
+        /* The traffic so far happened under the configuration so far. */
+        sim_net_settle(db->net, db, time(NULL));
+        if (strcmp(w, "/ping") == 0 || strcmp(w, "/wgfleet-sim/reach") == 0) {
+                args_parse(cmd, &a);
+                log_cmd(log, cmd, do_net(db, w, &a, &o));
+                args_done(&a);
+                return 0;
+        }
         if (strcmp(w, "/wgfleet-sim/evaluate") == 0) {
                 args_parse(cmd, &a);
                 do_evaluate(db, &a, &o);
@@ -1554,11 +1599,15 @@ static void defconf_firewall(struct sim_db *db) {
         }
 }
 
-struct sim_db *sim_db_new(bool defconf, int handshake_after) {
+struct sim_db *sim_db_new(bool defconf, const struct sim_net_opts *net) {
         struct sim_db *db = calloc(1, sizeof *db);
         if (!db)
                 return NULL;
-        db->handshake_after = handshake_after;
+        db->net = sim_net_new(net);
+        if (!db->net) {
+                free(db);
+                return NULL;
+        }
         db->started = time(NULL);
         struct item *it;
         it = menu_new_item(&db->m[M_IDENTITY], 0);
@@ -1594,5 +1643,6 @@ void sim_db_free(struct sim_db *db) {
                         item_free(db->m[k].items[i]);
                 free(db->m[k].items);
         }
+        sim_net_free(db->net);
         free(db);
 }

@@ -8,12 +8,16 @@
 #include <stdbool.h>
 #include <stdio.h>
 
+#include <time.h>
+
 #include "rosapi.h"
 
 struct sim_db;
+struct sim_net_opts;
 
-/* handshake_after: seconds after which a peer with an endpoint shows a handshake; -1 never. */
-struct sim_db *sim_db_new(bool defconf, int handshake_after);
+/* net: the simulated network around the router (sim-net.h): when peers come up, whether
+ * remotes send keepalives, whether /ping is allowed. */
+struct sim_db *sim_db_new(bool defconf, const struct sim_net_opts *net);
 /* RouterOS >= 7.18: a print without results answers !empty before !done. */
 void sim_db_set_empty_reply(struct sim_db *db, bool on);
 void sim_db_free(struct sim_db *db);
@@ -28,4 +32,5 @@ int sim_db_exec(struct sim_db *db, const struct rosapi_sentence *cmd, const char
  * "/ip/firewall/nat") in order, and an attribute of the i-th (".id" included); NULL when
  * absent. The .id string lives until the next call. */
 size_t sim_db_n_items(const struct sim_db *db, const char *path);
+time_t sim_db_item_created(const struct sim_db *db, const char *path, size_t i);
 const char *sim_db_item_attr(const struct sim_db *db, const char *path, size_t i, const char *key);

@@ -24,6 +24,7 @@
 #include "rosapi.h"
 #include "rosconn.h"
 #include "sim-db.h"
+#include "sim-net.h"
 #include "util.h"
 
 static volatile sig_atomic_t stop;
@@ -41,7 +42,7 @@ struct opts {
         unsigned bloat_rows;
         unsigned long drop_after; /* per connection: hang up before this command */
         unsigned long drop_times; /* on this many connections */
-        int handshake_after; /* -1: peers never handshake */
+        struct sim_net_opts net;
 };
 
 /* One API session. RouterOS serves several at once (api max-sessions); so does this, from
@@ -296,12 +297,15 @@ static void usage(FILE *f) {
         fprintf(f, "usage: wgfleet-routeros-sim --listen ADDR:PORT --user U --password P\n"
                    "         [--tls-cert C --tls-key K] [--defconf] [--legacy-login] [--empty-reply]\n"
                    "         [--log FILE] [--port-file FILE] [--drop-after N [--drop-times K]]\n"
-                   "         [--handshake-after S] [--bloat-rows N]\n"
+                   "         [--handshake-after S] [--quiet-peers] [--no-ping] [--bloat-rows N]\n"
                    "  --drop-after N: hang up before the Nth command of a connection, on the first K\n"
-                   "  connections (fault injection); --handshake-after S: peers with an endpoint show a\n"
-                   "  handshake S seconds after they were added (default: never); --empty-reply: !empty\n"
-                   "  for prints without results, as RouterOS 7.18 and later; --bloat-rows N: N extra\n"
-                   "  rows of about 1 MB in every print reply\n");
+                   "  connections (fault injection); --handshake-after S: peers with a reachable endpoint\n"
+                   "  come up S seconds after they were added (default: never); --quiet-peers: remotes\n"
+                   "  send no keepalives (rx moves by handshakes and echo replies only); --no-ping: /ping\n"
+                   "  refused as for a user without the test policy; --empty-reply: !empty for prints\n"
+                   "  without results, as RouterOS 7.18 and later. /wgfleet-sim/reach =address=HOST\n"
+                   "  =reachable=yes|no makes an underlay host (an endpoint, a /ping target) (un)reachable;\n"
+                   "  --bloat-rows N: N extra rows of about 1 MB before every print's reply\n");
 }
 
 int main(int argc, char **argv) {
@@ -313,10 +317,11 @@ int main(int argc, char **argv) {
                 { "port-file", required_argument, NULL, 'P' }, { "drop-after", required_argument, NULL, 'd' },
                 { "handshake-after", required_argument, NULL, 'H' }, { "drop-times", required_argument, NULL, 'T' },
                 { "empty-reply", no_argument, NULL, 'E' }, { "help", no_argument, NULL, 'h' },
+                { "quiet-peers", no_argument, NULL, 'Q' }, { "no-ping", no_argument, NULL, 'N' },
                 { "bloat-rows", required_argument, NULL, 'B' },
                 {},
         };
-        struct opts o = { .handshake_after = -1, .drop_times = 1 };
+        struct opts o = { .net.handshake_after = -1, .drop_times = 1 };
         int ch;
         while ((ch = getopt_long(argc, argv, "", lo, NULL)) >= 0) {
                 switch (ch) {
@@ -332,7 +337,9 @@ int main(int argc, char **argv) {
                 case 'g': o.log_path = optarg; break;
                 case 'P': o.port_file = optarg; break;
                 case 'd': o.drop_after = strtoul(optarg, NULL, 10); break;
-                case 'H': o.handshake_after = atoi(optarg); break;
+                case 'H': o.net.handshake_after = atoi(optarg); break;
+                case 'Q': o.net.quiet = true; break;
+                case 'N': o.net.no_ping = true; break;
                 case 'T': o.drop_times = strtoul(optarg, NULL, 10); break;
                 case 'h': usage(stdout); return 0;
                 default: usage(stderr); return 2;
@@ -393,7 +400,7 @@ int main(int argc, char **argv) {
         sigaction(SIGINT, &sa, NULL);
         signal(SIGPIPE, SIG_IGN);
 
-        struct sim_db *db = sim_db_new(o.defconf, o.handshake_after);
+        struct sim_db *db = sim_db_new(o.defconf, &o.net);
         if (!db)
                 return 1;
         sim_db_set_empty_reply(db, o.empty);
