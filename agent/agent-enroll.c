@@ -57,7 +57,8 @@ static int enroll_key(const struct config *c, const char *iface, uint8_t pub[WF_
                 return keys_load_public(c->state_dir, pub, e);
         }
         if (!doc_ifname_valid(iface))
-                return wf_err_set(e, -EINVAL, "--interface \"%s\" is not an interface name (1-15 printable ASCII bytes, no '/' or ':')", iface);
+                return wf_err_set(e, -EINVAL, "--interface \"%s\" is not an interface name (1-15 printable "
+                                  "ASCII bytes, no '/' or ':')", iface);
         if ((r = ops->open(&b, c, e)) < 0)
                 return r;
         r = ops->device_key(b, iface, true, pub, e);

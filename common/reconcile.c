@@ -295,18 +295,29 @@ static int iface_from_cache(const struct backend_ops *ops, struct backend *b, un
 }
 
 /* A device that keeps its own key: the document's public_key (when given) must be the key the
- * device holds; a device still without the interface generates one at creation. */
+ * device holds. Without the interface the device would generate another key at creation, so a
+ * document naming one is refused then too (a document without public_key creates it). */
 static int check_device_key(const struct wf_iface *iface, const struct wf_live_iface *live,
                             struct reconcile_iface *ri) {
         char doc_key[45], key[45];
 
-        if (!iface->has_public_key || !live->exists || !live->has_private_key ||
-            memcmp(iface->public_key, live->public_key, WF_KEY_LEN) == 0)
+        if (!iface->has_public_key || (live->exists && live->has_private_key &&
+                                       memcmp(iface->public_key, live->public_key, WF_KEY_LEN) == 0))
                 return 0;
         wf_key_to_b64(iface->public_key, doc_key);
-        wf_key_to_b64(live->public_key, key);
-        snprintf(ri->error_msg, sizeof(ri->error_msg), "%s: the document's public_key %s is not the key %s the "
-                 "device generated: enrol the device's key (wgfleet-agent status shows it)", iface->name, doc_key, key);
+        if (!live->exists)
+                snprintf(ri->error_msg, sizeof(ri->error_msg), "%s: the document's public_key %s: the device "
+                         "has no such interface, and would generate another key: wgfleet-agent enroll "
+                         "--interface %s creates it and enrols its key", iface->name, doc_key, iface->name);
+        else {
+                if (live->has_private_key)
+                        wf_key_to_b64(live->public_key, key);
+                else
+                        snprintf(key, sizeof key, "(none)");
+                snprintf(ri->error_msg, sizeof(ri->error_msg), "%s: the document's public_key %s is not the key "
+                         "%s the device generated: enrol the device's key (wgfleet-agent enroll)", iface->name,
+                         doc_key, key);
+        }
         return -EKEYREJECTED;
 }
 

@@ -629,16 +629,17 @@ int ctl_rollout_abort(struct ctl_rollout *ro, const struct ctl_render *target, s
 /* ---- views ---- */
 
 json_t *ctl_rollout_json(const struct ctl_rollout *ro, const struct ctl_render *target, int64_t now) {
-        json_t *S = ro->st, *nodes = json_object(), *o;
+        json_t *S = ro->st, *nodes = json_object(), *o, *holding = json_object_get(S, "holding");
 
-        o = json_pack("{s:b, s:s, s:I, s:I, s:O, s:i, s:i, s:s, s:O, s:o}",
+        /* "o" takes the reference: a fresh empty array is not leaked, a kept one is shared */
+        o = json_pack("{s:b, s:s, s:I, s:I, s:o, s:i, s:i, s:s, s:o, s:o}",
                       "enabled", ro->cfg.enabled, "state", str(S, "state"),
                       "id", json_integer_value(json_object_get(S, "id")),
                       "wave", json_integer_value(json_object_get(S, "wave")) + 1,
-                      "waves", ro->cfg.waves ? ro->cfg.waves : json_array(),
+                      "waves", ro->cfg.waves ? json_incref(ro->cfg.waves) : json_array(),
                       "settle", (int)ro->cfg.settle, "deadline", (int)ro->cfg.deadline,
                       "reason", str(S, "reason"),
-                      "holding", json_object_get(S, "holding") ?: json_array(),
+                      "holding", holding ? json_incref(holding) : json_array(),
                       "nodes", nodes);
         if (!o)
                 return NULL;

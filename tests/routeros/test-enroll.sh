@@ -24,7 +24,13 @@ base=https://$SIM_ADDR:$CTL_PORT
 "$CTL" serve --inventory inventory.json --key keys/signing.key --listen "$SIM_ADDR:$CTL_PORT" \
   --tls-cert router.crt --tls-key router.key --state ctl --enroll-token-file enroll.token 2>ctl.log &
 CTL_PID=$!
-trap 'kill $CTL_PID 2>/dev/null; wait $CTL_PID 2>/dev/null; cleanup' EXIT
+stop_ctl() {
+  kill "$CTL_PID" 2>/dev/null || true
+  for _ in $(seq 50); do kill -0 "$CTL_PID" 2>/dev/null || break; sleep 0.1; done
+  kill -9 "$CTL_PID" 2>/dev/null || true
+  wait "$CTL_PID" 2>/dev/null || true
+}
+trap 'stop_ctl; cleanup' EXIT
 for _ in $(seq 100); do curl -s --cacert ca.crt -o /dev/null "$base/v1/fleet" && break; sleep 0.1; done
 
 start_tls_sim --defconf
@@ -80,3 +86,16 @@ grep 'private-key' sim.log && fail "a private-key word in the simulator log"
 assert_eq "$(grep -c '^/interface/wireguard/print' sim.log)" "$(grep '^/interface/wireguard/print' sim.log | grep -c '.proplist=')" \
   "wireguard prints without a .proplist"
 ok "no private-key word sent; every interface print names its fields"
+
+# 6. clear removes the interface, and the router's key with it: the document for that key is then
+# refused before anything is created (the router would generate another key), one line
+m=$(log_mark)
+agent clear wfr0 >/dev/null || fail "clear"
+[ -z "$(rkey)" ] || fail "wfr0 still on the router after clear"
+m=$(log_mark); rc=0
+agent once >once2.out 2>&1 || rc=$?
+assert_eq "$rc" 1 "once for a key the router no longer has: exit status"
+grep -q "wfr0: the document's public_key $rpub: the device has no such interface, and would generate another key: wgfleet-agent enroll --interface wfr0 creates it and enrols its key" once2.out ||
+  fail "once after clear: $(cat once2.out)"
+assert_eq "$(changes_since "$m" | wc -l)" 0 "changes on the router for a key it no longer has"
+ok "after clear, the document for the old key is refused, nothing created: $(grep -o 'the device has no such interface[^:]*' once2.out)"

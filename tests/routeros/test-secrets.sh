@@ -4,7 +4,8 @@
 # plain or unverified connection needs insecure_plaintext = yes and then never carries key
 # material (a PSK is refused with one line, nothing sent); the router generates its own
 # WireGuard key, the private key never crosses the wire; a document enrolled for another key is
-# refused. The simulator's log of every received word is the capture of what was on the wire.
+# refused; a reply over 128 MiB is refused. The simulator's log of every received word is the
+# capture of what was on the wire.
 . "$(dirname "$0")/lib.sh"
 tls_router
 cd "$T"
@@ -77,3 +78,17 @@ assert_eq "$(changes_since "$m" | wc -l)" 0 "changes after a key mismatch"
 DOC_PUB=$rpub write_doc same.json
 drive apply same.json >/dev/null 2>err || fail "the router's own key refused: $(cat err)"
 ok "document for another key refused; the router's own key accepted"
+
+# 6. replies are bounded by bytes, not only rows: 130 rows of about 1 MB (~135 MB, over 128 MiB),
+# far below the row bound, are refused with one line
+start_sim --bloat-rows 130
+rc=0; cli /system/identity/print >big.out 2>&1 || rc=$?
+assert_eq "$rc" 1 "exit status for a 135 MB reply"
+grep -q "routeros: /system/identity/print: reply larger than 1000000 rows or 134217728 bytes" big.out || fail "big reply: $(head -c 300 big.out)"
+TLS=no write_conf
+rc=0; drive plan doc.json >big.out 2>&1 || rc=$?
+assert_eq "$rc" 1 "agent on a 135 MB reply: exit status"
+# one line per failed read (the interface's observe, the gateway's firewall), each naming the bound
+assert_eq "$(grep -vc "routeros: [^ ]*/print: reply larger than 1000000 rows or 134217728 bytes$" big.out)" 0 \
+  "agent lines not naming the bound: $(head -c 300 big.out)"
+ok "replies bounded by bytes: 130 rows, 135 MB refused ($(head -n1 big.out | cut -c1-80)...)"

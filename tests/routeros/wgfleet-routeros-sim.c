@@ -39,6 +39,7 @@ struct opts {
         const char *cert, *key;
         const char *log_path, *port_file;
         bool defconf, legacy, empty;
+        unsigned bloat_rows;
         unsigned long drop_after; /* per connection: hang up before this command */
         unsigned long drop_times; /* on this many connections */
         struct sim_net_opts net;
@@ -151,6 +152,35 @@ static int do_login(const struct opts *o, const struct rosapi_sentence *cmd, con
         return 0;
 }
 
+/* --bloat-rows: before a print's own reply, n rows of 16 words of 65000 bytes (about 1 MB each,
+ * within a sentence's 1 MiB), encoded once and sent n times. */
+static int send_bloat(struct conn *c, const char *tag, unsigned n) {
+        static char pad[65001];
+        struct rosapi_sentence s;
+        struct rosapi_buf row = {};
+        int r = 0;
+
+        memset(pad, 'x', sizeof pad - 1);
+        rosapi_sentence_init(&s);
+        rosapi_sentence_adds(&s, "!re");
+        for (int k = 0; k < 16; k++) {
+                char key[16];
+                snprintf(key, sizeof key, "pad%02d", k);
+                rosapi_sentence_addkv(&s, '=', key, pad);
+        }
+        if (tag) {
+                char t[128];
+                snprintf(t, sizeof t, ".tag=%s", tag);
+                rosapi_sentence_adds(&s, t);
+        }
+        rosapi_encode_sentence(&row, &s);
+        rosapi_sentence_done(&s);
+        for (unsigned i = 0; i < n && r == 0; i++)
+                r = conn_send(c, &row);
+        rosapi_buf_done(&row);
+        return r;
+}
+
 /* Reads what is there and answers every complete sentence. Returns -1 to close. */
 static int serve_readable(const struct opts *o, struct sim_db *db, struct conn *c, FILE *log, unsigned long *drops) {
         uint8_t buf[16384];
@@ -201,6 +231,12 @@ static int serve_readable(const struct opts *o, struct sim_db *db, struct conn *
                                                 fprintf(log, "DROP before command %lu (%s)\n", c->n_cmds, s.words[0]), fflush(log);
                                         rosapi_sentence_done(&s);
                                         rosapi_buf_done(&out);
+                                        return -1;
+                                }
+                                size_t wl = strlen(s.words[0]);
+                                if (o->bloat_rows && wl > 6 && strcmp(s.words[0] + wl - 6, "/print") == 0 &&
+                                    send_bloat(c, tag, o->bloat_rows) < 0) {
+                                        rosapi_sentence_done(&s);
                                         return -1;
                                 }
                                 close_after = sim_db_exec(db, &s, tag, &out, log);
@@ -261,14 +297,15 @@ static void usage(FILE *f) {
         fprintf(f, "usage: wgfleet-routeros-sim --listen ADDR:PORT --user U --password P\n"
                    "         [--tls-cert C --tls-key K] [--defconf] [--legacy-login] [--empty-reply]\n"
                    "         [--log FILE] [--port-file FILE] [--drop-after N [--drop-times K]]\n"
-                   "         [--handshake-after S] [--quiet-peers] [--no-ping]\n"
+                   "         [--handshake-after S] [--quiet-peers] [--no-ping] [--bloat-rows N]\n"
                    "  --drop-after N: hang up before the Nth command of a connection, on the first K\n"
                    "  connections (fault injection); --handshake-after S: peers with a reachable endpoint\n"
                    "  come up S seconds after they were added (default: never); --quiet-peers: remotes\n"
                    "  send no keepalives (rx moves by handshakes and echo replies only); --no-ping: /ping\n"
                    "  refused as for a user without the test policy; --empty-reply: !empty for prints\n"
                    "  without results, as RouterOS 7.18 and later. /wgfleet-sim/reach =address=HOST\n"
-                   "  =reachable=yes|no makes an underlay host (an endpoint, a /ping target) (un)reachable\n");
+                   "  =reachable=yes|no makes an underlay host (an endpoint, a /ping target) (un)reachable;\n"
+                   "  --bloat-rows N: N extra rows of about 1 MB before every print's reply\n");
 }
 
 int main(int argc, char **argv) {
@@ -281,6 +318,7 @@ int main(int argc, char **argv) {
                 { "handshake-after", required_argument, NULL, 'H' }, { "drop-times", required_argument, NULL, 'T' },
                 { "empty-reply", no_argument, NULL, 'E' }, { "help", no_argument, NULL, 'h' },
                 { "quiet-peers", no_argument, NULL, 'Q' }, { "no-ping", no_argument, NULL, 'N' },
+                { "bloat-rows", required_argument, NULL, 'B' },
                 {},
         };
         struct opts o = { .net.handshake_after = -1, .drop_times = 1 };
@@ -295,6 +333,7 @@ int main(int argc, char **argv) {
                 case 'D': o.defconf = true; break;
                 case 'L': o.legacy = true; break;
                 case 'E': o.empty = true; break;
+                case 'B': o.bloat_rows = (unsigned)strtoul(optarg, NULL, 10); break;
                 case 'g': o.log_path = optarg; break;
                 case 'P': o.port_file = optarg; break;
                 case 'd': o.drop_after = strtoul(optarg, NULL, 10); break;
