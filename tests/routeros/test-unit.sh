@@ -41,7 +41,7 @@ for c in $creds; do   # NAME:/etc/wgfleet/%i.SUFFIX -> a copy of etc/router1.SUF
 done
 # router1.conf exactly as docs/routeros.md has it, paths moved under $T, the intervals shortened
 sed -n '/^# \/etc\/wgfleet\/router1.conf$/,/^```$/p' "$WGFLEET_SRC/docs/routeros.md" | sed '1d;$d' |
-  sed -e "s|/run/credentials/wgfleet-agent@router1.service|$cred_dir|; s|/var/lib/wgfleet/router1|$T/state-router1|" \
+  sed -e "s|/run/credentials/wgfleet-agent@router1.service|$cred_dir|; s|/var/lib/wgfleet-routeros/router1|$T/state-router1|" \
       -e "s|/etc/wgfleet/|$T/etc/|; s|https://fleet.example.net|https://127.0.0.1:8443|; s|^host = .*|host = $SIM_ADDR|" \
       -e 's/^probe_timeout = .*/probe_timeout = 1/; /^\[agent\]/a report_interval = 1' -e '/^\[controller\]/a poll_interval = 1' \
   >etc/router1.conf
