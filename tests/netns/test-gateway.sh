@@ -100,7 +100,10 @@ table ip foreign {
 EOF
   # (a chain named "fwd", an nft keyword, made this fail unnoticed: the checks below then
   # compared an absent table with an absent table)
-  inns "$n" nft list table ip foreign | grep -q "ip daddr 198.18.0.1 drop" || { echo "$n: the foreign table was not created"; exit 1; }
+  # read whole, then searched: nft writes its listing in many small writes, and a grep -q that
+  # stops at the match leaves nft to die of SIGPIPE, which pipefail reports as a failure
+  listing=$(inns "$n" nft list table ip foreign)
+  grep -q "ip daddr 198.18.0.1 drop" <<<"$listing" || { echo "$n: the foreign table was not created"; exit 1; }
 done
 
 mkdir -p /var/run/wireguard
